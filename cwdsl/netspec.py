@@ -1,0 +1,128 @@
+"""Network descriptions: one place says what layers, heads and sizes a network has.
+
+The checker validates stage ranges and heads against these; the torch builders and the
+cost model read the same description. Users add networks with :func:`register_network`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from cwdsl.errors import InputError, did_you_mean
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One named layer of the trunk, in execution order.
+
+    ``kind`` is ``"conv"`` (convolution + ReLU), ``"pool"`` (max pooling, ceil mode) or
+    ``"module"`` (an opaque user module).
+    """
+
+    name: str
+    kind: str
+    out_channels: int | None = None
+    kernel: int = 1
+    stride: int = 1
+    padding: int = 0
+
+
+@dataclass(frozen=True)
+class Head:
+    """A score head: a 1x1 convolution to class scores reading the output of ``reads``."""
+
+    name: str
+    reads: str
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A still-image segmentation network as an ordered trunk plus score heads.
+
+    ``builder`` (optional) makes the torch module; it is filled in by the networks module
+    so that this description stays importable without torch.
+    """
+
+    name: str
+    layers: tuple[Layer, ...]
+    heads: tuple[Head, ...]
+    num_classes: int
+    default_input: tuple[int, int]
+    in_channels: int = 3
+    description: str = ""
+    builder: Callable | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        names = [layer.name for layer in self.layers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"network {self.name}: duplicate layer names")
+        for head in self.heads:
+            if head.reads not in names:
+                raise ValueError(f"network {self.name}: head {head.name} reads unknown "
+                                 f"layer {head.reads}")
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        return tuple(layer.name for layer in self.layers)
+
+    def layer_index(self, name: str) -> int:
+        return self.layer_names.index(name)
+
+    def head(self, name: str) -> Head | None:
+        return next((h for h in self.heads if h.name == name), None)
+
+
+def _vgg_fcn(name: str, widths: tuple[int, int, int, int, int], fc: int, description: str,
+             default_input: tuple[int, int], num_classes: int) -> NetworkSpec:
+    """The FCN-8s trunk (VGG16: five conv blocks, fc6 as 7x7 conv, fc7 as 1x1 conv)."""
+    layers: list[Layer] = []
+    depth = (2, 2, 3, 3, 3)
+    for block, (w, n) in enumerate(zip(widths, depth), start=1):
+        for i in range(1, n + 1):
+            pad = 100 if (block, i) == (1, 1) else 1  # conv1_1 pads 100: output covers any input
+            layers.append(Layer(f"conv{block}_{i}", "conv", w, kernel=3, padding=pad))
+        layers.append(Layer(f"pool{block}", "pool", w, kernel=2, stride=2))
+    layers.append(Layer("fc6", "conv", fc, kernel=7))
+    layers.append(Layer("fc7", "conv", fc, kernel=1))
+    heads = (Head("score_pool3", "pool3"), Head("score_pool4", "pool4"), Head("score_fr", "fc7"))
+    return NetworkSpec(name, tuple(layers), heads, num_classes, default_input,
+                       description=description)
+
+
+FCN8S = _vgg_fcn("fcn8s", (64, 128, 256, 512, 512), 4096,
+                 "FCN-8s (Long et al.), VGG16 trunk, PASCAL VOC's 21 classes",
+                 default_input=(500, 500), num_classes=21)
+TINY = _vgg_fcn("tiny", (8, 16, 24, 32, 32), 64,
+                "FCN-8s topology and layer names with few channels; quick on a CPU",
+                default_input=(128, 128), num_classes=6)
+
+_REGISTRY: dict[str, NetworkSpec] = {}
+
+
+def register_network(spec: NetworkSpec, *, replace: bool = False) -> NetworkSpec:
+    """Make ``spec`` usable as ``network NAME`` in schedules. Returns the spec."""
+    if spec.name in _REGISTRY and not replace:
+        raise ValueError(f"a network named {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_network(name: str) -> NetworkSpec:
+    """The registered network ``name``; an ``InputError`` naming the choices otherwise."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise InputError(f"unknown network '{name}'{did_you_mean(name, _REGISTRY)}; "
+                         f"known: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def network_names() -> tuple[str, ...]:
+    return tuple(sorted(_REGISTRY))
+
+
+def find_network(name: str) -> NetworkSpec | None:
+    return _REGISTRY.get(name)
+
+
+register_network(FCN8S)
+register_network(TINY)
