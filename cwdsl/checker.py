@@ -81,9 +81,8 @@ class _Checker:
         net = self.s.network
         self.spec = find_network(net.name.name)
         if self.spec is None:
-            self.error(f"unknown network '{net.name.name}'"
-                       f"{did_you_mean(net.name.name, network_names())}; "
-                       f"known networks: {', '.join(network_names())}", net.name)
+            self.error(f"unknown network '{net.name.name}' (known: {', '.join(network_names())})"
+                       f"{did_you_mean(net.name.name, network_names())}", net.name)
         if net.input is not None and (net.input.height < 1 or net.input.width < 1):
             self.error("input size must be at least 1x1", net.input)
 
@@ -129,8 +128,8 @@ class _Checker:
             spec_head = self.spec.head(head.name)
             if spec_head is None:
                 known = [h.name for h in self.spec.heads]
-                self.error(f"unknown score head '{head.name}' in network {self.spec.name}"
-                           f"{did_you_mean(head.name, known)}; heads: {', '.join(known)}", head)
+                self.error(f"unknown score head '{head.name}' in network {self.spec.name} "
+                           f"(heads: {', '.join(known)}){did_you_mean(head.name, known)}", head)
                 continue
             if head.name in owner_of_head:
                 self.error(f"head '{head.name}' already belongs to stage "
@@ -280,14 +279,14 @@ class _Checker:
                 graph.add_edge(read, stage)
         for stage in order:
             rule = self.rules.get(stage)
-            if rule is None or stage not in graph:
+            if rule is None:
                 continue
-            try:
-                cycle = nx.find_cycle(graph, stage)
-            except nx.NetworkXNoCycle:
-                continue
-            path = " → ".join([u for u, _ in cycle] + [cycle[-1][1]])
-            self.error(f"the clock of '{stage}' reads a stage that needs '{stage}' on the same "
-                       f"frame ({path}): a clock cannot depend on the stage it gates "
-                       f"(a delay on the path would break the cycle)", rule.clock)
-            return
+            for read in sorted(clock_reads(rule.clock, self.clocks)):
+                if not nx.has_path(graph, stage, read):
+                    continue
+                path = " → ".join(nx.shortest_path(graph, stage, read) + [stage]) \
+                    if read != stage else f"{stage} → {stage}"
+                self.error(f"the clock of '{stage}' reads a stage that needs '{stage}' on the "
+                           f"same frame ({path}): a clock cannot depend on the stage it gates "
+                           f"(a delay on the path would break the cycle)", rule.clock)
+                return

@@ -1,0 +1,8 @@
+# expect: 7:9: stage 's3' reads the features of 's2', which has no compute rule
+network fcn8s
+stage s1 = conv1_1 .. pool3 head score_pool3
+stage s2 = conv4_1 .. pool4 head score_pool4
+stage s3 = conv5_1 .. fc7 head score_fr
+compute s1 when 1
+compute s3 when 1
+output fuse(s1)

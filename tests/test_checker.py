@@ -1,0 +1,103 @@
+"""Semantic checks: the bad-schedule corpus, warnings, and the shipped schedules."""
+import re
+from pathlib import Path
+
+import pytest
+
+from cwdsl import CwdslError, load
+from cwdsl.errors import ScheduleError
+
+ROOT = Path(__file__).resolve().parents[1]
+BAD = sorted((ROOT / "tests" / "bad").glob("*.cw"))
+GOOD = sorted((ROOT / "schedules").glob("*.cw"))
+
+
+def expectation(path: Path) -> tuple[int, int, str]:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    m = re.fullmatch(r"# expect: (\d+):(\d+): (.*)", first)
+    assert m, f"{path.name}: first line must be '# expect: LINE:COL: message fragment'"
+    return int(m[1]), int(m[2]), m[3]
+
+
+def test_corpus_is_large_enough():
+    assert len(BAD) >= 25
+
+
+@pytest.mark.parametrize("path", BAD, ids=lambda p: p.stem)
+def test_bad_schedule_reports_position_and_message(path):
+    line, col, fragment = expectation(path)
+    with pytest.raises(ScheduleError) as info:
+        load(path)
+    rendered = [d.render() for d in info.value.diagnostics]
+    matching = [r for r in rendered if r.startswith(f"{path}:{line}:{col}: error: ")
+                and fragment in r.splitlines()[0]]
+    assert matching, f"expected {line}:{col}: {fragment!r}, got:\n" + "\n".join(rendered)
+    # the source line and a caret under the culprit follow the message
+    lines = matching[0].splitlines()
+    if len(lines) == 3:
+        source_line = path.read_text(encoding="utf-8").splitlines()[line - 1]
+        assert lines[1].strip() == source_line.strip()
+        assert lines[2].index("^") - 4 == col - 1
+
+
+@pytest.mark.parametrize("path", GOOD, ids=lambda p: p.stem)
+def test_shipped_schedules_are_clean(path):
+    program = load(path)
+    assert program.warnings == ()
+    assert path.read_text(encoding="utf-8").startswith("#")  # each cites its source
+
+
+def test_all_errors_of_a_file_are_reported_together():
+    text = """network fcn8s
+stage s1 = conv1_1 .. pool3 head score_pool3
+compute s1 when every 0
+compute s1 when every 2 phase 5
+output fuse(s1, zz)
+"""
+    with pytest.raises(CwdslError) as info:
+        from cwdsl import compile_text
+        compile_text(text, "many.cw")
+    messages = [d.message for d in info.value.diagnostics]
+    assert any("period must be at least 1" in m for m in messages)
+    assert any("phase must be in" in m for m in messages)
+    assert any("already has a compute rule" in m for m in messages)
+    assert any("unknown stage 'zz'" in m for m in messages)
+
+
+def test_warnings_for_unused_clock_and_unscheduled_stage():
+    from cwdsl import compile_text
+    program = compile_text("""network fcn8s
+stage s1 = conv1_1 .. pool3 head score_pool3
+stage s2 = conv4_1 .. fc7 head score_pool4, score_fr
+clock spare = every 3
+compute s1 when 1
+output fuse(s1)
+""", "w.cw")
+    text = [w.render() for w in program.warnings]
+    assert any("w.cw:4:7: warning: clock 'spare' is declared but never used" in t for t in text)
+    assert any("w.cw:3:7: warning: stage 's2' has no compute rule" in t for t in text)
+    assert program.stages == ("s1",)
+
+
+def test_delay_that_breaks_a_cycle_is_accepted():
+    """A clock on s2 may read s3 when s3 reads s2 from the previous frame."""
+    from cwdsl import compile_text
+    program = compile_text("""network fcn8s
+stage s1 = conv1_1 .. pool3 head score_pool3
+stage s2 = conv4_1 .. pool4 head score_pool4
+stage s3 = conv5_1 .. fc7 head score_fr
+compute s1 when 1
+compute s2 when labeldiff(s3, since=previous) > 0.2
+compute s3 when 1 delay 1
+output fuse(s1, s2, s3)
+""")
+    assert program.stages == ("s1", "s2", "s3")
+
+
+def test_missing_file_is_a_user_error(tmp_path):
+    with pytest.raises(CwdslError, match="no such schedule file"):
+        load(tmp_path / "nope.cw")
+    bad = tmp_path / "latin1.cw"
+    bad.write_bytes(b"network fcn8s \xff\n")
+    with pytest.raises(CwdslError, match="not UTF-8"):
+        load(bad)

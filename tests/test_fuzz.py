@@ -1,0 +1,60 @@
+"""Whatever text comes in, the only exception out is ``CwdslError``.
+
+Run the long version with ``HYPOTHESIS_PROFILE=fuzz python -m pytest tests/test_fuzz.py``
+(10,000 examples per property).
+"""
+import functools
+from importlib import resources
+
+import lark
+from hypothesis import given, strategies as st
+from hypothesis.extra.lark import from_lark
+
+from cwdsl import CwdslError, compile_text, print_schedule
+from cwdsl.plan import Planner
+from strategies import schedules
+
+
+def compile_or_user_error(text: str) -> None:
+    try:
+        program = compile_text(text, "fuzz.cw")
+    except CwdslError as e:
+        assert str(e).startswith("fuzz.cw")  # every message names the file
+        return
+    planner = Planner(program)
+    for t in range(3):
+        planner.plan(t, {a: bool(t % 2) for a in program.atoms})
+
+
+@functools.cache
+def grammar() -> lark.Lark:
+    # from_lark needs the contextual-free grammar object; same file the parser uses.
+    text = resources.files("cwdsl").joinpath("grammar.lark").read_text()
+    return lark.Lark(text, parser="lalr", lexer="basic")
+
+
+@given(from_lark(grammar(), explicit={"COMMENT": st.just("# c\n")}))
+def test_grammar_generated_text_only_raises_user_errors(text):
+    compile_or_user_error(text)
+
+
+@st.composite
+def mutated(draw):
+    text = print_schedule(draw(schedules()))
+    for _ in range(draw(st.integers(1, 4))):
+        i = draw(st.integers(0, len(text)))
+        j = draw(st.integers(i, min(len(text), i + 8)))
+        insert = draw(st.sampled_from(["", " ", "\n", "(", ")", "..", ",", "0", "-1", "x",
+                                       "every", "not", "s1", "#", "=", ">=", "1.5", "é"]))
+        text = text[:i] + insert + text[j:]
+    return text
+
+
+@given(mutated())
+def test_mutated_text_only_raises_user_errors(text):
+    compile_or_user_error(text)
+
+
+@given(st.text(max_size=200))
+def test_arbitrary_text_only_raises_user_errors(text):
+    compile_or_user_error(text)

@@ -1,0 +1,29 @@
+"""The printer and parser agree, and generated schedules are valid."""
+from hypothesis import given
+
+from cwdsl import compile_schedule, parse, print_schedule
+from cwdsl.checker import check
+from strategies import schedules
+
+
+@given(schedules())
+def test_parse_print_roundtrip(schedule):
+    text = print_schedule(schedule)
+    assert parse(text) == schedule
+    assert print_schedule(parse(text)) == text  # canonical text is a fixed point
+
+
+@given(schedules())
+def test_generated_schedules_are_valid_and_compile(schedule):
+    check(schedule)
+    program = compile_schedule(schedule)
+    assert set(program.stages) == {s.name.name for s in schedule.stages}
+
+
+def test_roundtrip_keeps_meaning_not_layout():
+    messy = """# comment
+    network   tiny   compute s1 when not (every 2 or every 3)   # trailing
+    stage s1=conv1_1..fc7 head score_pool3,score_pool4,score_fr output fuse( s1 )"""
+    canonical = print_schedule(parse(messy))
+    assert parse(canonical) == parse(messy)
+    assert "compute s1 when not (every 2 or every 3) else cache" in canonical
