@@ -26,7 +26,7 @@ _TERMINAL_WORDS = {
 @functools.cache
 def _parser() -> lark.Lark:
     grammar = resources.files("cwdsl").joinpath("grammar.lark").read_text()
-    return lark.Lark(grammar, parser="lalr", lexer="basic", strict=True, propagate_positions=True,
+    return lark.Lark(grammar, parser="lalr", lexer="basic", strict=True, propagate_positions=True, cache=True,
                      maybe_placeholders=False)
 
 
