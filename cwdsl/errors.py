@@ -35,6 +35,8 @@ class Diagnostic:
     source: Source | None = field(default=None, compare=False, repr=False)
 
     def render(self) -> str:
+        if self.source is None and self.span is None:
+            return f"{self.severity}: {self.message}"  # the message names its file itself
         path = self.source.path if self.source else "<string>"
         if self.span is None:
             return f"{path}: {self.severity}: {self.message}"

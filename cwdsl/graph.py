@@ -13,7 +13,7 @@ clock cuts them, ``gate`` (a clock node) and ``counter`` (True: gated by the cou
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import networkx as nx
@@ -72,8 +72,19 @@ def clock_node(expr: ast.ClockExpr) -> str:
         f"clock:{print_clock(expr)}"
 
 
-def compile_schedule(schedule: ast.Schedule) -> Program:
-    """Check ``schedule`` and compile it into a :class:`Program`; lint the result."""
+def retarget(schedule: ast.Schedule, network: str) -> ast.Schedule:
+    """The same schedule on another network (e.g. ``tiny`` for ``fcn8s``: same layer
+    names); the checker then validates the stages against that network."""
+    decl = schedule.network
+    name = ast.Ident(network, span=decl.name.span)
+    return replace(schedule, network=replace(decl, name=name))
+
+
+def compile_schedule(schedule: ast.Schedule, network: str | None = None) -> Program:
+    """Check ``schedule`` and compile it into a :class:`Program`; lint the result.
+    ``network`` runs the schedule on another registered network (see :func:`retarget`)."""
+    if network is not None:
+        schedule = retarget(schedule, network)
     warnings = check(schedule)
     spec = get_network(schedule.network.name.name)
     decls = {d.name.name: d for d in schedule.clocks}
@@ -95,7 +106,11 @@ def compile_schedule(schedule: ast.Schedule) -> Program:
             else:
                 measure = f"measure:{atom_id(part)}"
                 if measure not in g:
-                    g.add_node(measure, kind="measure", atom=part)
+                    # a label difference reads its stage's deepest score head
+                    head = None if isinstance(part, ast.PixelDiff) else max(
+                        (h.name for h in decl_of[part.stage.name].heads),
+                        key=lambda h: spec.layer_index(spec.head(h).reads))
+                    g.add_node(measure, kind="measure", atom=part, head=head)
                     source = "input" if isinstance(part, ast.PixelDiff) else \
                         f"stage:{part.stage.name}"
                     g.add_edge(source, measure, kind="reads", delay=0)
@@ -196,11 +211,11 @@ def validate(graph: nx.DiGraph) -> None:
         raise InternalError("compiled graph fails its lint:\n  " + "\n  ".join(problems))
 
 
-def compile_text(text: str, path: str = "<string>") -> Program:
+def compile_text(text: str, path: str = "<string>", network: str | None = None) -> Program:
     """Parse, check and compile schedule text."""
-    return compile_schedule(parse(text, path))
+    return compile_schedule(parse(text, path), network)
 
 
-def load(path: str | Path) -> Program:
+def load(path: str | Path, network: str | None = None) -> Program:
     """Parse, check and compile a ``.cw`` file."""
-    return compile_schedule(parse_file(path))
+    return compile_schedule(parse_file(path), network)

@@ -36,6 +36,22 @@ class Head:
 
 
 @dataclass(frozen=True)
+class InputNorm:
+    """How an RGB frame with values in [0, 1] becomes the network's input:
+    reorder channels, multiply by ``scale``, subtract ``mean``, divide by ``std``."""
+
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    scale: float = 1.0
+    channel_order: str = "RGB"
+
+
+CAFFE_VGG_NORM = InputNorm(mean=(104.00698793, 116.66876762, 122.67891434), std=(1.0, 1.0, 1.0),
+                           scale=255.0, channel_order="BGR")
+"""The Caffe FCN models' input: BGR, 0..255, mean-subtracted."""
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
     """A still-image segmentation network as an ordered trunk plus score heads.
 
@@ -51,6 +67,7 @@ class NetworkSpec:
     in_channels: int = 3
     description: str = ""
     builder: Callable | None = field(default=None, compare=False, repr=False)
+    norm: InputNorm = InputNorm()
 
     def __post_init__(self):
         names = [layer.name for layer in self.layers]
@@ -73,7 +90,7 @@ class NetworkSpec:
 
 
 def _vgg_fcn(name: str, widths: tuple[int, int, int, int, int], fc: int, description: str,
-             default_input: tuple[int, int], num_classes: int) -> NetworkSpec:
+             default_input: tuple[int, int], num_classes: int, norm: InputNorm) -> NetworkSpec:
     """The FCN-8s trunk (VGG16: five conv blocks, fc6 as 7x7 conv, fc7 as 1x1 conv)."""
     layers: list[Layer] = []
     depth = (2, 2, 3, 3, 3)
@@ -86,15 +103,16 @@ def _vgg_fcn(name: str, widths: tuple[int, int, int, int, int], fc: int, descrip
     layers.append(Layer("fc7", "conv", fc, kernel=1))
     heads = (Head("score_pool3", "pool3"), Head("score_pool4", "pool4"), Head("score_fr", "fc7"))
     return NetworkSpec(name, tuple(layers), heads, num_classes, default_input,
-                       description=description)
+                       description=description, norm=norm)
 
 
 FCN8S = _vgg_fcn("fcn8s", (64, 128, 256, 512, 512), 4096,
                  "FCN-8s (Long et al.), VGG16 trunk, PASCAL VOC's 21 classes",
-                 default_input=(500, 500), num_classes=21)
+                 default_input=(500, 500), num_classes=21, norm=CAFFE_VGG_NORM)
 TINY = _vgg_fcn("tiny", (8, 16, 24, 32, 32), 64,
                 "FCN-8s topology and layer names with few channels; quick on a CPU",
-                default_input=(128, 128), num_classes=6)
+                default_input=(128, 128), num_classes=6,
+                norm=InputNorm(mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)))
 
 _REGISTRY: dict[str, NetworkSpec] = {}
 
