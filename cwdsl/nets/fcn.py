@@ -1,0 +1,182 @@
+"""FCN-8s (Long et al.) built from a :class:`~cwdsl.netspec.NetworkSpec` of the VGG kind.
+
+The module has the layout of the widely used PyTorch conversion of the Caffe model
+(wkentaro/pytorch-fcn ``FCN8s``), so its weights load as they are: trunk layers named
+``conv1_1`` .. ``fc7`` (conv1_1 pads 100, fc6 is an unpadded 7x7 conv, ReLU after every
+conv, max pooling in ceil mode, dropout omitted as it is the identity at inference),
+1x1 heads ``score_fr``, ``score_pool3``, ``score_pool4`` and bilinear-initialised
+transposed convs ``upscore2``, ``upscore_pool4``, ``upscore8`` (no bias).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from cwdsl.netspec import FCN8S, NetworkSpec
+from cwdsl.nets.geometry import Size, feature_sizes, transposed_size
+from cwdsl.nets.staged import StagedNetwork
+
+# (kernel, stride) of the upsamplers and the crop offsets of the Caffe model's fuse.
+UPSCORE2 = (4, 2)
+UPSCORE_POOL4 = (4, 2)
+UPSCORE8 = (16, 8)
+CROP_POOL4 = 5
+CROP_POOL3 = 9
+CROP_OUTPUT = 31
+
+# Heads in the reference module's order (this fixes the state dict's key order).
+_HEADS = ("score_fr", "score_pool3", "score_pool4")
+
+
+def bilinear_kernel(channels: int, kernel: int) -> Tensor:
+    """Weights (channels, channels, kernel, kernel) of a transposed conv that upsamples
+    each channel bilinearly by ``kernel // 2`` (Caffe's ``bilinear`` filler, per channel)."""
+    factor = (kernel + 1) // 2
+    center = factor - 1 if kernel % 2 == 1 else factor - 0.5
+    og = torch.arange(kernel, dtype=torch.float64, device="cpu")
+    line = 1 - (og - center).abs() / factor
+    filt = (line[:, None] * line[None, :]).to(torch.float32)
+    weight = torch.zeros(channels, channels, kernel, kernel, device="cpu")
+    weight[range(channels), range(channels)] = filt
+    return weight
+
+
+def _geometry_key(layer):
+    return layer.name, layer.kind, layer.kernel, layer.stride, layer.padding
+
+
+def is_fcn8s_kind(spec: NetworkSpec) -> bool:
+    """Whether ``spec`` has FCN-8s's topology: its layer names, kinds, kernels, strides,
+    paddings and heads (channel widths and class count are free)."""
+    return (tuple(map(_geometry_key, spec.layers)) == tuple(map(_geometry_key, FCN8S.layers))
+            and set(spec.heads) == set(FCN8S.heads))
+
+
+@dataclass(frozen=True)
+class FuseGeometry:
+    """Sizes of the fuse's maps for one input size, all from the spec's arithmetic."""
+
+    input: Size
+    score_pool3: Size
+    score_pool4: Size
+    score_fr: Size
+    upscore2: Size
+    upscore_pool4: Size
+    upscore8: Size
+
+
+def fuse_geometry(spec: NetworkSpec, input_hw: Sequence[int]) -> FuseGeometry:
+    """The fuse's map sizes for an FCN-8s-kind ``spec`` and an input of ``input_hw``.
+
+    Raises ``ValueError`` if a crop would leave its source (never for FCN-8s: the
+    100-pixel padding of conv1_1 keeps every crop inside for any input size).
+    """
+    hw = (int(input_hw[0]), int(input_hw[1]))
+    sizes = feature_sizes(spec, hw)
+
+    def up(size: Size, kernel_stride: tuple[int, int]) -> Size:
+        return tuple(transposed_size(n, *kernel_stride) for n in size)
+
+    upscore2 = up(sizes["fc7"], UPSCORE2)
+    upscore_pool4 = up(upscore2, UPSCORE_POOL4)
+    geo = FuseGeometry(input=hw, score_pool3=sizes["pool3"], score_pool4=sizes["pool4"],
+                       score_fr=sizes["fc7"], upscore2=upscore2, upscore_pool4=upscore_pool4,
+                       upscore8=up(upscore_pool4, UPSCORE8))
+    for source, offset, target in ((geo.score_pool4, CROP_POOL4, geo.upscore2),
+                                   (geo.score_pool3, CROP_POOL3, geo.upscore_pool4),
+                                   (geo.upscore8, CROP_OUTPUT, geo.input)):
+        if any(offset + t > s for s, t in zip(source, target)):
+            raise ValueError(f"network {spec.name}: cannot crop {target} at offset {offset} "
+                             f"from {source} for an input of {hw[0]}x{hw[1]}")
+    return geo
+
+
+def _crop(x: Tensor, offset: int, size: Size) -> Tensor:
+    return x[:, :, offset:offset + size[0], offset:offset + size[1]]
+
+
+class FCN(StagedNetwork):
+    """FCN-8s from an FCN-8s-kind spec (:data:`~cwdsl.netspec.FCN8S`,
+    :data:`~cwdsl.netspec.TINY`, or any spec for which :func:`is_fcn8s_kind` holds).
+
+    Convs get PyTorch's default initialisation (load trained weights with
+    :func:`cwdsl.weights.load_weights`); the upsamplers are bilinear.
+    """
+
+    def __init__(self, spec: NetworkSpec):
+        if not is_fcn8s_kind(spec):
+            raise ValueError(f"network {spec.name} does not have the FCN-8s topology")
+        super().__init__(spec)
+        channels = {}
+        width = spec.in_channels
+        for layer in spec.layers:
+            if layer.kind == "conv":
+                module = nn.Conv2d(width, layer.out_channels, layer.kernel,
+                                   stride=layer.stride, padding=layer.padding)
+                width = layer.out_channels
+            else:
+                module = nn.MaxPool2d(layer.kernel, layer.stride, padding=layer.padding,
+                                      ceil_mode=True)
+            self.add_module(layer.name, module)
+            channels[layer.name] = width
+        c = spec.num_classes
+        for name in _HEADS:
+            self.add_module(name, nn.Conv2d(channels[spec.head(name).reads], c, 1))
+        self.upscore2 = nn.ConvTranspose2d(c, c, UPSCORE2[0], stride=UPSCORE2[1], bias=False)
+        self.upscore8 = nn.ConvTranspose2d(c, c, UPSCORE8[0], stride=UPSCORE8[1], bias=False)
+        self.upscore_pool4 = nn.ConvTranspose2d(c, c, UPSCORE_POOL4[0],
+                                                stride=UPSCORE_POOL4[1], bias=False)
+        with torch.no_grad():
+            for up in (self.upscore2, self.upscore8, self.upscore_pool4):
+                up.weight.copy_(bilinear_kernel(c, up.kernel_size[0]))
+        self._relu = frozenset(layer.name for layer in spec.layers if layer.kind == "conv")
+        self._geometry: dict[Size, FuseGeometry] = {}
+
+    def run_layer(self, name: str, x: Tensor) -> Tensor:
+        x = self._modules[name](x)
+        return F.relu(x, inplace=True) if name in self._relu else x
+
+    def head(self, name: str, features: Tensor) -> Tensor:
+        if name not in self._reads:
+            raise ValueError(f"network {self.spec.name} has no head {name!r}")
+        return self._modules[name](features)
+
+    def geometry(self, input_hw: Sequence[int]) -> FuseGeometry:
+        """The fuse's map sizes for an input of ``input_hw`` (cached per size)."""
+        hw = (int(input_hw[0]), int(input_hw[1]))
+        if hw not in self._geometry:
+            self._geometry[hw] = fuse_geometry(self.spec, hw)
+        return self._geometry[hw]
+
+    def fuse(self, scores: Mapping[str, Tensor], input_hw: Sequence[int]) -> Tensor:
+        """FCN-8s skip fusion of whichever of ``score_fr``, ``score_pool4``,
+        ``score_pool3`` are given; a missing head adds nothing (as if its scores were
+        zero) and every crop keeps the full network's geometry, so the output is
+        (N, C, *input_hw) whatever is given: ``score_pool3`` alone is
+        ``upscore8(crop(score_pool3))``; ``score_pool3`` + ``score_pool4`` is the
+        FCN-16s-like path."""
+        unknown = set(scores) - self._reads.keys()
+        if unknown or not scores:
+            raise ValueError(f"fuse of network {self.spec.name} takes scores of "
+                             f"{', '.join(_HEADS)}; got {', '.join(sorted(scores)) or 'none'}")
+        geo = self.geometry(input_hw)
+        for name, score in scores.items():
+            if tuple(score.shape[-2:]) != getattr(geo, name):
+                raise ValueError(f"{name} is {tuple(score.shape[-2:])}, but an input of "
+                                 f"{geo.input} gives {getattr(geo, name)}")
+        h = None
+        if "score_fr" in scores:
+            h = self.upscore2(scores["score_fr"])
+        if "score_pool4" in scores:
+            pool4 = _crop(scores["score_pool4"], CROP_POOL4, geo.upscore2)
+            h = pool4 if h is None else h + pool4
+        if h is not None:
+            h = self.upscore_pool4(h)
+        if "score_pool3" in scores:
+            pool3 = _crop(scores["score_pool3"], CROP_POOL3, geo.upscore_pool4)
+            h = pool3 if h is None else h + pool3
+        return _crop(self.upscore8(h), CROP_OUTPUT, geo.input).contiguous()

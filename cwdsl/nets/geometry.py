@@ -1,0 +1,60 @@
+"""Spatial sizes from a network description alone: conv, pool and transposed-conv arithmetic.
+
+Nothing here runs a layer, so the fuse can place the scores of heads that were not
+computed, and tools can size feature maps without torch.
+"""
+from __future__ import annotations
+
+import math
+
+from cwdsl.netspec import Layer, NetworkSpec
+
+Size = tuple[int, int]
+
+
+def conv_size(n: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
+    """Output length of a convolution (floor mode), as ``nn.Conv2d`` computes it."""
+    return (n + 2 * padding - kernel) // stride + 1
+
+
+def pool_size(n: int, kernel: int, stride: int, padding: int = 0) -> int:
+    """Output length of ``nn.MaxPool2d(..., ceil_mode=True)``.
+
+    Like PyTorch (and Caffe), the last window must start inside the padded input.
+    """
+    out = math.ceil((n + 2 * padding - kernel) / stride) + 1
+    if (out - 1) * stride >= n + padding:
+        out -= 1
+    return out
+
+
+def transposed_size(n: int, kernel: int, stride: int) -> int:
+    """Output length of an unpadded ``nn.ConvTranspose2d``."""
+    return (n - 1) * stride + kernel
+
+
+def layer_size(layer: Layer, n: int) -> int:
+    """Output length of one ``conv`` or ``pool`` layer of a spec for an input of length ``n``."""
+    if layer.kind == "conv":
+        return conv_size(n, layer.kernel, layer.stride, layer.padding)
+    if layer.kind == "pool":
+        return pool_size(n, layer.kernel, layer.stride, layer.padding)
+    raise ValueError(f"layer {layer.name} is a {layer.kind!r} layer; its output size is "
+                     f"not known from the description")
+
+
+def feature_sizes(spec: NetworkSpec, input_hw: Size) -> dict[str, Size]:
+    """The (height, width) of every trunk layer's output for an input of ``input_hw``.
+
+    Raises ``ValueError`` when the input is too small for the trunk, or when a layer is
+    an opaque ``module`` layer.
+    """
+    h, w = input_hw
+    sizes: dict[str, Size] = {}
+    for layer in spec.layers:
+        h, w = layer_size(layer, h), layer_size(layer, w)
+        if h < 1 or w < 1:
+            raise ValueError(f"network {spec.name}: an input of {input_hw[0]}x{input_hw[1]} "
+                             f"is too small (layer {layer.name} would be {h}x{w})")
+        sizes[layer.name] = (h, w)
+    return sizes
