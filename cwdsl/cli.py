@@ -60,6 +60,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE")
     p.add_argument("-o", "--out", required=True, metavar="OUT",
                    help="output picture: .png, .svg, .pdf or .dot")
+    p = _command(sub, "run", "run a schedule over video with a real network",
+                 "cwdsl run schedules/adaptive.cw --out out/ --save masks,overlay")
+    p.add_argument("schedule", metavar="SCHEDULE")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--video", metavar="PATH", help="a video file (mp4, avi, webm, mkv, …)")
+    src.add_argument("--frames", dest="frames_dir", metavar="DIR",
+                     help="a folder of images, in name order")
+    p.add_argument("--net", metavar="NAME",
+                   help="run on this network instead of the schedule's (same layer names); "
+                        "default for the demo: tiny")
+    p.add_argument("--weights", metavar="PATH",
+                   help="state dict to load; default for tiny: the bundled demo weights; "
+                        "'random' for timing runs")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    p.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"))
+    p.add_argument("--out", metavar="DIR", help="write run.json (and --save items) here")
+    p.add_argument("--max-frames", type=_positive_int, metavar="N")
+    p.add_argument("--save", default="", metavar="ITEMS",
+                   help="comma-separated: masks (palette PNGs), overlay (overlay.mp4)")
+    p.add_argument("--sequential", action="store_true",
+                   help="run pipelined stages one after the other instead of concurrently")
+    p.add_argument("--no-oracle", action="store_true",
+                   help="skip the comparison with the frame oracle on the demo")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = _command(sub, "train", "train a network on generated labeled scenes",
+                 "cwdsl train --net tiny --steps 1500 -o tiny.pt")
+    p.add_argument("--net", default="tiny")
+    p.add_argument("--steps", type=_positive_int, default=1500)
+    p.add_argument("--batch", type=_positive_int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--out", required=True, metavar="PATH",
+                   help="weights file; the report goes beside it as .json")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -145,7 +179,41 @@ def cmd_graph(args) -> int:
     return 0
 
 
-COMMANDS = {"check": cmd_check, "explain": cmd_explain, "graph": cmd_graph}
+def cmd_run(args) -> int:
+    from cwdsl.run import RunOptions, run, summary_table
+
+    options = RunOptions(
+        schedule=args.schedule, video=args.video, frames_dir=args.frames_dir, net=args.net,
+        weights=args.weights, device=args.device, dtype=args.dtype, out=args.out,
+        max_frames=args.max_frames,
+        save=frozenset(item.strip() for item in args.save.split(",") if item.strip()),
+        concurrency="sequential" if args.sequential else "auto",
+        oracle=False if args.no_oracle else None, progress=not args.quiet)
+    record = run(options)
+    print(summary_table(record))
+    if args.out:
+        written = ["run.json"] + [name for item, name in (("masks", "masks/"),
+                                                          ("overlay", "overlay.mp4"))
+                                  if item in options.save]
+        print(f"wrote {', '.join(str(Path(args.out) / w) for w in written)}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from cwdsl.train import TrainConfig, train_to
+
+    report = train_to(TrainConfig(net=args.net, steps=args.steps, batch=args.batch,
+                                  seed=args.seed), args.out, progress=not args.quiet)
+    print(f"trained {args.net} for {args.steps} steps in {report.seconds / 60:.1f} min; "
+          f"final loss {report.final_loss:.3f}")
+    for name, miu in report.val_mean_iu.items():
+        print(f"held-out mean IU, output {name:<6}: {100 * miu:.1f}")
+    print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}")
+    return 0
+
+
+COMMANDS = {"check": cmd_check, "explain": cmd_explain, "graph": cmd_graph, "run": cmd_run,
+            "train": cmd_train}
 
 
 def main(argv: list[str] | None = None) -> int:
