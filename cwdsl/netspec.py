@@ -109,7 +109,7 @@ def _vgg_fcn(name: str, widths: tuple[int, int, int, int, int], fc: int, descrip
 FCN8S = _vgg_fcn("fcn8s", (64, 128, 256, 512, 512), 4096,
                  "FCN-8s (Long et al.), VGG16 trunk, PASCAL VOC's 21 classes",
                  default_input=(500, 500), num_classes=21, norm=CAFFE_VGG_NORM)
-TINY = _vgg_fcn("tiny", (8, 16, 24, 32, 32), 64,
+TINY = _vgg_fcn("tiny", (4, 8, 16, 32, 64), 128,
                 "FCN-8s topology and layer names with few channels; quick on a CPU",
                 default_input=(128, 128), num_classes=6,
                 norm=InputNorm(mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)))

@@ -10,7 +10,7 @@ from cwdsl.demo import (
     CLASS_NAMES, MOTION_PRESETS, NUM_CLASSES, SHAPES, Motion, generate_clip, generate_dataset,
     iter_batches, random_texture,
 )
-from cwdsl.demo.scenes import _draw_object, _Object
+from cwdsl.demo.scenes import OUTLINE_RGB, _draw_object, _Object
 from cwdsl.demo.shapes import shape_mask
 from cwdsl.errors import InputError
 
@@ -104,6 +104,10 @@ def test_pan_is_an_exact_translation_of_the_background(clips):
             ys0 = slice(ys.start + dy, ys.stop + dy)
             xs0 = slice(xs.start + dx, xs.stop + dx)
             bg = (clip.labels[t][ys, xs] == 0) & (clip.labels[t - 1][ys0, xs0] == 0)
+            # object outlines are labelled background but move with their objects
+            outline = (clip.frames[t][ys, xs] == OUTLINE_RGB).all(-1) | \
+                (clip.frames[t - 1][ys0, xs0] == OUTLINE_RGB).all(-1)
+            bg &= ~outline
             assert bg.mean() > 0.3
             assert np.array_equal(clip.frames[t][ys, xs][bg], clip.frames[t - 1][ys0, xs0][bg])
             checked += 1
@@ -167,7 +171,15 @@ def test_objects_occlude_and_labels_match_drawn_pixels():
     frame255, labels255 = draw(scene, 255)
     assert np.array_equal(labels, labels255)
     drawn = (frame0 != 0).any(-1) | (frame255 != 255).any(-1)
-    assert np.array_equal(drawn, labels > 0)                 # label == drawn pixels, exactly
+    outline = (frame0 == OUTLINE_RGB).all(-1) & (frame255 == OUTLINE_RGB).all(-1) & (labels == 0)
+    assert np.array_equal(drawn, (labels > 0) | outline)     # label == drawn fill, exactly
+    assert outline.any()
+    near = np.zeros_like(outline)                             # the outline is a thin ring
+    inside = labels > 0
+    for dy in range(-2, 3):
+        for dx in range(-2, 3):
+            near |= np.roll(np.roll(inside, dy, 0), dx, 1)
+    assert not (outline & ~near).any()
     assert (labels == 2).any() and (labels == 4).any()
     alone, alone_labels = draw([scene[1]], 0)
     top = alone_labels == 4

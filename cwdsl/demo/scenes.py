@@ -50,6 +50,8 @@ from cwdsl.errors import InputError, did_you_mean
 CLASS_NAMES: tuple[str, ...] = ("background",) + SHAPES
 NUM_CLASSES = len(CLASS_NAMES)
 REFERENCE_SIZE = 128
+OUTLINE_PX = 1.5
+OUTLINE_RGB = (16, 16, 16)
 SEGMENT_KINDS = ("still", "pan", "hold")
 _MIN_PAN_SPEED = 1.5  # pixels/frame: >= 1 px/frame on the dominant axis at any angle
 
@@ -299,7 +301,9 @@ def _render_background(rng: np.random.Generator, h: int, w: int, scale: float,
         mask = owner == k
         if mask.any():
             canvas[mask] = random_texture(rng, scale).render(yy[mask], xx[mask])
-    n_layers = int(rng.integers(1, 3)) if clutter > 0 else 0
+    # Object-like blobs on top of the cells: only for clutter > 1 (they make the task
+    # far harder than a CPU-trained network can learn in minutes).
+    n_layers = int(rng.integers(1, 3)) if clutter > 1 else 0
     for _ in range(n_layers):
         shape_seed = int(rng.integers(0, 2**31 - 4))
         cell = float(rng.uniform(0.15, 0.3)) * short
@@ -320,7 +324,7 @@ def _reflect(p: float, hi: float) -> float:
 def _draw_object(frame: np.ndarray, labels: np.ndarray, obj: _Object, cy: float, cx: float,
                  angle: float) -> None:
     h, w = labels.shape
-    ext = obj.radius * 1.05 + 1.0
+    ext = (obj.radius + OUTLINE_PX) * 1.05 + 1.0
     y0, y1 = max(0, int(math.floor(cy - ext))), min(h, int(math.ceil(cy + ext)) + 1)
     x0, x1 = max(0, int(math.floor(cx - ext))), min(w, int(math.ceil(cx + ext)) + 1)
     if y0 >= y1 or x0 >= x1:
@@ -333,6 +337,12 @@ def _draw_object(frame: np.ndarray, labels: np.ndarray, obj: _Object, cy: float,
     mask = shape_mask(SHAPES[obj.cls - 1], u / obj.radius, v / obj.radius)
     if not mask.any():
         return
+    # A dark outline (labelled background) says "an object ends here", a cue shallow
+    # layers can use for object vs background; which object it is still takes its shape.
+    grown = obj.radius + OUTLINE_PX
+    ring = shape_mask(SHAPES[obj.cls - 1], u / grown, v / grown) & ~mask
+    frame[y0:y1, x0:x1][ring] = OUTLINE_RGB
+    labels[y0:y1, x0:x1][ring] = 0
     colours = obj.texture.render(v[mask], u[mask])
     frame[y0:y1, x0:x1][mask] = np.rint(colours).astype(np.uint8)
     labels[y0:y1, x0:x1][mask] = obj.cls
