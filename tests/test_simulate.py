@@ -1,0 +1,132 @@
+"""Simulator properties over random schedules and cost tables, and its agreement with
+the executor on the same trace."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, strategies as st
+
+from cwdsl import ast, compile_schedule, load
+from cwdsl.capacity import run_capacity, sustainable_streams
+from cwdsl.executor import Executor
+from cwdsl.nets import build_network
+from cwdsl.plan import Planner
+from cwdsl.simulate import Costs, firings, price, simulate
+from cwdsl.trace import fire_rate_atoms
+from strategies import schedules
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@st.composite
+def costed(draw):
+    program = compile_schedule(draw(schedules()))
+    ms = st.floats(0.01, 100.0)
+    stage_ms = {s: draw(ms) for s in program.stages}
+    stage_flops = {s: draw(st.floats(1e3, 1e10)) for s in program.stages}
+    fuse_ms, fuse_flops = draw(ms), draw(st.floats(1e3, 1e8))
+    # the frame oracle: every stage of the network's full split, every frame
+    extra_ms, extra_flops = draw(st.floats(0, 50)), draw(st.floats(0, 1e9))
+    costs = Costs(stage_ms, stage_flops, {a: draw(st.floats(0, 1)) for a in program.atoms},
+                  fuse_ms, fuse_flops, draw(st.floats(0, 1)),
+                  sum(stage_ms.values()) + fuse_ms + extra_ms,
+                  sum(stage_flops.values()) + fuse_flops + extra_flops)
+    frames = draw(st.integers(1, 60))
+    atoms = fire_rate_atoms(program.atoms, frames, draw(st.floats(0, 1)), draw(st.integers(0, 99)))
+    return program, costs, frames, atoms
+
+
+@given(costed())
+def test_compute_never_exceeds_the_oracle_and_latency_never_exceeds_work(case):
+    program, costs, frames, atoms = case
+    sim = simulate(Planner(program), costs, frames, atoms, timeline=frames)
+    assert sim.summary()["compute_pct_of_full"] <= 100 + 1e-9
+    for p in sim.prices:
+        assert p.latency_ms <= p.work_ms + 1e-9  # pipelined latency <= sequential
+    assert len(sim.timeline) == frames and sim.counts.sum() == frames
+
+
+@given(costed())
+def test_fast_periodic_path_equals_frame_by_frame(case):
+    program, costs, frames, atoms = case
+    planner = Planner(program)
+    sim = simulate(planner, costs, frames, atoms)
+    slow = [price(planner.plan(t, atoms[t]), costs) for t in range(frames)]
+    assert sim.mean("latency_ms") == pytest.approx(np.mean([p.latency_ms for p in slow]))
+    assert sim.mean("flops") == pytest.approx(np.mean([p.flops for p in slow]))
+
+
+@given(st.lists(st.tuples(st.integers(1, 9), st.integers(0, 8)), min_size=1, max_size=3),
+       st.integers(1, 5000))
+def test_periodic_compute_equals_closed_form(rates, frames):
+    stages = [("conv1_1", "pool3", "score_pool3"), ("conv4_1", "pool4", "score_pool4"),
+              ("conv5_1", "fc7", "score_fr")][:len(rates)]
+    text = "network fcn8s\n"
+    for i, (first, last, head) in enumerate(stages):
+        n, p = rates[i][0], rates[i][1] % rates[i][0]
+        text += f"stage s{i} = {first} .. {last} head {head}\ncompute s{i} when every {n} phase {p}\n"
+    text += "output fuse(" + ", ".join(f"s{i}" for i in range(len(stages))) + ")\n"
+    from cwdsl import compile_text
+    program = compile_text(text)
+    flops = {s: float(10 ** (i + 3)) for i, s in enumerate(program.stages)}
+    costs = Costs({s: 1.0 for s in program.stages}, flops, {}, 0.5, 7.0, 0.0, 10.0, 1e9)
+    sim = simulate(Planner(program), costs, frames)
+    total = frames * 7.0
+    for i, s in enumerate(program.stages):
+        n, p = rates[i][0], rates[i][1] % rates[i][0]
+        fires = 1 + sum(1 for t in range(1, frames) if t % n == p)  # frame 0 always computes
+        total += fires * flops[s]
+    assert sim.mean("flops") * frames == pytest.approx(total)
+
+
+def test_oracle_is_100_percent_and_pipeline_is_its_slowest_stage():
+    stage_ms = {"s1": 59.0, "s2": 18.0, "s3": 23.0}
+    costs = Costs(stage_ms, {s: 1.0 for s in stage_ms}, {}, 1.0, 0.0, 0.0, 101.0, 3.0)
+    oracle = simulate(Planner(load(ROOT / "schedules/oracle.cw")), costs, 100).summary()
+    assert oracle["time_pct_of_full"] == pytest.approx(100.0)
+    assert oracle["compute_pct_of_full"] == pytest.approx(100.0)
+    pipe = simulate(Planner(load(ROOT / "schedules/pipeline3.cw")), costs, 1001)
+    # frame 0 runs in full; every later frame costs the slowest stage plus the fuse
+    assert pipe.percentile("latency_ms", 50) == pytest.approx(60.0)
+
+
+def test_simulator_sees_the_executors_firings_on_the_same_trace():
+    torch.manual_seed(0)
+    net = build_network("tiny")
+    program = load(ROOT / "schedules/adaptive.cw", network="tiny")
+    executor = Executor(program, net)
+    g = torch.Generator().manual_seed(1)
+    base = torch.rand(1, 3, 48, 48, generator=g)
+    results = []
+    for t in range(12):
+        if t % 4 == 3:
+            base = torch.rand(1, 3, 48, 48, generator=g)
+        results.append(executor.step(base))
+    trace = [r.atoms for r in results]
+    assert firings(Planner(program), 12, trace) == [r.computed for r in results]
+    assert len({r.computed for r in results}) > 1  # the clock did fire and did not
+
+
+def test_capacity_counts_drops_and_finds_the_sustainable_stream_count():
+    costs = Costs({"s1": 40.0, "s2": 30.0, "s3": 30.0}, {"s1": 1, "s2": 1, "s3": 1}, {},
+                  0.0, 0.0, 0.0, 100.0, 3.0)
+    planner = Planner(load(ROOT / "schedules/oracle.cw"))
+    one = run_capacity(planner, costs, 1, 5.0, seconds=4)       # 100 ms work every 200 ms
+    assert one.dropped == 0 and one.utilization == pytest.approx(0.5, rel=0.01)
+    three = run_capacity(planner, costs, 3, 5.0, seconds=4)     # 300 ms of work per 200 ms
+    assert three.dropped > 0 and not three.sustained
+    n, result = sustainable_streams(planner, costs, 5.0, seconds=4)
+    assert n == 2 and result.sustained
+    skip = Planner(load(ROOT / "schedules/skipframe.cw"))
+    assert sustainable_streams(skip, costs, 5.0, seconds=4)[0] > n  # half the work
+
+
+def test_capacity_is_deterministic_with_data_driven_clocks():
+    costs = Costs({"s1": 10.0, "s2": 5.0, "s3": 20.0}, {"s1": 1, "s2": 1, "s3": 1},
+                  {"labeldiff(s2, since=fired) >= 0.25": 0.2}, 1.0, 0.0, 0.1, 36.0, 3.0)
+    planner = Planner(load(ROOT / "schedules/adaptive.cw"))
+    atoms_for = lambda i, n: fire_rate_atoms(planner.atoms, n, 0.3, seed=i)  # noqa: E731
+    a = run_capacity(planner, costs, 4, 15.0, 5, atoms_for)
+    b = run_capacity(planner, costs, 4, 15.0, 5, atoms_for)
+    assert a == b
