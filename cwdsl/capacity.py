@@ -17,7 +17,8 @@ from typing import Callable
 import numpy as np
 
 from cwdsl.plan import Planner
-from cwdsl.simulate import Costs, fixed_period, price
+from cwdsl.devices import ScheduleCosts
+from cwdsl.simulate import fixed_period, price
 from cwdsl.trace import AtomFrames
 
 
@@ -41,7 +42,7 @@ class Capacity:
         return self.dropped == 0 and self.latency_ms_p99 <= 1e3 / self.fps
 
 
-def run_capacity(planner: Planner, costs: Costs, streams: int, fps: float, seconds: float = 10.0,
+def run_capacity(planner: Planner, costs: ScheduleCosts, streams: int, fps: float, seconds: float = 10.0,
                  atoms_for: Callable[[int, int], AtomFrames] | None = None) -> Capacity:
     """Simulate ``streams`` streams at ``fps`` for ``seconds``. ``atoms_for(stream, frames)``
     gives a stream's data-driven clock values (required when the schedule has any)."""
@@ -113,7 +114,7 @@ def _work_table(planner, costs, streams, per_stream, atoms_for) -> list[list[flo
     return table
 
 
-def sustainable_streams(planner: Planner, costs: Costs, fps: float, seconds: float = 10.0,
+def sustainable_streams(planner: Planner, costs: ScheduleCosts, fps: float, seconds: float = 10.0,
                         atoms_for=None, limit: int = 4096) -> tuple[int, Capacity | None]:
     """The largest stream count the device sustains (see :attr:`Capacity.sustained`)."""
     sample = atoms_for(0, 64) if planner.atoms else None

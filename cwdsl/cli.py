@@ -86,14 +86,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = _command(sub, "train", "train a network on generated labeled scenes",
-                 "cwdsl train --net tiny --steps 1500 -o tiny.pt")
+                 "cwdsl train --net tiny --steps 6000 -o tiny.pt")
     p.add_argument("--net", default="tiny")
-    p.add_argument("--steps", type=_positive_int, default=1500)
+    p.add_argument("--steps", type=_positive_int, default=6000,
+                   help="optimiser steps (default 6000: about 13 minutes on 2 CPU cores)")
     p.add_argument("--batch", type=_positive_int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--out", required=True, metavar="PATH",
                    help="weights file; the report goes beside it as .json")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = _command(sub, "profile", "time every layer, head, fuse and clock of a network on a device",
+                 "cwdsl profile --net fcn8s --size 256x256 --device cpu -o cpu.json")
+    p.add_argument("--net", required=True)
+    p.add_argument("--size", required=True, metavar="HxW")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    p.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"))
+    p.add_argument("--weights", metavar="PATH", help="weights to load (timings rarely depend on them)")
+    p.add_argument("--warmup", type=_positive_int, default=2)
+    p.add_argument("--repeats", type=_positive_int, default=7, help="timed runs; medians are kept")
+    p.add_argument("--threads", type=_positive_int, help="torch threads (default: torch's)")
+    p.add_argument("-o", "--out", required=True, metavar="OUT.json")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = _command(sub, "simulate", "estimate latency and compute of schedules without running them",
+                 "cwdsl simulate schedules/*.cw --net fcn8s --size 500x500 --device h100")
+    p.add_argument("schedules", nargs="+", metavar="SCHEDULE")
+    p.add_argument("--net", metavar="NAME", help="price the schedules on this network instead")
+    p.add_argument("--size", metavar="HxW", help="input size (default: the schedule's)")
+    p.add_argument("--device", default="titanx",
+                   help="h100, h200, a100, titanx, cpu, a device spec JSON, or a profile JSON "
+                        "from cwdsl profile (default titanx, the paper's GPU)")
+    p.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"))
+    p.add_argument("--frames", type=_positive_int, default=10_000, help="frames (default 10000)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--fire-rate", type=float, metavar="P",
+                        help="data-driven clocks fire with probability P (default 0.5)")
+    source.add_argument("--trace", metavar="RUN.json",
+                        help="replay data-driven clock values from a run record (cycled)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.add_argument("--plot", metavar="OUT.png", help="draw per-frame work and latency")
+    p.add_argument("--streams", metavar="N|auto",
+                   help="capacity: N camera streams share the device ('auto': the most it sustains)")
+    p.add_argument("--fps", type=float, default=30.0, help="frame rate of each stream (default 30)")
+    p.add_argument("--seconds", type=float, default=10.0, help="simulated seconds (default 10)")
     return parser
 
 
@@ -212,8 +249,104 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_profile(args) -> int:
+    from cwdsl.profile import run_profile
+
+    out = run_profile(args.net, args.size, args.device, args.dtype, args.out, args.weights,
+                      progress=not args.quiet, warmup=args.warmup, repeats=args.repeats,
+                      threads=args.threads)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    import json
+
+    from cwdsl.capacity import run_capacity, sustainable_streams
+    from cwdsl.devices import load_device, schedule_costs
+    from cwdsl.graph import load
+    from cwdsl.plan import Planner
+    from cwdsl.profile import parse_size
+    from cwdsl.simulate import format_table, plot_timeline, simulate
+    from cwdsl.trace import fire_rate_atoms, trace_atoms
+
+    device = load_device(args.device)
+    size = parse_size(args.size) if args.size else None
+    rate = 0.5 if args.fire_rate is None else args.fire_rate
+    if args.streams is not None and args.streams != "auto":
+        try:
+            streams = int(args.streams)
+            if streams < 1:
+                raise ValueError
+        except ValueError:
+            raise InputError(f"--streams takes a whole number >= 1 or 'auto', got "
+                             f"{args.streams!r}") from None
+    if args.fps <= 0 or args.seconds <= 0:
+        raise InputError("--fps and --seconds must be positive")
+    sims, records, note = [], [], ""
+    for path in args.schedules:
+        program = load(path, args.net)
+        _print_warnings(program)
+        planner = Planner(program)
+        costs = schedule_costs(program, device, size, args.dtype)
+
+        def atoms_for(stream: int, frames: int, planner=planner):
+            if not planner.atoms:
+                return None
+            if args.trace:
+                trace = trace_atoms(args.trace, planner.atoms)
+                return [trace[(t + stream * 7) % len(trace)] for t in range(frames)]
+            return fire_rate_atoms(planner.atoms, frames, rate, args.seed + stream)
+
+        if planner.atoms:
+            note = (f"data-driven clocks replayed from {args.trace} (cycled)" if args.trace
+                    else f"data-driven clocks fire at rate {rate} (seed {args.seed})")
+        sim = simulate(planner, costs, args.frames, atoms_for(0, args.frames),
+                       timeline=48 if args.plot else 0)
+        sims.append(sim)
+        record = sim.summary() | {"device": costs.device, "source": costs.source,
+                                  "network": costs.network, "input": list(costs.input_hw),
+                                  "dtype": costs.dtype, "oracle_ms": sim.oracle_ms}
+        if args.streams is not None:
+            if args.streams == "auto":
+                n, cap = sustainable_streams(planner, costs, args.fps, args.seconds, atoms_for)
+                record["sustainable_streams"] = n
+            else:
+                cap = run_capacity(planner, costs, streams, args.fps, args.seconds, atoms_for)
+            if cap is not None:
+                record["capacity"] = {k: getattr(cap, k) for k in (
+                    "streams", "fps", "arrived", "processed", "dropped", "late", "utilization",
+                    "latency_ms_p50", "latency_ms_p99", "latency_ms_max")} | {
+                    "sustained": cap.sustained}
+        records.append(record)
+    if args.json:
+        print(json.dumps(records, indent=2))
+    else:
+        c = sims[0].costs
+        header = (f"device {c.device} ({c.source}), {c.network} {c.input_hw[0]}x{c.input_hw[1]} "
+                  f"{c.dtype}; {args.frames} frames; frame oracle {sims[0].oracle_ms:.2f} ms")
+        print(format_table(sims, header))
+        if note:
+            print(note)
+        for record in records:
+            if "capacity" in record:
+                cap = record["capacity"]
+                head = (f"sustains {record['sustainable_streams']} streams"
+                        if "sustainable_streams" in record else f"{cap['streams']} streams")
+                print(f"{record['schedule']}: {head} at {cap['fps']:g} fps: utilization "
+                      f"{100 * cap['utilization']:.0f}%, latency p50 {cap['latency_ms_p50']:.1f} ms "
+                      f"p99 {cap['latency_ms_p99']:.1f} ms, dropped {cap['dropped']}/"
+                      f"{cap['arrived']}, late {cap['late']}")
+            elif "sustainable_streams" in record:
+                print(f"{record['schedule']}: sustains no stream at {args.fps:g} fps")
+    if args.plot:
+        plot_timeline(sims, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
 COMMANDS = {"check": cmd_check, "explain": cmd_explain, "graph": cmd_graph, "run": cmd_run,
-            "train": cmd_train}
+            "train": cmd_train, "profile": cmd_profile, "simulate": cmd_simulate}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -88,6 +88,26 @@ class NetworkSpec:
     def head(self, name: str) -> Head | None:
         return next((h for h in self.heads if h.name == name), None)
 
+    def head_segments(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """The trunk cut after every layer a head reads (see :func:`head_segments`)."""
+        return head_segments(self.layer_names, {h.name: h.reads for h in self.heads})
+
+
+def head_segments(layer_names, head_reads) -> list[tuple[str, str, tuple[str, ...]]]:
+    """``(first, last, heads)`` runs of ``layer_names`` cut after every layer a head reads,
+    plus a head-less tail if layers follow the deepest head. For FCN-8s: the paper's stages."""
+    names = list(layer_names)
+    by_layer: dict[int, list[str]] = {}
+    for head, reads in head_reads.items():
+        by_layer.setdefault(names.index(reads), []).append(head)
+    out, start = [], 0
+    for end in sorted(by_layer):
+        out.append((names[start], names[end], tuple(by_layer[end])))
+        start = end + 1
+    if start < len(names):
+        out.append((names[start], names[-1], ()))
+    return out
+
 
 def _vgg_fcn(name: str, widths: tuple[int, int, int, int, int], fc: int, description: str,
              default_input: tuple[int, int], num_classes: int, norm: InputNorm) -> NetworkSpec:

@@ -10,7 +10,8 @@ from cwdsl.netspec import InputNorm
 
 def frame_tensor(rgb: np.ndarray) -> Tensor:
     """(H, W, 3) uint8 RGB → (1, 3, H, W) float32 in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().div_(255.0)
+    # torch.tensor copies: decoded frames may be read-only buffers
+    return torch.tensor(rgb, dtype=torch.uint8).permute(2, 0, 1)[None].float().div_(255.0)
 
 
 def normalize(x01: Tensor, norm: InputNorm) -> Tensor:

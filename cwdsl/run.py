@@ -107,8 +107,9 @@ def prepare(options: RunOptions) -> tuple[Program, torch.nn.Module, FrameSource,
     if weights is None:
         if program.network.name != DEMO_NETWORK:
             raise InputError(f"network {program.network.name} needs --weights PATH (a state dict "
-                             f"in the layout of the PyTorch conversion of the Caffe model), or "
-                             f"--weights random for timing runs")
+                             f"in the layout of the PyTorch conversion of the Caffe model) or "
+                             f"--weights random for timing runs; --net {DEMO_NETWORK} runs the "
+                             f"bundled demo network instead")
         weights = str(bundled_weights())
     device = _device(options.device)
     net = build_network(program.network)

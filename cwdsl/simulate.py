@@ -18,22 +18,9 @@ from typing import Sequence
 import numpy as np
 
 from cwdsl import ast
+from cwdsl.devices import ScheduleCosts
 from cwdsl.plan import Compute, FramePlan, Fuse, Measure, Planner
 from cwdsl.trace import AtomFrames
-
-
-@dataclass(frozen=True)
-class Costs:
-    """What the simulator needs to price a plan (see ``cwdsl.devices.ScheduleCosts``)."""
-
-    stage_ms: dict[str, float]
-    stage_flops: dict[str, float]
-    measure_ms: dict[str, float]
-    fuse_ms: float
-    fuse_flops: float
-    frame_overhead_ms: float
-    full_ms: float
-    full_flops: float
 
 
 @dataclass(frozen=True)
@@ -46,7 +33,7 @@ class FrameCost:
     computed: tuple[str, ...]
 
 
-def price(plan: FramePlan, costs: Costs) -> FrameCost:
+def price(plan: FramePlan, costs: ScheduleCosts) -> FrameCost:
     """Latency, work and FLOPs of one plan."""
     latency = work = costs.frame_overhead_ms
     flops = 0.0
@@ -94,7 +81,7 @@ class Simulation:
     frames: int
     prices: tuple[FrameCost, ...]     # distinct plans' prices (frame 0 first)
     counts: np.ndarray                 # how many frames had each price
-    costs: Costs
+    costs: ScheduleCosts
     stage_names: tuple[str, ...]
     timeline: tuple[FrameCost, ...] = field(default=(), repr=False)  # first frames, in order
 
@@ -121,6 +108,11 @@ class Simulation:
         full = np.array([len(p.computed) == len(self.stage_names) for p in self.prices])
         return float(self.counts[full].sum() / self.counts.sum())
 
+    @property
+    def oracle_ms(self) -> float:
+        """The frame oracle's latency under the same costs (its frame overhead included)."""
+        return self.costs.full_ms + self.costs.frame_overhead_ms
+
     def summary(self) -> dict:
         c = self.costs
         latency = self.mean("latency_ms")
@@ -130,7 +122,7 @@ class Simulation:
             "latency_ms_p50": self.percentile("latency_ms", 50),
             "latency_ms_p99": self.percentile("latency_ms", 99),
             "work_ms_mean": self.mean("work_ms"),
-            "time_pct_of_full": 100 * latency / c.full_ms,
+            "time_pct_of_full": 100 * latency / self.oracle_ms,
             "compute_pct_of_full": 100 * self.mean("flops") / c.full_flops,
             "gflops_per_frame": self.mean("flops") / 1e9,
             "throughput_fps": 1e3 / self.mean("work_ms"),
@@ -139,7 +131,7 @@ class Simulation:
         }
 
 
-def simulate(planner: Planner, costs: Costs, frames: int, atoms: AtomFrames | None = None,
+def simulate(planner: Planner, costs: ScheduleCosts, frames: int, atoms: AtomFrames | None = None,
              timeline: int = 0, name: str | None = None) -> Simulation:
     """Price ``frames`` frames of ``planner``'s schedule. ``atoms[t]`` supplies data-driven
     clock values (required when the schedule has any); ``timeline`` keeps that many

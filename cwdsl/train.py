@@ -27,7 +27,7 @@ from cwdsl.weights import save_weights
 @dataclass(frozen=True)
 class TrainConfig:
     net: str = "tiny"
-    steps: int = 1500
+    steps: int = 6000
     batch: int = 8
     size: tuple[int, int] = (128, 128)
     lr: float = 2e-3
@@ -76,12 +76,27 @@ def evaluate(net: StagedNetwork, clips, heads=TRUNCATIONS["full"]) -> np.ndarray
     return total
 
 
+def init_for_training(net: StagedNetwork) -> None:
+    """He initialisation for the ReLU trunk, zeros for the score heads (as FCN's authors
+    did); PyTorch's default init leaves a 15-layer VGG-style net without normalisation
+    predicting only the majority class."""
+    for name, module in net.named_modules():
+        if isinstance(module, torch.nn.Conv2d):
+            if name.startswith("score"):
+                torch.nn.init.zeros_(module.weight)
+            else:
+                torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            if module.bias is not None:
+                torch.nn.init.zeros_(module.bias)
+
+
 def train(config: TrainConfig, progress: bool = True) -> tuple[StagedNetwork, TrainReport]:
     """Train ``config.net`` from scratch on generated scenes; return it and its report."""
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     net = build_network(config.net)
+    init_for_training(net)
     if net.spec.num_classes != NUM_CLASSES:
         raise InputError(f"network {config.net} has {net.spec.num_classes} classes; the demo "
                          f"scenes have {NUM_CLASSES}")
@@ -103,7 +118,7 @@ def train(config: TrainConfig, progress: bool = True) -> tuple[StagedNetwork, Tr
         loss.backward()
         optimizer.step()
         schedule.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")

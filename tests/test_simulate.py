@@ -12,11 +12,17 @@ from cwdsl.capacity import run_capacity, sustainable_streams
 from cwdsl.executor import Executor
 from cwdsl.nets import build_network
 from cwdsl.plan import Planner
-from cwdsl.simulate import Costs, firings, price, simulate
+from cwdsl.devices import ScheduleCosts
+from cwdsl.simulate import firings, price, simulate
 from cwdsl.trace import fire_rate_atoms
 from strategies import schedules
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def Costs(stage_ms, stage_flops, measure_ms, fuse_ms, fuse_flops, overhead, full_ms, full_flops):
+    return ScheduleCosts("test", "fcn8s", (500, 500), "float32", stage_ms, stage_flops,
+                         measure_ms, fuse_ms, fuse_flops, overhead, full_ms, full_flops, "test")
 
 
 @st.composite

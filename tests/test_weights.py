@@ -137,7 +137,8 @@ def test_unexpected_keys(tmp_path, saved):
 def test_shape_mismatch(tmp_path, saved):
     seven = FCN(dataclasses.replace(TINY, name="tiny7", num_classes=7))
     message = load_error(seven, saved)
-    assert "score_fr.weight has shape (6, 64, 1, 1) in the file but (7, 64, 1, 1) " \
+    fc = TINY.layers[-1].out_channels
+    assert f"score_fr.weight has shape (6, {fc}, 1, 1) in the file but (7, {fc}, 1, 1) " \
            "in the network" in message
     assert "more shape mismatch" in message  # 7 classes change 9 tensors; 4 are named
 

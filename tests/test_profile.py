@@ -1,0 +1,164 @@
+"""Measured profiles: a real (small) profile of ``tiny``, its JSON, its model, its errors."""
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from cwdsl.cost import network_cost
+from cwdsl.devices import load_device, schedule_costs
+from cwdsl.errors import InputError
+from cwdsl.graph import load
+from cwdsl.netspec import get_network
+from cwdsl.profile import (PROFILE_FORMAT, Profile, load_profile, parse_size, profile_network,
+                           run_profile, segments)
+
+SCHEDULES = Path(__file__).parent.parent / "schedules"
+SIZE = (64, 64)
+
+
+@pytest.fixture(scope="module")
+def profile_path(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("profile") / "tiny.json"
+    written = run_profile("tiny", "64x64", "cpu", "float32", out, progress=True,
+                          warmup=1, repeats=3, threads=1)
+    assert written == out
+    return out
+
+
+@pytest.fixture(scope="module")
+def data(profile_path) -> dict:
+    return json.loads(profile_path.read_text())
+
+
+def test_profile_has_every_part(data):
+    spec = get_network("tiny")
+    assert data["format"] == PROFILE_FORMAT and data["network"] == "tiny"
+    assert data["input_hw"] == list(SIZE) and data["dtype"] == "float32"
+    assert data["torch"] and data["date"] and data["machine"]["torch_threads"] == 1
+    t = data["timings"]
+    assert list(t["layers"]) == list(spec.layer_names)
+    assert set(t["heads"]) == {h.name for h in spec.heads}
+    assert len(t["fuses"]) == 7  # every non-empty subset of three heads
+    assert set(t["measures"]) == {"labeldiff:score_pool3", "labeldiff:score_pool4",
+                                  "labeldiff:score_fr", "pixeldiff"}
+    for group in ("layers", "heads", "fuses", "measures"):
+        for stats in t[group].values():
+            assert 0 < stats["min_ms"] <= stats["median_ms"] <= stats["max_ms"]
+            assert len(stats["samples_ms"]) == 3
+    assert t["frame_overhead"]["median_ms"] >= 0
+    assert t["full"]["direct"]["median_ms"] > 0 and t["full"]["sum_ms"] > 0
+
+
+def test_ranges_cover_every_run_of_segments(data):
+    segs = segments(get_network("tiny"))
+    assert [(s[0], s[1]) for s in segs] == [("conv1_1", "pool3"), ("conv4_1", "pool4"),
+                                            ("conv5_1", "fc7")]
+    ranges = data["timings"]["ranges"]
+    assert {(r["first"], r["last"]) for r in ranges} == {
+        ("conv1_1", "pool3"), ("conv1_1", "pool4"), ("conv1_1", "fc7"),
+        ("conv4_1", "pool4"), ("conv4_1", "fc7"), ("conv5_1", "fc7")}
+    for r in ranges:
+        assert r["sum_ms"] > 0 and r["ratio"] == pytest.approx(
+            r["direct"]["median_ms"] / r["sum_ms"])
+
+
+def test_round_trip_and_schedule_costs(profile_path, data):
+    model = load_profile(profile_path)
+    assert isinstance(model, Profile)
+    assert model.source == f"profile:{profile_path}"
+    assert load_device(str(profile_path)).data == data  # the JSON holds it all
+    program = load(SCHEDULES / "adaptive.cw", network="tiny")
+    costs = schedule_costs(program, model, SIZE)
+    assert costs.source == f"profile:{profile_path}" and costs.network == "tiny"
+    assert all(v > 0 for v in costs.stage_ms.values())
+    assert all(v > 0 for v in costs.measure_ms.values()) and len(costs.measure_ms) == 1
+    assert costs.fuse_ms > 0 and costs.full_ms > 0 and costs.full_flops > 0
+    t = data["timings"]
+    # the paper's stages are measured ranges: their direct medians are used
+    direct = {(r["first"], r["last"]): r["direct"]["median_ms"] for r in t["ranges"]}
+    assert costs.stage_ms["s1"] == direct[("conv1_1", "pool3")]
+    assert costs.measure_ms["labeldiff(s2, since=fired) >= 0.25"] == \
+        t["measures"]["labeldiff:score_pool4"]["median_ms"]
+    assert costs.fuse_ms == t["fuses"]["score_pool3+score_pool4+score_fr"]["median_ms"]
+    assert costs.frame_overhead_ms == t["frame_overhead"]["median_ms"]
+
+
+def test_other_splits_use_corrected_layer_sums(profile_path, data):
+    model = load_profile(profile_path)
+    cost = network_cost("tiny", SIZE)
+    t = data["timings"]
+    ratios = {r["first"]: r["ratio"] for r in t["ranges"]
+              if (r["first"], r["last"]) in {("conv1_1", "pool3"), ("conv4_1", "pool4")}}
+    layers = ["conv2_1", "conv2_2", "pool2", "conv3_1", "conv3_2", "conv3_3", "pool3",
+              "conv4_1"]
+    expected = sum(t["layers"][n]["median_ms"] * ratios["conv1_1"] for n in layers[:-1]) + \
+        t["layers"]["conv4_1"]["median_ms"] * ratios["conv4_1"] + \
+        t["heads"]["score_pool3"]["median_ms"] * ratios["conv1_1"]
+    got = model.stage_ms(cost, "conv2_1", "conv4_1", ["score_pool3"])
+    assert got == pytest.approx(expected)
+
+
+def test_profile_for_another_network_size_or_dtype(profile_path):
+    for network, hw, dtype in (("fcn8s", SIZE, "float32"), ("tiny", (128, 128), "float32"),
+                               ("tiny", SIZE, "bfloat16")):
+        with pytest.raises(InputError) as e:
+            load_profile(profile_path, network, hw, dtype)
+        message = str(e.value)
+        assert str(profile_path) in message
+        assert "this profile is for tiny at 64x64 float32, not " \
+               f"{network} at {hw[0]}x{hw[1]} {dtype}" in message
+    program = load(SCHEDULES / "adaptive.cw", network="tiny")  # input 500x500
+    with pytest.raises(InputError, match="not tiny at 500x500 float32"):
+        schedule_costs(program, load_profile(profile_path))
+
+
+def broken(data: dict, edit) -> dict:
+    data = copy.deepcopy(data)
+    edit(data)
+    return data
+
+
+@pytest.mark.parametrize("edit, reason", [
+    (lambda d: d.pop("format"), "not a cwdsl profile (its 'format' is None"),
+    (lambda d: d.update(version=99), "profile format version 99 is not supported"),
+    (lambda d: d.pop("timings"), "missing 'timings'"),
+    (lambda d: d["timings"]["layers"].pop("conv3_2"), "missing 'timings.layers.conv3_2'"),
+    (lambda d: d["timings"]["fuses"].pop("score_pool4+score_fr"),
+     "missing 'timings.fuses.score_pool4+score_fr'"),
+    (lambda d: d["timings"]["heads"]["score_fr"].update(median_ms="x"),
+     "'timings.heads.score_fr.median_ms' should be a number, got str"),
+    (lambda d: d["timings"]["measures"]["pixeldiff"].update(median_ms=-1),
+     "'timings.measures.pixeldiff.median_ms' is negative"),
+    (lambda d: d.update(input_hw=[64]), "'input_hw' should be [height, width]"),
+    (lambda d: d["timings"]["ranges"][0].pop("direct"), "missing 'timings.ranges[0].direct'"),
+])
+def test_bad_profiles_name_path_and_reason(tmp_path, data, edit, reason):
+    path = tmp_path / "bad-profile.json"
+    path.write_text(json.dumps(broken(data, edit)))
+    with pytest.raises(InputError) as e:
+        load_profile(path)
+    assert str(path) in str(e.value) and reason in str(e.value)
+
+
+def test_not_json(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text("{\"format\": ")
+    with pytest.raises(InputError, match="p.json: error: not valid JSON"):
+        load_profile(path)
+    with pytest.raises(InputError, match="nope.json: error: no such profile file"):
+        load_profile(tmp_path / "nope.json")
+
+
+def test_bad_requests():
+    with pytest.raises(InputError, match="size '500' is not HEIGHTxWIDTH"):
+        parse_size("500")
+    assert parse_size("480x640") == (480, 640)
+    with pytest.raises(InputError, match="float16 needs --device cuda"):
+        profile_network("tiny", SIZE, "cpu", "float16")
+    with pytest.raises(InputError, match="unknown device 'tpu'"):
+        profile_network("tiny", SIZE, "tpu")
+    with pytest.raises(InputError, match="unknown network"):
+        profile_network("tinyy", SIZE)
+    with pytest.raises(InputError, match="repeats >= 1"):
+        profile_network("tiny", SIZE, repeats=0)
