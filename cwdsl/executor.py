@@ -113,6 +113,7 @@ class Executor:
         self._stage = {s: g.nodes[f"stage:{s}"] for s in program.stages}
         self._previous = dict(zip(program.stages[1:], program.stages[:-1]))
         self._atom_specs = {a: g.nodes[f"measure:{a}"] for a in program.atoms}
+        self._windows: dict = {}  # (head, input size) → cells of the map that see the image
         lanes = len(program.stages)
         self._pool = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="cwdsl-lane") \
             if concurrency == "auto" and self.device.type == "cpu" and lanes > 1 else None
@@ -240,7 +241,11 @@ class Executor:
     def _measure(self, step: Measure) -> tuple[bool, float]:
         atom = self._atoms[step.atom]
         if atom.head is not None:
-            current = self._scores[atom.stage][atom.head].argmax(1)
+            hw = tuple(self._input.shape[-2:])
+            window = self._windows.get((atom.head, hw))
+            if window is None:
+                window = self._windows[atom.head, hw] = self.net.head_window(atom.head, hw)
+            current = self._scores[atom.stage][atom.head][:, :, window[0], window[1]].argmax(1)
         else:
             current = self._pixels
         return atom.measure(current)

@@ -65,8 +65,12 @@ def reference_run(program, net, frames):
 
     def atom_value(atom, t, x):
         key = atom_id(atom)
-        current = S[atom.stage.name][t][deepest(atom.stage.name)].argmax(1) \
-            if isinstance(atom, ast.LabelDiff) else x
+        if isinstance(atom, ast.LabelDiff):
+            head = deepest(atom.stage.name)
+            ys, xs = net.head_window(head, x.shape[-2:])  # the cells that see the image
+            current = S[atom.stage.name][t][head][:, :, ys, xs].argmax(1)
+        else:
+            current = x
         if key not in reference:
             fires = True
         else:

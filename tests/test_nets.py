@@ -382,3 +382,13 @@ def test_custom_backbone_example_as_a_cli_plugin(capsys):
                  str(example / "custom_backbone.cw")])
     assert code == 0, capsys.readouterr().err
     assert "toynet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("size", [(32, 32), (128, 128), (500, 500), (97, 203)])
+def test_head_window_covers_the_image_cells(size):
+    """Each head's window is the image seen at that head's stride (pad-100 cells excluded)."""
+    net = build_network("tiny")
+    for head, stride in (("score_pool3", 8), ("score_pool4", 16), ("score_fr", 32)):
+        ys, xs = net.head_window(head, size)
+        for sl, n in ((ys, size[0]), (xs, size[1])):
+            assert abs((sl.stop - sl.start) - n / stride) <= 1.5

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cwdsl.netspec import FCN8S, NetworkSpec
-from cwdsl.nets.geometry import Size, feature_sizes, transposed_size
+from cwdsl.nets.geometry import Size, feature_sizes, image_window, transposed_size
 from cwdsl.nets.staged import StagedNetwork
 
 # (kernel, stride) of the upsamplers and the crop offsets of the Caffe model's fuse.
@@ -106,6 +106,11 @@ class FCN(StagedNetwork):
     Convs get PyTorch's default initialisation (load trained weights with
     :func:`cwdsl.weights.load_weights`); the upsamplers are bilinear.
     """
+
+    def head_window(self, name: str, input_hw: Sequence[int]) -> tuple[slice, slice]:
+        """Cells of the head's map (it has its input layer's geometry) centred on the image."""
+        return image_window(self.spec, self.spec.head(name).reads,
+                            (int(input_hw[0]), int(input_hw[1])))
 
     def __init__(self, spec: NetworkSpec):
         if not is_fcn8s_kind(spec):

@@ -58,3 +58,27 @@ def feature_sizes(spec: NetworkSpec, input_hw: Size) -> dict[str, Size]:
                              f"is too small (layer {layer.name} would be {h}x{w})")
         sizes[layer.name] = (h, w)
     return sizes
+
+
+def image_window(spec: NetworkSpec, layer: str, input_hw: Size) -> tuple[slice, slice]:
+    """The cells of ``layer``'s output whose receptive-field centres fall on the image.
+
+    Receptive-field arithmetic: each layer maps cell ``i`` to input coordinate
+    ``start + i * jump``. FCN-8s pads conv1_1 by 100 pixels, so most cells of its deep
+    maps look at padding; a label difference over the whole map would be diluted by them.
+    """
+    jump, start = 1.0, 0.0
+    sizes = feature_sizes(spec, input_hw)
+    for item in spec.layers:
+        start += ((item.kernel - 1) / 2 - item.padding) * jump
+        jump *= item.stride
+        if item.name == layer:
+            break
+    else:
+        raise ValueError(f"network {spec.name} has no layer {layer!r}")
+    windows = []
+    for n, size in zip(input_hw, sizes[layer]):
+        first = max(0, math.ceil((0 - start) / jump))
+        last = min(size - 1, math.floor((n - 1 - start) / jump))
+        windows.append(slice(first, max(last, first) + 1))
+    return windows[0], windows[1]

@@ -61,6 +61,11 @@ class StagedNetwork(nn.Module, ABC):
         ``input_hw``. Heads left out contribute nothing (a truncated network); the output
         still has the input's size."""
 
+    def head_window(self, name: str, input_hw: Sequence[int]) -> tuple[slice, slice]:
+        """The part of head ``name``'s score map that looks at the image (all of it by
+        default; FCNs with padded inputs override this). Label differences use it."""
+        return slice(None), slice(None)
+
     def run_layers(self, x: Tensor, first: str, last: str) -> Tensor:
         """Run trunk layers ``first`` .. ``last`` (inclusive, in network order) on ``x``."""
         lo, hi = self._range(first, last)
