@@ -18,7 +18,12 @@ The model (:class:`Profile`) then uses
 - the direct timing when a stage is exactly one of those ranges with all its heads;
 - otherwise the per-layer and per-head sum, each part scaled by its segment's
   ``direct / sum`` ratio (a bias of per-layer timing, e.g. launch latency that a
-  sequence hides, or caches a sequence keeps warm, is corrected where it was measured).
+  sequence hides, or caches a sequence keeps warm, is corrected where it was measured);
+- times the *in-frame* ratio: parts timed in isolation on the same warm input run
+  faster than inside a real frame, where each stage reads a fresh input after the fuse
+  has evicted the caches. The profile times ``Executor.step`` with every segment
+  computing, subtracts the all-cache step (overhead and fuse), and divides by the sum of
+  the segments' direct medians; stage times are scaled by that measured ratio.
 
 The profile is a JSON file written atomically, with the machine, torch version and date::
 
@@ -29,6 +34,7 @@ The profile is a JSON file written atomically, with the machine, torch version a
                  "fuses": {"h1+h2": STATS, ...every non-empty subset, spec order},
                  "measures": {"labeldiff:HEAD": STATS, "pixeldiff": STATS},
                  "frame_overhead": {"median_ms", "step_all_cache": STATS, ...},
+                 "in_frame": {"ratio", "step_all_compute": STATS, "segments_ms"},
                  "ranges": [{"first", "last", "heads", "direct": STATS, "sum_ms", "ratio"}],
                  "full": {"direct": STATS, "sum_ms"}}}
     STATS = {"median_ms", "min_ms", "max_ms", "samples_ms": [...]}
@@ -58,7 +64,7 @@ from cwdsl.nets import build_network
 from cwdsl.preprocess import normalize
 
 PROFILE_FORMAT = "cwdsl-profile"
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
 MAX_FUSE_HEADS = 8  # 255 fuse subsets
 
 
@@ -220,11 +226,11 @@ def _profile(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, warm
 class _Tasks(dict):
     """Name → zero-argument callable, plus what must be released afterwards."""
 
-    executor: Executor | None = None
+    executors: tuple[Executor, ...] = ()
 
     def close(self) -> None:
-        if self.executor is not None:
-            self.executor.close()
+        for executor in self.executors:
+            executor.close()
 
 
 def _tasks(spec: NetworkSpec, net, hw, dev: torch.device, dtype: str) -> _Tasks:
@@ -268,8 +274,13 @@ def _tasks(spec: NetworkSpec, net, hw, dev: torch.device, dtype: str) -> _Tasks:
     tasks["full"] = lambda: net(x0)
     executor = _all_cache_executor(spec, net, hw, dev, dtype)
     executor.step(frame)  # frame 0 computes everything; every later frame caches
-    tasks.executor = executor
+    computing = _all_compute_executor(spec, net, hw, dev, dtype)
+    tasks.executors = (executor, computing)
     tasks["step:all_cache"] = lambda: executor.step(frame)
+    # Alternate two frames so that each step reads a fresh input, as on a video.
+    frames = (frame, torch.roll(frame, 7, dims=-1))
+    counter = itertools.count()
+    tasks["step:all_compute"] = lambda: computing.step(frames[next(counter) % 2])
     return tasks
 
 
@@ -297,6 +308,20 @@ def _all_cache_executor(spec: NetworkSpec, net, hw, dev, dtype: str) -> Executor
     return Executor(program, net, dev, dtype, concurrency="sequential")
 
 
+def _all_compute_executor(spec: NetworkSpec, net, hw, dev, dtype: str) -> Executor:
+    """An executor computing every segment (:func:`segments`) as a stage on every frame,
+    sequentially: the frame oracle split at the heads."""
+    lines = [f"network {spec.name} input {hw[0]}x{hw[1]}"]
+    names = []
+    for i, (first, last, seg_heads) in enumerate(segments(spec)):
+        names.append(f"s{i + 1}")
+        head = f" head {', '.join(seg_heads)}" if seg_heads else ""
+        lines += [f"stage s{i + 1} = {first} .. {last}{head}", f"compute s{i + 1} when 1"]
+    lines.append(f"output fuse({', '.join(names)})")
+    program = compile_text("\n".join(lines) + "\n", f"<profile {spec.name}>")
+    return Executor(program, net, dev, dtype, concurrency="sequential")
+
+
 def _assemble(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, warmup: int,
               repeats: int, samples: Mapping[str, list[float]]) -> dict:
     med = {n: statistics.median(s) for n, s in samples.items()}
@@ -313,6 +338,9 @@ def _assemble(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, war
         med[f"fuse:{_fuse_key(heads)}"]
     step = samples["step:all_cache"]
     fuse_all = med[f"fuse:{_fuse_key(heads)}"]
+    segments_ms = sum(statistics.median(samples[f"range:{first}..{last}"])
+                      for first, last, _ in segments(spec))
+    in_frame = med["step:all_compute"] - med["step:all_cache"]
     return {
         "format": PROFILE_FORMAT, "version": PROFILE_VERSION,
         "network": spec.name, "layers": list(spec.layer_names),
@@ -339,6 +367,11 @@ def _assemble(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, war
                                "step_all_cache": _stats(step), "fuse_all_median_ms": fuse_all,
                                "how": "Executor.step on a schedule whose one stage caches "
                                       "after frame 0, minus the fuse of all heads"},
+            "in_frame": {"ratio": in_frame / segments_ms if segments_ms > 0 else 1.0,
+                         "step_all_compute": _stats(samples["step:all_compute"]),
+                         "segments_ms": segments_ms,
+                         "how": "(Executor.step computing every segment - the all-cache "
+                                "step) / the sum of the segments' direct medians"},
             "ranges": ranges,
             "full": {"direct": _stats(samples["full"]), "sum_ms": full_sum},
         },
@@ -401,6 +434,7 @@ class Profile(DeviceModel):
         self._fuses = {frozenset(k.split("+")): s["median_ms"] for k, s in t["fuses"].items()}
         self._measures = {k: s["median_ms"] for k, s in t["measures"].items()}
         self._overhead = t["frame_overhead"]["median_ms"]
+        self.in_frame_ratio = t["in_frame"]["ratio"] if t["in_frame"]["ratio"] > 0 else 1.0
         self._ranges = {(r["first"], r["last"], frozenset(r["heads"])): r["direct"]["median_ms"]
                         for r in t["ranges"]}
         order = data["layers"]
@@ -436,11 +470,11 @@ class Profile(DeviceModel):
 
     def stage_ms(self, cost: NetworkCost, first: str, last: str, heads: Sequence[str]) -> float:
         direct = self._ranges.get((first, last, frozenset(heads)))
-        if direct is not None:
-            return direct
-        names = cost.layer_range(first, last)
-        return sum(self._part(n, self._layers[n]) for n in names) + \
-            sum(self._part(h, self._heads[h]) for h in heads)
+        if direct is None:
+            names = cost.layer_range(first, last)
+            direct = sum(self._part(n, self._layers[n]) for n in names) + \
+                sum(self._part(h, self._heads[h]) for h in heads)
+        return direct * self.in_frame_ratio
 
     def fuse_ms(self, cost: NetworkCost, heads: Sequence[str]) -> float:
         try:
@@ -522,6 +556,8 @@ def profile_from_dict(data: dict, path: str | Path) -> Profile:
         _need_stats(path, t["fuses"], "timings.fuses.", _fuse_key(subset))
     overhead = _need(path, t, "timings.", "frame_overhead", dict)
     _need(path, overhead, "timings.frame_overhead.", "median_ms", (int, float))
+    in_frame = _need(path, t, "timings.", "in_frame", dict)
+    _need(path, in_frame, "timings.in_frame.", "ratio", (int, float))
     for i, r in enumerate(_need(path, t, "timings.", "ranges", list)):
         where = f"timings.ranges[{i}]."
         for key, kind in (("first", str), ("last", str), ("heads", list),

@@ -1,0 +1,92 @@
+"""Simulator fidelity: simulated vs measured per-frame time on this machine, same run.
+
+For each network it (1) profiles the network here (``cwdsl profile``), (2) runs each
+schedule with the executor and keeps its per-frame latencies and clock trace, (3)
+simulates the same schedule with the profile, replaying that trace, and (4) compares
+mean per-frame times (frame 0, the warm-up computed in full, excluded from both).
+Target (issue: simulator): within ±10%.
+
+  python benchmarks/bench_fidelity.py [--fcn8s-size 256] [--frames 40]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import machine  # noqa: E402
+
+from cwdsl import load  # noqa: E402
+from cwdsl.demo.scenes import generate_clip  # noqa: E402
+from cwdsl.devices import load_device, schedule_costs  # noqa: E402
+from cwdsl.executor import Executor  # noqa: E402
+from cwdsl.nets import build_network  # noqa: E402
+from cwdsl.plan import Planner  # noqa: E402
+from cwdsl.preprocess import frame_tensor  # noqa: E402
+from cwdsl.profile import run_profile  # noqa: E402
+from cwdsl.run import bundled_weights  # noqa: E402
+from cwdsl.simulate import simulate  # noqa: E402
+from cwdsl.weights import load_weights  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEDULES = ("oracle", "alternating", "exponential", "skipframe", "adaptive", "pipeline3")
+
+
+def fidelity(net_name: str, size: tuple[int, int], frames: int, weights,
+             repeats: int) -> list[tuple]:
+    with tempfile.TemporaryDirectory() as tmp:
+        profile = run_profile(net_name, size, out=Path(tmp) / "p.json", weights=weights,
+                              progress=False, repeats=repeats)
+        device = load_device(profile)
+    torch.manual_seed(0)
+    net = build_network(net_name)
+    if weights:
+        load_weights(net, weights)
+    clip = generate_clip(2016, frames, size)
+    xs = [frame_tensor(f) for f in clip.frames]
+    rows = []
+    for name in SCHEDULES:
+        program = load(ROOT / "schedules" / f"{name}.cw", network=net_name)
+        executor = Executor(program, net)
+        results = [executor.step(x) for x in xs]
+        executor.close()
+        measured = statistics.mean(r.latency_ms for r in results[1:])
+        trace = [r.atoms for r in results]
+        planner = Planner(program)
+        sim = simulate(planner, schedule_costs(program, device, size), frames, trace,
+                       timeline=frames)
+        simulated = statistics.mean(p.latency_ms for p in sim.timeline[1:])
+        fired = np.mean([program.stages[-1] in r.computed for r in results[1:]])
+        rows.append((name, measured, simulated, 100 * (simulated / measured - 1), fired))
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--fcn8s-size", type=int, default=256)
+    parser.add_argument("--fcn8s-frames", type=int, default=12)
+    parser.add_argument("--repeats", type=int, default=9, help="profile repeats per part")
+    parser.add_argument("--nets", default="tiny,fcn8s", help="comma-separated subset")
+    args = parser.parse_args()
+    print(f"machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    cases = [("tiny", (128, 128), args.frames, bundled_weights()),
+             ("fcn8s", (args.fcn8s_size,) * 2, args.fcn8s_frames, None)]
+    for net_name, size, frames, weights in cases:
+        if net_name not in args.nets.split(","):
+            continue
+        print(f"\n## {net_name} at {size[0]}x{size[1]}, {frames} frames of the demo clip")
+        print(f"{'schedule':<12}{'measured ms':>12}{'simulated ms':>13}{'error':>9}{'s3 on':>8}")
+        for name, measured, simulated, error, fired in fidelity(net_name, size, frames, weights,
+                                                                     args.repeats):
+            print(f"{name:<12}{measured:>12.2f}{simulated:>13.2f}{error:>+8.1f}%{100 * fired:>7.0f}%")
+
+
+if __name__ == "__main__":
+    main()
