@@ -11,14 +11,22 @@ from cwdsl.errors import CwdslError, InputError
 EXIT_USER_ERROR = 2
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"expected at least {least}, got {value}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def _count(text: str) -> int:
+    return _whole_number(text, 0)
 
 
 def _command(sub, name: str, help: str, example: str):
@@ -103,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     p.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"))
     p.add_argument("--weights", metavar="PATH", help="weights to load (timings rarely depend on them)")
-    p.add_argument("--warmup", type=_positive_int, default=2)
+    p.add_argument("--warmup", type=_count, default=2, help="untimed runs first (default 2)")
     p.add_argument("--repeats", type=_positive_int, default=7, help="timed runs; medians are kept")
     p.add_argument("--threads", type=_positive_int, help="torch threads (default: torch's)")
     p.add_argument("-o", "--out", required=True, metavar="OUT.json")

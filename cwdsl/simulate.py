@@ -210,9 +210,15 @@ def plot_timeline(sims: Sequence[Simulation], path, frames: int = 48) -> None:
         ax.set_ylabel("ms")
         ax.set_title(f"{sim.schedule}: work per frame (bars) and latency (dots)", fontsize=9,
                      loc="left")
-    axes[0, 0].legend(fontsize=7, ncol=6, loc="upper right")
+    # One legend for all panels, above them, so it never covers a bar.
+    handles = {}
+    for ax in axes[:, 0]:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    fig.legend(handles.values(), handles.keys(), fontsize=8, ncol=len(handles),
+               loc="upper center", frameon=False)
     axes[-1, 0].set_xlabel("frame")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=str(path).rsplit(".", 1)[-1], dpi=120)
     plt.close(fig)

@@ -1,0 +1,107 @@
+"""`cwdsl profile` and `cwdsl simulate` as a user meets them: tables, JSON, plots, errors."""
+import json
+from pathlib import Path
+
+import pytest
+
+from cwdsl.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+S = {name: str(ROOT / "schedules" / f"{name}.cw")
+     for name in ("oracle", "skipframe", "pipeline3", "exponential", "adaptive")}
+
+
+def simulate_json(capsys, *args) -> dict:
+    assert main(["simulate", *args, "--json"]) == 0
+    return {r["schedule"]: r for r in json.loads(capsys.readouterr().out)}
+
+
+def test_table_has_one_row_per_schedule_and_the_oracle_is_full(capsys):
+    assert main(["simulate", S["oracle"], S["skipframe"], S["pipeline3"], "--frames", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "device titanx" in out and "fcn8s 500x500 float32" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()
+            if line.split() and line.split()[0] in ("oracle", "skipframe", "pipeline3")}
+    assert rows["oracle"][1] == "100.0%"
+    assert float(rows["skipframe"][1].rstrip("%")) < 60
+    assert float(rows["pipeline3"][1].rstrip("%")) < 100
+
+
+def test_json_matches_closed_forms(capsys):
+    records = simulate_json(capsys, S["oracle"], S["skipframe"], S["exponential"],
+                            "--frames", "1000", "--device", "h100")
+    assert records["oracle"]["compute_pct_of_full"] == pytest.approx(100)
+    assert records["oracle"]["device"] == "h100"
+    # skip-frame: s3 on even frames (s1, s2 every frame); frame 0 computes all
+    skip = records["skipframe"]
+    assert skip["computed_pct"]["s3"] == pytest.approx(50.0)
+    assert skip["all_stages_pct"] == pytest.approx(50.0)
+    assert records["exponential"]["computed_pct"] == {"s1": 100.0, "s2": 50.0, "s3": 25.0}
+
+
+def test_fire_rate_and_seed_drive_the_adaptive_clock(capsys):
+    low = simulate_json(capsys, S["adaptive"], "--fire-rate", "0.1", "--frames", "2000")
+    high = simulate_json(capsys, S["adaptive"], "--fire-rate", "0.9", "--frames", "2000")
+    assert low["adaptive"]["computed_pct"]["s3"] < high["adaptive"]["computed_pct"]["s3"]
+    assert abs(low["adaptive"]["computed_pct"]["s3"] - 10) < 3
+
+
+def test_plot_and_capacity(tmp_path, capsys):
+    plot = tmp_path / "timeline.png"
+    assert main(["simulate", S["oracle"], S["adaptive"], "--device", "h100", "--streams", "auto",
+                 "--seconds", "2", "--frames", "200", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "oracle: sustains" in out and "adaptive: sustains" in out
+    n = simulate_json(capsys, S["oracle"], "--device", "h100", "--streams", "4",
+                      "--seconds", "2", "--frames", "10")["oracle"]["capacity"]
+    assert n["streams"] == 4 and n["sustained"] and n["dropped"] == 0
+
+
+def test_profile_then_simulate_with_it(tmp_path, capsys):
+    profile = tmp_path / "tiny.json"
+    assert main(["profile", "--net", "tiny", "--size", "32x32", "--warmup", "0",
+                 "--repeats", "1", "--threads", "1", "-o", str(profile), "--quiet"]) == 0
+    assert f"wrote {profile}" in capsys.readouterr().out
+    data = json.loads(profile.read_text())
+    assert data["network"] == "tiny" and data["input_hw"] == [32, 32]
+    records = simulate_json(capsys, S["oracle"], S["skipframe"], "--net", "tiny",
+                            "--size", "32x32", "--device", str(profile), "--frames", "100")
+    assert records["oracle"]["source"] == f"profile:{profile}"
+    assert records["oracle"]["time_pct_of_full"] == pytest.approx(100)
+    assert records["skipframe"]["latency_ms_mean"] < records["oracle"]["latency_ms_mean"]
+    # a profile for another size is refused with the command that makes the right one
+    assert main(["simulate", S["oracle"], "--net", "tiny", "--size", "64x64",
+                 "--device", str(profile)]) == 2
+    err = capsys.readouterr().err
+    assert str(profile) in err and "cwdsl profile --net tiny --size 64x64" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--streams", "0"], "--streams takes a whole number >= 1 or 'auto', got '0'"),
+    (["--streams", "many"], "--streams takes a whole number >= 1 or 'auto', got 'many'"),
+    (["--fps", "0", "--streams", "1"], "--fps and --seconds must be positive"),
+    (["--device", "tpu9000"], "tpu9000"),
+    (["--size", "500"], "size '500' is not HEIGHTxWIDTH"),
+])
+def test_bad_options_exit_2(args, message, capsys):
+    assert main(["simulate", S["oracle"], *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_bad_device_file_and_profile_output(tmp_path, capsys):
+    bad = tmp_path / "spec.json"
+    bad.write_text("{not json")
+    assert main(["simulate", S["oracle"], "--device", str(bad)]) == 2
+    assert str(bad) in capsys.readouterr().err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(["profile", "--net", "tiny", "--size", "16x16", "--warmup", "0",
+                 "--repeats", "1", "-o", str(blocker / "p.json"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert str(blocker / "p.json") in err and "cannot write profile" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "spec.json"]
+    assert main(["profile", "--net", "nosuchnet", "--size", "16x16", "-o",
+                 str(tmp_path / "p.json"), "--quiet"]) == 2
+    assert "nosuchnet" in capsys.readouterr().err and not (tmp_path / "p.json").exists()
