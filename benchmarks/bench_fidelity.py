@@ -3,7 +3,8 @@
 For each network it (1) profiles the network here (``cwdsl profile``), (2) runs each
 schedule with the executor and keeps its per-frame latencies and clock trace, (3)
 simulates the same schedule with the profile, replaying that trace, and (4) compares
-mean per-frame times (frame 0, the warm-up computed in full, excluded from both).
+mean per-frame times (frame 0, the warm-up computed in full, excluded from both). The
+schedules run round-robin, ``--rounds`` times; a measured time is the median of the rounds'.
 Target (issue: simulator): within ±10%.
 
   python benchmarks/bench_fidelity.py [--fcn8s-size 256] [--frames 40]
@@ -39,7 +40,7 @@ SCHEDULES = ("oracle", "alternating", "exponential", "skipframe", "adaptive", "p
 
 
 def fidelity(net_name: str, size: tuple[int, int], frames: int, weights,
-             repeats: int) -> list[tuple]:
+             repeats: int, rounds: int) -> list[tuple]:
     with tempfile.TemporaryDirectory() as tmp:
         profile = run_profile(net_name, size, out=Path(tmp) / "p.json", weights=weights,
                               progress=False, repeats=repeats)
@@ -50,19 +51,26 @@ def fidelity(net_name: str, size: tuple[int, int], frames: int, weights,
         load_weights(net, weights)
     clip = generate_clip(2016, frames, size)
     xs = [frame_tensor(f) for f in clip.frames]
+    programs = {name: load(ROOT / "schedules" / f"{name}.cw", network=net_name)
+                for name in SCHEDULES}
+    # Round-robin over the schedules, `rounds` times, so drifts of a shared machine's load
+    # hit every schedule alike; a schedule's measured time is the median of its rounds'.
+    means: dict[str, list[float]] = {name: [] for name in SCHEDULES}
+    results = {}
+    for _ in range(rounds):
+        for name, program in programs.items():
+            executor = Executor(program, net)
+            results[name] = [executor.step(x) for x in xs]
+            executor.close()
+            means[name].append(statistics.mean(r.latency_ms for r in results[name][1:]))
     rows = []
-    for name in SCHEDULES:
-        program = load(ROOT / "schedules" / f"{name}.cw", network=net_name)
-        executor = Executor(program, net)
-        results = [executor.step(x) for x in xs]
-        executor.close()
-        measured = statistics.mean(r.latency_ms for r in results[1:])
-        trace = [r.atoms for r in results]
-        planner = Planner(program)
-        sim = simulate(planner, schedule_costs(program, device, size), frames, trace,
+    for name, program in programs.items():
+        measured = statistics.median(means[name])
+        trace = [r.atoms for r in results[name]]
+        sim = simulate(Planner(program), schedule_costs(program, device, size), frames, trace,
                        timeline=frames)
         simulated = statistics.mean(p.latency_ms for p in sim.timeline[1:])
-        fired = np.mean([program.stages[-1] in r.computed for r in results[1:]])
+        fired = np.mean([program.stages[-1] in r.computed for r in results[name][1:]])
         rows.append((name, measured, simulated, 100 * (simulated / measured - 1), fired))
     return rows
 
@@ -73,6 +81,7 @@ def main():
     parser.add_argument("--fcn8s-size", type=int, default=256)
     parser.add_argument("--fcn8s-frames", type=int, default=12)
     parser.add_argument("--repeats", type=int, default=9, help="profile repeats per part")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each schedule")
     parser.add_argument("--nets", default="tiny,fcn8s", help="comma-separated subset")
     args = parser.parse_args()
     print(f"machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -84,7 +93,7 @@ def main():
         print(f"\n## {net_name} at {size[0]}x{size[1]}, {frames} frames of the demo clip")
         print(f"{'schedule':<12}{'measured ms':>12}{'simulated ms':>13}{'error':>9}{'s3 on':>8}")
         for name, measured, simulated, error, fired in fidelity(net_name, size, frames, weights,
-                                                                     args.repeats):
+                                                                     args.repeats, args.rounds):
             print(f"{name:<12}{measured:>12.2f}{simulated:>13.2f}{error:>+8.1f}%{100 * fired:>7.0f}%")
 
 

@@ -19,11 +19,12 @@ The model (:class:`Profile`) then uses
 - otherwise the per-layer and per-head sum, each part scaled by its segment's
   ``direct / sum`` ratio (a bias of per-layer timing, e.g. launch latency that a
   sequence hides, or caches a sequence keeps warm, is corrected where it was measured);
-- times the *in-frame* ratio: parts timed in isolation on the same warm input run
-  faster than inside a real frame, where each stage reads a fresh input after the fuse
-  has evicted the caches. The profile times ``Executor.step`` with every segment
-  computing, subtracts the all-cache step (overhead and fuse), and divides by the sum of
-  the segments' direct medians; stage times are scaled by that measured ratio.
+- times each segment's *in-frame* ratio: parts timed in isolation on the same warm
+  input can run faster (or slower) than inside a real frame, where each stage reads a
+  fresh input after other work has evicted the caches. The profile runs
+  ``Executor.step`` with every segment a stage computing on every frame, keeps the
+  executor's own per-stage timings, and divides each segment's median by its direct
+  median; every part of a stage is scaled by its segment's ratio.
 
 The profile is a JSON file written atomically, with the machine, torch version and date::
 
@@ -34,7 +35,8 @@ The profile is a JSON file written atomically, with the machine, torch version a
                  "fuses": {"h1+h2": STATS, ...every non-empty subset, spec order},
                  "measures": {"labeldiff:HEAD": STATS, "pixeldiff": STATS},
                  "frame_overhead": {"median_ms", "step_all_cache": STATS, ...},
-                 "in_frame": {"ratio", "step_all_compute": STATS, "segments_ms"},
+                 "in_frame": {"segments": [{"first", "last", "in_frame": STATS,
+                                            "direct_ms", "ratio"}], "step_all_compute": STATS},
                  "ranges": [{"first", "last", "heads", "direct": STATS, "sum_ms", "ratio"}],
                  "full": {"direct": STATS, "sum_ms"}}}
     STATS = {"median_ms", "min_ms", "max_ms", "samples_ms": [...]}
@@ -220,13 +222,15 @@ def _profile(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, warm
                         progress(1)
     finally:
         tasks.close()
-    return _assemble(spec, hw, dev, dtype, weights, warmup, repeats, samples)
+    in_frame = tasks.stage_ms[warmup:]  # one call per round, warm-up rounds first
+    return _assemble(spec, hw, dev, dtype, weights, warmup, repeats, samples, in_frame)
 
 
 class _Tasks(dict):
     """Name → zero-argument callable, plus what must be released afterwards."""
 
     executors: tuple[Executor, ...] = ()
+    stage_ms: list[dict[str, float]]  # the all-compute executor's per-stage timings, in order
 
     def close(self) -> None:
         for executor in self.executors:
@@ -280,7 +284,9 @@ def _tasks(spec: NetworkSpec, net, hw, dev: torch.device, dtype: str) -> _Tasks:
     # Alternate two frames so that each step reads a fresh input, as on a video.
     frames = (frame, torch.roll(frame, 7, dims=-1))
     counter = itertools.count()
-    tasks["step:all_compute"] = lambda: computing.step(frames[next(counter) % 2])
+    tasks.stage_ms = []
+    tasks["step:all_compute"] = lambda: tasks.stage_ms.append(
+        computing.step(frames[next(counter) % 2]).stage_ms)
     return tasks
 
 
@@ -323,7 +329,8 @@ def _all_compute_executor(spec: NetworkSpec, net, hw, dev, dtype: str) -> Execut
 
 
 def _assemble(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, warmup: int,
-              repeats: int, samples: Mapping[str, list[float]]) -> dict:
+              repeats: int, samples: Mapping[str, list[float]],
+              in_frame_stage_ms: Sequence[Mapping[str, float]]) -> dict:
     med = {n: statistics.median(s) for n, s in samples.items()}
     heads = tuple(h.name for h in spec.heads)
     ranges = []
@@ -338,9 +345,13 @@ def _assemble(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, war
         med[f"fuse:{_fuse_key(heads)}"]
     step = samples["step:all_cache"]
     fuse_all = med[f"fuse:{_fuse_key(heads)}"]
-    segments_ms = sum(statistics.median(samples[f"range:{first}..{last}"])
-                      for first, last, _ in segments(spec))
-    in_frame = med["step:all_compute"] - med["step:all_cache"]
+    in_frame = []
+    for i, (first, last, _) in enumerate(segments(spec)):
+        inside = [timings[f"s{i + 1}"] for timings in in_frame_stage_ms]
+        direct = med[f"range:{first}..{last}"]
+        in_frame.append({"first": first, "last": last, "in_frame": _stats(inside),
+                         "direct_ms": direct,
+                         "ratio": statistics.median(inside) / direct if direct > 0 else 1.0})
     return {
         "format": PROFILE_FORMAT, "version": PROFILE_VERSION,
         "network": spec.name, "layers": list(spec.layer_names),
@@ -367,11 +378,10 @@ def _assemble(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, war
                                "step_all_cache": _stats(step), "fuse_all_median_ms": fuse_all,
                                "how": "Executor.step on a schedule whose one stage caches "
                                       "after frame 0, minus the fuse of all heads"},
-            "in_frame": {"ratio": in_frame / segments_ms if segments_ms > 0 else 1.0,
+            "in_frame": {"segments": in_frame,
                          "step_all_compute": _stats(samples["step:all_compute"]),
-                         "segments_ms": segments_ms,
-                         "how": "(Executor.step computing every segment - the all-cache "
-                                "step) / the sum of the segments' direct medians"},
+                         "how": "each segment's time inside Executor.step (every segment a "
+                                "stage computing every frame) / its direct median"},
             "ranges": ranges,
             "full": {"direct": _stats(samples["full"]), "sum_ms": full_sum},
         },
@@ -434,12 +444,20 @@ class Profile(DeviceModel):
         self._fuses = {frozenset(k.split("+")): s["median_ms"] for k, s in t["fuses"].items()}
         self._measures = {k: s["median_ms"] for k, s in t["measures"].items()}
         self._overhead = t["frame_overhead"]["median_ms"]
-        self.in_frame_ratio = t["in_frame"]["ratio"] if t["in_frame"]["ratio"] > 0 else 1.0
         self._ranges = {(r["first"], r["last"], frozenset(r["heads"])): r["direct"]["median_ms"]
                         for r in t["ranges"]}
         order = data["layers"]
         reads = data["heads"]
         self._segment: dict[str, float] = {}
+        self._in_frame: dict[str, float] = {}
+        for seg in t["in_frame"]["segments"]:
+            lo, hi = order.index(seg["first"]), order.index(seg["last"])
+            ratio = seg["ratio"] if seg["ratio"] > 0 else 1.0
+            for name in order[lo:hi + 1]:
+                self._in_frame[name] = ratio
+            for head, read in reads.items():
+                if lo <= order.index(read) <= hi:
+                    self._in_frame[head] = ratio
         for r in t["ranges"]:
             lo, hi = order.index(r["first"]), order.index(r["last"])
             inner = set(order[lo:hi + 1])
@@ -447,6 +465,11 @@ class Profile(DeviceModel):
                 ratio = r["ratio"] if r["ratio"] > 0 else 1.0
                 for name in (*inner, *r["heads"]):
                     self._segment[name] = ratio
+
+    @property
+    def in_frame_ratios(self) -> dict[str, float]:
+        """Layer or head name → its segment's in-frame / direct ratio."""
+        return dict(self._in_frame)
 
     @property
     def segment_ratios(self) -> dict[str, float]:
@@ -469,12 +492,14 @@ class Profile(DeviceModel):
         return ms * self._segment.get(name, 1.0)
 
     def stage_ms(self, cost: NetworkCost, first: str, last: str, heads: Sequence[str]) -> float:
+        parts = [(n, self._layers[n]) for n in cost.layer_range(first, last)] + \
+            [(h, self._heads[h]) for h in heads]
+        isolated = sum(self._part(n, ms) for n, ms in parts)
+        in_frame = sum(self._part(n, ms) * self._in_frame.get(n, 1.0) for n, ms in parts)
         direct = self._ranges.get((first, last, frozenset(heads)))
-        if direct is None:
-            names = cost.layer_range(first, last)
-            direct = sum(self._part(n, self._layers[n]) for n in names) + \
-                sum(self._part(h, self._heads[h]) for h in heads)
-        return direct * self.in_frame_ratio
+        if direct is None or isolated <= 0:
+            return in_frame
+        return direct * in_frame / isolated  # the direct time, in-frame corrected
 
     def fuse_ms(self, cost: NetworkCost, heads: Sequence[str]) -> float:
         try:
@@ -557,7 +582,13 @@ def profile_from_dict(data: dict, path: str | Path) -> Profile:
     overhead = _need(path, t, "timings.", "frame_overhead", dict)
     _need(path, overhead, "timings.frame_overhead.", "median_ms", (int, float))
     in_frame = _need(path, t, "timings.", "in_frame", dict)
-    _need(path, in_frame, "timings.in_frame.", "ratio", (int, float))
+    for i, seg in enumerate(_need(path, in_frame, "timings.in_frame.", "segments", list)):
+        where = f"timings.in_frame.segments[{i}]."
+        for key, kind in (("first", str), ("last", str), ("ratio", (int, float))):
+            _need(path, seg, where, key, kind)
+        if seg["first"] not in layers or seg["last"] not in layers:
+            raise file_error(path, f"not a valid cwdsl profile: '{where}first/last' name "
+                                   f"layers not in 'layers'")
     for i, r in enumerate(_need(path, t, "timings.", "ranges", list)):
         where = f"timings.ranges[{i}]."
         for key, kind in (("first", str), ("last", str), ("heads", list),
