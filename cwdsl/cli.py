@@ -93,12 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the comparison with the frame oracle on the demo")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p = _command(sub, "train", "train a network on generated labeled scenes",
-                 "cwdsl train --net tiny --steps 6000 -o tiny.pt")
+    p = _command(sub, "train", "train a network on generated labeled scenes or a labeled folder",
+                 "cwdsl train --net tiny --steps 6000 -o tiny.pt\n"
+                 "  cwdsl train --net fcn8s-camvid --data camvid/train --val camvid/val "
+                 "--void 11 --steps 2500 --batch 6 -o camvid.pt")
     p.add_argument("--net", default="tiny")
     p.add_argument("--steps", type=_positive_int, default=6000,
                    help="optimiser steps (default 6000: about 13 minutes on 2 CPU cores)")
     p.add_argument("--batch", type=_positive_int, default=8)
+    p.add_argument("--size", metavar="HxW", help="training crop (default: the network's input)")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one-cycle)")
+    p.add_argument("--data", metavar="DIR",
+                   help="a labeled folder (DIR/images, DIR/labels) instead of generated scenes")
+    p.add_argument("--val", metavar="DIR", help="with --data: the held-out labeled folder")
+    p.add_argument("--void", type=int, metavar="LABEL",
+                   help="with --data: the label value to ignore (CamVid: 11)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--out", required=True, metavar="PATH",
                    help="weights file; the report goes beside it as .json")
@@ -247,8 +256,16 @@ def cmd_run(args) -> int:
 def cmd_train(args) -> int:
     from cwdsl.train import TrainConfig, train_to
 
+    from cwdsl.netspec import get_network
+    from cwdsl.profile import parse_size
+
+    size = parse_size(args.size) if args.size else get_network(args.net).default_input
+    if args.lr <= 0:
+        raise InputError(f"--lr must be positive, got {args.lr}")
     report = train_to(TrainConfig(net=args.net, steps=args.steps, batch=args.batch,
-                                  seed=args.seed), args.out, progress=not args.quiet)
+                                  size=tuple(size), lr=args.lr, seed=args.seed, data=args.data,
+                                  val=args.val, void=args.void), args.out,
+                      progress=not args.quiet)
     print(f"trained {args.net} for {args.steps} steps in {report.seconds / 60:.1f} min; "
           f"final loss {report.final_loss:.3f}")
     for name, miu in report.val_mean_iu.items():

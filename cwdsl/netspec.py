@@ -134,6 +134,12 @@ TINY = _vgg_fcn("tiny", (4, 8, 16, 32, 64), 128,
                 default_input=(128, 128), num_classes=6,
                 norm=InputNorm(mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)))
 
+FCN8S_CAMVID = _vgg_fcn("fcn8s-camvid", (8, 16, 32, 64, 128), 256,
+                        "FCN-8s topology and layer names, 1/8 of VGG16's channels, CamVid's "
+                        "11 classes; bundled weights trained on CamVid on a CPU",
+                        default_input=(180, 240), num_classes=11,
+                        norm=InputNorm(mean=(0.4, 0.4, 0.4), std=(0.3, 0.3, 0.3)))
+
 _REGISTRY: dict[str, NetworkSpec] = {}
 
 
@@ -164,3 +170,4 @@ def find_network(name: str) -> NetworkSpec | None:
 
 register_network(FCN8S)
 register_network(TINY)
+register_network(FCN8S_CAMVID)

@@ -1,8 +1,9 @@
-"""Train a network on generated labeled scenes (CPU, minutes) and evaluate it.
+"""Train a network on generated labeled scenes or a labeled folder (CPU) and evaluate it.
 
 The demo network ``tiny`` bundled with cwdsl was trained with ``cwdsl train`` (defaults
-below); its report (held-out mean IU of the full and truncated outputs) sits beside the
-weights as JSON.
+below); ``fcn8s-camvid`` with ``cwdsl train --net fcn8s-camvid --data DIR/train --val
+DIR/val --void 11`` on CamVid. Each report (held-out mean IU of the full and truncated
+outputs) sits beside the weights as JSON.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 from cwdsl.atomic import write_json
 from cwdsl.demo.scenes import NUM_CLASSES, generate_clip, iter_batches
 from cwdsl.errors import InputError
-from cwdsl.metrics import confusion, mean_iu, pixel_accuracy
+from cwdsl.metrics import IGNORE, confusion, mean_iu, pixel_accuracy
 from cwdsl.nets import build_network
 from cwdsl.nets.staged import StagedNetwork
 from cwdsl.preprocess import frame_tensor, normalize
@@ -35,6 +36,10 @@ class TrainConfig:
     val_clips: int = 8
     val_frames: int = 16
     threads: int | None = None
+    data: str | None = None       # a labeled folder (cwdsl.datasets); None: generated scenes
+    val: str | None = None        # its held-out labeled folder (required with data)
+    void: int | None = None       # the folders' label value to ignore
+    balance: bool = True          # with data: weight classes by 1/sqrt(frequency)
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,21 @@ def validation_clips(config: TrainConfig):
     """Held-out clips: seeds far from the training stream's (which derive from config.seed)."""
     return [generate_clip(1_000_000 + i, config.val_frames, config.size)
             for i in range(config.val_clips)]
+
+
+@dataclass(frozen=True)
+class LabeledClip:
+    """Frames with ground truth, the shape :func:`evaluate` reads (like a demo clip)."""
+
+    frames: list
+    labels: list
+
+
+def _folder_clip(path: str, void: int | None, num_classes: int) -> LabeledClip:
+    from cwdsl.datasets import open_labeled_folder
+
+    pairs = list(open_labeled_folder(path, void).pairs(num_classes))
+    return LabeledClip([p[0] for p in pairs], [p[1] for p in pairs])
 
 
 @torch.inference_mode()
@@ -97,23 +117,38 @@ def train(config: TrainConfig, progress: bool = True) -> tuple[StagedNetwork, Tr
     torch.manual_seed(config.seed)
     net = build_network(config.net)
     init_for_training(net)
-    if net.spec.num_classes != NUM_CLASSES:
-        raise InputError(f"network {config.net} has {net.spec.num_classes} classes; the demo "
-                         f"scenes have {NUM_CLASSES}")
+    classes = net.spec.num_classes
+    weight = None
+    if config.data is None:
+        if classes != NUM_CLASSES:
+            raise InputError(f"network {config.net} has {classes} classes; the demo scenes "
+                             f"have {NUM_CLASSES} (give --data for a labeled folder)")
+        scenes = iter_batches(config.seed, config.batch, config.size)
+        batches = ((b.frames, b.labels) for b in scenes)
+        clips = validation_clips(config)
+    else:
+        from cwdsl.datasets import open_labeled_folder, random_crops
+
+        if config.val is None:
+            raise InputError("--data needs --val: a held-out labeled folder to report on")
+        folder = open_labeled_folder(config.data, config.void)
+        batches = random_crops(folder, config.batch, config.size, config.seed, classes)
+        clips = [_folder_clip(config.val, config.void, classes)]
+        if config.balance:
+            weight = _class_weights(folder, classes)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.steps,
                                                    pct_start=0.1)
-    batches = iter_batches(config.seed, config.batch, config.size)
     losses = []
     start = time.perf_counter()
     bar = _progress(config.steps, progress)
     net.train()
     for step in range(config.steps):
-        batch = next(batches)
-        x = normalize(torch.from_numpy(batch.frames).permute(0, 3, 1, 2).float().div_(255),
-                      net.spec.norm)
-        y = torch.from_numpy(batch.labels).long()
-        loss = F.cross_entropy(net(x), y)
+        frames, labels = next(batches)
+        x = normalize(torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+                      .float().div_(255), net.spec.norm)
+        y = torch.from_numpy(labels).long()
+        loss = F.cross_entropy(net(x), y, weight=weight, ignore_index=IGNORE)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -125,13 +160,24 @@ def train(config: TrainConfig, progress: bool = True) -> tuple[StagedNetwork, Tr
     if bar is not None:
         bar.close()
     seconds = time.perf_counter() - start
-    clips = validation_clips(config)
     miu, acc = {}, {}
     for name, heads in TRUNCATIONS.items():
         n = evaluate(net, clips, heads)
         miu[name], acc[name] = mean_iu(n), pixel_accuracy(n)
     report = TrainReport(asdict(config), seconds, float(np.mean(losses[-50:])), miu, acc, losses)
     return net, report
+
+
+def _class_weights(folder, num_classes: int) -> torch.Tensor:
+    """1/sqrt(pixel frequency) per class over a folder's labels, mean 1 (rare classes such
+    as poles and pedestrians would otherwise barely move the loss)."""
+    counts = np.zeros(num_classes, np.int64)
+    for i in range(len(folder)):
+        label = folder.label(i, num_classes)
+        counts += np.bincount(label[label != IGNORE].ravel(), minlength=num_classes)
+    freq = np.maximum(counts, 1) / max(counts.sum(), 1)
+    w = 1 / np.sqrt(freq)
+    return torch.tensor(w / w.mean(), dtype=torch.float32)
 
 
 def train_to(config: TrainConfig, out: str | Path, progress: bool = True) -> TrainReport:
