@@ -148,7 +148,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help="capacity: N camera streams share the device ('auto': the most it sustains)")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate of each stream (default 30)")
     p.add_argument("--seconds", type=float, default=10.0, help="simulated seconds (default 10)")
+    p = _command(sub, "eval", "score schedules on labeled video (the paper's Tables 3-6)",
+                 "cwdsl eval schedules/oracle.cw schedules/pipeline3.cw --data shift16\n"
+                 "  cwdsl eval schedules/*.cw --data camvid/val --net fcn8s-camvid --void 11")
+    p.add_argument("schedules", nargs="+", metavar="SCHEDULE")
+    _add_data_options(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = _command(sub, "sweep", "score a schedule over a range of its clock threshold (Fig. 6)",
+                 "cwdsl sweep schedules/adaptive.cw --theta 0:0.5:0.05 -o sweep.png")
+    p.add_argument("schedule", metavar="SCHEDULE")
+    p.add_argument("--theta", default="0:0.5:0.05",
+                   help="START:STOP:STEP or a list a,b,c (default 0:0.5:0.05)")
+    p.add_argument("-o", "--out", required=True, metavar="OUT.png",
+                   help="the plot; the table goes beside it as .csv")
+    _add_data_options(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def _add_data_options(p) -> None:
+    """What ``eval`` and ``sweep`` run on: data, network, weights, devices."""
+    p.add_argument("--data", default="demo",
+                   help="demo, shift16 or shift32 (translated crops of generated scenes), "
+                        "shift16:DIR or shift32:DIR (of a labeled folder's images), or DIR (a "
+                        "labeled sequence: DIR/images, DIR/labels); default demo")
+    p.add_argument("--net", metavar="NAME",
+                   help="network to run (default: tiny for generated data, else the schedule's)")
+    p.add_argument("--weights", metavar="PATH",
+                   help="weights (default: the network's bundled ones); 'random' for timing only")
+    p.add_argument("--void", type=int, metavar="LABEL", help="label value to ignore (CamVid: 11)")
+    p.add_argument("--scenes", type=_positive_int, default=24,
+                   help="generated scenes for shift16/shift32 (default 24)")
+    p.add_argument("--device", default="cpu", help="where the network runs: cpu or cuda")
+    p.add_argument("--sim-device", default="titanx",
+                   help="device model for the time column (as simulate --device; default titanx)")
 
 
 def _load_plugins(paths: list[str]) -> None:
@@ -284,6 +319,81 @@ def cmd_profile(args) -> int:
     return 0
 
 
+def _eval_setup(args, programs):
+    """Weights, device model and data for ``eval``/``sweep``, all checked before running."""
+    from cwdsl.devices import load_device
+    from cwdsl.protocol import load_eval_data
+    from cwdsl.run import _device, resolve_weights
+
+    nets = {p.network.name for p in programs}
+    if len(nets) > 1:
+        raise InputError(f"the schedules name different networks ({', '.join(sorted(nets))}); "
+                         f"give --net to run them all on one")
+    for program in programs:
+        _print_warnings(program)
+    weights = resolve_weights(programs[0], args.weights)
+    _device(args.device)
+    model = load_device(args.sim_device)
+    data = load_eval_data(args.data, programs[0].network.num_classes, args.void, args.scenes)
+    return weights, model, data
+
+
+def _eval_network(args) -> str | None:
+    """``--net``, else ``tiny`` (the bundled demo network) for generated data."""
+    from cwdsl.protocol import is_generated
+    from cwdsl.run import DEMO_NETWORK
+
+    return args.net or (DEMO_NETWORK if is_generated(args.data) else None)
+
+
+def cmd_eval(args) -> int:
+    import json
+
+    from cwdsl.evaluation import evaluate_schedules, format_eval_table
+    from cwdsl.graph import load
+
+    network = _eval_network(args)
+    programs = [load(path, network) for path in args.schedules]
+    weights, model, data = _eval_setup(args, programs)
+    rows = evaluate_schedules(data, weights, programs, args.device, model,
+                              progress=not args.quiet)
+    net = programs[0].network.name
+    if args.json:
+        print(json.dumps({"data": data.description, "network": net, "weights": weights,
+                          "rows": rows}, indent=2))
+    else:
+        print(format_eval_table(rows, f"{data.description}; {data.scored} scored frames; "
+                                      f"network {net}; time on {model.name} at the clips' size"))
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from cwdsl.atomic import write_text
+    from cwdsl.evaluation import evaluate_schedules, format_eval_table
+    from cwdsl.sweep import parse_range, plot_sweep, sweep_csv, sweep_programs
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise InputError(f"{out}: the plot must be .png, .svg or .pdf")
+    thetas = parse_range(args.theta)
+    programs, oracle = sweep_programs(args.schedule, thetas, _eval_network(args))
+    weights, model, data = _eval_setup(args, [oracle, *programs])
+    rows = evaluate_schedules(data, weights, [oracle, *programs], args.device, model,
+                              progress=not args.quiet)
+    oracle_row, rows = rows[0], rows[1:]
+    oracle_row["schedule"] = "frame oracle"
+    for theta, row in zip(thetas, rows):
+        row["schedule"] = f"θ = {theta:g}"
+    csv_path = out.with_suffix(".csv")
+    write_text(csv_path, sweep_csv(thetas, rows))
+    plot_sweep(out, thetas, rows, oracle_row,
+               f"{programs[0].name} on {data.description}\nnetwork {oracle.network.name}")
+    print(format_eval_table([oracle_row, *rows], f"{data.description}; network "
+                                                  f"{oracle.network.name}"))
+    print(f"wrote {out} and {csv_path}")
+    return 0
+
+
 def cmd_simulate(args) -> int:
     import json
 
@@ -371,7 +481,8 @@ def cmd_simulate(args) -> int:
 
 
 COMMANDS = {"check": cmd_check, "explain": cmd_explain, "graph": cmd_graph, "run": cmd_run,
-            "train": cmd_train, "profile": cmd_profile, "simulate": cmd_simulate}
+            "train": cmd_train, "profile": cmd_profile, "simulate": cmd_simulate,
+            "eval": cmd_eval, "sweep": cmd_sweep}
 
 
 def main(argv: list[str] | None = None) -> int:

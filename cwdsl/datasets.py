@@ -25,7 +25,7 @@ class LabeledFolder:
 
     root: Path
     images: tuple[Path, ...]
-    labels: tuple[Path, ...]
+    labels: tuple[Path | None, ...]   # None: an unlabeled frame (sparse sequences only)
     void: int | None = None
 
     def __len__(self) -> int:
@@ -61,8 +61,11 @@ class LabeledFolder:
             yield self.pair(i, num_classes)
 
 
-def open_labeled_folder(path: str | Path, void: int | None = None) -> LabeledFolder:
-    """Check the layout of a labeled folder and pair its files (every image needs a label)."""
+def open_labeled_folder(path: str | Path, void: int | None = None,
+                        sparse: bool = False) -> LabeledFolder:
+    """Check the layout of a labeled folder and pair its files. Every image needs a label
+    unless ``sparse`` (a video sequence labeled every few frames); at least one must have
+    one."""
     root = Path(path)
     if not root.is_dir():
         raise InputError(f"{root}: no such folder" if not root.exists()
@@ -77,11 +80,11 @@ def open_labeled_folder(path: str | Path, void: int | None = None) -> LabeledFol
     images = _list_images(images_dir, None)
     labels = {p.stem: p for p in labels_dir.iterdir() if p.suffix.lower() == ".png"}
     missing = [p.name for p in images if p.stem not in labels]
-    if missing:
+    if missing and (not sparse or len(missing) == len(images)):
         raise InputError(f"{labels_dir}: no label for {len(missing)} image(s), e.g. "
                          f"{missing[0]} (expected labels/{Path(missing[0]).stem}.png)")
     images.sort(key=lambda p: _natural_key(p.name))
-    return LabeledFolder(root, tuple(images), tuple(labels[p.stem] for p in images), void)
+    return LabeledFolder(root, tuple(images), tuple(labels.get(p.stem) for p in images), void)
 
 
 def random_crops(folder: LabeledFolder, batch: int, size: tuple[int, int], seed: int,

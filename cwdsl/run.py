@@ -32,9 +32,30 @@ DEMO_FPS = 15.0
 SAVE_CHOICES = ("masks", "overlay")
 
 
-def bundled_weights() -> Path:
-    """The demo network's weights, shipped with the package."""
-    return Path(str(resources.files("cwdsl").joinpath("data", "tiny-demo.pt")))
+BUNDLED_WEIGHTS = {"tiny": "tiny-demo.pt", "fcn8s-camvid": "fcn8s-camvid.pt"}
+
+
+def bundled_weights(network: str = DEMO_NETWORK) -> Path | None:
+    """The weights shipped with the package for ``network`` (None if there are none)."""
+    name = BUNDLED_WEIGHTS.get(network)
+    if name is None:
+        return None
+    path = Path(str(resources.files("cwdsl").joinpath("data", name)))
+    return path if path.is_file() else None
+
+
+def resolve_weights(program: Program, weights: str | None) -> str:
+    """``weights`` as given, else the network's bundled weights; a clear error if none."""
+    if weights is not None:
+        return weights
+    bundled = bundled_weights(program.network.name)
+    if bundled is None:
+        have = ", ".join(n for n in BUNDLED_WEIGHTS if bundled_weights(n))
+        raise InputError(f"network {program.network.name} needs --weights PATH (a state dict "
+                         f"in the layout of the PyTorch conversion of the Caffe model) or "
+                         f"--weights random for timing runs; networks with bundled weights: "
+                         f"{have} (e.g. --net {DEMO_NETWORK})")
+    return str(bundled)
 
 
 @dataclass(frozen=True)
@@ -103,14 +124,7 @@ def prepare(options: RunOptions) -> tuple[Program, torch.nn.Module, FrameSource,
         raise InputError("give --video or --frames, not both")
     network = options.net or (DEMO_NETWORK if demo else None)
     program = load(options.schedule, network)
-    weights = options.weights
-    if weights is None:
-        if program.network.name != DEMO_NETWORK:
-            raise InputError(f"network {program.network.name} needs --weights PATH (a state dict "
-                             f"in the layout of the PyTorch conversion of the Caffe model) or "
-                             f"--weights random for timing runs; --net {DEMO_NETWORK} runs the "
-                             f"bundled demo network instead")
-        weights = str(bundled_weights())
+    weights = resolve_weights(program, options.weights)
     device = _device(options.device)
     net = build_network(program.network)
     if weights != "random":

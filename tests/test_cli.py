@@ -97,7 +97,7 @@ def test_usage_errors_exit_2_without_traceback():
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("command", ["check", "explain", "graph", "run", "train", "profile",
+@pytest.mark.parametrize("command", ["check", "explain", "graph", "run", "train", "profile", "eval", "sweep",
                                      "simulate"])
 def test_every_command_has_help_with_an_example(command, capsys):
     with pytest.raises(SystemExit) as info:
