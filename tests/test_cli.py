@@ -97,8 +97,8 @@ def test_usage_errors_exit_2_without_traceback():
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("command", ["check", "explain", "graph", "run", "train", "profile", "eval", "sweep",
-                                     "simulate"])
+@pytest.mark.parametrize("command", ["check", "explain", "graph", "run", "train", "profile",
+                                     "simulate", "eval", "sweep"])
 def test_every_command_has_help_with_an_example(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
