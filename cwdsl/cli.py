@@ -153,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
                  "  cwdsl eval schedules/*.cw --data camvid/val --net fcn8s-camvid --void 11")
     p.add_argument("schedules", nargs="+", metavar="SCHEDULE")
     _add_data_options(p)
+    p.add_argument("--timeline", metavar="OUT.png",
+                   help="plot when each schedule computed every stage on the first clip (Fig. 7)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -165,15 +167,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the plot; the table goes beside it as .csv")
     _add_data_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = _command(sub, "layers", "how fast each score layer changes; truncated outputs' accuracy "
+                                "(Table 1, Fig. 2)",
+                 "cwdsl layers --plot fig2.png\n"
+                 "  cwdsl layers --data camvid/val --net fcn8s-camvid --void 11")
+    _add_data_options(p, default="motion",
+                      extra="; motion: two generated clips, large and small motion (default)")
+    p.add_argument("--plot", metavar="OUT.png", help="per-frame temporal difference (Fig. 2)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
-def _add_data_options(p) -> None:
-    """What ``eval`` and ``sweep`` run on: data, network, weights, devices."""
-    p.add_argument("--data", default="demo",
+def _add_data_options(p, default: str = "demo", extra: str = "") -> None:
+    """What ``eval``, ``sweep`` and ``layers`` run on: data, network, weights, devices."""
+    p.add_argument("--data", default=default,
                    help="demo, shift16 or shift32 (translated crops of generated scenes), "
                         "shift16:DIR or shift32:DIR (of a labeled folder's images), or DIR (a "
-                        "labeled sequence: DIR/images, DIR/labels); default demo")
+                        f"labeled sequence: DIR/images, DIR/labels){extra or '; default demo'}")
     p.add_argument("--net", metavar="NAME",
                    help="network to run (default: tiny for generated data, else the schedule's)")
     p.add_argument("--weights", metavar="PATH",
@@ -331,7 +343,7 @@ def _eval_setup(args, programs):
                          f"give --net to run them all on one")
     for program in programs:
         _print_warnings(program)
-    weights = resolve_weights(programs[0], args.weights)
+    weights = resolve_weights(programs[0].network.name, args.weights)
     _device(args.device)
     model = load_device(args.sim_device)
     data = load_eval_data(args.data, programs[0].network.num_classes, args.void, args.scenes)
@@ -349,10 +361,12 @@ def _eval_network(args) -> str | None:
 def cmd_eval(args) -> int:
     import json
 
-    from cwdsl.evaluation import evaluate_schedules, format_eval_table
+    from cwdsl.evaluation import evaluate_schedules, format_eval_table, plot_timeline
     from cwdsl.graph import load
 
     network = _eval_network(args)
+    if args.timeline and Path(args.timeline).suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise InputError(f"{args.timeline}: the plot must be .png, .svg or .pdf")
     programs = [load(path, network) for path in args.schedules]
     weights, model, data = _eval_setup(args, programs)
     rows = evaluate_schedules(data, weights, programs, args.device, model,
@@ -364,6 +378,11 @@ def cmd_eval(args) -> int:
     else:
         print(format_eval_table(rows, f"{data.description}; {data.scored} scored frames; "
                                       f"network {net}; time on {model.name} at the clips' size"))
+    if args.timeline:
+        plot_timeline(args.timeline, rows, data, f"{data.clips[0].name or data.description}: "
+                                                 f"frames computing every stage (network {net})")
+        if not args.json:
+            print(f"wrote {args.timeline}")
     return 0
 
 
@@ -391,6 +410,46 @@ def cmd_sweep(args) -> int:
     print(format_eval_table([oracle_row, *rows], f"{data.description}; network "
                                                   f"{oracle.network.name}"))
     print(f"wrote {out} and {csv_path}")
+    return 0
+
+
+def cmd_layers(args) -> int:
+    import json
+
+    from cwdsl.analysis import format_layer_table, layer_stats, layer_table, motion_clips, \
+        plot_changes
+    from cwdsl.evaluation import prepare_network
+    from cwdsl.netspec import get_network
+    from cwdsl.protocol import load_eval_data
+    from cwdsl.run import _device, resolve_weights
+
+    motion = args.data == "motion"
+    spec = get_network(_eval_network(args) if not motion else args.net or "tiny")
+    weights = resolve_weights(spec.name, args.weights)
+    _device(args.device)
+    if args.plot and Path(args.plot).suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise InputError(f"{args.plot}: the plot must be .png, .svg or .pdf")
+    data = motion_clips() if motion else load_eval_data(args.data, spec.num_classes, args.void,
+                                                        args.scenes)
+    net = prepare_network(spec, weights, args.device)
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+        bar = tqdm(total=data.frames, desc="layers", unit="frame", dynamic_ncols=True)
+    try:
+        stats = layer_stats(net, data, None if bar is None else bar.update)
+    finally:
+        if bar is not None:
+            bar.close()
+    rows = layer_table(net, stats)
+    if args.json:
+        print(json.dumps({"data": data.description, "network": spec.name, "rows": rows},
+                         indent=2))
+    else:
+        print(format_layer_table(rows, f"{data.description}; network {spec.name}"))
+    if args.plot:
+        plot_changes(args.plot, stats)
+        print(f"wrote {args.plot}")
     return 0
 
 
@@ -482,7 +541,8 @@ def cmd_simulate(args) -> int:
 
 COMMANDS = {"check": cmd_check, "explain": cmd_explain, "graph": cmd_graph, "run": cmd_run,
             "train": cmd_train, "profile": cmd_profile, "simulate": cmd_simulate,
-            "eval": cmd_eval, "sweep": cmd_sweep}
+            "eval": cmd_eval, "sweep": cmd_sweep,
+            "layers": cmd_layers}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,6 +42,7 @@ class ScheduleScore:
     latency_ms: float = 0.0       # simulated, summed over frames
     oracle_ms: float = 0.0        # the frame oracle, simulated, summed over frames
     changes: list[float] = field(default_factory=list)  # output label change per frame
+    timeline: list[bool] = field(default_factory=list)  # first clip: every stage computed?
     n: np.ndarray = None
     band: np.ndarray = None
 
@@ -58,11 +59,13 @@ class ScheduleScore:
                 "pixel_acc": 100 * pixel_accuracy(self.n),
                 "mean_iu_bdry": 100 * mean_iu(self.band),
                 "fw_iu_bdry": 100 * frequency_weighted_iu(self.band),
-                "label_change_pct": 100 * float(np.mean(self.changes)) if self.changes else 0.0}
+                "label_change_pct": 100 * float(np.mean(self.changes)) if self.changes else 0.0,
+                "first_clip_all_stages": self.timeline}
 
 
-def prepare_network(program: Program, weights: str, device: str = "cpu"):
-    net = build_network(program.network)
+def prepare_network(spec, weights: str, device: str = "cpu"):
+    """Build network ``spec``, load ``weights`` (unless ``"random"``), move it to ``device``."""
+    net = build_network(spec)
     if weights != "random":
         load_weights(net, weights)
     return net.to(device).eval()
@@ -84,7 +87,7 @@ def evaluate_schedules(data: EvalData, weights: str, programs: Sequence[Program]
         for program in programs:
             name = program.network.name
             if name not in nets:
-                nets[name] = prepare_network(program, weights, device)
+                nets[name] = prepare_network(program.network, weights, device)
             if bar is not None:
                 bar.set_description(f"eval {program.name}")
             score = _score(program, nets[name], data, device, model, bar)
@@ -101,7 +104,7 @@ def _score(program: Program, net, data: EvalData, device: str, model: DeviceMode
     score = ScheduleScore(program.name, program.network.num_classes)
     costs = {}
     all_stages = set(program.stages)
-    for clip in data.clips:
+    for c, clip in enumerate(data.clips):
         executor = Executor(program, net, device)
         atoms, previous = [], None
         try:
@@ -110,7 +113,10 @@ def _score(program: Program, net, data: EvalData, device: str, model: DeviceMode
                 labels = result.labels.to("cpu", torch.uint8).numpy()
                 atoms.append(result.atoms)
                 score.frames += 1
-                score.full_frames += set(result.computed) >= all_stages
+                full = set(result.computed) >= all_stages
+                score.full_frames += full
+                if c == 0:
+                    score.timeline.append(full)
                 if previous is not None:
                     score.changes.append(label_change(previous, labels))
                 previous = labels
@@ -144,3 +150,29 @@ def format_eval_table(rows: Sequence[dict], header: str) -> str:
                   f"latency over the frame oracle's; label change: output pixels whose label "
                   f"changed from the previous frame"]
     return "\n".join(lines)
+
+
+def plot_timeline(path, rows: Sequence[dict], data: EvalData, title: str) -> None:
+    """Paper Fig. 7: for the first clip, a row of ticks per schedule at the frames where it
+    computed every stage, and a row marking the frames with ground truth."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from cwdsl.atomic import atomic_path
+
+    labeled = [lab is not None for lab in data.clips[0].labels]
+    series = [(f"{r['schedule']} ({100 * np.mean(r['first_clip_all_stages']):.0f}%)",
+               r["first_clip_all_stages"]) for r in rows] + [("ground truth", labeled)]
+    fig, ax = plt.subplots(figsize=(10, 0.5 + 0.45 * len(series)))
+    for i, (_, flags) in enumerate(series):
+        frames = np.flatnonzero(flags)
+        ax.vlines(frames, i - 0.35, i + 0.35, color="k" if i < len(rows) else "tab:red", lw=1)
+    ax.set_yticks(range(len(series)), [name for name, _ in series], fontsize=8)
+    ax.set_ylim(len(series) - 0.5, -0.5)
+    ax.set_xlim(-1, len(labeled))
+    ax.set_xlabel("frame")
+    ax.set_title(title, fontsize=9, loc="left")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=str(path).rsplit(".", 1)[-1], dpi=120)
+    plt.close(fig)

@@ -44,14 +44,14 @@ def bundled_weights(network: str = DEMO_NETWORK) -> Path | None:
     return path if path.is_file() else None
 
 
-def resolve_weights(program: Program, weights: str | None) -> str:
-    """``weights`` as given, else the network's bundled weights; a clear error if none."""
+def resolve_weights(network: str, weights: str | None) -> str:
+    """``weights`` as given, else ``network``'s bundled weights; a clear error if none."""
     if weights is not None:
         return weights
-    bundled = bundled_weights(program.network.name)
+    bundled = bundled_weights(network)
     if bundled is None:
         have = ", ".join(n for n in BUNDLED_WEIGHTS if bundled_weights(n))
-        raise InputError(f"network {program.network.name} needs --weights PATH (a state dict "
+        raise InputError(f"network {network} needs --weights PATH (a state dict "
                          f"in the layout of the PyTorch conversion of the Caffe model) or "
                          f"--weights random for timing runs; networks with bundled weights: "
                          f"{have} (e.g. --net {DEMO_NETWORK})")
@@ -124,7 +124,7 @@ def prepare(options: RunOptions) -> tuple[Program, torch.nn.Module, FrameSource,
         raise InputError("give --video or --frames, not both")
     network = options.net or (DEMO_NETWORK if demo else None)
     program = load(options.schedule, network)
-    weights = resolve_weights(program, options.weights)
+    weights = resolve_weights(program.network.name, options.weights)
     device = _device(options.device)
     net = build_network(program.network)
     if weights != "random":

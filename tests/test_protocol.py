@@ -175,3 +175,37 @@ def test_eval_and_sweep_bad_input_exit_2(args, message, capsys, monkeypatch, tmp
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not Path("x.png").exists()
+
+
+def test_layer_stats_agree_with_eval_and_ordering(capsys, tmp_path):
+    from cwdsl.analysis import layer_stats, layer_table
+    from cwdsl.evaluation import prepare_network
+    from cwdsl.netspec import get_network
+
+    data = load_eval_data("shift16", 6, scenes=2)
+    net = prepare_network(get_network("tiny"), str(bundled_weights()))
+    stats = layer_stats(net, data)
+    rows = layer_table(net, stats)
+    assert [r["output"] for r in rows] == [None, "s1", "s1+s2", "full"]
+    assert all(0 <= r["mean"] <= 1 for r in rows)
+    assert all(len(c["score_fr"]) == 5 for c in stats.changes.values())  # 6 frames → 5 pairs
+    oracle = evaluate_schedules(data, str(bundled_weights()),
+                                [load(SCHEDULES / "oracle.cw", "tiny")], progress=False)[0]
+    assert stats.truncated_miu["full"] == pytest.approx(oracle["mean_iu"], abs=1e-9)
+    plot = tmp_path / "fig2.png"
+    assert main(["layers", "--data", "shift32", "--scenes", "1", "--plot", str(plot),
+                 "--quiet"]) == 0
+    assert "score_pool4 (reads pool4)" in capsys.readouterr().out
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_eval_timeline(tmp_path, capsys):
+    plot = tmp_path / "fig7.png"
+    assert main(["eval", str(SCHEDULES / "adaptive.cw"), str(SCHEDULES / "oracle.cw"),
+                 "--data", "shift16", "--scenes", "1", "--timeline", str(plot), "--json",
+                 "--quiet"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert rows[1]["first_clip_all_stages"] == [True] * 6
+    assert rows[0]["first_clip_all_stages"][0] is True
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    assert main(["eval", str(SCHEDULES / "oracle.cw"), "--timeline", str(tmp_path / "t.txt")]) == 2
