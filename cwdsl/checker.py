@@ -10,7 +10,6 @@ import networkx as nx
 from cwdsl import ast
 from cwdsl.errors import Diagnostic, ScheduleError, did_you_mean
 from cwdsl.netspec import NetworkSpec, find_network, network_names
-from cwdsl.printer import print_clock
 
 
 def check(schedule: ast.Schedule) -> tuple[Diagnostic, ...]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Callable, Iterator, Mapping, MutableMapping, Union
+from typing import Callable, Iterator, Mapping, Union
 
 import networkx as nx
 

@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from cwdsl import load
 from cwdsl.cli import main
@@ -20,25 +19,10 @@ from cwdsl.protocol import CROP_FRAMES, load_eval_data, translated_crops
 from cwdsl.run import bundled_weights
 from cwdsl.sweep import parse_range, sweep_programs, with_theta
 from cwdsl.weights import load_weights
+from folders import make_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEDULES = ROOT / "schedules"
-
-
-def make_folder(root: Path, count: int, size=(40, 120), classes=3, void=None, skip=()):
-    rng = np.random.default_rng(0)
-    (root / "images").mkdir(parents=True)
-    (root / "labels").mkdir()
-    for i in range(count):
-        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(
-            root / "images" / f"f{i}.png")
-        if i in skip:
-            continue
-        label = rng.integers(0, classes, size, dtype=np.uint8)
-        if void is not None:
-            label[0, :] = void
-        Image.fromarray(label, mode="L").save(root / "labels" / f"f{i}.png")
-    return root
 
 
 def test_translated_crops_slide_along_the_long_side():

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from cwdsl.cli import main
 from cwdsl.demo.scenes import generate_clip

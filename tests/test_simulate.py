@@ -7,7 +7,7 @@ import pytest
 import torch
 from hypothesis import given, strategies as st
 
-from cwdsl import ast, compile_schedule, load
+from cwdsl import compile_schedule, load
 from cwdsl.capacity import run_capacity, sustainable_streams
 from cwdsl.executor import Executor
 from cwdsl.nets import build_network

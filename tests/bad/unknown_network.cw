@@ -1,4 +1,4 @@
-# expect: 2:9: unknown network 'fcn8' (known: fcn8s, tiny); did you mean 'fcn8s'?
+# expect: 2:9: unknown network 'fcn8'
 network fcn8
 stage s1 = conv1_1 .. pool3 head score_pool3
 stage s2 = conv4_1 .. pool4 head score_pool4
