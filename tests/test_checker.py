@@ -101,3 +101,13 @@ def test_missing_file_is_a_user_error(tmp_path):
     bad.write_bytes(b"network fcn8s \xff\n")
     with pytest.raises(CwdslError, match="not UTF-8"):
         load(bad)
+
+
+def test_unknown_network_suggests_the_nearest_name():
+    from cwdsl import compile_text
+    with pytest.raises(CwdslError) as info:
+        compile_text("network fcn8\nstage s = conv1_1 .. fc7 head score_fr\ncompute s when 1\n"
+                     "output fuse(s)\n", "n.cw")
+    message = str(info.value)
+    assert "unknown network 'fcn8'" in message and "did you mean 'fcn8s'?" in message
+    assert "fcn8s-camvid" in message and "tiny" in message  # the known ones are listed
