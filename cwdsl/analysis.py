@@ -118,10 +118,9 @@ def format_layer_table(rows: Sequence[dict], header: str) -> str:
 def plot_changes(path, stats: LayerStats, frames: int = 75, heads: Sequence[str] | None = None):
     """Fig. 2: per-frame temporal difference of the chosen heads (default: the two deepest),
     one panel per clip."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from cwdsl.atomic import atomic_path
+    from cwdsl.figures import pyplot, save_figure
+
+    plt = pyplot()
 
     heads = tuple(heads or stats.heads[-2:])
     clips = list(stats.changes)
@@ -139,9 +138,7 @@ def plot_changes(path, stats: LayerStats, frames: int = 75, heads: Sequence[str]
     axes[0, 0].set_ylabel("labels changed from previous frame")
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=str(path).rsplit(".", 1)[-1], dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def motion_clips(frames: int = 75, size=(128, 128), seed: int = 7) -> EvalData:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from cwdsl.errors import CwdslError, InputError
+from cwdsl.figures import check_plot_path
 
 EXIT_USER_ERROR = 2
 
@@ -365,8 +366,7 @@ def cmd_eval(args) -> int:
     from cwdsl.graph import load
 
     network = _eval_network(args)
-    if args.timeline and Path(args.timeline).suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise InputError(f"{args.timeline}: the plot must be .png, .svg or .pdf")
+    check_plot_path(args.timeline)
     programs = [load(path, network) for path in args.schedules]
     weights, model, data = _eval_setup(args, programs)
     rows = evaluate_schedules(data, weights, programs, args.device, model,
@@ -392,8 +392,7 @@ def cmd_sweep(args) -> int:
     from cwdsl.sweep import parse_range, plot_sweep, sweep_csv, sweep_programs
 
     out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise InputError(f"{out}: the plot must be .png, .svg or .pdf")
+    check_plot_path(out)
     thetas = parse_range(args.theta)
     programs, oracle = sweep_programs(args.schedule, thetas, _eval_network(args))
     weights, model, data = _eval_setup(args, [oracle, *programs])
@@ -427,8 +426,7 @@ def cmd_layers(args) -> int:
     spec = get_network(_eval_network(args) if not motion else args.net or "tiny")
     weights = resolve_weights(spec.name, args.weights)
     _device(args.device)
-    if args.plot and Path(args.plot).suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise InputError(f"{args.plot}: the plot must be .png, .svg or .pdf")
+    check_plot_path(args.plot)
     data = motion_clips() if motion else load_eval_data(args.data, spec.num_classes, args.void,
                                                         args.scenes)
     net = prepare_network(spec, weights, args.device)
@@ -464,6 +462,7 @@ def cmd_simulate(args) -> int:
     from cwdsl.simulate import format_table, plot_timeline, simulate
     from cwdsl.trace import fire_rate_atoms, trace_atoms
 
+    check_plot_path(args.plot)
     device = load_device(args.device)
     size = parse_size(args.size) if args.size else None
     rate = 0.5 if args.fire_rate is None else args.fire_rate

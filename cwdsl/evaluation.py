@@ -155,10 +155,9 @@ def format_eval_table(rows: Sequence[dict], header: str) -> str:
 def plot_timeline(path, rows: Sequence[dict], data: EvalData, title: str) -> None:
     """Paper Fig. 7: for the first clip, a row of ticks per schedule at the frames where it
     computed every stage, and a row marking the frames with ground truth."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from cwdsl.atomic import atomic_path
+    from cwdsl.figures import pyplot, save_figure
+
+    plt = pyplot()
 
     labeled = [lab is not None for lab in data.clips[0].labels]
     series = [(f"{r['schedule']} ({100 * np.mean(r['first_clip_all_stages']):.0f}%)",
@@ -173,6 +172,4 @@ def plot_timeline(path, rows: Sequence[dict], data: EvalData, title: str) -> Non
     ax.set_xlabel("frame")
     ax.set_title(title, fontsize=9, loc="left")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=str(path).rsplit(".", 1)[-1], dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)

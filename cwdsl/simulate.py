@@ -187,10 +187,9 @@ def format_table(sims: Sequence[Simulation], header: str) -> str:
 
 def plot_timeline(sims: Sequence[Simulation], path, frames: int = 48) -> None:
     """Per-frame latency, stacked by stage, for the first ``frames`` frames of each schedule."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from cwdsl.atomic import atomic_path
+    from cwdsl.figures import pyplot, save_figure
+
+    plt = pyplot()
 
     fig, axes = plt.subplots(len(sims), 1, figsize=(10, 1.6 + 1.5 * len(sims)), squeeze=False,
                              sharex=True)
@@ -219,6 +218,4 @@ def plot_timeline(sims: Sequence[Simulation], path, frames: int = 48) -> None:
                loc="upper center", frameon=False)
     axes[-1, 0].set_xlabel("frame")
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=str(path).rsplit(".", 1)[-1], dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)

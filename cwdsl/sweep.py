@@ -83,10 +83,9 @@ def sweep_csv(thetas: Sequence[float], rows: Sequence[dict]) -> str:
 def plot_sweep(path: str | Path, thetas: Sequence[float], rows: Sequence[dict],
                oracle: dict | None, title: str) -> None:
     """% frames fully computed (x) against mean IU (y), points labelled with θ."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from cwdsl.atomic import atomic_path
+    from cwdsl.figures import pyplot, save_figure
+
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     x = [r["all_stages_pct"] for r in rows]
@@ -104,6 +103,4 @@ def plot_sweep(path: str | Path, thetas: Sequence[float], rows: Sequence[dict],
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)

@@ -83,6 +83,7 @@ def test_profile_then_simulate_with_it(tmp_path, capsys):
     (["--fps", "0", "--streams", "1"], "--fps and --seconds must be positive"),
     (["--device", "tpu9000"], "tpu9000"),
     (["--size", "500"], "size '500' is not HEIGHTxWIDTH"),
+    (["--plot", "timeline.txt"], "timeline.txt: the plot must be .png, .svg or .pdf"),
 ])
 def test_bad_options_exit_2(args, message, capsys):
     assert main(["simulate", S["oracle"], *args]) == 2
