@@ -43,8 +43,8 @@ class ScheduleScore:
     oracle_ms: float = 0.0        # the frame oracle, simulated, summed over frames
     changes: list[float] = field(default_factory=list)  # output label change per frame
     timeline: list[bool] = field(default_factory=list)  # first clip: every stage computed?
-    n: np.ndarray = None
-    band: np.ndarray = None
+    n: np.ndarray = field(init=False)      # confusion over every scored pixel
+    band: np.ndarray = field(init=False)   # confusion within BAND px of true boundaries
 
     def __post_init__(self):
         shape = (self.num_classes, self.num_classes)

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Regenerates every table and figure of REPRODUCTION.md into reproduce/out/ (about 15 minutes
+# on 2 CPU cores). CamVid parts need the data: CAMVID=path/to/camvid-half (images/ + labels/
+# under train/ and val/); they are skipped without it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=reproduce/out
+S=schedules
+mkdir -p "$OUT"
+
+# Time columns: profiles of the networks that run, measured on this machine at the clips' sizes.
+cwdsl profile --net tiny --size 128x128 -o "$OUT/tiny-128.json" --quiet
+T="--sim-device $OUT/tiny-128.json --quiet"
+
+# Tables 3 and 5 analogues: translated crops of generated scenes (tiny)
+for shift in shift16 shift32; do
+  cwdsl eval $S/{oracle,pipeline3,baseline3,pipeline2,baseline2}.cw --data $shift $T \
+    > "$OUT/table3-$shift-tiny.txt"
+  cwdsl eval $S/{oracle,alternating,exponential,skipframe,adaptive}.cw --data $shift $T \
+    > "$OUT/table5-$shift-tiny.txt"
+done
+# Table 6 analogue and Figs. 6, 7 on the demo clip (tiny)
+cwdsl eval $S/{oracle,alternating,exponential,skipframe,adaptive,pixeldiff}.cw --data demo $T \
+  --timeline "$OUT/fig7-demo.png" > "$OUT/table6-demo.txt"
+cwdsl sweep $S/adaptive.cw --theta 0:0.5:0.05 --data demo $T -o "$OUT/fig6-demo.png" \
+  > "$OUT/fig6-demo.txt"
+# Table 1 and Fig. 2 analogues (two generated clips, large and small motion)
+cwdsl layers --plot "$OUT/fig2-motion.png" --quiet > "$OUT/table1-motion.txt"
+
+if [ -n "${CAMVID:-}" ]; then
+  C="--net fcn8s-camvid --void 11 --quiet"
+  cwdsl profile --net fcn8s-camvid --size 180x240 -o "$OUT/camvid-180x240.json" --quiet
+  cwdsl profile --net fcn8s-camvid --size 180x160 -o "$OUT/camvid-180x160.json" --quiet
+  cwdsl profile --net fcn8s-camvid --size 180x80 -o "$OUT/camvid-180x80.json" --quiet
+  # Table 6 analogue: the 15 Hz validation sequence
+  cwdsl eval $S/{oracle,alternating,exponential,skipframe,adaptive,pixeldiff,pipeline3,pipeline2,baseline3,baseline2}.cw \
+    --data "$CAMVID/val" $C --sim-device "$OUT/camvid-180x240.json" \
+    --timeline "$OUT/fig7-camvid.png" > "$OUT/table6-camvid.txt"
+  cwdsl sweep $S/adaptive.cw --theta 0:0.5:0.05 --data "$CAMVID/val" $C \
+    --sim-device "$OUT/camvid-180x240.json" -o "$OUT/fig6-camvid.png" > "$OUT/fig6-camvid.txt"
+  # Tables 3 and 5 analogues: the translated-crop protocol over the validation images
+  for pair in "shift16 180x160" "shift32 180x80"; do
+    set -- $pair
+    cwdsl eval $S/{oracle,pipeline3,baseline3,pipeline2,baseline2}.cw --data "$1:$CAMVID/val" $C \
+      --sim-device "$OUT/camvid-$2.json" > "$OUT/table3-$1-camvid.txt"
+    cwdsl eval $S/{oracle,alternating,exponential,skipframe,adaptive}.cw --data "$1:$CAMVID/val" \
+      $C --sim-device "$OUT/camvid-$2.json" > "$OUT/table5-$1-camvid.txt"
+  done
+  # Table 1 and Fig. 2 analogues on real video
+  cwdsl layers --data "$CAMVID/val" $C --plot "$OUT/fig2-camvid.png" > "$OUT/table1-camvid.txt"
+fi
+echo "wrote $OUT"
