@@ -193,3 +193,20 @@ def test_eval_timeline(tmp_path, capsys):
     assert rows[0]["first_clip_all_stages"][0] is True
     assert plot.read_bytes()[:4] == b"\x89PNG"
     assert main(["eval", str(SCHEDULES / "oracle.cw"), "--timeline", str(tmp_path / "t.txt")]) == 2
+
+
+CAMVID = ROOT.parent / "shared" / "data" / "camvid-half"
+
+
+@pytest.mark.skipif(not (CAMVID / "val").is_dir(), reason="needs ../shared/data/camvid-half")
+def test_bundled_camvid_network_scores_what_its_training_report_says():
+    """The oracle schedule over the 15 Hz validation sequence is the per-frame network, so
+    eval's mean IU must equal the held-out mean IU that training reported."""
+    weights = bundled_weights("fcn8s-camvid")
+    report = json.loads(weights.with_suffix(".json").read_text())
+    data = load_eval_data(str(CAMVID / "val"), 11, void=11)
+    assert data.frames == data.scored == 101
+    row = evaluate_schedules(data, str(weights), [load(SCHEDULES / "oracle.cw", "fcn8s-camvid")],
+                             progress=False)[0]
+    assert row["mean_iu"] == pytest.approx(100 * report["val_mean_iu"]["full"], abs=1e-6)
+    assert row["mean_iu"] > 45
