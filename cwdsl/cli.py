@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "train", "train a network on generated labeled scenes or a labeled folder",
                  "cwdsl train --net tiny --steps 6000 -o tiny.pt\n"
-                 "  cwdsl train --net fcn8s-camvid --data camvid/train --val camvid/val "
+                 "  cwdsl train --net fcn8s_camvid --data camvid/train --val camvid/val "
                  "--void 11 --steps 2500 --batch 6 -o camvid.pt")
     p.add_argument("--net", default="tiny")
     p.add_argument("--steps", type=_positive_int, default=6000,
@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=10.0, help="simulated seconds (default 10)")
     p = _command(sub, "eval", "score schedules on labeled video (the paper's Tables 3-6)",
                  "cwdsl eval schedules/oracle.cw schedules/pipeline3.cw --data shift16\n"
-                 "  cwdsl eval schedules/*.cw --data camvid/val --net fcn8s-camvid --void 11")
+                 "  cwdsl eval schedules/*.cw --data camvid/val --net fcn8s_camvid --void 11")
     p.add_argument("schedules", nargs="+", metavar="SCHEDULE")
     _add_data_options(p)
     p.add_argument("--timeline", metavar="OUT.png",
@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "layers", "how fast each score layer changes; truncated outputs' accuracy "
                                 "(Table 1, Fig. 2)",
                  "cwdsl layers --plot fig2.png\n"
-                 "  cwdsl layers --data camvid/val --net fcn8s-camvid --void 11")
+                 "  cwdsl layers --data camvid/val --net fcn8s_camvid --void 11")
     _add_data_options(p, default="motion",
                       extra="; motion: two generated clips, large and small motion (default)")
     p.add_argument("--plot", metavar="OUT.png", help="per-frame temporal difference (Fig. 2)")
@@ -376,8 +376,9 @@ def cmd_eval(args) -> int:
         print(json.dumps({"data": data.description, "network": net, "weights": weights,
                           "rows": rows}, indent=2))
     else:
-        print(format_eval_table(rows, f"{data.description}; {data.scored} scored frames; "
-                                      f"network {net}; time on {model.name} at the clips' size"))
+        header = (f"{data.description}; {data.scored} scored frames; network {net}; "
+                  f"time on {model.name} ({model.source}) at the clips' size")
+        print(format_eval_table(rows, header))
     if args.timeline:
         plot_timeline(args.timeline, rows, data, f"{data.clips[0].name or data.description}: "
                                                  f"frames computing every stage (network {net})")

@@ -5,6 +5,8 @@ cost model read the same description. Users add networks with :func:`register_ne
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -134,7 +136,7 @@ TINY = _vgg_fcn("tiny", (4, 8, 16, 32, 64), 128,
                 default_input=(128, 128), num_classes=6,
                 norm=InputNorm(mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)))
 
-FCN8S_CAMVID = _vgg_fcn("fcn8s-camvid", (8, 16, 32, 64, 128), 256,
+FCN8S_CAMVID = _vgg_fcn("fcn8s_camvid", (8, 16, 32, 64, 128), 256,
                         "FCN-8s topology and layer names, 1/8 of VGG16's channels, CamVid's "
                         "11 classes; bundled weights trained on CamVid on a CPU",
                         default_input=(180, 240), num_classes=11,
@@ -145,6 +147,9 @@ _REGISTRY: dict[str, NetworkSpec] = {}
 
 def register_network(spec: NetworkSpec, *, replace: bool = False) -> NetworkSpec:
     """Make ``spec`` usable as ``network NAME`` in schedules. Returns the spec."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", spec.name):
+        raise ValueError(f"network name {spec.name!r} cannot be written in a schedule: use "
+                         f"letters, digits and '_' (not first a digit)")
     if spec.name in _REGISTRY and not replace:
         raise ValueError(f"a network named {spec.name!r} is already registered")
     _REGISTRY[spec.name] = spec

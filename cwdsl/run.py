@@ -32,7 +32,7 @@ DEMO_FPS = 15.0
 SAVE_CHOICES = ("masks", "overlay")
 
 
-BUNDLED_WEIGHTS = {"tiny": "tiny-demo.pt", "fcn8s-camvid": "fcn8s-camvid.pt"}
+BUNDLED_WEIGHTS = {"tiny": "tiny-demo.pt", "fcn8s_camvid": "fcn8s_camvid.pt"}
 
 
 def bundled_weights(network: str = DEMO_NETWORK) -> Path | None:

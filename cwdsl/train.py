@@ -1,7 +1,7 @@
 """Train a network on generated labeled scenes or a labeled folder (CPU) and evaluate it.
 
 The demo network ``tiny`` bundled with cwdsl was trained with ``cwdsl train`` (defaults
-below); ``fcn8s-camvid`` with ``cwdsl train --net fcn8s-camvid --data DIR/train --val
+below); ``fcn8s_camvid`` with ``cwdsl train --net fcn8s_camvid --data DIR/train --val
 DIR/val --void 11`` on CamVid. Each report (held-out mean IU of the full and truncated
 outputs) sits beside the weights as JSON.
 """

@@ -28,10 +28,10 @@ cwdsl sweep $S/adaptive.cw --theta 0:0.5:0.05 --data demo $T -o "$OUT/fig6-demo.
 cwdsl layers --plot "$OUT/fig2-motion.png" --quiet > "$OUT/table1-motion.txt"
 
 if [ -n "${CAMVID:-}" ]; then
-  C="--net fcn8s-camvid --void 11 --quiet"
-  cwdsl profile --net fcn8s-camvid --size 180x240 -o "$OUT/camvid-180x240.json" --quiet
-  cwdsl profile --net fcn8s-camvid --size 180x160 -o "$OUT/camvid-180x160.json" --quiet
-  cwdsl profile --net fcn8s-camvid --size 180x80 -o "$OUT/camvid-180x80.json" --quiet
+  C="--net fcn8s_camvid --void 11 --quiet"
+  cwdsl profile --net fcn8s_camvid --size 180x240 -o "$OUT/camvid-180x240.json" --quiet
+  cwdsl profile --net fcn8s_camvid --size 180x160 -o "$OUT/camvid-180x160.json" --quiet
+  cwdsl profile --net fcn8s_camvid --size 180x80 -o "$OUT/camvid-180x80.json" --quiet
   # Table 6 analogue: the 15 Hz validation sequence
   cwdsl eval $S/{oracle,alternating,exponential,skipframe,adaptive,pixeldiff,pipeline3,pipeline2,baseline3,baseline2}.cw \
     --data "$CAMVID/val" $C --sim-device "$OUT/camvid-180x240.json" \

@@ -110,4 +110,12 @@ def test_unknown_network_suggests_the_nearest_name():
                      "output fuse(s)\n", "n.cw")
     message = str(info.value)
     assert "unknown network 'fcn8'" in message and "did you mean 'fcn8s'?" in message
-    assert "fcn8s-camvid" in message and "tiny" in message  # the known ones are listed
+    assert "fcn8s_camvid" in message and "tiny" in message  # the known ones are listed
+
+
+def test_network_names_must_be_writable_in_a_schedule():
+    from dataclasses import replace
+
+    from cwdsl.netspec import TINY, register_network
+    with pytest.raises(ValueError, match="cannot be written in a schedule"):
+        register_network(replace(TINY, name="tiny-2"))

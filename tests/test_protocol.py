@@ -202,11 +202,11 @@ CAMVID = ROOT.parent / "shared" / "data" / "camvid-half"
 def test_bundled_camvid_network_scores_what_its_training_report_says():
     """The oracle schedule over the 15 Hz validation sequence is the per-frame network, so
     eval's mean IU must equal the held-out mean IU that training reported."""
-    weights = bundled_weights("fcn8s-camvid")
+    weights = bundled_weights("fcn8s_camvid")
     report = json.loads(weights.with_suffix(".json").read_text())
     data = load_eval_data(str(CAMVID / "val"), 11, void=11)
     assert data.frames == data.scored == 101
-    row = evaluate_schedules(data, str(weights), [load(SCHEDULES / "oracle.cw", "fcn8s-camvid")],
+    row = evaluate_schedules(data, str(weights), [load(SCHEDULES / "oracle.cw", "fcn8s_camvid")],
                              progress=False)[0]
     assert row["mean_iu"] == pytest.approx(100 * report["val_mean_iu"]["full"], abs=1e-6)
     assert row["mean_iu"] > 45

@@ -52,7 +52,7 @@ def test_train_command_on_a_labeled_folder(tmp_path, capsys):
     (["--data", "{d}/train"], "--data needs --val"),
     (["--data", "{d}/nowhere", "--val", "{d}/train"], "no such folder"),
     (["--data", "{d}/train", "--val", "{d}/train"], "give --void"),
-    (["--net", "fcn8s-camvid"], "has 11 classes; the demo scenes have 6"),
+    (["--net", "fcn8s_camvid"], "has 11 classes; the demo scenes have 6"),
     (["--lr", "0"], "--lr must be positive"),
 ])
 def test_train_bad_input_exit_2_and_write_nothing(tmp_path, capsys, args, message):
