@@ -424,7 +424,10 @@ def cmd_layers(args) -> int:
     from cwdsl.run import _device, resolve_weights
 
     motion = args.data == "motion"
-    spec = get_network(_eval_network(args) if not motion else args.net or "tiny")
+    name = args.net or ("tiny" if motion else _eval_network(args))
+    if name is None:
+        raise InputError(f"--data {args.data}: give --net (no schedule names the network here)")
+    spec = get_network(name)
     weights = resolve_weights(spec.name, args.weights)
     _device(args.device)
     check_plot_path(args.plot)

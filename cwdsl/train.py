@@ -65,19 +65,13 @@ def validation_clips(config: TrainConfig):
             for i in range(config.val_clips)]
 
 
-@dataclass(frozen=True)
-class LabeledClip:
-    """Frames with ground truth, the shape :func:`evaluate` reads (like a demo clip)."""
-
-    frames: list
-    labels: list
-
-
-def _folder_clip(path: str, void: int | None, num_classes: int) -> LabeledClip:
+def _folder_clip(path: str, void: int | None, num_classes: int):
+    """A held-out labeled folder (every image labeled) as one clip for :func:`evaluate`."""
     from cwdsl.datasets import open_labeled_folder
+    from cwdsl.protocol import LabeledClip
 
     pairs = list(open_labeled_folder(path, void).pairs(num_classes))
-    return LabeledClip([p[0] for p in pairs], [p[1] for p in pairs])
+    return LabeledClip(Path(path).name, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
 
 
 @torch.inference_mode()

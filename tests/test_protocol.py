@@ -152,6 +152,8 @@ def test_eval_and_sweep_commands(tmp_path, capsys):
     (["sweep", "schedules/oracle.cw", "-o", "x.png"], "no labeldiff or pixeldiff"),
     (["sweep", "schedules/adaptive.cw", "-o", "x.txt"], "must be .png, .svg or .pdf"),
     (["sweep", "schedules/adaptive.cw", "--theta", "0:2:1", "-o", "x.png"], "in [0, 1]"),
+    (["layers", "--data", "tests"], "--data tests: give --net"),
+    (["layers", "--plot", "x.txt"], "x.txt: the plot must be .png, .svg or .pdf"),
 ])
 def test_eval_and_sweep_bad_input_exit_2(args, message, capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT)
