@@ -38,6 +38,8 @@ class LabeledFolder:
     def label(self, i: int, num_classes: int | None = None) -> np.ndarray:
         """Label map ``i`` as (H, W) uint8, ``void`` → 255; checked against the image's
         size and, given ``num_classes``, the class range."""
+        if self.labels[i] is None:
+            raise InputError(f"{self.images[i]}: this frame has no label in {self.root}/labels")
         label = load_label_png(self.labels[i])
         if self.void is not None:
             label = np.where(label == self.void, IGNORE, label).astype(np.uint8)
