@@ -332,11 +332,22 @@ def cmd_profile(args) -> int:
     return 0
 
 
-def _eval_setup(args, programs):
-    """Weights, device model and data for ``eval``/``sweep``, all checked before running."""
-    from cwdsl.devices import load_device
+def _data_setup(args, network: str):
+    """Weights and data for ``eval``, ``sweep`` and ``layers``, checked before any work."""
+    from cwdsl.netspec import get_network
     from cwdsl.protocol import load_eval_data
     from cwdsl.run import _device, resolve_weights
+
+    weights = resolve_weights(network, args.weights)
+    _device(args.device)
+    data = load_eval_data(args.data, get_network(network).num_classes, args.void, args.scenes)
+    return weights, data
+
+
+def _eval_setup(args, programs):
+    """:func:`_data_setup` for schedules that must share one network, plus the device
+    model of the time column."""
+    from cwdsl.devices import load_device
 
     nets = {p.network.name for p in programs}
     if len(nets) > 1:
@@ -344,10 +355,8 @@ def _eval_setup(args, programs):
                          f"give --net to run them all on one")
     for program in programs:
         _print_warnings(program)
-    weights = resolve_weights(programs[0].network.name, args.weights)
-    _device(args.device)
     model = load_device(args.sim_device)
-    data = load_eval_data(args.data, programs[0].network.num_classes, args.void, args.scenes)
+    weights, data = _data_setup(args, programs[0].network.name)
     return weights, model, data
 
 
@@ -420,19 +429,20 @@ def cmd_layers(args) -> int:
         plot_changes
     from cwdsl.evaluation import prepare_network
     from cwdsl.netspec import get_network
-    from cwdsl.protocol import load_eval_data
-    from cwdsl.run import _device, resolve_weights
+    from cwdsl.run import DEMO_NETWORK, _device, resolve_weights
 
+    check_plot_path(args.plot)
     motion = args.data == "motion"
-    name = args.net or ("tiny" if motion else _eval_network(args))
+    name = args.net or (DEMO_NETWORK if motion else _eval_network(args))
     if name is None:
         raise InputError(f"--data {args.data}: give --net (no schedule names the network here)")
     spec = get_network(name)
-    weights = resolve_weights(spec.name, args.weights)
-    _device(args.device)
-    check_plot_path(args.plot)
-    data = motion_clips() if motion else load_eval_data(args.data, spec.num_classes, args.void,
-                                                        args.scenes)
+    if motion:
+        weights = resolve_weights(spec.name, args.weights)
+        _device(args.device)
+        data = motion_clips()
+    else:
+        weights, data = _data_setup(args, spec.name)
     net = prepare_network(spec, weights, args.device)
     bar = None
     if not args.quiet:

@@ -8,7 +8,7 @@ of frames from one video is a labeled *sequence*.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,13 +89,14 @@ def open_labeled_folder(path: str | Path, void: int | None = None,
     return LabeledFolder(root, tuple(images), tuple(labels.get(p.stem) for p in images), void)
 
 
-def random_crops(folder: LabeledFolder, batch: int, size: tuple[int, int], seed: int,
-                 num_classes: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """An endless, seeded stream of training batches: random images, random crops of
-    ``size`` (padded with void where an image is smaller), random horizontal flips.
+def random_crops(pairs: Sequence[tuple[np.ndarray, np.ndarray]], batch: int,
+                 size: tuple[int, int], seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """An endless, seeded stream of training batches from (image, label) ``pairs`` held in
+    memory (:meth:`LabeledFolder.pairs`): random images, random crops of ``size`` (padded
+    with void where an image is smaller), random horizontal flips.
     Yields ``(frames (B, H, W, 3) uint8, labels (B, H, W) uint8)``."""
     rng = np.random.default_rng(seed)
-    cache = [folder.pair(i, num_classes) for i in range(len(folder))]  # small data sets only
+    cache = list(pairs)
     h, w = size
     while True:
         frames = np.zeros((batch, h, w, 3), np.uint8)

@@ -126,10 +126,11 @@ def train(config: TrainConfig, progress: bool = True) -> tuple[StagedNetwork, Tr
         if config.val is None:
             raise InputError("--data needs --val: a held-out labeled folder to report on")
         folder = open_labeled_folder(config.data, config.void)
-        batches = random_crops(folder, config.batch, config.size, config.seed, classes)
+        pairs = list(folder.pairs(classes))  # read once: crops and class weights share them
+        batches = random_crops(pairs, config.batch, config.size, config.seed)
         clips = [_folder_clip(config.val, config.void, classes)]
         if config.balance:
-            weight = _class_weights(folder, classes)
+            weight = _class_weights([label for _, label in pairs], classes)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.steps,
                                                    pct_start=0.1)
@@ -162,12 +163,11 @@ def train(config: TrainConfig, progress: bool = True) -> tuple[StagedNetwork, Tr
     return net, report
 
 
-def _class_weights(folder, num_classes: int) -> torch.Tensor:
-    """1/sqrt(pixel frequency) per class over a folder's labels, mean 1 (rare classes such
-    as poles and pedestrians would otherwise barely move the loss)."""
+def _class_weights(labels, num_classes: int) -> torch.Tensor:
+    """1/sqrt(pixel frequency) per class over label maps, mean 1 (rare classes such as
+    poles and pedestrians would otherwise barely move the loss)."""
     counts = np.zeros(num_classes, np.int64)
-    for i in range(len(folder)):
-        label = folder.label(i, num_classes)
+    for label in labels:
         counts += np.bincount(label[label != IGNORE].ravel(), minlength=num_classes)
     freq = np.maximum(counts, 1) / max(counts.sum(), 1)
     w = 1 / np.sqrt(freq)

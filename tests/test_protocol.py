@@ -66,7 +66,7 @@ def test_labeled_folder_pairs_void_and_errors(tmp_path):
         open_labeled_folder(tmp_path / "f")
     with pytest.raises(InputError, match="no such folder"):
         open_labeled_folder(tmp_path / "nowhere")
-    frames, labels = next(random_crops(folder, 4, (32, 64), 0, 3))
+    frames, labels = next(random_crops(list(folder.pairs(3)), 4, (32, 64), 0))
     assert frames.shape == (4, 32, 64, 3) and labels.shape == (4, 32, 64)
 
 

@@ -30,7 +30,8 @@ def test_class_weights_by_hand(tmp_path):
     label[0, :] = 1          # 4 pixels of class 1, 12 of class 0
     label[1, 0] = 9          # one void pixel
     Image.fromarray(label, mode="L").save(root / "labels" / "f0.png")
-    w = _class_weights(open_labeled_folder(root, void=9), 3).numpy()
+    folder = open_labeled_folder(root, void=9)
+    w = _class_weights([folder.label(0, 3)], 3).numpy()
     raw = 1 / np.sqrt(np.array([11, 4, 1]) / 15)  # class 2 absent: counted as 1 pixel
     assert w == pytest.approx(raw / raw.mean(), rel=1e-6)
 
