@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine  # noqa: E402
 
 from cwdsl import load  # noqa: E402
-from cwdsl.executor import Executor  # noqa: E402
+from cwdsl.runtime.executor import Executor  # noqa: E402
 from cwdsl.nets import build_network  # noqa: E402
-from cwdsl.preprocess import normalize  # noqa: E402
+from cwdsl.nets.preprocess import normalize  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEDULES = ("oracle", "alternating", "exponential", "skipframe", "adaptive", "pipeline2",

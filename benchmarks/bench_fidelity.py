@@ -25,15 +25,15 @@ from _common import machine  # noqa: E402
 
 from cwdsl import load  # noqa: E402
 from cwdsl.demo.scenes import generate_clip  # noqa: E402
-from cwdsl.devices import load_device, schedule_costs  # noqa: E402
-from cwdsl.executor import Executor  # noqa: E402
+from cwdsl.sim.devices import load_device, schedule_costs  # noqa: E402
+from cwdsl.runtime.executor import Executor  # noqa: E402
 from cwdsl.nets import build_network  # noqa: E402
-from cwdsl.plan import Planner  # noqa: E402
-from cwdsl.preprocess import frame_tensor  # noqa: E402
-from cwdsl.profile import run_profile  # noqa: E402
-from cwdsl.run import bundled_weights  # noqa: E402
-from cwdsl.simulate import simulate  # noqa: E402
-from cwdsl.weights import load_weights  # noqa: E402
+from cwdsl.ir.plan import Planner  # noqa: E402
+from cwdsl.nets.preprocess import frame_tensor  # noqa: E402
+from cwdsl.sim.profile import run_profile  # noqa: E402
+from cwdsl.runtime.run import bundled_weights  # noqa: E402
+from cwdsl.sim.simulate import simulate  # noqa: E402
+from cwdsl.nets.weights import load_weights  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEDULES = ("oracle", "alternating", "exponential", "skipframe", "adaptive", "pipeline3")

@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, median_time  # noqa: E402
 
 from cwdsl import load  # noqa: E402
-from cwdsl.plan import Planner  # noqa: E402
-from cwdsl.parser import _parser  # noqa: E402
+from cwdsl.ir.plan import Planner  # noqa: E402
+from cwdsl.lang.parser import _parser  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

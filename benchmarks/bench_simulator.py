@@ -24,12 +24,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine  # noqa: E402
 
 from cwdsl import load  # noqa: E402
-from cwdsl.capacity import sustainable_streams  # noqa: E402
-from cwdsl.devices import load_device, schedule_costs  # noqa: E402
-from cwdsl.plan import Planner  # noqa: E402
-from cwdsl.profile import run_profile  # noqa: E402
-from cwdsl.simulate import simulate  # noqa: E402
-from cwdsl.trace import fire_rate_atoms  # noqa: E402
+from cwdsl.sim.capacity import sustainable_streams  # noqa: E402
+from cwdsl.sim.devices import load_device, schedule_costs  # noqa: E402
+from cwdsl.ir.plan import Planner  # noqa: E402
+from cwdsl.sim.profile import run_profile  # noqa: E402
+from cwdsl.sim.simulate import simulate  # noqa: E402
+from cwdsl.ir.trace import fire_rate_atoms  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = {  # time (% of full) and compute claims from the paper

@@ -1,11 +1,11 @@
 """cwdsl: clockwork convnets as a language (Shelhamer et al., "Clockwork Convnets for
 Video Semantic Segmentation"). Text → AST → checked AST → graph → frame plans."""
-from cwdsl.errors import CwdslError, InputError, ScheduleError
-from cwdsl.graph import Program, compile_schedule, compile_text, load
-from cwdsl.netspec import Head, Layer, NetworkSpec, get_network, register_network
-from cwdsl.parser import parse, parse_file
-from cwdsl.plan import Cache, Compute, FramePlan, Fuse, Measure, Planner
-from cwdsl.printer import print_schedule
+from cwdsl.core.errors import CwdslError, InputError, ScheduleError
+from cwdsl.ir.graph import Program, compile_schedule, compile_text, load
+from cwdsl.core.netspec import Head, Layer, NetworkSpec, get_network, register_network
+from cwdsl.lang.parser import parse, parse_file
+from cwdsl.ir.plan import Cache, Compute, FramePlan, Fuse, Measure, Planner
+from cwdsl.lang.printer import print_schedule
 
 __version__ = "0.1.0"
 __all__ = [

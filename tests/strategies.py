@@ -10,8 +10,8 @@ import string
 
 from hypothesis import strategies as st
 
-from cwdsl import ast
-from cwdsl.netspec import FCN8S, TINY
+from cwdsl.lang import ast
+from cwdsl.core.netspec import FCN8S, TINY
 
 KEYWORDS = {"network", "input", "stage", "head", "clock", "compute", "when", "delay", "else",
             "cache", "output", "fuse", "every", "phase", "labeldiff", "pixeldiff", "since",
@@ -67,7 +67,7 @@ def clock_exprs(readable: list[str], clock_names: list[str]):
 
 @st.composite
 def schedules(draw, networks=(FCN8S, TINY)):
-    """A valid :class:`cwdsl.ast.Schedule`."""
+    """A valid :class:`cwdsl.lang.ast.Schedule`."""
     spec = draw(st.sampled_from(networks))
     size = draw(st.none() | st.builds(ast.Size, st.integers(1, 600), st.integers(1, 600)))
     split = draw(stage_splits(spec))

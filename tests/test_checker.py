@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from cwdsl import CwdslError, load
-from cwdsl.errors import ScheduleError
+from cwdsl.core.errors import ScheduleError
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD = sorted((ROOT / "tests" / "bad").glob("*.cw"))
@@ -116,6 +116,6 @@ def test_unknown_network_suggests_the_nearest_name():
 def test_network_names_must_be_writable_in_a_schedule():
     from dataclasses import replace
 
-    from cwdsl.netspec import TINY, register_network
+    from cwdsl.core.netspec import TINY, register_network
     with pytest.raises(ValueError, match="cannot be written in a schedule"):
         register_network(replace(TINY, name="tiny-2"))

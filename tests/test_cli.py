@@ -5,14 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from cwdsl.cli import main
+from cwdsl.commands.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEDULES = sorted(str(p) for p in (ROOT / "schedules").glob("*.cw"))
 
 
 def run(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "cwdsl.cli", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "cwdsl.commands.main", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120)
 
 

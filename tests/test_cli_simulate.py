@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cwdsl.cli import main
+from cwdsl.commands.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 S = {name: str(ROOT / "schedules" / f"{name}.cw")

@@ -5,9 +5,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from cwdsl.cost import Cost, network_cost
-from cwdsl.errors import InputError
-from cwdsl.netspec import get_network
+from cwdsl.sim.cost import Cost, network_cost
+from cwdsl.core.errors import InputError
+from cwdsl.core.netspec import get_network
 from cwdsl.nets import build_network, count_macs, feature_sizes
 
 PAPER_STAGES = (("conv1_1", "pool3", ("score_pool3",)), ("conv4_1", "pool4", ("score_pool4",)),

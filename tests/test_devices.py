@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cwdsl.cost import Cost, network_cost
-from cwdsl.devices import (NAMED, DeviceSpec, Roofline, load_device, load_spec, schedule_costs,
+from cwdsl.sim.cost import Cost, network_cost
+from cwdsl.sim.devices import (NAMED, DeviceSpec, Roofline, load_device, load_spec, schedule_costs,
                            spec_to_dict)
-from cwdsl.errors import InputError
-from cwdsl.graph import load
+from cwdsl.core.errors import InputError
+from cwdsl.ir.graph import load
 
 SCHEDULES = sorted(Path(__file__).parent.parent.joinpath("schedules").glob("*.cw"))
 SPEC = DeviceSpec("test", {"float32": 10.0}, bandwidth_gbs=100.0, launch_us=5.0, sync_us=7.0,

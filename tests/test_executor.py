@@ -5,12 +5,13 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from cwdsl import ast, compile_schedule, load
-from cwdsl.executor import Executor
-from cwdsl.graph import atom_id
-from cwdsl.netspec import TINY
+from cwdsl import compile_schedule, load
+from cwdsl.lang import ast
+from cwdsl.runtime.executor import Executor
+from cwdsl.ir.graph import atom_id
+from cwdsl.core.netspec import TINY
 from cwdsl.nets import build_network
-from cwdsl.preprocess import normalize
+from cwdsl.nets.preprocess import normalize
 from strategies import schedules
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from hypothesis import given, strategies as st
 from hypothesis.extra.lark import from_lark
 
 from cwdsl import CwdslError, compile_text, print_schedule
-from cwdsl.plan import Planner
+from cwdsl.ir.plan import Planner
 from strategies import schedules
 
 
@@ -29,7 +29,7 @@ def compile_or_user_error(text: str) -> None:
 @functools.cache
 def grammar() -> lark.Lark:
     # from_lark needs the contextual-free grammar object; same file the parser uses.
-    text = resources.files("cwdsl").joinpath("grammar.lark").read_text()
+    text = resources.files("cwdsl.lang").joinpath("grammar.lark").read_text()
     return lark.Lark(text, parser="lalr", lexer="basic")
 
 

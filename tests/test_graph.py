@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 
 from cwdsl import load
-from cwdsl.errors import InternalError
-from cwdsl.graph import validate, within_frame
+from cwdsl.core.errors import InternalError
+from cwdsl.ir.graph import validate, within_frame
 from strategies import schedules
 from cwdsl import compile_schedule
 

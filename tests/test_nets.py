@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from cwdsl.errors import InputError
-from cwdsl.netspec import FCN8S, TINY, Layer, NetworkSpec
+from cwdsl.core.errors import InputError
+from cwdsl.core.netspec import FCN8S, TINY, Layer, NetworkSpec
 from cwdsl.nets import (FCN, ModuleNetwork, StagedNetwork, bilinear_kernel, build_network,
                         count_macs, feature_sizes, fuse_geometry, is_fcn8s_kind,
                         stage_module)
@@ -376,7 +376,7 @@ def test_custom_backbone_example_registers_and_runs(capsys):
 
 
 def test_custom_backbone_example_as_a_cli_plugin(capsys):
-    from cwdsl.cli import main
+    from cwdsl.commands.main import main
     example = ROOT / "examples"
     code = main(["--plugin", str(example / "custom_backbone.py"), "check",
                  str(example / "custom_backbone.cw")])

@@ -4,9 +4,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from cwdsl import ast, compile_schedule, load
-from cwdsl.graph import atom_id
-from cwdsl.plan import Cache, Compute, Fuse, Measure, Planner
+from cwdsl import compile_schedule, load
+from cwdsl.lang import ast
+from cwdsl.ir.graph import atom_id
+from cwdsl.ir.plan import Cache, Compute, Fuse, Measure, Planner
 from strategies import schedules
 
 ROOT = Path(__file__).resolve().parents[1]

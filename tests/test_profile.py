@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from cwdsl.cost import network_cost
-from cwdsl.devices import load_device, schedule_costs
-from cwdsl.errors import InputError
-from cwdsl.graph import load
-from cwdsl.netspec import get_network
-from cwdsl.profile import (PROFILE_FORMAT, Profile, load_profile, parse_size, profile_network,
+from cwdsl.sim.cost import network_cost
+from cwdsl.sim.devices import load_device, schedule_costs
+from cwdsl.core.errors import InputError
+from cwdsl.ir.graph import load
+from cwdsl.core.netspec import get_network
+from cwdsl.sim.profile import (PROFILE_FORMAT, Profile, load_profile, parse_size, profile_network,
                            run_profile, segments)
 
 SCHEDULES = Path(__file__).parent.parent / "schedules"

@@ -8,17 +8,17 @@ import pytest
 import torch
 
 from cwdsl import load
-from cwdsl.cli import main
-from cwdsl.datasets import open_labeled_folder, random_crops
-from cwdsl.errors import InputError
-from cwdsl.evaluation import evaluate_schedules
-from cwdsl.metrics import IGNORE, confusion, mean_iu
+from cwdsl.commands.main import main
+from cwdsl.evaluate.datasets import open_labeled_folder, random_crops
+from cwdsl.core.errors import InputError
+from cwdsl.evaluate.evaluation import evaluate_schedules
+from cwdsl.evaluate.metrics import IGNORE, confusion, mean_iu
 from cwdsl.nets import build_network
-from cwdsl.preprocess import frame_tensor, normalize
-from cwdsl.protocol import CROP_FRAMES, load_eval_data, translated_crops
-from cwdsl.run import bundled_weights
-from cwdsl.sweep import parse_range, sweep_programs, with_theta
-from cwdsl.weights import load_weights
+from cwdsl.nets.preprocess import frame_tensor, normalize
+from cwdsl.evaluate.protocol import CROP_FRAMES, load_eval_data, translated_crops
+from cwdsl.runtime.run import bundled_weights
+from cwdsl.evaluate.sweep import parse_range, sweep_programs, with_theta
+from cwdsl.nets.weights import load_weights
 from folders import make_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,8 +119,8 @@ def test_sweep_thresholds_and_monotone_firing():
 
 
 def test_with_theta_changes_only_thresholds():
-    from cwdsl.parser import parse_file
-    from cwdsl.printer import print_schedule
+    from cwdsl.lang.parser import parse_file
+    from cwdsl.lang.printer import print_schedule
     schedule = parse_file(SCHEDULES / "adaptive.cw")
     text = print_schedule(with_theta(schedule, 0.4))
     assert ">= 0.4" in text and ">= 0.25" not in text
@@ -164,9 +164,9 @@ def test_eval_and_sweep_bad_input_exit_2(args, message, capsys, monkeypatch, tmp
 
 
 def test_layer_stats_agree_with_eval_and_ordering(capsys, tmp_path):
-    from cwdsl.analysis import layer_stats, layer_table
-    from cwdsl.evaluation import prepare_network
-    from cwdsl.netspec import get_network
+    from cwdsl.evaluate.layers import layer_stats, layer_table
+    from cwdsl.evaluate.evaluation import prepare_network
+    from cwdsl.core.netspec import get_network
 
     data = load_eval_data("shift16", 6, scenes=2)
     net = prepare_network(get_network("tiny"), str(bundled_weights()))

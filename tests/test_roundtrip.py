@@ -2,7 +2,7 @@
 from hypothesis import given
 
 from cwdsl import compile_schedule, parse, print_schedule
-from cwdsl.checker import check
+from cwdsl.lang.checker import check
 from strategies import schedules
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cwdsl.cli import main
+from cwdsl.commands.main import main
 from cwdsl.demo.scenes import generate_clip
 from cwdsl.nets import build_network
-from cwdsl.run import bundled_weights
-from cwdsl.video import read_video, write_frames_dir, write_video
-from cwdsl.weights import save_weights
+from cwdsl.runtime.run import bundled_weights
+from cwdsl.runtime.video import read_video, write_frames_dir, write_video
+from cwdsl.nets.weights import save_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 ADAPTIVE = str(ROOT / "schedules" / "adaptive.cw")
@@ -20,7 +20,7 @@ ADAPTIVE = str(ROOT / "schedules" / "adaptive.cw")
 
 def test_bundled_weights_exist_and_load():
     net = build_network("tiny")
-    from cwdsl.weights import load_weights
+    from cwdsl.nets.weights import load_weights
     load_weights(net, bundled_weights())
     assert bundled_weights().with_suffix(".json").is_file()  # the training report
 
@@ -79,7 +79,7 @@ def test_frames_folder_and_sequential_pipeline(tmp_path, capsys):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "cwdsl.cli", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "cwdsl.commands.main", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -144,7 +144,7 @@ def test_failure_mid_run_leaves_out_untouched(tmp_path, monkeypatch):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    import cwdsl.run as run_module
+    import cwdsl.runtime.run as run_module
     calls = {"n": 0}
     real = run_module.save_label_png
 

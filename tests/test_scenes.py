@@ -12,7 +12,7 @@ from cwdsl.demo import (
 )
 from cwdsl.demo.scenes import OUTLINE_RGB, _draw_object, _Object
 from cwdsl.demo.shapes import shape_mask
-from cwdsl.errors import InputError
+from cwdsl.core.errors import InputError
 
 
 @pytest.fixture(scope="module")

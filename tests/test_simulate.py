@@ -8,13 +8,13 @@ import torch
 from hypothesis import given, strategies as st
 
 from cwdsl import compile_schedule, load
-from cwdsl.capacity import run_capacity, sustainable_streams
-from cwdsl.executor import Executor
+from cwdsl.sim.capacity import run_capacity, sustainable_streams
+from cwdsl.runtime.executor import Executor
 from cwdsl.nets import build_network
-from cwdsl.plan import Planner
-from cwdsl.devices import ScheduleCosts
-from cwdsl.simulate import firings, price, simulate
-from cwdsl.trace import fire_rate_atoms
+from cwdsl.ir.plan import Planner
+from cwdsl.sim.devices import ScheduleCosts
+from cwdsl.sim.simulate import firings, price, simulate
+from cwdsl.ir.trace import fire_rate_atoms
 from strategies import schedules
 
 ROOT = Path(__file__).resolve().parents[1]

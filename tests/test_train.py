@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from cwdsl.cli import main
-from cwdsl.datasets import open_labeled_folder
+from cwdsl.commands.main import main
+from cwdsl.evaluate.datasets import open_labeled_folder
 from cwdsl.nets import build_network
-from cwdsl.train import TrainConfig, _class_weights, train
-from cwdsl.weights import load_weights
+from cwdsl.evaluate.train import TrainConfig, _class_weights, train
+from cwdsl.nets.weights import load_weights
 from folders import make_folder
 
 

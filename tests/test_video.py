@@ -1,4 +1,4 @@
-"""Video, frames-folder and label-map I/O on real files (cwdsl.video) and the palette."""
+"""Video, frames-folder and label-map I/O on real files (cwdsl.runtime.video) and the palette."""
 from __future__ import annotations
 
 import os
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cwdsl import video as V
+from cwdsl.runtime import video as V
 from cwdsl.demo import NUM_CLASSES, generate_clip
-from cwdsl.errors import InputError
-from cwdsl.palette import IGNORE_LABEL, colorize, overlay, palette
-from cwdsl.video import (
+from cwdsl.core.errors import InputError
+from cwdsl.runtime.palette import IGNORE_LABEL, colorize, overlay, palette
+from cwdsl.runtime.video import (
     available_encoders, load_label_png, open_frames, read_frames_dir, read_video,
     save_label_png, video_info, write_frames_dir, write_video,
 )

@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from cwdsl.errors import InputError
-from cwdsl.netspec import TINY
+from cwdsl.core.errors import InputError
+from cwdsl.core.netspec import TINY
 from cwdsl.nets import FCN, build_network, stage_module
-from cwdsl.weights import load_weights, read_state_dict, save_weights
+from cwdsl.nets.weights import load_weights, read_state_dict, save_weights
 
 
 def tiny(seed: int) -> FCN:

@@ -45,7 +45,7 @@ import numpy as np
 
 from cwdsl.demo.shapes import SHAPES, shape_mask
 from cwdsl.demo.textures import Texture, random_texture, value_noise
-from cwdsl.errors import InputError, did_you_mean
+from cwdsl.core.errors import InputError, did_you_mean
 
 CLASS_NAMES: tuple[str, ...] = ("background",) + SHAPES
 NUM_CLASSES = len(CLASS_NAMES)

@@ -1,4 +1,4 @@
-"""Torch networks built from the one network description (:mod:`cwdsl.netspec`).
+"""Torch networks built from the one network description (:mod:`cwdsl.core.netspec`).
 
 - :class:`StagedNetwork`: the interface an executor drives (``run_layers``, ``run_stage``,
   ``head``, ``fuse``; ``forward`` is the same path over the whole network);

@@ -5,8 +5,8 @@ from contextlib import nullcontext
 
 import torch
 
-from cwdsl.errors import InputError
-from cwdsl.netspec import NetworkSpec, get_network
+from cwdsl.core.errors import InputError
+from cwdsl.core.netspec import NetworkSpec, get_network
 from cwdsl.nets.fcn import FCN, is_fcn8s_kind
 from cwdsl.nets.staged import StagedNetwork
 

@@ -1,4 +1,4 @@
-"""FCN-8s (Long et al.) built from a :class:`~cwdsl.netspec.NetworkSpec` of the VGG kind.
+"""FCN-8s (Long et al.) built from a :class:`~cwdsl.core.netspec.NetworkSpec` of the VGG kind.
 
 The module has the layout of the widely used PyTorch conversion of the Caffe model
 (wkentaro/pytorch-fcn ``FCN8s``), so its weights load as they are: trunk layers named
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cwdsl.netspec import FCN8S, NetworkSpec
+from cwdsl.core.netspec import FCN8S, NetworkSpec
 from cwdsl.nets.geometry import Size, feature_sizes, image_window, transposed_size
 from cwdsl.nets.staged import StagedNetwork
 
@@ -100,11 +100,11 @@ def _crop(x: Tensor, offset: int, size: Size) -> Tensor:
 
 
 class FCN(StagedNetwork):
-    """FCN-8s from an FCN-8s-kind spec (:data:`~cwdsl.netspec.FCN8S`,
-    :data:`~cwdsl.netspec.TINY`, or any spec for which :func:`is_fcn8s_kind` holds).
+    """FCN-8s from an FCN-8s-kind spec (:data:`~cwdsl.core.netspec.FCN8S`,
+    :data:`~cwdsl.core.netspec.TINY`, or any spec for which :func:`is_fcn8s_kind` holds).
 
     Convs get PyTorch's default initialisation (load trained weights with
-    :func:`cwdsl.weights.load_weights`); the upsamplers are bilinear.
+    :func:`cwdsl.nets.weights.load_weights`); the upsamplers are bilinear.
     """
 
     def head_window(self, name: str, input_hw: Sequence[int]) -> tuple[slice, slice]:

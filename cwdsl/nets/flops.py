@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from cwdsl.netspec import NetworkSpec
+from cwdsl.core.netspec import NetworkSpec
 from cwdsl.nets.build import build_network
 
 Size = tuple[int, int]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from cwdsl.netspec import Layer, NetworkSpec
+from cwdsl.core.netspec import Layer, NetworkSpec
 
 Size = tuple[int, int]
 

@@ -1,6 +1,6 @@
 """The staged interface an executor drives, and staging of any user ``nn.Module``.
 
-A :class:`StagedNetwork` is an ``nn.Module`` over a :class:`~cwdsl.netspec.NetworkSpec`
+A :class:`StagedNetwork` is an ``nn.Module`` over a :class:`~cwdsl.core.netspec.NetworkSpec`
 whose trunk can be run a range of layers at a time::
 
     feats = net.run_layers(frame, "conv1_1", "pool3")         # F[1] from F[0]
@@ -19,13 +19,12 @@ import copy
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from functools import cache
-from importlib import resources
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cwdsl.netspec import Head, Layer, NetworkSpec, register_network
+from cwdsl.lang.parser import reserved_words
+from cwdsl.core.netspec import Head, Layer, NetworkSpec, register_network
 
 Size = tuple[int, int]
 FuseFn = Callable[[Mapping[str, Tensor], Size], Tensor]
@@ -177,18 +176,11 @@ class ModuleNetwork(StagedNetwork):
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-@cache
-def _reserved_words() -> frozenset[str]:
-    """The schedule language's keywords (they cannot name a layer or head)."""
-    grammar = resources.files("cwdsl").joinpath("grammar.lark").read_text()
-    return frozenset(re.findall(r'"([A-Za-z_]+)"', grammar))
-
-
 def _check_name(network: str, what: str, name: str) -> None:
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(f"network {network}: {what} name {name!r} must be a schedule name "
                          f"(letters, digits and '_', not starting with a digit)")
-    if name in _reserved_words():
+    if name in reserved_words():
         raise ValueError(f"network {network}: {what} name {name!r} is a reserved word of "
                          f"the schedule language")
     if hasattr(nn.ModuleDict(), name):

@@ -1,0 +1,1 @@
+"""The `cwdsl` command line: one module per command, each owning its options and handler."""

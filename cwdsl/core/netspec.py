@@ -1,0 +1,178 @@
+"""Network descriptions: one place says what layers, heads and sizes a network has.
+
+The checker validates stage ranges and heads against these; the torch builders and the
+cost model read the same description. Users add networks with :func:`register_network`.
+"""
+from __future__ import annotations
+
+import re
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from cwdsl.core.errors import InputError, did_you_mean
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One named layer of the trunk, in execution order.
+
+    ``kind`` is ``"conv"`` (convolution + ReLU), ``"pool"`` (max pooling, ceil mode) or
+    ``"module"`` (an opaque user module).
+    """
+
+    name: str
+    kind: str
+    out_channels: int | None = None
+    kernel: int = 1
+    stride: int = 1
+    padding: int = 0
+
+
+@dataclass(frozen=True)
+class Head:
+    """A score head: a 1x1 convolution to class scores reading the output of ``reads``."""
+
+    name: str
+    reads: str
+
+
+@dataclass(frozen=True)
+class InputNorm:
+    """How an RGB frame with values in [0, 1] becomes the network's input:
+    reorder channels, multiply by ``scale``, subtract ``mean``, divide by ``std``."""
+
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    scale: float = 1.0
+    channel_order: str = "RGB"
+
+
+CAFFE_VGG_NORM = InputNorm(mean=(104.00698793, 116.66876762, 122.67891434), std=(1.0, 1.0, 1.0),
+                           scale=255.0, channel_order="BGR")
+"""The Caffe FCN models' input: BGR, 0..255, mean-subtracted."""
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A still-image segmentation network as an ordered trunk plus score heads.
+
+    ``builder`` (optional) makes the torch module; it is filled in by the networks module
+    so that this description stays importable without torch.
+    """
+
+    name: str
+    layers: tuple[Layer, ...]
+    heads: tuple[Head, ...]
+    num_classes: int
+    default_input: tuple[int, int]
+    in_channels: int = 3
+    description: str = ""
+    builder: Callable | None = field(default=None, compare=False, repr=False)
+    norm: InputNorm = InputNorm()
+
+    def __post_init__(self):
+        names = [layer.name for layer in self.layers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"network {self.name}: duplicate layer names")
+        for head in self.heads:
+            if head.reads not in names:
+                raise ValueError(f"network {self.name}: head {head.name} reads unknown "
+                                 f"layer {head.reads}")
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        return tuple(layer.name for layer in self.layers)
+
+    def layer_index(self, name: str) -> int:
+        return self.layer_names.index(name)
+
+    def head(self, name: str) -> Head | None:
+        return next((h for h in self.heads if h.name == name), None)
+
+    def head_segments(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """The trunk cut after every layer a head reads (see :func:`head_segments`)."""
+        return head_segments(self.layer_names, {h.name: h.reads for h in self.heads})
+
+
+def head_segments(layer_names, head_reads) -> list[tuple[str, str, tuple[str, ...]]]:
+    """``(first, last, heads)`` runs of ``layer_names`` cut after every layer a head reads,
+    plus a head-less tail if layers follow the deepest head. For FCN-8s: the paper's stages."""
+    names = list(layer_names)
+    by_layer: dict[int, list[str]] = {}
+    for head, reads in head_reads.items():
+        by_layer.setdefault(names.index(reads), []).append(head)
+    out, start = [], 0
+    for end in sorted(by_layer):
+        out.append((names[start], names[end], tuple(by_layer[end])))
+        start = end + 1
+    if start < len(names):
+        out.append((names[start], names[-1], ()))
+    return out
+
+
+def _vgg_fcn(name: str, widths: tuple[int, int, int, int, int], fc: int, description: str,
+             default_input: tuple[int, int], num_classes: int, norm: InputNorm) -> NetworkSpec:
+    """The FCN-8s trunk (VGG16: five conv blocks, fc6 as 7x7 conv, fc7 as 1x1 conv)."""
+    layers: list[Layer] = []
+    depth = (2, 2, 3, 3, 3)
+    for block, (w, n) in enumerate(zip(widths, depth), start=1):
+        for i in range(1, n + 1):
+            pad = 100 if (block, i) == (1, 1) else 1  # conv1_1 pads 100: output covers any input
+            layers.append(Layer(f"conv{block}_{i}", "conv", w, kernel=3, padding=pad))
+        layers.append(Layer(f"pool{block}", "pool", w, kernel=2, stride=2))
+    layers.append(Layer("fc6", "conv", fc, kernel=7))
+    layers.append(Layer("fc7", "conv", fc, kernel=1))
+    heads = (Head("score_pool3", "pool3"), Head("score_pool4", "pool4"), Head("score_fr", "fc7"))
+    return NetworkSpec(name, tuple(layers), heads, num_classes, default_input,
+                       description=description, norm=norm)
+
+
+FCN8S = _vgg_fcn("fcn8s", (64, 128, 256, 512, 512), 4096,
+                 "FCN-8s (Long et al.), VGG16 trunk, PASCAL VOC's 21 classes",
+                 default_input=(500, 500), num_classes=21, norm=CAFFE_VGG_NORM)
+TINY = _vgg_fcn("tiny", (4, 8, 16, 32, 64), 128,
+                "FCN-8s topology and layer names with few channels; quick on a CPU",
+                default_input=(128, 128), num_classes=6,
+                norm=InputNorm(mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)))
+
+FCN8S_CAMVID = _vgg_fcn("fcn8s_camvid", (8, 16, 32, 64, 128), 256,
+                        "FCN-8s topology and layer names, 1/8 of VGG16's channels, CamVid's "
+                        "11 classes; bundled weights trained on CamVid on a CPU",
+                        default_input=(180, 240), num_classes=11,
+                        norm=InputNorm(mean=(0.4, 0.4, 0.4), std=(0.3, 0.3, 0.3)))
+
+_REGISTRY: dict[str, NetworkSpec] = {}
+
+
+def register_network(spec: NetworkSpec, *, replace: bool = False) -> NetworkSpec:
+    """Make ``spec`` usable as ``network NAME`` in schedules. Returns the spec."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", spec.name):
+        raise ValueError(f"network name {spec.name!r} cannot be written in a schedule: use "
+                         f"letters, digits and '_' (not first a digit)")
+    if spec.name in _REGISTRY and not replace:
+        raise ValueError(f"a network named {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_network(name: str) -> NetworkSpec:
+    """The registered network ``name``; an ``InputError`` naming the choices otherwise."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise InputError(f"unknown network '{name}'{did_you_mean(name, _REGISTRY)}; "
+                         f"known: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def network_names() -> tuple[str, ...]:
+    return tuple(sorted(_REGISTRY))
+
+
+def find_network(name: str) -> NetworkSpec | None:
+    return _REGISTRY.get(name)
+
+
+register_network(FCN8S)
+register_network(TINY)
+register_network(FCN8S_CAMVID)

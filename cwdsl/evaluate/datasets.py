@@ -1,0 +1,114 @@
+"""Folders of labeled images: ``DIR/images/NAME.ext`` beside ``DIR/labels/NAME.png``.
+
+Labels are PNGs of class indices (palette "P" or grayscale "L"), the layout of CamVid,
+PASCAL VOC's ``SegmentationClass`` and most exports. ``void`` names a label value to
+ignore (it becomes :data:`cwdsl.evaluate.metrics.IGNORE`, 255); any other value outside the
+network's classes is an error naming the file. Sorted by name (natural order), a folder
+of frames from one video is a labeled *sequence*.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cwdsl.core.errors import InputError
+from cwdsl.evaluate.metrics import IGNORE
+from cwdsl.runtime.video import _list_images, _load_rgb, _natural_key, load_label_png
+
+
+@dataclass(frozen=True)
+class LabeledFolder:
+    """Pairs of an RGB image and its label map, in natural name order."""
+
+    root: Path
+    images: tuple[Path, ...]
+    labels: tuple[Path | None, ...]   # None: an unlabeled frame (sparse sequences only)
+    void: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def image(self, i: int) -> np.ndarray:
+        """Image ``i`` as (H, W, 3) uint8."""
+        return _load_rgb(self.images[i])
+
+    def label(self, i: int, num_classes: int | None = None) -> np.ndarray:
+        """Label map ``i`` as (H, W) uint8, ``void`` → 255; checked against the image's
+        size and, given ``num_classes``, the class range."""
+        if self.labels[i] is None:
+            raise InputError(f"{self.images[i]}: this frame has no label in {self.root}/labels")
+        label = load_label_png(self.labels[i])
+        if self.void is not None:
+            label = np.where(label == self.void, IGNORE, label).astype(np.uint8)
+        if num_classes is not None:
+            bad = label[(label >= num_classes) & (label != IGNORE)]
+            if bad.size:
+                hint = "" if self.void is not None else " (is it the void label? give --void)"
+                raise InputError(f"{self.labels[i]}: label value {int(bad.max())} is outside "
+                                 f"the network's classes 0..{num_classes - 1}{hint}")
+        return label
+
+    def pair(self, i: int, num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        image, label = self.image(i), self.label(i, num_classes)
+        if image.shape[:2] != label.shape:
+            raise InputError(f"{self.labels[i]}: label map is {label.shape[1]}x{label.shape[0]}, "
+                             f"its image is {image.shape[1]}x{image.shape[0]}")
+        return image, label
+
+    def pairs(self, num_classes: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for i in range(len(self)):
+            yield self.pair(i, num_classes)
+
+
+def open_labeled_folder(path: str | Path, void: int | None = None,
+                        sparse: bool = False) -> LabeledFolder:
+    """Check the layout of a labeled folder and pair its files. Every image needs a label
+    unless ``sparse`` (a video sequence labeled every few frames); at least one must have
+    one."""
+    root = Path(path)
+    if not root.is_dir():
+        raise InputError(f"{root}: no such folder" if not root.exists()
+                         else f"{root}: not a folder")
+    images_dir, labels_dir = root / "images", root / "labels"
+    for d in (images_dir, labels_dir):
+        if not d.is_dir():
+            raise InputError(f"{root}: a labeled folder holds images/ and labels/ (PNG class "
+                             f"indices with the images' names); {d.name}/ is missing")
+    if void is not None and not 0 <= void <= 255:
+        raise InputError(f"--void must be a label value 0..255, got {void}")
+    images = _list_images(images_dir, None)
+    labels = {p.stem: p for p in labels_dir.iterdir() if p.suffix.lower() == ".png"}
+    missing = [p.name for p in images if p.stem not in labels]
+    if missing and (not sparse or len(missing) == len(images)):
+        raise InputError(f"{labels_dir}: no label for {len(missing)} image(s), e.g. "
+                         f"{missing[0]} (expected labels/{Path(missing[0]).stem}.png)")
+    images.sort(key=lambda p: _natural_key(p.name))
+    return LabeledFolder(root, tuple(images), tuple(labels.get(p.stem) for p in images), void)
+
+
+def random_crops(pairs: Sequence[tuple[np.ndarray, np.ndarray]], batch: int,
+                 size: tuple[int, int], seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """An endless, seeded stream of training batches from (image, label) ``pairs`` held in
+    memory (:meth:`LabeledFolder.pairs`): random images, random crops of ``size`` (padded
+    with void where an image is smaller), random horizontal flips.
+    Yields ``(frames (B, H, W, 3) uint8, labels (B, H, W) uint8)``."""
+    rng = np.random.default_rng(seed)
+    cache = list(pairs)
+    h, w = size
+    while True:
+        frames = np.zeros((batch, h, w, 3), np.uint8)
+        labels = np.full((batch, h, w), IGNORE, np.uint8)
+        for b in range(batch):
+            image, label = cache[rng.integers(len(cache))]
+            ih, iw = label.shape
+            y = rng.integers(max(ih - h, 0) + 1)
+            x = rng.integers(max(iw - w, 0) + 1)
+            crop_img, crop_lab = image[y:y + h, x:x + w], label[y:y + h, x:x + w]
+            if rng.random() < 0.5:
+                crop_img, crop_lab = crop_img[:, ::-1], crop_lab[:, ::-1]
+            frames[b, :crop_img.shape[0], :crop_img.shape[1]] = crop_img
+            labels[b, :crop_lab.shape[0], :crop_lab.shape[1]] = crop_lab
+        yield frames, labels

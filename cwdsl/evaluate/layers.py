@@ -1,0 +1,156 @@
+"""How fast each score layer changes, and how accurate each truncated output is (paper §3:
+Table 1 and Fig. 2).
+
+For every frame the full network runs once; each score head's argmax map (over the cells
+that see the image, :meth:`StagedNetwork.head_window`) is compared with the previous
+frame's: the temporal difference is the fraction of labels that changed (the Hamming
+distance of one-hot maps, normalised). Truncated outputs fuse the heads up to a depth
+(``s1``: the shallowest head; ...; ``full``) and are scored against ground truth.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from cwdsl.evaluate.metrics import confusion, label_change, mean_iu
+from cwdsl.nets.preprocess import frame_tensor, normalize
+from cwdsl.evaluate.protocol import EvalData, LabeledClip
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """Temporal differences per head over every consecutive frame pair, per clip."""
+
+    heads: tuple[str, ...]
+    changes: dict[str, dict[str, np.ndarray]]   # clip name → head → per-frame differences
+    pixel_changes: dict[str, np.ndarray]         # clip name → per-frame input change
+    truncated_miu: dict[str, float]              # "s1", "s1+s2", ..., "full" → mean IU
+
+
+def _head_order(net) -> tuple[str, ...]:
+    names = net.spec.layer_names
+    return tuple(sorted((h.name for h in net.spec.heads),
+                        key=lambda h: names.index(net.spec.head(h).reads)))
+
+
+@torch.inference_mode()
+def layer_stats(net, data: EvalData, progress=None) -> LayerStats:
+    """Run ``net`` on every frame of ``data`` (see the module's docstring)."""
+    net.eval()
+    device = next(net.parameters()).device
+    heads = _head_order(net)
+    names = net.spec.layer_names
+    deepest = net.spec.head(heads[-1]).reads
+    k = net.spec.num_classes
+    truncations = {("s1" if i == 0 else "+".join(f"s{j + 1}" for j in range(i + 1)))
+                   if i < len(heads) - 1 else "full": heads[:i + 1] for i in range(len(heads))}
+    totals = {name: np.zeros((k, k), np.int64) for name in truncations}
+    changes, pixel_changes = {}, {}
+    for c, clip in enumerate(data.clips):
+        key = clip.name or f"clip{c}"
+        previous, previous_rgb = None, None
+        per_head = {h: [] for h in heads}
+        pixels = []
+        for rgb, truth in zip(clip.frames, clip.labels):
+            x = normalize(frame_tensor(rgb).to(device), net.spec.norm)
+            _, scores = net.run_stage(x, names[0], deepest, heads)
+            hw = x.shape[-2:]
+            current = {}
+            for h in heads:
+                rows, cols = net.head_window(h, hw)
+                current[h] = scores[h][0, :, rows, cols].argmax(0).cpu().numpy()
+            if previous is not None:
+                for h in heads:
+                    per_head[h].append(label_change(previous[h], current[h]))
+                pixels.append(float(np.abs(rgb.astype(np.float32) - previous_rgb).mean() / 255))
+            previous, previous_rgb = current, rgb.astype(np.float32)
+            if truth is not None:
+                for name, chosen in truncations.items():
+                    fused = net.fuse({h: scores[h] for h in chosen}, hw)
+                    totals[name] += confusion(fused[0].argmax(0).cpu().numpy(), truth, k)
+            if progress is not None:
+                progress(1)
+        changes[key] = {h: np.array(v) for h, v in per_head.items()}
+        pixel_changes[key] = np.array(pixels)
+    return LayerStats(heads, changes, pixel_changes,
+                      {name: 100 * mean_iu(n) for name, n in totals.items()})
+
+
+def layer_table(net, stats: LayerStats) -> list[dict]:
+    """Table 1's rows: input pixels, then each head: temporal difference mean ± std over
+    all frame pairs, depth (parametric layers from the input), truncated output accuracy."""
+    spec = net.spec
+    rows = []
+    pix = np.concatenate([v for v in stats.pixel_changes.values()] or [np.zeros(0)])
+    rows.append({"layer": "pixels (mean |Δ|)", "depth": 0, "mean": float(pix.mean()) if pix.size
+                 else float("nan"), "std": float(pix.std()) if pix.size else float("nan"),
+                 "output": None, "mean_iu": None})
+    truncs = list(stats.truncated_miu)
+    for i, h in enumerate(stats.heads):
+        reads = spec.head(h).reads
+        depth = sum(1 for layer in spec.layers[:spec.layer_index(reads) + 1]
+                    if layer.kind == "conv") + 1  # + the score layer
+        values = np.concatenate([c[h] for c in stats.changes.values()] or [np.zeros(0)])
+        rows.append({"layer": f"{h} (reads {reads})", "depth": depth,
+                     "mean": float(values.mean()) if values.size else float("nan"),
+                     "std": float(values.std()) if values.size else float("nan"),
+                     "output": truncs[i], "mean_iu": stats.truncated_miu[truncs[i]]})
+    return rows
+
+
+def format_layer_table(rows: Sequence[dict], header: str) -> str:
+    cols = f"{'score layer':<28}{'temporal difference':>21}{'depth':>7}{'output':>10}{'mean IU':>9}"
+    lines = [header, "", cols, "-" * len(cols)]
+    for r in rows:
+        miu = "" if r["mean_iu"] is None else f"{r['mean_iu']:.1f}"
+        lines.append(f"{r['layer']:<28}{r['mean']:>13.3f} ± {r['std']:.3f}{r['depth']:>7}"
+                     f"{r['output'] or '':>10}{miu:>9}")
+    lines += ["", "temporal difference: fraction of a score layer's argmax labels that change "
+                  "between consecutive frames; depth: convolutions from the input, the score layer "
+                  "included; mean IU: "
+                  "the truncated output fusing the heads up to this one"]
+    return "\n".join(lines)
+
+
+def plot_changes(path, stats: LayerStats, frames: int = 75, heads: Sequence[str] | None = None):
+    """Fig. 2: per-frame temporal difference of the chosen heads (default: the two deepest),
+    one panel per clip."""
+    from cwdsl.core.figures import pyplot, save_figure
+
+    plt = pyplot()
+
+    heads = tuple(heads or stats.heads[-2:])
+    clips = list(stats.changes)
+    fig, axes = plt.subplots(1, len(clips), figsize=(4.2 * len(clips), 3.2), squeeze=False,
+                             sharey=True)
+    colours = {h: c for h, c in zip(stats.heads[::-1], ("tab:blue", "tab:green", "tab:orange",
+                                                         "tab:red", "tab:purple"))}
+    for ax, clip in zip(axes[0], clips):
+        for h in heads:
+            values = stats.changes[clip][h][:frames]
+            ax.plot(np.arange(1, len(values) + 1), values, color=colours[h], lw=1.2, label=h)
+        ax.set_title(clip, fontsize=9)
+        ax.set_xlabel("frame")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("labels changed from previous frame")
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def motion_clips(frames: int = 75, size=(128, 128), seed: int = 7) -> EvalData:
+    """Two generated clips for Fig. 2: large motion (fast pans, moving objects, cuts) and
+    small motion (slow pans, slow objects, no cuts)."""
+    from cwdsl.demo.scenes import Motion, generate_clip
+
+    small = Motion(still=0.2, pan=0.5, hold=0.3, pan_speed=(0.3, 0.8),
+                   object_speed=(0.1, 0.4), spin=0.005, cut_rate=0.0)
+    clips = []
+    for name, motion in (("large motion", "busy"), ("small motion", small)):
+        clip = generate_clip(seed, frames, size, motion=motion)
+        clips.append(LabeledClip(name, tuple(clip.frames), tuple(clip.labels)))
+    return EvalData(f"two generated clips of {frames} frames (large and small motion)",
+                    tuple(clips))

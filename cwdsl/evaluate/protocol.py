@@ -1,0 +1,137 @@
+"""Labeled clips to evaluate schedules on: the paper's translated crops (§5), the demo clip,
+labeled sequences.
+
+The paper's synthetic video slides a crop window across a labeled still, six frames, 16
+("slow") or 32 ("fast") pixels per frame, horizontally for a landscape image and
+vertically for a portrait one, and scores every frame. Here the stills are the project's
+generated scenes (``shift16``, ``shift32``) or a labeled folder (``shift16:DIR``), so
+users with PASCAL VOC or Cityscapes in ``images/`` + ``labels/`` can run the protocol.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cwdsl.core.errors import InputError
+
+CROP_FRAMES = 6
+SHIFTS = {"shift16": 16, "shift32": 32}
+SCENES = 24                  # generated stills per shift protocol
+SCENE_SIZE = 128             # generated stills: crops are SCENE_SIZE x SCENE_SIZE
+SCENE_SEED = 5_000_000       # far from training (0..) and validation (1,000,000..) seeds
+
+
+@dataclass(frozen=True)
+class LabeledClip:
+    """Frames with ground truth for some of them (``labels[t] is None``: not scored)."""
+
+    name: str
+    frames: tuple[np.ndarray, ...]                # (H, W, 3) uint8
+    labels: tuple[np.ndarray | None, ...]         # (H, W) uint8, 255 = ignore
+
+    def __post_init__(self):
+        if len(self.frames) != len(self.labels):
+            raise ValueError("one label (or None) per frame")
+
+
+@dataclass(frozen=True)
+class EvalData:
+    """What ``cwdsl eval --data`` names: clips plus a description for tables."""
+
+    description: str
+    clips: tuple[LabeledClip, ...]
+
+    @property
+    def frames(self) -> int:
+        return sum(len(c.frames) for c in self.clips)
+
+    @property
+    def scored(self) -> int:
+        return sum(lab is not None for c in self.clips for lab in c.labels)
+
+
+def translated_crops(image: np.ndarray, label: np.ndarray, step: int,
+                     frames: int = CROP_FRAMES, name: str = "") -> LabeledClip:
+    """Slide a window ``step`` pixels per frame along the image's long side; the window
+    spans the short side and the long side less ``step * (frames - 1)``."""
+    h, w = label.shape
+    if image.shape[:2] != (h, w):
+        raise InputError(f"{name or 'image'}: image and label sizes differ")
+    span = step * (frames - 1)
+    horizontal = w >= h
+    long_side = w if horizontal else h
+    if long_side - span < 32:
+        raise InputError(f"{name or 'image'}: {w}x{h} is too small to slide {frames} frames "
+                         f"by {step} px (needs a side of at least {span + 32} px)")
+    out_frames, out_labels = [], []
+    for i in range(frames):
+        o = i * step
+        window = (slice(None), slice(o, o + w - span)) if horizontal else \
+            (slice(o, o + h - span), slice(None))
+        out_frames.append(np.ascontiguousarray(image[window]))
+        out_labels.append(np.ascontiguousarray(label[window]))
+    return LabeledClip(name, tuple(out_frames), tuple(out_labels))
+
+
+def generated_stills(count: int = SCENES, step: int = 16) -> Iterator[tuple[str, np.ndarray,
+                                                                           np.ndarray]]:
+    """Stills from the demo scene generator, wide enough that crops are square."""
+    from cwdsl.demo.scenes import generate_clip
+
+    size = (SCENE_SIZE, SCENE_SIZE + step * (CROP_FRAMES - 1))
+    for i in range(count):
+        clip = generate_clip(SCENE_SEED + i, 1, size)
+        yield f"scene{SCENE_SEED + i}", clip.frames[0], clip.labels[0]
+
+
+def is_generated(spec: str) -> bool:
+    """Whether ``--data spec`` names data the project generates (the demo network's)."""
+    return spec == "demo" or re.fullmatch(r"shift\d+", spec) is not None
+
+
+def load_eval_data(spec: str, num_classes: int, void: int | None = None,
+                   scenes: int = SCENES) -> EvalData:
+    """``demo`` | ``shift16`` | ``shift32`` | ``shift16:DIR`` | ``shift32:DIR`` | ``DIR``
+    (a labeled sequence: images in name order, labels for some or all of them)."""
+    from cwdsl.evaluate.datasets import open_labeled_folder
+
+    found = re.fullmatch(r"(shift\d+)(?::(.+))?", spec)
+    if found and found.group(1) not in SHIFTS:
+        raise InputError(f"--data {spec}: the protocol shifts by 16 or 32 px (shift16, shift32)")
+    if found:
+        step = SHIFTS[found.group(1)]
+        if found.group(2) is None:
+            clips = tuple(translated_crops(img, lab, step, name=n)
+                          for n, img, lab in generated_stills(scenes, step))
+            return EvalData(f"{found.group(1)}: {scenes} generated scenes, {CROP_FRAMES} frames "
+                            f"sliding {step} px", clips)
+        folder = open_labeled_folder(found.group(2), void)
+        clips = tuple(translated_crops(*folder.pair(i, num_classes), step,
+                                       name=folder.images[i].name) for i in range(len(folder)))
+        return EvalData(f"{found.group(1)}: {len(folder)} images of {folder.root}, "
+                        f"{CROP_FRAMES} frames sliding {step} px", clips)
+    if spec == "demo":
+        from cwdsl.runtime.run import DEMO_FRAMES, DEMO_SEED, DEMO_SIZE
+        from cwdsl.demo.scenes import generate_clip
+
+        clip = generate_clip(DEMO_SEED, DEMO_FRAMES, DEMO_SIZE)
+        return EvalData(f"demo clip (seed {DEMO_SEED}, {DEMO_FRAMES} frames)",
+                        (LabeledClip("demo", tuple(clip.frames), tuple(clip.labels)),))
+    path = Path(spec)
+    if not path.exists():
+        raise InputError(f"--data {spec}: not demo, shift16, shift32, shift16:DIR, shift32:DIR "
+                         f"or an existing labeled folder")
+    folder = open_labeled_folder(path, void, sparse=True)
+    frames, labels = [], []
+    for i in range(len(folder)):
+        frames.append(folder.image(i))
+        labels.append(None if folder.labels[i] is None else folder.label(i, num_classes))
+        if labels[-1] is not None and labels[-1].shape != frames[-1].shape[:2]:
+            raise InputError(f"{folder.labels[i]}: label map size differs from its image's")
+    clip = LabeledClip(path.name, tuple(frames), tuple(labels))
+    return EvalData(f"sequence {path}: {len(frames)} frames, "
+                    f"{sum(lab is not None for lab in labels)} labeled", (clip,))

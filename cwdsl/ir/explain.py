@@ -1,0 +1,59 @@
+"""A frame × stage grid of plans: what computes, what is cached, the clock values."""
+from __future__ import annotations
+
+from cwdsl.ir.plan import Compute, FramePlan, Planner
+from cwdsl.ir.trace import AtomFrames
+
+
+def plans(planner: Planner, frames: int, atoms: AtomFrames | None = None) -> list[FramePlan]:
+    """Plans of frames ``0..frames-1``; ``atoms[t]`` gives data-driven values of frame t."""
+    return [planner.plan(t, atoms[t] if atoms else None) for t in range(frames)]
+
+
+def render_grid(planner: Planner, plan_list: list[FramePlan]) -> str:
+    """The grid as text: ``C`` compute (``C¹`` reads the previous stage d frames back),
+    ``.`` cache; rows for each clock and data-driven atom (``1``/``0``)."""
+    program = planner.program
+    frames = len(plan_list)
+    cell = max(3, len(str(frames - 1)) + 2)
+    label_width = max([len("frame")] + [len(s) for s in planner.stages]
+                      + [len(g) for g in dict.fromkeys(planner.gates.values())]
+                      + [len(a) + 5 for a in planner.atoms]) + 2
+
+    def row(label: str, cells: list[str]) -> str:
+        return label.ljust(label_width) + "".join(c.rjust(cell) for c in cells)
+
+    lines = [f"{program.name}: network {program.network.name}, input "
+             f"{program.input_size[0]}x{program.input_size[1]}, output fuse"
+             f"({', '.join(program.output_stages)})", ""]
+    lines.append(row("frame", [str(p.frame) for p in plan_list]))
+    sup = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+    for stage in planner.stages:
+        cells = []
+        for p in plan_list:
+            d = p.delay(stage)
+            cells.append("." if d is None else "C" + (str(d).translate(sup) if d else ""))
+        lines.append(row(stage, cells))
+    lines.append("")
+    for gate in dict.fromkeys(planner.gates.values()):
+        lines.append(row("clock " + gate.removeprefix("clock:"), [str(int(p.clocks[gate])) for p in plan_list]))
+    for atom in planner.atoms:
+        lines.append(row("atom " + atom, ["-" if p.frame == 0 else str(int(p.atoms[atom]))
+                                for p in plan_list]))
+    lines.append("")
+    for stage in planner.stages:
+        n = sum(1 for p in plan_list if stage in p.computed)
+        gate = planner.gates[stage].removeprefix("clock:")
+        lines.append(f"{stage}: computes on {n}/{frames} frames ({100 * n / frames:.0f}%), "
+                     f"clock '{gate}'")
+    full = sum(1 for p in plan_list if len(p.computed) == len(planner.stages))
+    lines.append(f"all stages computed on {full}/{frames} frames ({100 * full / frames:.0f}%)")
+    concurrent = [p for p in plan_list[1:] if any(len(w) > 1 for w in p.waves)]
+    if concurrent:
+        waves = " | ".join("{" + ", ".join(w) + "}" for w in concurrent[0].waves)
+        lines.append(f"concurrent stages (frame {concurrent[0].frame}): {waves}")
+    if any(isinstance(s, Compute) and s.delay for p in plan_list for s in p.steps):
+        lines.append("C¹: the stage reads the previous stage's features from 1 frame back "
+                     "(frame 0 always runs in full, without delays)")
+    lines.append("legend: C compute, . read the cache")
+    return "\n".join(lines)

@@ -1,0 +1,54 @@
+"""Values of data-driven clock atoms over frames, for planning without running.
+
+Two sources: a firing trace written by ``cwdsl run`` (``run.json``: ``frames[i].atoms``
+maps each atom id to its measured value), or a seeded Bernoulli firing rate.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from cwdsl.core.errors import InputError
+
+AtomFrames = list[dict[str, bool]]
+
+
+def fire_rate_atoms(atoms: Sequence[str], frames: int, rate: float, seed: int = 0) -> AtomFrames:
+    """Each atom fires independently with probability ``rate`` on each frame."""
+    if not 0.0 <= rate <= 1.0:
+        raise InputError(f"--fire-rate must be in [0, 1], got {rate}")
+    draws = np.random.default_rng(seed).random((frames, len(atoms))) < rate
+    return [dict(zip(atoms, map(bool, row))) for row in draws]
+
+
+def trace_atoms(path: str | Path, atoms: Sequence[str], frames: int | None = None) -> AtomFrames:
+    """Atom values replayed from a run record; every atom the schedule needs must be there."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such trace file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read trace ({e})") from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}:{e.lineno}:{e.colno}: not valid JSON ({e.msg})") from None
+    rows = record.get("frames") if isinstance(record, dict) else None
+    if not isinstance(rows, list) or not rows:
+        raise InputError(f"{path}: not a cwdsl run record (no 'frames' list)")
+    out: AtomFrames = []
+    for i, row in enumerate(rows[:frames] if frames else rows):
+        values = row.get("atoms", {}) if isinstance(row, dict) else None
+        if not isinstance(values, dict):
+            raise InputError(f"{path}: frame {i} has no 'atoms' mapping")
+        missing = [a for a in atoms if a not in values and i > 0]
+        if missing:
+            raise InputError(f"{path}: frame {i} has no value for clock atom '{missing[0]}'; "
+                             f"the trace was recorded with another schedule "
+                             f"(it has: {', '.join(sorted(values)) or 'none'})")
+        out.append({a: bool(values.get(a, True)) for a in atoms})
+    if frames and len(out) < frames:
+        raise InputError(f"{path}: the trace has {len(out)} frames, {frames} were asked for")
+    return out

@@ -1,0 +1,1 @@
+"""The schedule language: grammar, parser, AST, printer and semantic checker (text → checked AST)."""

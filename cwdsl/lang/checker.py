@@ -1,0 +1,291 @@
+"""Semantic checks of a parsed schedule against its network.
+
+Every error names the culprit's span; all errors of a file are reported together.
+Warnings (unused clocks, stages that never compute) are returned, not raised.
+"""
+from __future__ import annotations
+
+import networkx as nx
+
+from cwdsl.lang import ast
+from cwdsl.core.errors import Diagnostic, ScheduleError, did_you_mean
+from cwdsl.core.netspec import NetworkSpec, find_network, network_names
+
+
+def check(schedule: ast.Schedule) -> tuple[Diagnostic, ...]:
+    """Raise ``ScheduleError`` with every error found; return the warnings."""
+    checker = _Checker(schedule)
+    checker.run()
+    if checker.errors:
+        raise ScheduleError(checker.errors)
+    return tuple(checker.warnings)
+
+
+def computable_stages(schedule: ast.Schedule) -> tuple[str, ...]:
+    """Stages that have a compute rule and whose every earlier stage has one too."""
+    ruled = {r.stage.name for r in schedule.rules}
+    out = []
+    for stage in schedule.stages:
+        if stage.name.name not in ruled:
+            break
+        out.append(stage.name.name)
+    return tuple(out)
+
+
+def clock_reads(expr: ast.ClockExpr, clocks: dict[str, ast.ClockDecl]) -> set[str]:
+    """Stages whose scores a clock expression reads, through named clocks too."""
+    seen: set[str] = set()
+    reads: set[str] = set()
+
+    def visit(e):
+        for node in ast.walk_clock(e):
+            if isinstance(node, ast.LabelDiff):
+                reads.add(node.stage.name)
+            elif isinstance(node, ast.ClockRef) and node.name.name in clocks \
+                    and node.name.name not in seen:
+                seen.add(node.name.name)
+                visit(clocks[node.name.name].expr)
+
+    visit(expr)
+    return reads
+
+
+class _Checker:
+    def __init__(self, schedule: ast.Schedule):
+        self.s = schedule
+        self.errors: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []
+        self.spec: NetworkSpec | None = None
+        self.stages: dict[str, ast.StageDecl] = {}
+        self.clocks: dict[str, ast.ClockDecl] = {}
+        self.rules: dict[str, ast.ComputeRule] = {}
+
+    def error(self, message: str, node) -> None:
+        self.errors.append(Diagnostic(message, node.span, source=self.s.source))
+
+    def warn(self, message: str, node) -> None:
+        self.warnings.append(Diagnostic(message, node.span, "warning", source=self.s.source))
+
+    def run(self) -> None:
+        self.check_network()
+        self.check_stages()
+        self.check_clock_decls()
+        self.check_rules()
+        self.check_output()
+        if not self.errors:
+            self.check_cycles()
+
+    # -- network and stages ---------------------------------------------------------
+    def check_network(self) -> None:
+        net = self.s.network
+        self.spec = find_network(net.name.name)
+        if self.spec is None:
+            self.error(f"unknown network '{net.name.name}' (known: {', '.join(network_names())})"
+                       f"{did_you_mean(net.name.name, network_names())}", net.name)
+        if net.input is not None and (net.input.height < 1 or net.input.width < 1):
+            self.error("input size must be at least 1x1", net.input)
+
+    def layer(self, ident: ast.Ident) -> int | None:
+        names = self.spec.layer_names
+        if ident.name in names:
+            return names.index(ident.name)
+        self.error(f"unknown layer '{ident.name}' in network {self.spec.name}"
+                   f"{did_you_mean(ident.name, names)}", ident)
+        return None
+
+    def check_stages(self) -> None:
+        if not self.s.stages:
+            self.error("no stages declared; add e.g. 'stage s1 = conv1_1 .. fc7 head score_fr'",
+                       self.s.network)
+        owner_of_head: dict[str, str] = {}
+        previous: tuple[ast.StageDecl, int, int] | None = None
+        for stage in self.s.stages:
+            name = stage.name.name
+            if name in self.stages:
+                self.error(f"stage '{name}' is already declared on line "
+                           f"{self.stages[name].span.line}", stage.name)
+                continue
+            self.stages[name] = stage
+            if self.spec is None:
+                continue
+            first, last = self.layer(stage.first), self.layer(stage.last)
+            if first is None or last is None:
+                previous = None
+                continue
+            if first > last:
+                self.error(f"stage '{name}' runs backwards: '{stage.last.name}' comes before "
+                           f"'{stage.first.name}' in {self.spec.name}", stage.last)
+                previous = None
+                continue
+            self.check_heads(stage, first, last, owner_of_head)
+            self.check_tiling(stage, first, previous)
+            previous = (stage, first, last)
+
+    def check_heads(self, stage, first, last, owner_of_head) -> None:
+        names = self.spec.layer_names
+        for head in stage.heads:
+            spec_head = self.spec.head(head.name)
+            if spec_head is None:
+                known = [h.name for h in self.spec.heads]
+                self.error(f"unknown score head '{head.name}' in network {self.spec.name} "
+                           f"(heads: {', '.join(known)}){did_you_mean(head.name, known)}", head)
+                continue
+            if head.name in owner_of_head:
+                self.error(f"head '{head.name}' already belongs to stage "
+                           f"'{owner_of_head[head.name]}'", head)
+                continue
+            owner_of_head[head.name] = stage.name.name
+            if not first <= names.index(spec_head.reads) <= last:
+                self.error(f"head '{head.name}' reads '{spec_head.reads}', which is not in "
+                           f"stage '{stage.name.name}' ({stage.first.name} .. {stage.last.name})",
+                           head)
+
+    def check_tiling(self, stage, first, previous) -> None:
+        names = self.spec.layer_names
+        if previous is None:
+            if stage is self.s.stages[0] and first != 0:
+                self.error(f"the first stage must start at the network's first layer "
+                           f"'{names[0]}'", stage.first)
+            return
+        prev, prev_first, prev_last = previous
+        if first == prev_last + 1:
+            return
+        if first > prev_last + 1:
+            self.error(f"gap between stages '{prev.name.name}' and '{stage.name.name}': layers "
+                       f"{names[prev_last + 1]} .. {names[first - 1]} belong to no stage",
+                       stage.first)
+        elif first <= prev_first:
+            self.error(f"stages out of order: '{stage.name.name}' starts at '{names[first]}', "
+                       f"before '{prev.name.name}' (declared above it) starts", stage.first)
+        else:
+            self.error(f"stage '{stage.name.name}' overlaps '{prev.name.name}': layers "
+                       f"{names[first]} .. {names[prev_last]} are in both", stage.first)
+
+    # -- clocks -----------------------------------------------------------------------
+    def check_clock_decls(self) -> None:
+        for decl in self.s.clocks:
+            name = decl.name.name
+            if name in self.clocks:
+                self.error(f"clock '{name}' is already declared on line "
+                           f"{self.clocks[name].span.line}", decl.name)
+                continue
+            self.clocks[name] = decl
+        used: set[str] = set()
+        for decl in self.clocks.values():
+            self.check_expr(decl.expr, used)
+        for rule in self.s.rules:
+            self.check_expr(rule.clock, used)
+        for name, decl in self.clocks.items():
+            if name not in used:
+                self.warn(f"clock '{name}' is declared but never used", decl.name)
+        graph = nx.DiGraph()
+        for name, decl in self.clocks.items():
+            graph.add_node(name)
+            for node in ast.walk_clock(decl.expr):
+                if isinstance(node, ast.ClockRef) and node.name.name in self.clocks:
+                    graph.add_edge(name, node.name.name)
+        for cycle in sorted(nx.simple_cycles(graph), key=lambda c: (len(c), sorted(c))):
+            first = min(cycle, key=lambda n: self.clocks[n].span.line)
+            i = cycle.index(first)
+            path = " → ".join(cycle[i:] + cycle[:i] + [first])
+            self.error(f"clock '{first}' is defined in terms of itself ({path})",
+                       self.clocks[first].name)
+            break
+
+    def check_expr(self, expr: ast.ClockExpr, used: set[str]) -> None:
+        for node in ast.walk_clock(expr):
+            match node:
+                case ast.Const(value) if value not in (0, 1):
+                    self.error(f"a constant clock is 0 or 1, got {value}", node)
+                case ast.Every(period, phase):
+                    if period < 1:
+                        self.error(f"period must be at least 1, got {period}", node)
+                    elif not 0 <= phase < period:
+                        self.error(f"phase must be in 0 .. {period - 1} for period {period}, "
+                                   f"got {phase}", node)
+                case ast.LabelDiff() | ast.PixelDiff():
+                    if not 0.0 <= node.theta <= 1.0:
+                        self.error(f"threshold θ must be in [0, 1], got {node.theta:g}", node)
+                    if isinstance(node, ast.LabelDiff) and node.stage.name not in self.stages:
+                        self.error(f"labeldiff reads unknown stage '{node.stage.name}'"
+                                   f"{did_you_mean(node.stage.name, self.stages)}", node.stage)
+                case ast.ClockRef(name):
+                    if name.name in self.clocks:
+                        used.add(name.name)
+                    else:
+                        self.error(f"undefined clock '{name.name}'"
+                                   f"{did_you_mean(name.name, self.clocks)}", name)
+
+    # -- rules and output ---------------------------------------------------------------
+    def check_rules(self) -> None:
+        for rule in self.s.rules:
+            name = rule.stage.name
+            if name not in self.stages:
+                self.error(f"compute rule for unknown stage '{name}'"
+                           f"{did_you_mean(name, self.stages)}", rule.stage)
+                continue
+            if name in self.rules:
+                self.error(f"stage '{name}' already has a compute rule on line "
+                           f"{self.rules[name].span.line}", rule.stage)
+                continue
+            self.rules[name] = rule
+            if rule.delay < 0:
+                self.error(f"delay must be 0 or more, got {rule.delay}", rule)
+            elif rule.delay and self.s.stages and self.s.stages[0].name.name == name:
+                self.error(f"the first stage '{name}' reads the input frame and cannot be "
+                           f"delayed", rule)
+        order = [s.name.name for s in self.s.stages]
+        computable = set(computable_stages(self.s))
+        for i, name in enumerate(order):
+            if name in self.rules and name not in computable:
+                blocker = next(o for o in order[:i] if o not in self.rules)
+                self.error(f"stage '{name}' reads the features of '{blocker}', which has no "
+                           f"compute rule and is never computed", self.rules[name].stage)
+            elif name not in self.rules and self.stages[name] is self.s.stages[i]:
+                self.warn(f"stage '{name}' has no compute rule and is never computed",
+                          self.stages[name].name)
+        for expr in [d.expr for d in self.clocks.values()] + [r.clock for r in self.rules.values()]:
+            for node in ast.walk_clock(expr):
+                if isinstance(node, ast.LabelDiff) and node.stage.name in self.stages \
+                        and node.stage.name not in computable:
+                    self.error(f"labeldiff reads stage '{node.stage.name}', which is never "
+                               f"computed", node.stage)
+
+    def check_output(self) -> None:
+        computable = set(computable_stages(self.s))
+        seen: set[str] = set()
+        for ident in self.s.output.stages:
+            if ident.name in seen:
+                self.error(f"output names stage '{ident.name}' twice", ident)
+            elif ident.name not in self.stages:
+                self.error(f"output names unknown stage '{ident.name}'"
+                           f"{did_you_mean(ident.name, self.stages)}", ident)
+            elif ident.name not in computable:
+                self.error(f"output fuses stage '{ident.name}', which is never computed "
+                           f"(it or an earlier stage has no compute rule)", ident)
+            seen.add(ident.name)
+
+    def check_cycles(self) -> None:
+        """A clock may not read, within the same frame, the stage it gates."""
+        graph = nx.DiGraph()
+        order = [s.name.name for s in self.s.stages]
+        for prev, stage in zip(order, order[1:]):
+            rule = self.rules.get(stage)
+            if rule is not None and rule.delay == 0:
+                graph.add_edge(prev, stage)
+        for stage, rule in self.rules.items():
+            for read in clock_reads(rule.clock, self.clocks):
+                graph.add_edge(read, stage)
+        for stage in order:
+            rule = self.rules.get(stage)
+            if rule is None:
+                continue
+            for read in sorted(clock_reads(rule.clock, self.clocks)):
+                if not nx.has_path(graph, stage, read):
+                    continue
+                path = " → ".join(nx.shortest_path(graph, stage, read) + [stage]) \
+                    if read != stage else f"{stage} → {stage}"
+                self.error(f"the clock of '{stage}' reads a stage that needs '{stage}' on the "
+                           f"same frame ({path}): a clock cannot depend on the stage it gates "
+                           f"(a delay on the path would break the cycle)", rule.clock)
+                return

@@ -1,0 +1,284 @@
+"""Text → AST. The grammar lives in ``grammar.lark``; every failure is a ``ScheduleError``
+with the file, line, column and a caret."""
+from __future__ import annotations
+
+import functools
+import math
+import re
+from importlib import resources
+from pathlib import Path
+
+import lark
+from lark import Token, Transformer, v_args
+
+from cwdsl.lang import ast
+from cwdsl.core.errors import Diagnostic, InputError, ScheduleError, Source, did_you_mean
+from cwdsl.core.span import Span
+
+_TERMINAL_WORDS = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "SIZE": "a size such as 500x500",
+    "CMP": "'>=' or '>'",
+    "$END": "the end of the file",
+}
+
+
+def _grammar_text() -> str:
+    return resources.files("cwdsl.lang").joinpath("grammar.lark").read_text()
+
+
+@functools.cache
+def reserved_words() -> frozenset[str]:
+    """The schedule language's keywords: they cannot name a network, layer, head or stage."""
+    return frozenset(re.findall(r'"([A-Za-z_]+)"', _grammar_text()))
+
+
+@functools.cache
+def _parser() -> lark.Lark:
+    return lark.Lark(_grammar_text(), parser="lalr", lexer="basic", strict=True,
+                     propagate_positions=True, cache=True,
+                     maybe_placeholders=False)
+
+
+@functools.cache
+def _terminal_words() -> dict[str, str]:
+    words = dict(_TERMINAL_WORDS)
+    for term in _parser().terminals:
+        if isinstance(term.pattern, lark.lexer.PatternStr):
+            words.setdefault(term.name, f"'{term.pattern.value}'")
+    return words
+
+
+def _expected(names) -> str:
+    words = _terminal_words()
+    shown = sorted({words.get(n, n) for n in names})
+    if len(shown) == 1:
+        return shown[0]
+    return ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
+def _token_text(token: Token) -> str:
+    if token.type == "$END":
+        return "end of file"
+    return f"'{token.value}'"
+
+
+def _unexpected_token_message(token: Token, expected) -> str:
+    words = _terminal_words()
+    message = f"unexpected {_token_text(token)}; expected {_expected(expected)}"
+    if "NAME" in expected and token.type != "NAME" and str(token.value).isidentifier():
+        return message + f" ('{token.value}' is a reserved word and cannot be a name)"
+    if token.type == "NAME":
+        keywords = [words[n].strip("'") for n in expected if words.get(n, "").startswith("'")]
+        return message + did_you_mean(str(token.value), keywords)
+    return message
+
+
+def parse(text: str, path: str = "<string>") -> ast.Schedule:
+    """Parse schedule text into a :class:`~cwdsl.lang.ast.Schedule` (syntax only; see ``check``)."""
+    source = Source(text, path)
+    try:
+        tree = _parser().parse(text)
+    except lark.exceptions.UnexpectedCharacters as e:
+        span = Span(e.line, e.column, e.line, e.column + 1)
+        char = text[e.pos_in_stream] if e.pos_in_stream < len(text) else "?"
+        raise ScheduleError(Diagnostic(
+            f"unexpected character {char!r}; expected {_expected(e.allowed)}", span,
+            source=source)) from None
+    except lark.exceptions.UnexpectedToken as e:
+        token = e.token
+        if token.type == "$END":
+            lines = text.splitlines() or [""]
+            line, col = len(lines), len(lines[-1]) + 1
+            span = Span(line, col, line, col + 1)
+        else:
+            span = Span.of(token)
+        raise ScheduleError(Diagnostic(_unexpected_token_message(token, e.expected), span,
+                                       source=source)) from None
+    except lark.exceptions.UnexpectedEOF as e:  # pragma: no cover - LALR reports UnexpectedToken
+        raise ScheduleError(Diagnostic(f"unexpected end of file; expected {_expected(e.expected)}",
+                                       source=source)) from None
+    try:
+        statements = _ToAst(source).transform(tree).children
+    except lark.exceptions.VisitError as e:
+        if isinstance(e.orig_exc, ScheduleError):
+            raise e.orig_exc from None
+        raise
+    return _assemble(statements, source)
+
+
+def parse_file(path: str | Path) -> ast.Schedule:
+    """Read and parse a ``.cw`` file; a missing or unreadable file is an ``InputError``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such schedule file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a schedule file") from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from None
+    return parse(text, str(path))
+
+
+def _ident(token: Token) -> ast.Ident:
+    return ast.Ident(str(token), span=Span.of(token))
+
+
+def _merge(a: Span | None, b: Span | None) -> Span | None:
+    if a is None or b is None:
+        return a or b
+    return Span(a.line, a.column, b.end_line, b.end_column)
+
+
+class _ToAst(Transformer):
+    """Parse tree → AST nodes. Numbers are validated for *shape* here (whole numbers
+    where whole numbers are needed); ranges are the checker's job."""
+
+    def __init__(self, source: Source):
+        super().__init__()
+        self.source = source
+
+    def _error(self, message: str, token: Token) -> ScheduleError:
+        return ScheduleError(Diagnostic(message, Span.of(token), source=self.source))
+
+    def _whole(self, token: Token, what: str) -> int:
+        value = float(token)
+        if not math.isfinite(value) or value != int(value) or not _looks_whole(str(token)):
+            raise self._error(f"{what} must be a whole number, got {token}", token)
+        return int(value)
+
+    def _fraction(self, token: Token) -> float:
+        value = float(token)
+        if not math.isfinite(value):
+            raise self._error(f"threshold must be a finite number, got {token}", token)
+        return value
+
+    @v_args(meta=True)
+    def network_decl(self, meta, children):
+        size = None
+        if len(children) == 2:
+            h, w = (int(x) for x in str(children[1]).split("x"))
+            size = ast.Size(h, w, span=Span.of(children[1]))
+        return ast.NetworkDecl(_ident(children[0]), size, span=Span.of(meta))
+
+    @v_args(meta=True)
+    def stage_decl(self, meta, children):
+        name, first, last, *heads = children
+        return ast.StageDecl(_ident(name), _ident(first), _ident(last),
+                             tuple(_ident(h) for h in heads), span=Span.of(meta))
+
+    @v_args(meta=True)
+    def clock_decl(self, meta, children):
+        return ast.ClockDecl(_ident(children[0]), children[1], span=Span.of(meta))
+
+    @v_args(meta=True)
+    def compute_rule(self, meta, children):
+        stage, clock, *rest = children
+        delay = 0
+        for item in rest:
+            if isinstance(item, tuple) and item[0] == "delay":
+                delay = item[1]
+        return ast.ComputeRule(_ident(stage), clock, delay, span=Span.of(meta))
+
+    def delay(self, children):
+        return ("delay", self._whole(children[0], "delay"))
+
+    def counter(self, children):
+        return ("counter", "cache")
+
+    @v_args(meta=True)
+    def output_decl(self, meta, children):
+        return ast.OutputDecl(tuple(_ident(c) for c in children), span=Span.of(meta))
+
+    @v_args(meta=True)
+    def or_(self, meta, children):
+        return ast.Or(children[0], children[1], span=Span.of(meta))
+
+    @v_args(meta=True)
+    def and_(self, meta, children):
+        return ast.And(children[0], children[1], span=Span.of(meta))
+
+    @v_args(meta=True)
+    def not_(self, meta, children):
+        return ast.Not(children[0], span=Span.of(meta))
+
+    @v_args(meta=True)
+    def const(self, meta, children):
+        return ast.Const(self._whole(children[0], "a constant clock"), span=Span.of(meta))
+
+    @v_args(meta=True)
+    def every(self, meta, children):
+        period = self._whole(children[0], "period")
+        phase = self._whole(children[1], "phase") if len(children) > 1 else 0
+        return ast.Every(period, phase, span=Span.of(meta))
+
+    @v_args(meta=True)
+    def labeldiff(self, meta, children):
+        stage, *rest = children
+        since = "fired"  # the authors' reference code: compare with the last firing
+        if len(rest) == 3:
+            since = rest.pop(0)
+        op, theta = rest
+        return ast.LabelDiff(_ident(stage), since, str(op), self._fraction(theta),
+                             span=Span.of(meta))
+
+    @v_args(meta=True)
+    def pixeldiff(self, meta, children):
+        since = "previous"  # paper §4.1: ||x_t - x_{t-1}|| > θ
+        rest = list(children)
+        if len(rest) == 3:
+            since = rest.pop(0)
+        op, theta = rest
+        return ast.PixelDiff(since, str(op), self._fraction(theta), span=Span.of(meta))
+
+    def reference(self, children):
+        return str(children[0])
+
+    def since(self, children):
+        return children[0]
+
+    since_only = since
+
+    @v_args(meta=True)
+    def clock_ref(self, meta, children):
+        return ast.ClockRef(_ident(children[0]), span=Span.of(meta))
+
+
+def _looks_whole(text: str) -> bool:
+    return all(c.isdigit() or c == "-" for c in text)
+
+
+def _assemble(statements, source: Source) -> ast.Schedule:
+    """Group statements by kind; exactly one ``network`` and one ``output`` line."""
+    networks = [s for s in statements if isinstance(s, ast.NetworkDecl)]
+    outputs = [s for s in statements if isinstance(s, ast.OutputDecl)]
+    errors = []
+    end = source.text.splitlines() or [""]
+    end_span = Span(1, 1, 1, max(2, len(end[0]) + 1))
+    if not networks:
+        errors.append(Diagnostic("no network line; the schedule must start with e.g. "
+                                 "'network fcn8s'", end_span, source=source))
+    for extra in networks[1:]:
+        errors.append(Diagnostic(f"second network line; the network is already "
+                                 f"'{networks[0].name.name}' (line {networks[0].span.line})",
+                                 extra.span, source=source))
+    if not outputs:
+        errors.append(Diagnostic("no output line; add e.g. 'output fuse(s1, s2, s3)'",
+                                 end_span, source=source))
+    for extra in outputs[1:]:
+        errors.append(Diagnostic(f"second output line (the first is on line "
+                                 f"{outputs[0].span.line})", extra.span, source=source))
+    if errors:
+        raise ScheduleError(errors)
+    return ast.Schedule(
+        network=networks[0],
+        stages=tuple(s for s in statements if isinstance(s, ast.StageDecl)),
+        clocks=tuple(s for s in statements if isinstance(s, ast.ClockDecl)),
+        rules=tuple(s for s in statements if isinstance(s, ast.ComputeRule)),
+        output=outputs[0],
+        source=source,
+    )

@@ -1,0 +1,344 @@
+"""Analytic cost of a network at one input size and dtype: FLOPs, bytes moved, kernels.
+
+Everything is *traced*, never written down by hand: the network is built on the meta
+device (nothing allocated, nothing computed) and every layer, head, fuse and clock
+measurement is run under ``FlopCounterMode`` (FLOPs, as :func:`cwdsl.nets.count_macs`
+counts them) and a dispatch-level tracer that records, for each aten kernel, the bytes
+of the tensors it reads and writes (parameters counted apart as weight bytes) and the
+shape it produces. Views (slicing for crops, reshapes) move no bytes and launch nothing.
+
+The totals are cross-checked against :func:`cwdsl.nets.count_macs` (the project's one
+MAC counter); the per-kernel split is what a roofline needs, since a layer is a compute
+bound convolution followed by a memory bound ReLU.
+
+Byte counts are those of the dispatched ops on the meta device, i.e. the GPU path:
+max pooling writes its int64 indices too, in-place ReLU reads and writes its tensor.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode
+
+from cwdsl.lang import ast
+from cwdsl.core.errors import InputError, InternalError
+from cwdsl.runtime.executor import DTYPES, _Atom
+from cwdsl.core.netspec import NetworkSpec, get_network
+from cwdsl.nets import build_network, count_macs
+from cwdsl.nets.preprocess import normalize
+
+Shape = tuple[int, ...]
+Size = tuple[int, int]
+
+# Allocation-only ops: no kernel, no traffic.
+_ALLOCATIONS = frozenset({"aten::empty", "aten::empty_strided", "aten::empty_like",
+                          "aten::new_empty", "aten::new_empty_strided"})
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One dispatched aten op: ``flops`` (FlopCounterMode), ``bytes`` read plus written
+    (of which ``weight_bytes`` are parameters and buffers), the host syncs it forces."""
+
+    op: str
+    flops: int
+    bytes: int
+    weight_bytes: int = 0
+    syncs: int = 0
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Aggregate cost of some kernels. ``flops`` = 2 × ``macs`` for convolutions;
+    ``bytes`` includes ``weight_bytes``; ``kernels`` counts launches, ``syncs``
+    device-to-host reads (a data-driven clock's one number)."""
+
+    macs: int = 0
+    flops: int = 0
+    bytes: int = 0
+    weight_bytes: int = 0
+    kernels: int = 0
+    syncs: int = 0
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.macs + other.macs, self.flops + other.flops, self.bytes + other.bytes,
+                    self.weight_bytes + other.weight_bytes, self.kernels + other.kernels,
+                    self.syncs + other.syncs)
+
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity, FLOPs per byte moved."""
+        return self.flops / self.bytes if self.bytes else float("inf")
+
+    @staticmethod
+    def total(costs: Iterable[Cost]) -> Cost:
+        out = Cost()
+        for c in costs:
+            out = out + c
+        return out
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """One layer, head, fuse or measurement: its kernels and the shape it produces."""
+
+    name: str
+    kernels: tuple[Kernel, ...]
+    in_shape: Shape
+    out_shape: Shape
+
+    @property
+    def cost(self) -> Cost:
+        flops = sum(k.flops for k in self.kernels)
+        return Cost(macs=flops // 2, flops=flops, bytes=sum(k.bytes for k in self.kernels),
+                    weight_bytes=sum(k.weight_bytes for k in self.kernels),
+                    kernels=len(self.kernels), syncs=sum(k.syncs for k in self.kernels))
+
+
+class _Tracer(TorchDispatchMode):
+    """Records every non-view aten op; FLOPs are read off an enclosing FlopCounterMode."""
+
+    def __init__(self, counter: FlopCounterMode, weights: Collection[int]):
+        super().__init__()
+        self.counter, self.weights = counter, weights
+        self.kernels: list[Kernel] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = func._schema.name
+        if func is torch.ops.aten._local_scalar_dense.default:  # .item(): a host sync
+            self.kernels.append(Kernel(name, 0, _nbytes(args[0]), syncs=1))
+            return 0.0 if args[0].dtype.is_floating_point else 0
+        before = self.counter.get_total_flops()
+        out = func(*args, **kwargs)
+        if func.is_view or name in _ALLOCATIONS:
+            return out
+        flops = self.counter.get_total_flops() - before
+        inputs = [t for t in _tensors((args, kwargs))]
+        weight = sum(_nbytes(t) for t in inputs if id(t) in self.weights)
+        moved = sum(_nbytes(t) for t in inputs) + sum(_nbytes(t) for t in _tensors(out))
+        self.kernels.append(Kernel(name, flops, moved, weight))
+        return out
+
+
+def _tensors(tree) -> Iterable[torch.Tensor]:
+    if isinstance(tree, torch.Tensor):
+        yield tree
+    elif isinstance(tree, (list, tuple)):
+        for item in tree:
+            yield from _tensors(item)
+    elif isinstance(tree, Mapping):
+        for item in tree.values():
+            yield from _tensors(item)
+
+
+def _nbytes(t: torch.Tensor) -> int:
+    return t.numel() * t.element_size()
+
+
+class _Session:
+    """A meta network and a way to trace calls on it."""
+
+    def __init__(self, spec: NetworkSpec, dtype: torch.dtype):
+        self.net = build_network(spec, device="meta").to(dtype)
+        self.weights = frozenset(id(t) for t in (*self.net.parameters(), *self.net.buffers()))
+
+    def trace(self, name: str, fn: Callable, *args) -> tuple[OpCost, object]:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter, \
+                _Tracer(counter, self.weights) as tracer:
+            out = fn(*args)
+        first = next(_tensors(args), None)
+        in_shape = tuple(first.shape) if first is not None else ()
+        result = next(_tensors(out), None)
+        out_shape = tuple(result.shape) if result is not None else ()
+        return OpCost(name, tuple(tracer.kernels), in_shape, out_shape), out
+
+
+@dataclass(frozen=True)
+class NetworkCost:
+    """Costs of one network (``network``) for one frame of ``input_hw`` in ``dtype``.
+
+    ``layers`` and ``heads`` are in network order. ``input`` is the per-frame
+    normalisation of the frame, ``upload_bytes`` the frame's host-to-device copy,
+    ``label_diffs`` (per head) and ``pixel_diff`` a data-driven clock's measurement.
+    Fuses of head subsets are traced on demand (:meth:`fuse_op`).
+    """
+
+    network: str
+    input_hw: Size
+    dtype: str
+    layer_names: tuple[str, ...]
+    layers: Mapping[str, OpCost]
+    heads: Mapping[str, OpCost]
+    head_reads: Mapping[str, str]
+    input: OpCost
+    upload_bytes: int
+    label_diffs: Mapping[str, OpCost]
+    pixel_diff: OpCost
+    _fuser: Callable[[frozenset[str]], OpCost] = field(repr=False, compare=False)
+    _fuses: dict = field(default_factory=dict, repr=False, compare=False)
+
+    # -- selections ----------------------------------------------------------------------
+    def layer_range(self, first: str, last: str) -> tuple[str, ...]:
+        """Layer names ``first`` .. ``last`` inclusive; ``InputError`` if not a range."""
+        try:
+            lo, hi = self.layer_names.index(first), self.layer_names.index(last)
+        except ValueError:
+            bad = first if first not in self.layer_names else last
+            raise InputError(f"network {self.network} has no layer '{bad}'") from None
+        if lo > hi:
+            raise InputError(f"layer {first} comes after {last} in network {self.network}")
+        return self.layer_names[lo:hi + 1]
+
+    def stage_ops(self, first: str, last: str, heads: Sequence[str] = ()) -> tuple[OpCost, ...]:
+        """The layer and head ops of a stage ``first .. last`` with ``heads``."""
+        names = self.layer_range(first, last)
+        for h in heads:
+            if h not in self.heads:
+                raise InputError(f"network {self.network} has no head '{h}'")
+            if self.head_reads[h] not in names:
+                raise InputError(f"head {h} reads {self.head_reads[h]}, outside "
+                                 f"{first} .. {last}")
+        return tuple(self.layers[n] for n in names) + tuple(self.heads[h] for h in heads)
+
+    def fuse_op(self, heads: Iterable[str]) -> OpCost:
+        """The fuse of the scores of ``heads`` (any non-empty subset), traced once."""
+        key = frozenset(heads)
+        unknown = key - self.heads.keys()
+        if not key or unknown:
+            raise InputError(f"fuse of network {self.network} takes a non-empty subset of "
+                             f"{', '.join(self.heads)}; got {', '.join(sorted(key)) or 'none'}")
+        if key not in self._fuses:
+            self._fuses[key] = self._fuser(key)
+        return self._fuses[key]
+
+    def full_ops(self) -> tuple[OpCost, ...]:
+        """The frame oracle's ops: the trunk up to its deepest head, every head, the fuse."""
+        deepest = max(self.head_reads.values(), key=self.layer_names.index)
+        return self.stage_ops(self.layer_names[0], deepest, tuple(self.heads)) + \
+            (self.fuse_op(self.heads),)
+
+    # -- totals --------------------------------------------------------------------------
+    def stage(self, first: str, last: str, heads: Sequence[str] = ()) -> Cost:
+        """Cost of running layers ``first`` .. ``last`` and ``heads`` (a program stage)."""
+        return Cost.total(op.cost for op in self.stage_ops(first, last, heads))
+
+    def fuse(self, heads: Iterable[str]) -> Cost:
+        """Cost of fusing the scores of ``heads``."""
+        return self.fuse_op(heads).cost
+
+    def full(self) -> Cost:
+        """The whole network (every layer, every head, the full fuse): the frame oracle."""
+        return Cost.total(op.cost for op in self.full_ops())
+
+    def shapes(self) -> dict[str, Shape]:
+        """Output shape of every layer and head."""
+        return {name: op.out_shape for name, op in (*self.layers.items(), *self.heads.items())}
+
+
+_CACHE: dict[tuple, NetworkCost] = {}
+
+
+def network_cost(spec: NetworkSpec | str, input_hw: Sequence[int],
+                 dtype: str = "float32") -> NetworkCost:
+    """Trace the costs of ``spec`` (or the registered network of that name) for one frame
+    of ``input_hw`` = (height, width) in ``dtype``; cached per (network, size, dtype)."""
+    if isinstance(spec, str):
+        spec = get_network(spec)
+    if dtype not in DTYPES:
+        raise InputError(f"unknown dtype '{dtype}'; use one of {', '.join(DTYPES)}")
+    hw = _size(input_hw)
+    key = (spec, spec.builder, hw, dtype)
+    if key not in _CACHE:
+        _CACHE[key] = _trace_network(spec, hw, dtype)
+    return _CACHE[key]
+
+
+def _size(input_hw: Sequence[int]) -> Size:
+    try:
+        h, w = (int(n) for n in input_hw)
+    except (TypeError, ValueError):
+        raise InputError(f"an input size is (height, width), got {input_hw!r}") from None
+    if h < 1 or w < 1:
+        raise InputError(f"an input size must be positive, got {h}x{w}")
+    return h, w
+
+
+def _trace_network(spec: NetworkSpec, hw: Size, dtype: str) -> NetworkCost:
+    torch_dtype = DTYPES[dtype]
+    session = _Session(spec, torch_dtype)
+    net = session.net
+    readers: dict[str, list[str]] = {}
+    for head in spec.heads:
+        readers.setdefault(head.reads, []).append(head.name)
+
+    pixels = torch.empty(1, spec.in_channels, *hw, device="meta")
+    # The executor's per-frame conversion (Executor.step).
+    input_op, x = session.trace("input", lambda p: normalize(p.float(), spec.norm)
+                                .to(torch_dtype), pixels)
+    layers, heads, scores = {}, {}, {}
+    try:
+        for name in spec.layer_names:
+            layers[name], x = session.trace(name, net.run_layer, name, x)
+            for head in readers.get(name, ()):
+                heads[head], scores[head] = session.trace(head, net.head, head, x)
+    except RuntimeError as e:
+        raise InputError(f"network {spec.name} cannot run an input of {hw[0]}x{hw[1]}: "
+                         f"{e}") from None
+    heads = {h.name: heads[h.name] for h in spec.heads}  # the spec's head order
+
+    label_diffs = {h: _trace_measure(session, f"labeldiff:{h}", h, scores[h]) for h in heads}
+    pixel_diff = _trace_measure(session, "pixeldiff", None, pixels)
+
+    def fuser(subset: frozenset[str]) -> OpCost:
+        chosen = {h: scores[h] for h in heads if h in subset}
+        op, _ = session.trace("fuse:" + "+".join(chosen), net.fuse, chosen, hw)
+        return op
+
+    cost = NetworkCost(spec.name, hw, dtype, spec.layer_names, MappingProxyType(layers),
+                       MappingProxyType(heads),
+                       MappingProxyType({h.name: h.reads for h in spec.heads}), input_op,
+                       _nbytes(pixels), MappingProxyType(label_diffs), pixel_diff, fuser)
+    _cross_check(spec, hw, cost)
+    return cost
+
+
+def measure_atom(head: str | None) -> _Atom:
+    """The executor's clock-atom state for a label difference on ``head``'s scores (or a
+    pixel difference when ``head`` is None), thresholded so it does not fire: what a
+    measurement costs on a frame where the clock stays off (reference kept)."""
+    node = ast.PixelDiff("fired", ">=", 1.0) if head is None else \
+        ast.LabelDiff(ast.Ident(head), "fired", ">=", 1.0)
+    return _Atom(node, head, head)
+
+
+def measure_fn(atom: _Atom) -> Callable[[torch.Tensor], tuple[bool, float]]:
+    """What the executor does for one measurement: for a label difference it takes the
+    argmax of the head's scores, then ``_Atom.measure`` compares with the reference."""
+    if atom.head is None:
+        return atom.measure
+    return lambda scores: atom.measure(scores.argmax(1))
+
+
+def _trace_measure(session: _Session, name: str, head: str | None,
+                   source: torch.Tensor) -> OpCost:
+    atom = measure_atom(head)
+    atom.reference = source if head is None else source.argmax(1)
+    op, _ = session.trace(name, measure_fn(atom), source)
+    return op
+
+
+def _cross_check(spec: NetworkSpec, hw: Size, cost: NetworkCost) -> None:
+    """The traced FLOPs must equal :func:`count_macs`'s (both use FlopCounterMode)."""
+    macs = count_macs(spec, hw)
+    traced = {**{n: op.cost.macs for n, op in cost.layers.items()},
+              **{n: op.cost.macs for n, op in cost.heads.items()},
+              "fuse": cost.fuse_op(cost.heads).cost.macs}
+    expected = {**macs.layers, **macs.heads, "fuse": macs.fuse}
+    wrong = [n for n in expected if traced.get(n) != expected[n]]
+    if wrong:
+        raise InternalError(f"cost trace disagrees with count_macs on {', '.join(wrong)}")

@@ -1,0 +1,221 @@
+"""The simulator: latency and compute of a schedule from its FramePlans and a cost table.
+
+It walks the same :class:`~cwdsl.ir.plan.Planner` plans as the executor and prices them:
+a frame's latency is the sum, in plan order, of each measurement, each *wave* of
+computing stages (the slowest stage of a wave: its stages run concurrently), the fuse
+and a fixed per-frame overhead; its work is the sum of everything computed.
+
+Fixed clocks are periodic: the plans of frames ``t >= 1`` repeat with the least common
+multiple of the periods, so one period is priced and counted (millions of frames per
+second). Data-driven clocks replay a trace or a seeded firing rate, frame by frame.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from cwdsl.lang import ast
+from cwdsl.sim.devices import ScheduleCosts
+from cwdsl.ir.plan import Compute, FramePlan, Fuse, Measure, Planner
+from cwdsl.ir.trace import AtomFrames
+
+
+@dataclass(frozen=True)
+class FrameCost:
+    """The price of one frame's plan."""
+
+    latency_ms: float    # with the plan's concurrency (pipelines: slowest lane per wave)
+    work_ms: float       # everything run one after the other (what a shared device spends)
+    flops: float
+    computed: tuple[str, ...]
+
+
+def price(plan: FramePlan, costs: ScheduleCosts) -> FrameCost:
+    """Latency, work and FLOPs of one plan."""
+    latency = work = costs.frame_overhead_ms
+    flops = 0.0
+    wave_id, wave_max = None, 0.0
+    for step in plan.steps:
+        if isinstance(step, Compute):
+            ms = costs.stage_ms[step.stage]
+            work += ms
+            flops += costs.stage_flops[step.stage]
+            if step.wave != wave_id:
+                latency += wave_max
+                wave_id, wave_max = step.wave, 0.0
+            wave_max = max(wave_max, ms)
+            continue
+        latency += wave_max
+        wave_id, wave_max = None, 0.0
+        if isinstance(step, Measure):
+            latency += costs.measure_ms[step.atom]
+            work += costs.measure_ms[step.atom]
+        elif isinstance(step, Fuse):
+            latency += costs.fuse_ms
+            work += costs.fuse_ms
+            flops += costs.fuse_flops
+    return FrameCost(latency + wave_max, work, flops, plan.computed)
+
+
+def fixed_period(planner: Planner) -> int | None:
+    """The period of the plans of frames ``t >= 1`` when every clock is fixed, else None."""
+    if planner.atoms:
+        return None
+    period = 1
+    for node, data in planner.program.graph.nodes(data=True):
+        if data["kind"] == "clock":
+            for part in ast.walk_clock(data["expr"]):
+                if isinstance(part, ast.Every):
+                    period = math.lcm(period, part.period)
+    return period
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """Per-frame prices of ``frames`` frames, kept as distinct prices with counts."""
+
+    schedule: str
+    frames: int
+    prices: tuple[FrameCost, ...]     # distinct plans' prices (frame 0 first)
+    counts: np.ndarray                 # how many frames had each price
+    costs: ScheduleCosts
+    stage_names: tuple[str, ...]
+    timeline: tuple[FrameCost, ...] = field(default=(), repr=False)  # first frames, in order
+
+    def _values(self, attr: str) -> np.ndarray:
+        return np.array([getattr(p, attr) for p in self.prices])
+
+    def mean(self, attr: str) -> float:
+        return float((self._values(attr) * self.counts).sum() / self.counts.sum())
+
+    def percentile(self, attr: str, q: float) -> float:
+        """Weighted percentile (lower interpolation) over frames."""
+        values = self._values(attr)
+        order = np.argsort(values)
+        cum = np.cumsum(self.counts[order])
+        index = np.searchsorted(cum, q / 100 * cum[-1], side="left")
+        return float(values[order][min(index, len(order) - 1)])
+
+    def computed_fraction(self, stage: str) -> float:
+        hit = np.array([stage in p.computed for p in self.prices])
+        return float(self.counts[hit].sum() / self.counts.sum())
+
+    @property
+    def all_stages_fraction(self) -> float:
+        full = np.array([len(p.computed) == len(self.stage_names) for p in self.prices])
+        return float(self.counts[full].sum() / self.counts.sum())
+
+    @property
+    def oracle_ms(self) -> float:
+        """The frame oracle's latency under the same costs (its frame overhead included)."""
+        return self.costs.full_ms + self.costs.frame_overhead_ms
+
+    def summary(self) -> dict:
+        c = self.costs
+        latency = self.mean("latency_ms")
+        return {
+            "schedule": self.schedule, "frames": self.frames,
+            "latency_ms_mean": latency,
+            "latency_ms_p50": self.percentile("latency_ms", 50),
+            "latency_ms_p99": self.percentile("latency_ms", 99),
+            "work_ms_mean": self.mean("work_ms"),
+            "time_pct_of_full": 100 * latency / self.oracle_ms,
+            "compute_pct_of_full": 100 * self.mean("flops") / c.full_flops,
+            "gflops_per_frame": self.mean("flops") / 1e9,
+            "throughput_fps": 1e3 / self.mean("work_ms"),
+            "all_stages_pct": 100 * self.all_stages_fraction,
+            "computed_pct": {s: 100 * self.computed_fraction(s) for s in self.stage_names},
+        }
+
+
+def simulate(planner: Planner, costs: ScheduleCosts, frames: int, atoms: AtomFrames | None = None,
+             timeline: int = 0, name: str | None = None) -> Simulation:
+    """Price ``frames`` frames of ``planner``'s schedule. ``atoms[t]`` supplies data-driven
+    clock values (required when the schedule has any); ``timeline`` keeps that many
+    frames' prices in order (for plots)."""
+    if frames < 1:
+        raise ValueError("frames must be >= 1")
+    name = name or planner.program.name
+    period = fixed_period(planner)
+    if period is not None and period < frames:
+        first = price(planner.plan(0), costs)
+        cycle = [price(planner.plan(t), costs) for t in range(period, 2 * period)]
+        # frames 1 .. frames-1 visit residues t mod period
+        residues = np.arange(1, frames) % period
+        counts = np.concatenate([[1], np.bincount(residues, minlength=period)])
+        kept = tuple([first] + [cycle[t % period] for t in range(1, min(timeline, frames))]) \
+            if timeline else ()
+        return Simulation(name, frames, tuple([first] + cycle), counts, costs, planner.stages,
+                          kept)
+    if planner.atoms and (atoms is None or len(atoms) < frames):
+        raise ValueError("data-driven clocks need atom values for every frame")
+    prices: dict[FrameCost, int] = {}
+    ordered = []
+    for t in range(frames):
+        p = price(planner.plan(t, atoms[t] if atoms else None), costs)
+        prices[p] = prices.get(p, 0) + 1
+        if t < timeline:
+            ordered.append(p)
+    return Simulation(name, frames, tuple(prices), np.array(list(prices.values())), costs,
+                      planner.stages, tuple(ordered))
+
+
+def firings(planner: Planner, frames: int, atoms: AtomFrames | None = None) -> list[tuple[str, ...]]:
+    """The stages each frame computes, as the simulator sees them."""
+    return [planner.plan(t, atoms[t] if atoms else None).computed for t in range(frames)]
+
+
+def format_table(sims: Sequence[Simulation], header: str) -> str:
+    """One row per schedule, like the paper's "Time (% of full)" column, plus absolutes."""
+    cols = (f"{'schedule':<13}{'time % full':>12}{'latency ms mean':>16}{'p50':>9}{'p99':>9}"
+            f"{'compute % full':>15}{'GFLOP/frame':>12}{'all stages %':>13}{'fps':>8}")
+    lines = [header, "", cols, "-" * len(cols)]
+    for sim in sims:
+        s = sim.summary()
+        lines.append(f"{s['schedule']:<13}{s['time_pct_of_full']:>11.1f}%"
+                     f"{s['latency_ms_mean']:>16.2f}{s['latency_ms_p50']:>9.2f}"
+                     f"{s['latency_ms_p99']:>9.2f}{s['compute_pct_of_full']:>14.1f}%"
+                     f"{s['gflops_per_frame']:>12.2f}{s['all_stages_pct']:>12.1f}%"
+                     f"{s['throughput_fps']:>8.1f}")
+    lines += ["", "time % full: mean latency over the frame oracle's; compute % full: FLOPs over "
+                  "the oracle's; fps: throughput when frames are processed back to back"]
+    return "\n".join(lines)
+
+
+def plot_timeline(sims: Sequence[Simulation], path, frames: int = 48) -> None:
+    """Per-frame latency, stacked by stage, for the first ``frames`` frames of each schedule."""
+    from cwdsl.core.figures import pyplot, save_figure
+
+    plt = pyplot()
+
+    fig, axes = plt.subplots(len(sims), 1, figsize=(10, 1.6 + 1.5 * len(sims)), squeeze=False,
+                             sharex=True)
+    colours = plt.get_cmap("tab10")
+    for ax, sim in zip(axes[:, 0], sims):
+        timeline = sim.timeline[:frames]
+        x = np.arange(len(timeline))
+        bottom = np.zeros(len(timeline))
+        for i, stage in enumerate(sim.stage_names):
+            h = np.array([sim.costs.stage_ms[stage] if stage in p.computed else 0.0
+                          for p in timeline])
+            ax.bar(x, h, bottom=bottom, color=colours(i), label=stage, width=0.85)
+            bottom += h
+        rest = np.array([p.work_ms for p in timeline]) - bottom
+        ax.bar(x, rest, bottom=bottom, color="#bbbbbb", label="clocks, fuse, overhead", width=0.85)
+        ax.plot(x, [p.latency_ms for p in timeline], "k.", ms=4, label="latency")
+        ax.set_ylabel("ms")
+        ax.set_title(f"{sim.schedule}: work per frame (bars) and latency (dots)", fontsize=9,
+                     loc="left")
+    # One legend for all panels, above them, so it never covers a bar.
+    handles = {}
+    for ax in axes[:, 0]:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    fig.legend(handles.values(), handles.keys(), fontsize=8, ncol=len(handles),
+               loc="upper center", frameon=False)
+    axes[-1, 0].set_xlabel("frame")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
+    save_figure(fig, path)
