@@ -85,3 +85,8 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` for the closest candidate, or ``""`` when none is close."""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def file_error(path, reason: str) -> InputError:
+    """An ``InputError`` about a user's file, rendered as ``PATH: error: REASON``."""
+    return InputError(Diagnostic(reason, source=Source("", str(path))))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 from cwdsl.core.errors import InputError, did_you_mean
 
@@ -89,6 +89,13 @@ class NetworkSpec:
 
     def head(self, name: str) -> Head | None:
         return next((h for h in self.heads if h.name == name), None)
+
+    def deepest_read(self, heads: "Iterable[str] | None" = None) -> str:
+        """The deepest trunk layer that ``heads`` (default: every head) read: where a
+        stage computing those heads, or the whole network, must run to."""
+        names = self.layer_names
+        chosen = [h.name for h in self.heads] if heads is None else list(heads)
+        return max((self.head(h).reads for h in chosen), key=names.index)
 
     def head_segments(self) -> list[tuple[str, str, tuple[str, ...]]]:
         """The trunk cut after every layer a head reads (see :func:`head_segments`)."""
