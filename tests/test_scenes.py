@@ -10,7 +10,7 @@ from cwdsl.demo import (
     CLASS_NAMES, MOTION_PRESETS, NUM_CLASSES, SHAPES, Motion, generate_clip, generate_dataset,
     iter_batches, random_texture,
 )
-from cwdsl.demo.scenes import OUTLINE_RGB, _draw_object, _Object
+from cwdsl.demo.render import OUTLINE_RGB, SceneObject, draw_object
 from cwdsl.demo.shapes import shape_mask
 from cwdsl.core.errors import InputError
 
@@ -156,14 +156,14 @@ def test_sensor_noise_makes_still_frames_near_identical():
 def test_objects_occlude_and_labels_match_drawn_pixels():
     rng = np.random.default_rng(0)
     size = (64, 64)
-    first = _Object(2, 20.0, random_texture(rng), (0, 0), (0, 0), 0.3, 0)
-    second = _Object(4, 18.0, random_texture(rng), (0, 0), (0, 0), 1.1, 0)
+    first = SceneObject(2, 20.0, random_texture(rng), (0, 0), (0, 0), 0.3, 0)
+    second = SceneObject(4, 18.0, random_texture(rng), (0, 0), (0, 0), 1.1, 0)
 
     def draw(objs, fill):
         frame = np.full(size + (3,), fill, dtype=np.uint8)
         labels = np.zeros(size, dtype=np.uint8)
         for obj, (cy, cx) in objs:
-            _draw_object(frame, labels, obj, cy, cx, obj.angle0)
+            draw_object(frame, labels, obj, cy, cx, obj.angle0)
         return frame, labels
 
     scene = [(first, (30.0, 28.0)), (second, (36.5, 40.2))]

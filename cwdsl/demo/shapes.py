@@ -41,8 +41,3 @@ def shape_mask(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         r2 = u * u + v * v
         return (r2 <= 1.0) & (r2 >= _RING_INNER * _RING_INNER)
     raise ValueError(f"unknown shape {shape!r}")
-
-
-def rotationally_symmetric(shape: str) -> bool:
-    """True for shapes whose appearance does not depend on their rotation (disc, ring)."""
-    return shape in ("disc", "ring")
