@@ -16,7 +16,7 @@ import numpy as np
 
 from cwdsl.core.errors import InputError
 from cwdsl.evaluate.metrics import IGNORE
-from cwdsl.runtime.video import _list_images, _load_rgb, _natural_key, load_label_png
+from cwdsl.runtime.video import list_images, load_label_png, load_rgb, natural_key
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class LabeledFolder:
 
     def image(self, i: int) -> np.ndarray:
         """Image ``i`` as (H, W, 3) uint8."""
-        return _load_rgb(self.images[i])
+        return load_rgb(self.images[i])
 
     def label(self, i: int, num_classes: int | None = None) -> np.ndarray:
         """Label map ``i`` as (H, W) uint8, ``void`` → 255; checked against the image's
@@ -79,13 +79,13 @@ def open_labeled_folder(path: str | Path, void: int | None = None,
                              f"indices with the images' names); {d.name}/ is missing")
     if void is not None and not 0 <= void <= 255:
         raise InputError(f"--void must be a label value 0..255, got {void}")
-    images = _list_images(images_dir, None)
+    images = list_images(images_dir, None)
     labels = {p.stem: p for p in labels_dir.iterdir() if p.suffix.lower() == ".png"}
     missing = [p.name for p in images if p.stem not in labels]
     if missing and (not sparse or len(missing) == len(images)):
         raise InputError(f"{labels_dir}: no label for {len(missing)} image(s), e.g. "
                          f"{missing[0]} (expected labels/{Path(missing[0]).stem}.png)")
-    images.sort(key=lambda p: _natural_key(p.name))
+    images.sort(key=lambda p: natural_key(p.name))
     return LabeledFolder(root, tuple(images), tuple(labels.get(p.stem) for p in images), void)
 
 

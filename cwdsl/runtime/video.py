@@ -128,7 +128,7 @@ def video_info(path: str | Path) -> VideoInfo:
     """Size, frame count and frame rate of a video file, or of a frames folder."""
     path = Path(path)
     if path.is_dir():
-        files = _list_images(path, None)
+        files = list_images(path, None)
         width, height = _image_size(files[0])
         return VideoInfo(str(path), width, height, len(files), None, None)
     container, stream = _open_video(path)
@@ -143,19 +143,21 @@ def video_info(path: str | Path) -> VideoInfo:
 
 # --------------------------------------------------------------------------- frames folders
 
-def _natural_key(name: str):
+def natural_key(name: str):
+    """Sort key that orders embedded numbers by value: ``frame2`` before ``frame10``."""
     return [(0, int(part), "") if part.isdigit() else (1, 0, part.lower())
             for part in re.split(r"(\d+)", name)]
 
 
-def _list_images(path: Path, max_frames: int | None) -> list[Path]:
+def list_images(path: Path, max_frames: int | None) -> list[Path]:
+    """The image files in folder ``path`` in natural order (the first ``max_frames`` of them)."""
     if not path.exists():
         raise InputError(f"{path}: no such frames folder")
     if not path.is_dir():
         raise InputError(f"{path}: not a folder (expected a folder of frame images)")
     files = sorted((p for p in path.iterdir()
                     if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
-                   key=lambda p: _natural_key(p.name))
+                   key=lambda p: natural_key(p.name))
     if not files:
         raise InputError(f"{path}: the folder has no images "
                          f"({', '.join(s[1:] for s in IMAGE_SUFFIXES)})")
@@ -170,7 +172,8 @@ def _image_size(path: Path) -> tuple[int, int]:
         raise InputError(f"{path}: not a readable image ({_reason(e)})") from None
 
 
-def _load_rgb(path: Path) -> np.ndarray:
+def load_rgb(path: Path) -> np.ndarray:
+    """The image at ``path`` as an (H, W, 3) uint8 RGB array; :class:`InputError` if unreadable."""
     try:
         with Image.open(path) as img:
             return np.asarray(img.convert("RGB"))
@@ -180,7 +183,7 @@ def _load_rgb(path: Path) -> np.ndarray:
 
 def _iter_images(files: list[Path], size: tuple[int, int]) -> Iterator[np.ndarray]:
     for path in files:
-        frame = _load_rgb(path)
+        frame = load_rgb(path)
         if (frame.shape[1], frame.shape[0]) != size:
             raise InputError(f"{path}: image is {frame.shape[1]}x{frame.shape[0]}, the other "
                              f"frames are {size[0]}x{size[1]}")
@@ -195,7 +198,7 @@ def read_frames_dir(path: str | Path, max_frames: int | None = None) -> Iterator
     """
     path = Path(path)
     max_frames = _check_max_frames(max_frames)
-    files = _list_images(path, max_frames)
+    files = list_images(path, max_frames)
     if not files:
         return iter(())
     size = _image_size(files[0])
