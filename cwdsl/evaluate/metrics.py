@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-IGNORE = 255
+from cwdsl.runtime.palette import IGNORE_LABEL
+
+IGNORE = IGNORE_LABEL  # pixels with this ground-truth label are not scored
 
 
 def confusion(pred: np.ndarray, truth: np.ndarray, num_classes: int,

@@ -12,7 +12,7 @@ import numpy as np
 
 from cwdsl.core.errors import InputError
 
-IGNORE_LABEL = 255
+IGNORE_LABEL = 255         # the one ignore label: unscored, drawn black, never trained on
 MAX_CLASSES = 255          # indices 0..254; 255 is the ignore label
 IGNORE_COLOR = (0, 0, 0)
 
