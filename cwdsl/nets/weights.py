@@ -15,15 +15,11 @@ import torch
 from torch import nn
 
 from cwdsl.core.atomic import atomic_path
-from cwdsl.core.errors import Diagnostic, InputError, Source
+from cwdsl.core.errors import file_error
 
 # Training checkpoints often nest the state dict under one of these keys.
 _NESTED_KEYS = ("state_dict", "model_state_dict", "model")
 _SHOWN = 4
-
-
-def _error(path: str | Path, reason: str) -> InputError:
-    return InputError(Diagnostic(reason, source=Source("", str(path))))
 
 
 def _few(keys: Iterable[str]) -> str:
@@ -61,26 +57,26 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     it under ``state_dict``, ``model_state_dict`` or ``model``."""
     file = Path(path)
     if not file.exists():
-        raise _error(path, "no such weights file")
+        raise file_error(path, "no such weights file")
     if file.is_dir():
-        raise _error(path, "is a directory, not a weights file")
+        raise file_error(path, "is a directory, not a weights file")
     try:
         with warnings.catch_warnings():  # e.g. about pickle protocols: the error says enough
             warnings.simplefilter("ignore")
             obj = torch.load(file, map_location="cpu", weights_only=True)
     except OSError as e:
-        raise _error(path, f"cannot read: {e.strerror or e}") from None
+        raise file_error(path, f"cannot read: {e.strerror or e}") from None
     except Exception as e:  # torch raises many types for a bad or truncated file
         if isinstance(e, pickle.UnpicklingError) and "Weights only load failed" in str(e):
-            raise _error(path, _refusal(str(e))) from None
-        raise _error(path, f"not a PyTorch weights file, or a corrupt one "
+            raise file_error(path, _refusal(str(e))) from None
+        raise file_error(path, f"not a PyTorch weights file, or a corrupt one "
                            f"({type(e).__name__}: {_first_sentence(e)})") from None
     if isinstance(obj, Mapping) and not _is_state_dict(obj):
         nested = [obj[k] for k in _NESTED_KEYS if k in obj and _is_state_dict(obj[k])]
         if nested:
             obj = nested[0]
     if not _is_state_dict(obj):
-        raise _error(path, f"not a state dict (a mapping of parameter names to tensors); "
+        raise file_error(path, f"not a state dict (a mapping of parameter names to tensors); "
                            f"it holds {_describe(obj)}")
     return dict(obj)
 
@@ -115,7 +111,7 @@ def check_state_dict(module: nn.Module, state: Mapping[str, torch.Tensor],
     if problems:
         hint = (" (the weights of another network?)" if len(missing) + len(unexpected)
                 + len(mismatched) > len(expected) // 2 else "")
-        raise _error(path, f"weights do not fit {_network_name(module)}{hint}: "
+        raise file_error(path, f"weights do not fit {_network_name(module)}{hint}: "
                            + "; ".join(problems))
 
 
@@ -136,5 +132,5 @@ def save_weights(module: nn.Module, path: str | Path) -> Path:
         with atomic_path(path) as tmp:
             torch.save(state, tmp)
     except OSError as e:
-        raise _error(path, f"cannot write weights: {e.strerror or e}") from None
+        raise file_error(path, f"cannot write weights: {e.strerror or e}") from None
     return Path(path)
