@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from cwdsl.core.atomic import write_json
 from cwdsl.demo.scenes import NUM_CLASSES, generate_clip, iter_batches
 from cwdsl.core.errors import InputError
+from cwdsl.core.progress import progress_bar
 from cwdsl.evaluate.metrics import IGNORE, confusion, mean_iu, pixel_accuracy
 from cwdsl.nets import build_network
 from cwdsl.nets.staged import StagedNetwork
@@ -79,7 +80,7 @@ def evaluate(net: StagedNetwork, clips, heads=TRUNCATIONS["full"]) -> np.ndarray
     """Confusion matrix of ``net``'s output fusing ``heads`` over every frame of ``clips``."""
     net.eval()
     names = net.spec.layer_names
-    last = max((net.spec.head(h).reads for h in heads), key=names.index)
+    last = net.spec.deepest_read(heads)
     total = np.zeros((net.spec.num_classes,) * 2, dtype=np.int64)
     for clip in clips:
         for rgb, truth in zip(clip.frames, clip.labels):
@@ -136,24 +137,21 @@ def train(config: TrainConfig, progress: bool = True) -> tuple[StagedNetwork, Tr
                                                    pct_start=0.1)
     losses = []
     start = time.perf_counter()
-    bar = _progress(config.steps, progress)
     net.train()
-    for step in range(config.steps):
-        frames, labels = next(batches)
-        x = normalize(torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
-                      .float().div_(255), net.spec.norm)
-        y = torch.from_numpy(labels).long()
-        loss = F.cross_entropy(net(x), y, weight=weight, ignore_index=IGNORE)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-        if bar is not None:
+    with progress_bar(progress, total=config.steps, desc="train", unit="step") as bar:
+        for step in range(config.steps):
+            frames, labels = next(batches)
+            x = normalize(torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+                          .float().div_(255), net.spec.norm)
+            y = torch.from_numpy(labels).long()
+            loss = F.cross_entropy(net(x), y, weight=weight, ignore_index=IGNORE)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.item())
             bar.update(1)
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-    if bar is not None:
-        bar.close()
     seconds = time.perf_counter() - start
     miu, acc = {}, {}
     for name, heads in TRUNCATIONS.items():
@@ -181,10 +179,3 @@ def train_to(config: TrainConfig, out: str | Path, progress: bool = True) -> Tra
     save_weights(net, out)
     write_json(out.with_suffix(".json"), asdict(report) | {"losses": report.losses[::10]})
     return report
-
-
-def _progress(total: int, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-    return tqdm(total=total, desc="train", unit="step", dynamic_ncols=True)

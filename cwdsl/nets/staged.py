@@ -86,9 +86,8 @@ class StagedNetwork(nn.Module, ABC):
 
     def forward(self, x: Tensor) -> Tensor:
         """The whole network: every head, fused at the input's size."""
-        names = self.spec.layer_names
-        last = names[max(self._reads.values())]
-        _, scores = self.run_stage(x, names[0], last, tuple(self._reads))
+        _, scores = self.run_stage(x, self.spec.layer_names[0], self.spec.deepest_read(),
+                                   tuple(self._reads))
         return self.fuse(scores, tuple(x.shape[-2:]))
 
     def _layer(self, name: str) -> int:
