@@ -30,8 +30,8 @@ from cwdsl.runtime.executor import Executor  # noqa: E402
 from cwdsl.nets import build_network  # noqa: E402
 from cwdsl.ir.plan import Planner  # noqa: E402
 from cwdsl.nets.preprocess import frame_tensor  # noqa: E402
-from cwdsl.sim.profile import run_profile  # noqa: E402
-from cwdsl.runtime.run import bundled_weights  # noqa: E402
+from cwdsl.sim.profiling import run_profile  # noqa: E402
+from cwdsl.nets.bundled import bundled_weights  # noqa: E402
 from cwdsl.sim.simulate import simulate  # noqa: E402
 from cwdsl.nets.weights import load_weights  # noqa: E402
 
@@ -85,7 +85,7 @@ def main():
     parser.add_argument("--nets", default="tiny,fcn8s", help="comma-separated subset")
     args = parser.parse_args()
     print(f"machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
-    cases = [("tiny", (128, 128), args.frames, bundled_weights()),
+    cases = [("tiny", (128, 128), args.frames, bundled_weights("tiny")),
              ("fcn8s", (args.fcn8s_size,) * 2, args.fcn8s_frames, None)]
     for net_name, size, frames, weights in cases:
         if net_name not in args.nets.split(","):

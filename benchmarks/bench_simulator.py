@@ -27,7 +27,7 @@ from cwdsl import load  # noqa: E402
 from cwdsl.sim.capacity import sustainable_streams  # noqa: E402
 from cwdsl.sim.devices import load_device, schedule_costs  # noqa: E402
 from cwdsl.ir.plan import Planner  # noqa: E402
-from cwdsl.sim.profile import run_profile  # noqa: E402
+from cwdsl.sim.profiling import run_profile  # noqa: E402
 from cwdsl.sim.simulate import simulate  # noqa: E402
 from cwdsl.ir.trace import fire_rate_atoms  # noqa: E402
 
@@ -63,13 +63,13 @@ def table(device_name, size, label: str) -> None:
         program = load(ROOT / "schedules" / f"{name}.cw")
         costs = schedule_costs(program, device, size)
         sims[name] = simulate(Planner(program), costs, 10_000).summary()
-    oracle_ms = sims["oracle"]["latency_ms_mean"]
+    oracle_ms = sims["oracle"].latency_ms_mean
     print(f"\n### {label}: frame oracle {oracle_ms:.2f} ms")
     print(f"{'schedule':<12}{'time % full':>12}{'compute % full':>15}{'latency ms':>12}  paper")
     for name, s in sims.items():
-        print(f"{name:<12}{s['time_pct_of_full']:>11.1f}%{s['compute_pct_of_full']:>14.1f}%"
-              f"{s['latency_ms_mean']:>12.2f}  {PAPER.get(name, '')}")
-    ratio = sims["exponential"]["compute_pct_of_full"] / sims["skipframe"]["compute_pct_of_full"]
+        print(f"{name:<12}{s.time_pct_of_full:>11.1f}%{s.compute_pct_of_full:>14.1f}%"
+              f"{s.latency_ms_mean:>12.2f}  {PAPER.get(name, '')}")
+    ratio = sims["exponential"].compute_pct_of_full / sims["skipframe"].compute_pct_of_full
     print(f"exponential / skipframe compute: {ratio:.2f}x (paper: 1.5x)")
 
 

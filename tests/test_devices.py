@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cwdsl.sim.cost import Cost, network_cost
-from cwdsl.sim.devices import (NAMED, DeviceSpec, Roofline, load_device, load_spec, schedule_costs,
-                           spec_to_dict)
+from cwdsl.sim.devices import load_device, schedule_costs
+from cwdsl.sim.roofline import NAMED, DeviceSpec, Roofline, load_spec, spec_to_dict
 from cwdsl.core.errors import InputError
 from cwdsl.ir.graph import load
 

@@ -93,10 +93,14 @@ def reference_run(program, net, frames):
             case ast.Or(a, b): return clock(a, t, values) or clock(b, t, values)
 
     atoms_by_stage = {}  # atoms are measured once per frame, as soon as their input exists
-    for node in program.graph.nodes:
-        if node.startswith("measure:"):
-            atom = program.graph.nodes[node]["atom"]
-            after = atom.stage.name if isinstance(atom, ast.LabelDiff) else None
+    for atom in dict.fromkeys(n for r in program.schedule.rules
+                              for n in ast.walk_clock(r.clock)
+                              if isinstance(n, (ast.LabelDiff, ast.PixelDiff))) | \
+            dict.fromkeys(n for c in program.schedule.clocks for n in ast.walk_clock(c.expr)
+                          if isinstance(n, (ast.LabelDiff, ast.PixelDiff))
+                          and atom_id(n) in program.atoms):
+        after = atom.stage.name if isinstance(atom, ast.LabelDiff) else None
+        if atom not in atoms_by_stage.get(after, []):
             atoms_by_stage.setdefault(after, []).append(atom)
     with torch.inference_mode():
         for t, x in enumerate(frames):

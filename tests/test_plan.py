@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 from cwdsl import compile_schedule, load
 from cwdsl.lang import ast
 from cwdsl.ir.graph import atom_id
-from cwdsl.ir.plan import Cache, Compute, Fuse, Measure, Planner
+from cwdsl.ir.plan import Cache, Compute, Fuse, Measure, Planner, Wave
 from strategies import schedules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,13 +73,17 @@ def test_stage_order_respects_within_frame_dependencies(case):
     rules = {r.stage.name: r for r in program.schedule.rules}
     for t, values in enumerate(atoms):
         plan = planner.plan(t, values)
-        position = {}
+        position, waves = {}, {}
         for i, step in enumerate(plan.steps):
-            if isinstance(step, (Compute, Cache)):
+            if isinstance(step, Cache):
                 position[step.stage] = i
+            if isinstance(step, Wave):
+                assert step.computes, "a wave step holds at least one stage"
+                for stage in step.stages:
+                    position[stage], waves[stage] = i, i
             if isinstance(step, Measure) and isinstance(step.node, ast.LabelDiff):
                 assert position[step.node.stage.name] < i  # its stage is settled first
-        waves = {s.stage: s.wave for s in plan.steps if isinstance(s, Compute)}
+        assert len(position) == len(program.stages)  # each stage computes or caches once
         for prev, stage in zip(program.stages, program.stages[1:]):
             if stage in waves and prev in waves and (t == 0 or rules[stage].delay == 0):
                 assert waves[prev] < waves[stage]  # a same-frame reader waits
@@ -136,10 +140,10 @@ def test_paper_schedule_grid(name):
 
 def test_paper_stage_splits():
     program = load(ROOT / "schedules" / "oracle.cw")
-    nodes = program.graph.nodes
-    assert [(nodes[f"stage:{s}"]["first"], nodes[f"stage:{s}"]["last"], nodes[f"stage:{s}"]["heads"])
-            for s in program.stages] == [("conv1_1", "pool3", ("score_pool3",)),
-                                         ("conv4_1", "pool4", ("score_pool4",)),
-                                         ("conv5_1", "fc7", ("score_fr",))]
-    two = load(ROOT / "schedules" / "pipeline2.cw").graph.nodes
-    assert two["stage:s1"]["heads"] == ("score_pool3", "score_pool4")
+    assert [(s.first, s.last, s.heads) for s in program.stage_nodes] == [
+        ("conv1_1", "pool3", ("score_pool3",)),
+        ("conv4_1", "pool4", ("score_pool4",)),
+        ("conv5_1", "fc7", ("score_fr",))]
+    two = load(ROOT / "schedules" / "pipeline2.cw")
+    assert two.stage("s1").heads == ("score_pool3", "score_pool4")
+    assert two.stage("s2").delay == 1 and two.previous_stage("s2") == "s1"

@@ -10,8 +10,9 @@ from cwdsl.sim.devices import load_device, schedule_costs
 from cwdsl.core.errors import InputError
 from cwdsl.ir.graph import load
 from cwdsl.core.netspec import get_network
-from cwdsl.sim.profile import (PROFILE_FORMAT, Profile, load_profile, parse_size, profile_network,
-                           run_profile, segments)
+from cwdsl.core.units import parse_size
+from cwdsl.sim.profile_model import PROFILE_FORMAT, Profile, load_profile
+from cwdsl.sim.profiling import profile_network, run_profile, segments
 
 SCHEDULES = Path(__file__).parent.parent / "schedules"
 SIZE = (64, 64)

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import networkx as nx
 
-from cwdsl.core.atomic import atomic_path, write_text
+from cwdsl.core.atomic import write_text
 from cwdsl.core.errors import InputError
-from cwdsl.ir.graph import Program
+from cwdsl.core.figures import pyplot, save_figure
+from cwdsl.ir.graph import Program, record, records
+from cwdsl.ir.nodes import CacheNode, ClockNode, FuseNode, MeasureNode, StageNode, cache_key, clock_key
 
 FORMATS = (".png", ".svg", ".pdf", ".dot")
 _STYLE = {  # edge kind → (colour, line style)
@@ -26,27 +28,30 @@ _NODE_COLOUR = {"input": "#d6eaf8", "stage": "#fdebd0", "cache": "#eaeded", "clo
 
 
 def node_label(g: nx.DiGraph, node: str) -> str:
-    data = g.nodes[node]
-    match data["kind"]:
-        case "stage":
-            return f"{data['stage']}\n{data['first']}..{data['last']}\n→ {', '.join(data['heads'])}"
-        case "cache":
-            return f"cache {data['stage']}"
-        case "clock":
-            name = node.removeprefix("clock:")
-            body = data["text"] if data["named"] else ""
-            text = name + (f" =\n{body}" if body and body != name else "")
-            return "\n".join(textwrap.wrap(text, 24, break_long_words=False)) or name
-        case "measure":
-            return "\n".join(textwrap.wrap(node.removeprefix("measure:"), 22))
-        case "fuse":
-            return "fuse(" + ", ".join(data["stages"]) + ")"
+    rec = record(g, node)
+    match rec:
+        case StageNode():
+            return f"{rec.name}\n{rec.first}..{rec.last}\n→ {', '.join(rec.heads)}"
+        case CacheNode():
+            return f"cache {rec.stage}"
+        case ClockNode():
+            body = rec.text if rec.named else ""
+            text = rec.name + (f" =\n{body}" if body and body != rec.name else "")
+            return "\n".join(textwrap.wrap(text, 24, break_long_words=False)) or rec.name
+        case MeasureNode():
+            return "\n".join(textwrap.wrap(rec.atom, 22))
+        case FuseNode():
+            return "fuse(" + ", ".join(rec.stages) + ")"
     return node
+
+
+def _kinds(g: nx.DiGraph) -> dict[str, str]:
+    return {n: r.kind for n, r in g.nodes(data="record")}
 
 
 def edge_label(g: nx.DiGraph, u: str, v: str) -> str:
     data = g.edges[u, v]
-    gate = (data.get("gate") or "").removeprefix("clock:")
+    gate = record(g, data["gate"]).name if data.get("gate") else ""
     parts = []
     if data["kind"] == "features":
         parts.append(f"when {gate}")
@@ -60,18 +65,18 @@ def edge_label(g: nx.DiGraph, u: str, v: str) -> str:
 def layout(g: nx.DiGraph) -> dict[str, tuple[float, float]]:
     """Stages left to right, caches below them, clocks and measurements above."""
     pos: dict[str, tuple[float, float]] = {"input": (0.0, 0.0)}
-    stages = [n for n, k in g.nodes(data="kind") if k == "stage"]
+    stages = [s.key for s in sorted(records(g, StageNode), key=lambda s: s.index)]
     for i, node in enumerate(stages, start=1):
         pos[node] = (3.0 * i, 0.0)
-        pos[f"cache:{g.nodes[node]['stage']}"] = (3.0 * i, -2.2)
+        pos[cache_key(record(g, node).name)] = (3.0 * i, -2.2)
     pos["fuse"] = (3.0 * (len(stages) + 1), 0.0)
     pos["output"] = (3.0 * (len(stages) + 1.8), 0.0)
     for node in stages:  # a stage's gate clock sits above it
-        gate = g.nodes[node]["gate"]
+        gate = clock_key(record(g, node).gate)
         if gate not in pos:
             pos[gate] = (pos[node][0], 2.6)
     placed_x: list[float] = []
-    for node, kind in g.nodes(data="kind"):
+    for node, kind in _kinds(g).items():
         if kind == "measure":
             source = next(iter(g.predecessors(node)))
             x = pos[source][0] + 1.5
@@ -80,7 +85,7 @@ def layout(g: nx.DiGraph) -> dict[str, tuple[float, float]]:
             placed_x.append(x)
             pos[node] = (x, 1.2)
     level = 3.9
-    for node, kind in g.nodes(data="kind"):
+    for node, kind in _kinds(g).items():
         if kind == "clock" and node not in pos:
             users = [pos[s][0] for s in g.successors(node) if s in pos]
             pos[node] = (sum(users) / len(users) if users else 0.0, level)
@@ -94,7 +99,7 @@ def to_dot(g: nx.DiGraph) -> str:
         return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
     lines = ["digraph cwdsl {", "  rankdir=LR;", "  node [shape=box, style=filled, fontname=Helvetica];"]
-    for node, kind in g.nodes(data="kind"):
+    for node, kind in _kinds(g).items():
         shape = {"clock": "ellipse", "measure": "hexagon", "cache": "box3d"}.get(kind, "box")
         lines.append(f"  {q(node)} [label={q(node_label(g, node))}, shape={shape}, "
                      f"fillcolor={q(_NODE_COLOUR[kind])}];")
@@ -116,10 +121,7 @@ def draw(program: Program, out: str | Path) -> Path:
     if out.suffix.lower() == ".dot":
         write_text(out, to_dot(g))
         return out
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     pos = layout(g)
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
@@ -131,7 +133,7 @@ def draw(program: Program, out: str | Path) -> Path:
                                arrows=True, arrowsize=14, node_size=3600,
                                connectionstyle=f"arc3,rad={rad}")
     for kind, colour in _NODE_COLOUR.items():
-        nodes = [n for n, k in g.nodes(data="kind") if k == kind]
+        nodes = [n for n, k in _kinds(g).items() if k == kind]
         shape = {"clock": "o", "measure": "h"}.get(kind, "s")
         nx.draw_networkx_nodes(g, pos, nodelist=nodes, ax=ax, node_color=colour,
                                node_shape=shape, node_size=3600, edgecolors="#555555")
@@ -146,7 +148,5 @@ def draw(program: Program, out: str | Path) -> Path:
     ax.set_ylim(min(ys) - 1.2, max(ys) + 1.0)
     ax.axis("off")
     fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format=out.suffix.lstrip(".").lower(), dpi=130)
-    plt.close(fig)
+    save_figure(fig, out, dpi=130)
     return out

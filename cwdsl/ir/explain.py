@@ -1,7 +1,7 @@
 """A frame × stage grid of plans: what computes, what is cached, the clock values."""
 from __future__ import annotations
 
-from cwdsl.ir.plan import Compute, FramePlan, Planner
+from cwdsl.ir.plan import FramePlan, Planner
 from cwdsl.ir.trace import AtomFrames
 
 
@@ -36,14 +36,14 @@ def render_grid(planner: Planner, plan_list: list[FramePlan]) -> str:
         lines.append(row(stage, cells))
     lines.append("")
     for gate in dict.fromkeys(planner.gates.values()):
-        lines.append(row("clock " + gate.removeprefix("clock:"), [str(int(p.clocks[gate])) for p in plan_list]))
+        lines.append(row("clock " + gate, [str(int(p.clocks[gate])) for p in plan_list]))
     for atom in planner.atoms:
         lines.append(row("atom " + atom, ["-" if p.frame == 0 else str(int(p.atoms[atom]))
                                 for p in plan_list]))
     lines.append("")
     for stage in planner.stages:
         n = sum(1 for p in plan_list if stage in p.computed)
-        gate = planner.gates[stage].removeprefix("clock:")
+        gate = planner.gates[stage]
         lines.append(f"{stage}: computes on {n}/{frames} frames ({100 * n / frames:.0f}%), "
                      f"clock '{gate}'")
     full = sum(1 for p in plan_list if len(p.computed) == len(planner.stages))
@@ -52,7 +52,7 @@ def render_grid(planner: Planner, plan_list: list[FramePlan]) -> str:
     if concurrent:
         waves = " | ".join("{" + ", ".join(w) + "}" for w in concurrent[0].waves)
         lines.append(f"concurrent stages (frame {concurrent[0].frame}): {waves}")
-    if any(isinstance(s, Compute) and s.delay for p in plan_list for s in p.steps):
+    if any(p.delay(s) for p in plan_list for s in p.computed):
         lines.append("C¹: the stage reads the previous stage's features from 1 frame back "
                      "(frame 0 always runs in full, without delays)")
     lines.append("legend: C compute, . read the cache")

@@ -1,6 +1,6 @@
 """Checked AST → computation graph (a ``networkx.DiGraph``) and the lint that checks it.
 
-Nodes (attribute ``kind``):
+Each node carries one frozen record (:mod:`cwdsl.ir.nodes`) under ``"record"``:
   ``input``            the frame ``F[0](t)``
   ``stage:S``          stage S's state ``F[S](t)``: computed by ``f_S`` (+ score heads) or
                        taken from its cache, whichever the stage's clock selects
@@ -10,20 +10,34 @@ Nodes (attribute ``kind``):
   ``fuse``, ``output`` the skip fusion of the output stages' scores
 Edges carry ``kind``, ``delay`` (frames between producer and consumer) and, where a
 clock cuts them, ``gate`` (a clock node) and ``counter`` (True: gated by the counter-clock).
+Outside this package the graph is read through :class:`Program`'s accessors.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import networkx as nx
 
-from cwdsl.lang import ast
-from cwdsl.lang.checker import check, computable_stages
 from cwdsl.core.errors import Diagnostic, InternalError
 from cwdsl.core.netspec import NetworkSpec, get_network
+from cwdsl.ir.nodes import (CacheNode, ClockNode, FuseNode, InputNode, MeasureNode, Node,
+                            OutputNode, StageNode, clock_key, measure_key, stage_key)
+from cwdsl.lang import ast
+from cwdsl.lang.checker import check, computable_stages
 from cwdsl.lang.parser import parse, parse_file
 from cwdsl.lang.printer import print_clock
+
+
+def record(graph: nx.DiGraph, key: str) -> Node:
+    """The typed record of node ``key``."""
+    return graph.nodes[key]["record"]
+
+
+def records(graph: nx.DiGraph, kind: type) -> tuple:
+    """Every record of type ``kind``, in the graph's insertion order."""
+    return tuple(r for _, r in graph.nodes(data="record") if isinstance(r, kind))
 
 
 @dataclass(frozen=True)
@@ -32,7 +46,7 @@ class Program:
 
     schedule: ast.Schedule
     network: NetworkSpec
-    graph: nx.DiGraph
+    graph: nx.DiGraph = field(compare=False)
     warnings: tuple[Diagnostic, ...]
 
     @property
@@ -45,21 +59,56 @@ class Program:
         size = self.schedule.network.input
         return (size.height, size.width) if size else self.network.default_input
 
-    @property
-    def stages(self) -> tuple[str, ...]:
+    @cached_property
+    def stage_nodes(self) -> tuple[StageNode, ...]:
         """Compiled stages in network order."""
-        return tuple(n.removeprefix("stage:") for n, k in self.graph.nodes(data="kind")
-                     if k == "stage")
+        return tuple(sorted(records(self.graph, StageNode), key=lambda s: s.index))
+
+    @cached_property
+    def stages(self) -> tuple[str, ...]:
+        """Names of the compiled stages in network order."""
+        return tuple(s.name for s in self.stage_nodes)
+
+    def stage(self, name: str) -> StageNode:
+        return record(self.graph, stage_key(name))
+
+    def previous_stage(self, name: str) -> str | None:
+        """The stage whose features stage ``name`` reads (None: it reads the frame)."""
+        index = self.stage(name).index
+        return self.stages[index - 1] if index else None
+
+    @cached_property
+    def fuse(self) -> FuseNode:
+        return record(self.graph, "fuse")
 
     @property
     def output_stages(self) -> tuple[str, ...]:
-        return self.graph.nodes["fuse"]["stages"]
+        return self.fuse.stages
 
-    @property
+    @cached_property
+    def output_heads(self) -> tuple[str, ...]:
+        """The score heads the fuse combines: the output stages' heads, in stage order."""
+        return tuple(h for s in self.output_stages for h in self.stage(s).heads)
+
+    @cached_property
+    def measures(self) -> tuple[MeasureNode, ...]:
+        """The data-driven clock atoms, in compilation order."""
+        return records(self.graph, MeasureNode)
+
+    @cached_property
     def atoms(self) -> tuple[str, ...]:
         """Ids of the data-driven clock atoms (what a trace must supply)."""
-        return tuple(n.removeprefix("measure:") for n, k in self.graph.nodes(data="kind")
-                     if k == "measure")
+        return tuple(m.atom for m in self.measures)
+
+    def measure(self, atom: str) -> MeasureNode:
+        return record(self.graph, measure_key(atom))
+
+    @cached_property
+    def clocks(self) -> tuple[ClockNode, ...]:
+        return records(self.graph, ClockNode)
+
+    def clock(self, name: str) -> ClockNode:
+        return record(self.graph, clock_key(name))
 
 
 def atom_id(atom: ast.DataAtom) -> str:
@@ -67,9 +116,10 @@ def atom_id(atom: ast.DataAtom) -> str:
     return print_clock(atom)
 
 
-def clock_node(expr: ast.ClockExpr) -> str:
-    return f"clock:{expr.name.name}" if isinstance(expr, ast.ClockRef) else \
-        f"clock:{print_clock(expr)}"
+def clock_name(expr: ast.ClockExpr) -> str:
+    """The name of the clock node of a rule's clock: the clock's name, or the canonical
+    text of an inline expression."""
+    return expr.name.name if isinstance(expr, ast.ClockRef) else print_clock(expr)
 
 
 def retarget(schedule: ast.Schedule, network: str) -> ast.Schedule:
@@ -89,67 +139,67 @@ def compile_schedule(schedule: ast.Schedule, network: str | None = None) -> Prog
     spec = get_network(schedule.network.name.name)
     decls = {d.name.name: d for d in schedule.clocks}
     rules = {r.stage.name: r for r in schedule.rules}
+    decl_of = {s.name.name: s for s in schedule.stages}
     g = nx.DiGraph(schedule=schedule.source.path if schedule.source else "<string>",
                    network=spec.name)
-    g.add_node("input", kind="input")
+    g.add_node("input", record=InputNode())
 
     def add_clock(expr: ast.ClockExpr) -> str:
-        node = clock_node(expr)
+        node = clock_key(clock_name(expr))
         if node in g:
             return node
         body = decls[expr.name.name].expr if isinstance(expr, ast.ClockRef) else expr
-        g.add_node(node, kind="clock", expr=body, text=print_clock(body),
-                   named=isinstance(expr, ast.ClockRef))
+        g.add_node(node, record=ClockNode(clock_name(expr), body, print_clock(body),
+                                          named=isinstance(expr, ast.ClockRef)))
         for part in _shallow_parts(body):
             if isinstance(part, ast.ClockRef):
                 g.add_edge(add_clock(part), node, kind="clock", delay=0)
-            else:
-                measure = f"measure:{atom_id(part)}"
-                if measure not in g:
-                    # a label difference reads its stage's deepest score head
-                    head = None if isinstance(part, ast.PixelDiff) else max(
-                        (h.name for h in decl_of[part.stage.name].heads),
-                        key=lambda h: spec.layer_index(spec.head(h).reads))
-                    g.add_node(measure, kind="measure", atom=part, head=head)
-                    source = "input" if isinstance(part, ast.PixelDiff) else \
-                        f"stage:{part.stage.name}"
-                    g.add_edge(source, measure, kind="reads", delay=0)
-                g.add_edge(measure, node, kind="clock", delay=0)
+                continue
+            if isinstance(part, ast.PixelDiff):
+                measure = MeasureNode(atom_id(part), part, None, None)
+                source = "input"
+            else:  # a label difference reads its stage's deepest score head
+                stage = part.stage.name
+                head = max((h.name for h in decl_of[stage].heads),
+                           key=lambda h: spec.layer_index(spec.head(h).reads))
+                measure = MeasureNode(atom_id(part), part, stage, head)
+                source = stage_key(stage)
+            if measure.key not in g:
+                g.add_node(measure.key, record=measure)
+                g.add_edge(source, measure.key, kind="reads", delay=0)
+            g.add_edge(measure.key, node, kind="clock", delay=0)
         return node
 
-    decl_of = {s.name.name: s for s in schedule.stages}
+    names = computable_stages(schedule)
     previous = "input"
-    for index, name in enumerate(computable_stages(schedule)):
-        stage, rule = decl_of[name], rules[name]
-        node, cache = f"stage:{name}", f"cache:{name}"
-        g.add_node(node, kind="stage", stage=name, index=index, first=stage.first.name,
-                   last=stage.last.name, heads=tuple(h.name for h in stage.heads))
-        g.add_node(cache, kind="cache", stage=name)
-        previous_node = previous
-        previous = node
-        # The clock's inputs are added after the stage nodes exist (labeldiff may read
-        # a later stage when delays allow it), so defer clock construction.
-        g.nodes[node]["rule"] = rule
-        g.add_edge(previous_node, node, kind="features", delay=rule.delay, gate=None,
+    for name in names:
+        key, cache = stage_key(name), CacheNode(name)
+        g.add_node(key)  # its record follows once its clock exists (see below)
+        g.add_node(cache.key, record=cache)
+        g.add_edge(previous, key, kind="features", delay=rules[name].delay, gate=None,
                    counter=False)
-        g.add_edge(cache, node, kind="cache", delay=0, gate=None, counter=True)
-        g.add_edge(node, cache, kind="persist", delay=1)
-    for name in computable_stages(schedule):
-        node = f"stage:{name}"
-        rule = g.nodes[node].pop("rule")
+        g.add_edge(cache.key, key, kind="cache", delay=0, gate=None, counter=True)
+        g.add_edge(key, cache.key, kind="persist", delay=1)
+        previous = key
+    # Clocks are built once every stage node exists: a labeldiff may read a later stage
+    # when delays allow it.
+    for index, name in enumerate(names):
+        stage, rule = decl_of[name], rules[name]
+        key = stage_key(name)
         gate = add_clock(rule.clock)
-        g.nodes[node]["gate"] = gate
-        g.nodes[node]["delay"] = rule.delay
-        for u, _, data in g.in_edges(node, data=True):
+        g.nodes[key]["record"] = StageNode(
+            name, index, stage.first.name, stage.last.name, tuple(h.name for h in stage.heads),
+            rule.delay, record(g, gate).name)
+        for _, _, data in g.in_edges(key, data=True):
             if data["kind"] in ("features", "cache"):
                 data["gate"] = gate
-        g.add_edge(gate, node, kind="gate", delay=0)
-    outputs = tuple(s.name for s in schedule.output.stages)
-    g.add_node("fuse", kind="fuse", stages=outputs)
-    for name in outputs:
-        g.add_edge(f"stage:{name}", "fuse", kind="score", delay=0)
-    g.add_node("output", kind="output")
-    g.add_edge("fuse", "output", kind="output", delay=0)
+        g.add_edge(gate, key, kind="gate", delay=0)
+    fuse = FuseNode(tuple(s.name for s in schedule.output.stages))
+    g.add_node(fuse.key, record=fuse)
+    for name in fuse.stages:
+        g.add_edge(stage_key(name), fuse.key, kind="score", delay=0)
+    g.add_node("output", record=OutputNode())
+    g.add_edge(fuse.key, "output", kind="output", delay=0)
     validate(g)
     return Program(schedule, spec, g, warnings)
 
@@ -162,18 +212,23 @@ def _shallow_parts(expr: ast.ClockExpr):
 
 
 def within_frame(graph: nx.DiGraph) -> nx.DiGraph:
-    """The subgraph of delay-0 edges: what must happen in order inside one frame."""
-    return graph.edge_subgraph([(u, v) for u, v, d in graph.edges(data="delay") if d == 0]).copy()
+    """Every node, and the delay-0 edges: what must happen in order inside one frame."""
+    frame = graph.edge_subgraph([(u, v) for u, v, d in graph.edges(data="delay") if d == 0]).copy()
+    frame.add_nodes_from(graph.nodes(data=True))
+    return frame
 
 
 def validate(graph: nx.DiGraph) -> None:
     """Lint a compiled graph; raise ``InternalError`` listing every broken invariant."""
     problems = []
-    kinds = dict(graph.nodes(data="kind"))
-    if None in kinds.values():
-        problems.append("a node has no kind")
+    recs = dict(graph.nodes(data="record"))
+    if None in recs.values():
+        problems.append("a node has no record")
+    kinds = {n: (r.kind if r is not None else None) for n, r in recs.items()}
+    for node, rec in recs.items():
+        if rec is not None and rec.key != node:
+            problems.append(f"node {node} carries the record of {rec.key}")
     frame = within_frame(graph)
-    frame.add_nodes_from(graph.nodes)
     if not nx.is_directed_acyclic_graph(frame):
         problems.append(f"cycle within a frame: {nx.find_cycle(frame)}")
     for u, v, data in graph.edges(data=True):
@@ -188,8 +243,12 @@ def validate(graph: nx.DiGraph) -> None:
                      if d["kind"] in ("features", "cache")}
             if len(gates) != 1 or None in gates:
                 problems.append(f"{node}: compute and cache edges must share one clock")
-            elif not graph.has_edge(gates.pop(), node):
-                problems.append(f"{node}: its clock is not ordered before it")
+            else:
+                gate = gates.pop()
+                if not graph.has_edge(gate, node):
+                    problems.append(f"{node}: its clock is not ordered before it")
+                elif kinds.get(gate) == "clock" and recs[gate].name != recs[node].gate:
+                    problems.append(f"{node}: its record names another clock than its edges")
         if kind == "measure":
             for reader in graph.successors(node):
                 if kinds[reader] != "clock":

@@ -1,31 +1,40 @@
 """FramePlans: the dynamic cut of the graph for one frame.
 
-The planner turns a :class:`~cwdsl.ir.graph.Program` into a fixed sequence of steps (the
-topological order of the within-frame graph) and decides, frame by frame, which stages
-compute and which read their cache. Executor and simulator both consume these steps;
-neither re-derives what a schedule means.
+The planner turns a :class:`~cwdsl.ir.graph.Program` into a fixed sequence of steps and
+decides, frame by frame, which stages compute and which read their cache. Executor and
+simulator both consume these steps; neither re-derives what a schedule means.
+
+Stages are grouped into *waves*: a stage's wave is the number of stages before it on its
+longest within-frame dependency path, so the stages of one wave do not depend on each
+other within the frame and may run concurrently (a pipeline puts every stage in wave 0).
+A frame's steps are, wave by wave, the measurements that wave's clocks need, the
+:class:`Cache` steps of the wave's stages whose clocks did not fire, and one :class:`Wave`
+step with those that compute; then the :class:`Fuse`.
 
 Data-driven clock atoms are *measured* by whoever walks the plan: :meth:`Planner.walk`
 yields a :class:`Measure` step before the first decision that needs it, and reads the
 value from the ``atoms`` mapping the caller passed in, after the caller has filled it.
 The simulator passes complete replayed values; the executor measures as it goes.
 
-Semantics fixed here (DESIGN §2):
-- frame 0 computes every stage, in order, with no delays (empty caches, empty pipeline);
+Semantics fixed here (README, "Semantics"):
+- frame 0 computes every stage, in order, one wave each, with no delays (empty caches,
+  empty pipeline);
 - a clock reading a stage sees that stage's state on this frame, computed or cached;
 - a stage with delay ``d`` reads ``F[k-1](max(t - d, 0))``.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Callable, Iterator, Mapping, Union
 
 import networkx as nx
 
-from cwdsl.lang import ast
 from cwdsl.core.errors import InputError
-from cwdsl.ir.graph import Program, atom_id, within_frame
+from cwdsl.ir.graph import Program, atom_id, record, within_frame
+from cwdsl.ir.nodes import MeasureNode, StageNode
+from cwdsl.lang import ast
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,16 +47,24 @@ class Measure:
 
 @dataclass(frozen=True, slots=True)
 class Compute:
-    """Run stage ``stage`` (and its heads) on ``F[k-1](t - delay)``.
-
-    Steps of one frame with the same ``wave`` have no dependency on each other within
-    the frame and may run concurrently (pipelined schedules put all stages in wave 0).
-    """
+    """Run stage ``stage`` (and its heads) on ``F[k-1](t - delay)``; clock ``gate`` fired."""
 
     stage: str
     delay: int
-    wave: int
     gate: str
+
+
+@dataclass(frozen=True, slots=True)
+class Wave:
+    """The stages that compute together: no one of them needs another's output of this
+    frame, so they may run concurrently. ``index`` is the wave's depth in the frame."""
+
+    index: int
+    computes: tuple[Compute, ...]
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        return tuple(c.stage for c in self.computes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +82,14 @@ class Fuse:
     stages: tuple[str, ...]
 
 
-Step = Union[Measure, Compute, Cache, Fuse]
+Step = Union[Measure, Wave, Cache, Fuse]
 ClockFn = Callable[[int, Mapping[str, bool]], bool]
 
 
 @dataclass(frozen=True)
 class FramePlan:
-    """Everything decided for one frame, in execution order."""
+    """Everything decided for one frame, in execution order. ``clocks``: each gate's value
+    (by clock name); ``atoms``: the data-driven atom values the plan was made with."""
 
     frame: int
     steps: tuple[Step, ...]
@@ -79,34 +97,34 @@ class FramePlan:
     atoms: Mapping[str, bool]
 
     @property
+    def waves(self) -> tuple[tuple[str, ...], ...]:
+        """Computing stages grouped by wave; a wave's stages may run concurrently."""
+        return tuple(s.stages for s in self.steps if isinstance(s, Wave))
+
+    @property
     def computed(self) -> tuple[str, ...]:
-        return tuple(s.stage for s in self.steps if isinstance(s, Compute))
+        return tuple(stage for wave in self.waves for stage in wave)
 
     @property
     def cached(self) -> tuple[str, ...]:
         return tuple(s.stage for s in self.steps if isinstance(s, Cache))
 
-    @property
-    def waves(self) -> tuple[tuple[str, ...], ...]:
-        """Computing stages grouped by wave; a wave's stages may run concurrently."""
-        by_wave: dict[int, list[str]] = {}
-        for s in self.steps:
-            if isinstance(s, Compute):
-                by_wave.setdefault(s.wave, []).append(s.stage)
-        return tuple(tuple(by_wave[w]) for w in sorted(by_wave))
-
-    def action(self, stage: str) -> str:
-        for s in self.steps:
-            if isinstance(s, (Compute, Cache)) and s.stage == stage:
-                return "compute" if isinstance(s, Compute) else "cache"
-        raise KeyError(stage)
-
     def delay(self, stage: str) -> int | None:
         """The delay stage ``stage`` computed with, or ``None`` if it read its cache."""
         for s in self.steps:
-            if isinstance(s, Compute) and s.stage == stage:
-                return s.delay
+            if isinstance(s, Wave):
+                for c in s.computes:
+                    if c.stage == stage:
+                        return c.delay
         return None
+
+
+@dataclass(frozen=True)
+class _WaveItem:
+    """One wave of the plan of frames ``t >= 1``: its stages with their clock functions."""
+
+    index: int
+    stages: tuple[tuple[ClockFn, Compute, Cache], ...]
 
 
 class Planner:
@@ -117,42 +135,47 @@ class Planner:
         self.program = program
         g = program.graph
         frame = within_frame(g)
-        frame.add_nodes_from(g.nodes)
-        stage_index = {n: d["index"] for n, d in g.nodes(data=True) if d["kind"] == "stage"}
+        stage_index = {s.key: s.index for s in program.stage_nodes}
 
         def key(node: str) -> tuple:
             # Stages in network order; a measurement as soon as what it reads is ready.
             return (stage_index.get(node, -1), node)
 
         order = list(nx.lexicographical_topological_sort(frame, key=key))
-        waves = _waves(frame, order, g)
+        depth = _depths(frame, order)
         self._clock_fns: dict[str, ClockFn] = {}
-        self.gates: dict[str, str] = {}
-        self._items: list[tuple] = []
-        first_frame: list[Step] = []
+        self.gates: dict[str, str] = {s.name: s.gate for s in program.stage_nodes}
+        self.fuse = Fuse(program.output_stages)
+        # Frame 0: every stage in order, each its own wave, measurements where they fall.
+        first: list[Step] = []
         for node in order:
-            data = g.nodes[node]
-            if data["kind"] == "measure":
-                step = Measure(node.removeprefix("measure:"), data["atom"])
-                self._items.append(("measure", step))
-                first_frame.append(step)
-            elif data["kind"] == "stage":
-                stage, gate = data["stage"], data["gate"]
-                self.gates[stage] = gate
-                fn = self._clock(gate)
-                compute = Compute(stage, data["delay"], waves[node], gate)
-                self._items.append(("stage", fn, compute, Cache(stage, gate)))
-                first_frame.append(Compute(stage, 0, data["index"], gate))
-        self.fuse = Fuse(g.nodes["fuse"]["stages"])
-        first_frame.append(self.fuse)
-        self._first_frame = tuple(first_frame)
+            rec = record(g, node)
+            if isinstance(rec, MeasureNode):
+                first.append(Measure(rec.atom, rec.expr))
+            elif isinstance(rec, StageNode):
+                first.append(Wave(rec.index, (Compute(rec.name, 0, rec.gate),)))
+        self._first_frame = tuple(first) + (self.fuse,)
+        # Frames t >= 1: wave by wave, the measurements a wave's clocks need, then the wave.
+        last = max((depth[n] for n in order), default=0)
+        self._items: list[Measure | _WaveItem] = []
+        for w in range(last + 1):
+            for node in order:
+                rec = record(g, node)
+                if isinstance(rec, MeasureNode) and depth[node] == w:
+                    self._items.append(Measure(rec.atom, rec.expr))
+            stages = tuple((self._clock(s.gate), Compute(s.name, s.delay, s.gate),
+                            Cache(s.name, s.gate))
+                           for s in program.stage_nodes if depth[s.key] == w)
+            if stages:
+                self._items.append(_WaveItem(w, stages))
         self.stages: tuple[str, ...] = program.stages
         self.atoms: tuple[str, ...] = program.atoms
+        self.period: int | None = _period(program)
 
-    def _clock(self, node: str) -> ClockFn:
-        fn = self._clock_fns.get(node)
+    def _clock(self, name: str) -> ClockFn:
+        fn = self._clock_fns.get(name)
         if fn is None:
-            fn = self._clock_fns[node] = self._compile(self.program.graph.nodes[node]["expr"])
+            fn = self._clock_fns[name] = self._compile(self.program.clock(name).expr)
         return fn
 
     def _compile(self, expr: ast.ClockExpr) -> ClockFn:
@@ -165,7 +188,7 @@ class Planner:
                 key = atom_id(expr)
                 return lambda t, a: _atom(a, key, t)
             case ast.ClockRef(name):
-                return self._clock(f"clock:{name.name}")
+                return self._clock(name.name)
             case ast.Not(operand):
                 inner = self._compile(operand)
                 return lambda t, a: not inner(t, a)
@@ -186,10 +209,17 @@ class Planner:
             yield from self._first_frame
             return
         for item in self._items:
-            if item[0] == "measure":
-                yield item[1]
-            else:
-                yield item[2] if item[1](t, atoms) else item[3]
+            if isinstance(item, Measure):
+                yield item
+                continue
+            computes = []
+            for fires, compute, cache in item.stages:
+                if fires(t, atoms):
+                    computes.append(compute)
+                else:
+                    yield cache
+            if computes:
+                yield Wave(item.index, tuple(computes))
         yield self.fuse
 
     def plan(self, t: int, atoms: Mapping[str, bool] | None = None) -> FramePlan:
@@ -200,9 +230,6 @@ class Planner:
                   for gate in dict.fromkeys(self.gates.values())}
         return FramePlan(t, steps, MappingProxyType(clocks), atoms)
 
-    def clock_value(self, gate: str, t: int, atoms: Mapping[str, bool]) -> bool:
-        return t == 0 or self._clock(gate)(t, atoms)
-
 
 def _atom(atoms: Mapping[str, bool], key: str, t: int) -> bool:
     try:
@@ -212,10 +239,26 @@ def _atom(atoms: Mapping[str, bool], key: str, t: int) -> bool:
                          f"(give a trace or a firing rate)") from None
 
 
-def _waves(frame: nx.DiGraph, order: list[str], g: nx.DiGraph) -> dict[str, int]:
-    """Per stage: how many stages precede it on its longest within-frame path."""
+def _depths(frame: nx.DiGraph, order: list[str]) -> dict[str, int]:
+    """Per node: how many stages precede it on its longest within-frame path (a stage's
+    wave; for a measurement, the first wave that may read it)."""
     depth: dict[str, int] = {}
     for node in order:
-        before = [depth[p] + (g.nodes[p]["kind"] == "stage") for p in frame.predecessors(node)]
+        before = [depth[p] + isinstance(record(frame, p), StageNode)
+                  for p in frame.predecessors(node)]
         depth[node] = max(before, default=0)
-    return {n: d for n, d in depth.items() if g.nodes[n]["kind"] == "stage"}
+    return depth
+
+
+def _period(program: Program) -> int | None:
+    """The period of the plans of frames ``t >= 1`` when every clock is fixed (the least
+    common multiple of the ``every`` periods; 1 for constant clocks), else None."""
+    if program.atoms:
+        return None
+    period = 1
+    for clock in program.clocks:
+        for part in ast.walk_clock(clock.expr):
+            if isinstance(part, ast.Every):
+                period = math.lcm(period, part.period)
+    return period
+

@@ -5,13 +5,13 @@ maps each atom id to its measured value), or a seeded Bernoulli firing rate.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from cwdsl.core.errors import InputError
+from cwdsl.core.jsonfile import read_json_object
 
 AtomFrames = list[dict[str, bool]]
 
@@ -27,15 +27,8 @@ def fire_rate_atoms(atoms: Sequence[str], frames: int, rate: float, seed: int = 
 def trace_atoms(path: str | Path, atoms: Sequence[str], frames: int | None = None) -> AtomFrames:
     """Atom values replayed from a run record; every atom the schedule needs must be there."""
     path = Path(path)
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such trace file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read trace ({e})") from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}:{e.lineno}:{e.colno}: not valid JSON ({e.msg})") from None
-    rows = record.get("frames") if isinstance(record, dict) else None
+    record = read_json_object(path, "trace")
+    rows = record.get("frames")
     if not isinstance(rows, list) or not rows:
         raise InputError(f"{path}: not a cwdsl run record (no 'frames' list)")
     out: AtomFrames = []

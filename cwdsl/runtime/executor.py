@@ -17,14 +17,12 @@ from typing import Iterable, Iterator
 import torch
 from torch import Tensor
 
-from cwdsl.lang import ast
-from cwdsl.core.errors import InputError
 from cwdsl.ir.graph import Program
-from cwdsl.nets.staged import StagedNetwork
-from cwdsl.ir.plan import Cache, Compute, Fuse, Measure, Planner
+from cwdsl.ir.plan import Cache, Compute, Fuse, Measure, Planner, Wave
 from cwdsl.nets.preprocess import normalize
-
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+from cwdsl.nets.staged import StagedNetwork
+from cwdsl.runtime.device import resolve_device, torch_dtype
+from cwdsl.runtime.measure import AtomState, AtomTest
 
 
 @dataclass(frozen=True)
@@ -66,28 +64,6 @@ class _History:
         return self._items[-1]
 
 
-class _Atom:
-    """State of one data-driven clock atom: its reference and threshold test."""
-
-    def __init__(self, node: ast.DataAtom, stage: str | None, head: str | None):
-        self.node, self.stage, self.head = node, stage, head
-        self.reference: Tensor | None = None
-
-    def measure(self, current: Tensor) -> tuple[bool, float]:
-        if self.reference is None:  # frame 0: nothing to compare with, fire
-            fires, value = True, 1.0
-        else:
-            if self.head is not None:
-                diff = (current != self.reference).float().mean()
-            else:
-                diff = (current - self.reference).abs().mean()
-            value = float(diff)  # the one host sync a data-driven decision needs
-            fires = value >= self.node.theta if self.node.op == ">=" else value > self.node.theta
-        if self.node.since == "previous" or fires:
-            self.reference = current
-        return fires, value
-
-
 class Executor:
     """Runs one program with one staged network on one device.
 
@@ -99,20 +75,14 @@ class Executor:
                  dtype: str = "float32", concurrency: str = "auto"):
         self.program = program
         self.planner = Planner(program)
-        self.device = torch.device(device)
-        if dtype not in DTYPES:
-            raise InputError(f"unknown dtype '{dtype}'; use one of {', '.join(DTYPES)}")
-        if dtype == "float16" and self.device.type != "cuda":
-            raise InputError("--dtype float16 needs --device cuda (use float32 or bfloat16 on a CPU)")
+        self.device = resolve_device(device)
+        self.dtype = torch_dtype(dtype, self.device)
         if concurrency not in ("auto", "sequential"):
             raise ValueError(f"concurrency must be 'auto' or 'sequential', got {concurrency!r}")
-        self.dtype = DTYPES[dtype]
         self.net = net.to(self.device, self.dtype).eval()
         self.concurrency = concurrency
-        g = program.graph
-        self._stage = {s: g.nodes[f"stage:{s}"] for s in program.stages}
-        self._previous = dict(zip(program.stages[1:], program.stages[:-1]))
-        self._atom_specs = {a: g.nodes[f"measure:{a}"] for a in program.atoms}
+        self._stage = {s.name: s for s in program.stage_nodes}
+        self._previous = {s: program.previous_stage(s) for s in program.stages}
         self._windows: dict = {}  # (head, input size) → cells of the map that see the image
         lanes = len(program.stages)
         self._pool = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="cwdsl-lane") \
@@ -123,15 +93,13 @@ class Executor:
 
     def reset(self) -> None:
         """Forget all state: the next frame is frame 0."""
-        delays = {s: d["delay"] for s, d in self._stage.items()}
         depth = {s: 1 for s in self.program.stages}
         for stage, prev in self._previous.items():
-            depth[prev] = max(depth[prev], delays[stage] + 1)
+            if prev is not None:
+                depth[prev] = max(depth[prev], self._stage[stage].delay + 1)
         self._features = {s: _History(depth[s]) for s in self.program.stages}
         self._scores: dict[str, dict[str, Tensor]] = {}
-        self._atoms = {a: _Atom(d["atom"], getattr(d["atom"], "stage", None) and
-                                d["atom"].stage.name, d["head"])
-                       for a, d in self._atom_specs.items()}
+        self._atoms = {m.atom: AtomState(AtomTest.of(m)) for m in self.program.measures}
         self._frame = 0
 
     def close(self) -> None:
@@ -148,21 +116,13 @@ class Executor:
         differences: dict[str, float] = {}
         stage_ms: dict[str, float] = {}
         computed: list[str] = []
-        wave: list[Compute] = []
         start = time.perf_counter()
         with torch.inference_mode():
             for step in self.planner.walk(t, atoms):
-                if isinstance(step, Compute):
-                    if wave and wave[0].wave != step.wave:
-                        self._run_wave(t, wave, stage_ms)
-                        wave = []
-                    wave.append(step)
-                    computed.append(step.stage)
-                    continue
-                if wave:
-                    self._run_wave(t, wave, stage_ms)
-                    wave = []
-                if isinstance(step, Cache):
+                if isinstance(step, Wave):
+                    self._run_wave(t, step.computes, stage_ms)
+                    computed += step.stages
+                elif isinstance(step, Cache):
                     self._features[step.stage].push(t, self._features[step.stage].current)
                 elif isinstance(step, Measure):
                     atoms[step.atom], differences[step.atom] = self._measure(step)
@@ -182,12 +142,12 @@ class Executor:
             yield self.step(frame)
 
     def _input_of(self, t: int, step: Compute) -> Tensor:
-        prev = self._previous.get(step.stage)
+        prev = self._previous[step.stage]
         if prev is None:
             return self._input
         return self._features[prev].at(t - step.delay)
 
-    def _run_wave(self, t: int, wave: list[Compute], stage_ms: dict[str, object]) -> None:
+    def _run_wave(self, t: int, wave: tuple[Compute, ...], stage_ms: dict[str, object]) -> None:
         # Inputs are resolved before any stage of the wave runs: a delayed stage reads
         # F[k-1](t - d), never the state its neighbour in the wave is producing.
         jobs = [(step, self._input_of(t, step)) for step in wave]
@@ -206,8 +166,8 @@ class Executor:
         """Run one stage here and now (CPU, or CUDA without lanes); time it."""
         with torch.inference_mode():
             start = time.perf_counter()
-            data = self._stage[step.stage]
-            features, scores = self.net.run_stage(x, data["first"], data["last"], data["heads"])
+            stage = self._stage[step.stage]
+            features, scores = self.net.run_stage(x, stage.first, stage.last, stage.heads)
             if self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
             return features, scores, 1e3 * (time.perf_counter() - start)
@@ -228,9 +188,8 @@ class Executor:
             end = torch.cuda.Event(enable_timing=True)
             with torch.cuda.stream(stream):
                 begin.record(stream)
-                data = self._stage[step.stage]
-                features, scores = self.net.run_stage(x, data["first"], data["last"],
-                                                      data["heads"])
+                stage = self._stage[step.stage]
+                features, scores = self.net.run_stage(x, stage.first, stage.last, stage.heads)
                 end.record(stream)
             x.record_stream(stream)
             results.append((features, scores, (begin, end)))
@@ -239,16 +198,16 @@ class Executor:
         return results
 
     def _measure(self, step: Measure) -> tuple[bool, float]:
-        atom = self._atoms[step.atom]
-        if atom.head is not None:
+        node = self.program.measure(step.atom)
+        if node.head is not None:
             hw = tuple(self._input.shape[-2:])
-            window = self._windows.get((atom.head, hw))
+            window = self._windows.get((node.head, hw))
             if window is None:
-                window = self._windows[atom.head, hw] = self.net.head_window(atom.head, hw)
-            current = self._scores[atom.stage][atom.head][:, :, window[0], window[1]].argmax(1)
+                window = self._windows[node.head, hw] = self.net.head_window(node.head, hw)
+            current = self._scores[node.stage][node.head][:, :, window[0], window[1]].argmax(1)
         else:
             current = self._pixels
-        return atom.measure(current)
+        return self._atoms[step.atom].measure(current)
 
     def _fuse(self, step: Fuse) -> Tensor:
         scores = {h: s for stage in step.stages for h, s in self._scores[stage].items()}

@@ -24,12 +24,12 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
-from cwdsl.lang import ast
 from cwdsl.core.errors import InputError, InternalError
-from cwdsl.runtime.executor import DTYPES, _Atom
 from cwdsl.core.netspec import NetworkSpec, get_network
 from cwdsl.nets import build_network, count_macs
 from cwdsl.nets.preprocess import normalize
+from cwdsl.runtime.device import torch_dtype
+from cwdsl.runtime.measure import quiet_atom
 
 Shape = tuple[int, ...]
 Size = tuple[int, int]
@@ -68,11 +68,6 @@ class Cost:
         return Cost(self.macs + other.macs, self.flops + other.flops, self.bytes + other.bytes,
                     self.weight_bytes + other.weight_bytes, self.kernels + other.kernels,
                     self.syncs + other.syncs)
-
-    @property
-    def intensity(self) -> float:
-        """Arithmetic intensity, FLOPs per byte moved."""
-        return self.flops / self.bytes if self.bytes else float("inf")
 
     @staticmethod
     def total(costs: Iterable[Cost]) -> Cost:
@@ -216,10 +211,13 @@ class NetworkCost:
             self._fuses[key] = self._fuser(key)
         return self._fuses[key]
 
+    def deepest_read(self) -> str:
+        """The deepest layer any head reads: where the frame oracle's trunk ends."""
+        return max(self.head_reads.values(), key=self.layer_names.index)
+
     def full_ops(self) -> tuple[OpCost, ...]:
         """The frame oracle's ops: the trunk up to its deepest head, every head, the fuse."""
-        deepest = max(self.head_reads.values(), key=self.layer_names.index)
-        return self.stage_ops(self.layer_names[0], deepest, tuple(self.heads)) + \
+        return self.stage_ops(self.layer_names[0], self.deepest_read(), tuple(self.heads)) + \
             (self.fuse_op(self.heads),)
 
     # -- totals --------------------------------------------------------------------------
@@ -235,10 +233,6 @@ class NetworkCost:
         """The whole network (every layer, every head, the full fuse): the frame oracle."""
         return Cost.total(op.cost for op in self.full_ops())
 
-    def shapes(self) -> dict[str, Shape]:
-        """Output shape of every layer and head."""
-        return {name: op.out_shape for name, op in (*self.layers.items(), *self.heads.items())}
-
 
 _CACHE: dict[tuple, NetworkCost] = {}
 
@@ -249,8 +243,7 @@ def network_cost(spec: NetworkSpec | str, input_hw: Sequence[int],
     of ``input_hw`` = (height, width) in ``dtype``; cached per (network, size, dtype)."""
     if isinstance(spec, str):
         spec = get_network(spec)
-    if dtype not in DTYPES:
-        raise InputError(f"unknown dtype '{dtype}'; use one of {', '.join(DTYPES)}")
+    torch_dtype(dtype)  # checks the name
     hw = _size(input_hw)
     key = (spec, spec.builder, hw, dtype)
     if key not in _CACHE:
@@ -269,8 +262,8 @@ def _size(input_hw: Sequence[int]) -> Size:
 
 
 def _trace_network(spec: NetworkSpec, hw: Size, dtype: str) -> NetworkCost:
-    torch_dtype = DTYPES[dtype]
-    session = _Session(spec, torch_dtype)
+    dt = torch_dtype(dtype)
+    session = _Session(spec, dt)
     net = session.net
     readers: dict[str, list[str]] = {}
     for head in spec.heads:
@@ -279,7 +272,7 @@ def _trace_network(spec: NetworkSpec, hw: Size, dtype: str) -> NetworkCost:
     pixels = torch.empty(1, spec.in_channels, *hw, device="meta")
     # The executor's per-frame conversion (Executor.step).
     input_op, x = session.trace("input", lambda p: normalize(p.float(), spec.norm)
-                                .to(torch_dtype), pixels)
+                                .to(dt), pixels)
     layers, heads, scores = {}, {}, {}
     try:
         for name in spec.layer_names:
@@ -307,28 +300,12 @@ def _trace_network(spec: NetworkSpec, hw: Size, dtype: str) -> NetworkCost:
     return cost
 
 
-def measure_atom(head: str | None) -> _Atom:
-    """The executor's clock-atom state for a label difference on ``head``'s scores (or a
-    pixel difference when ``head`` is None), thresholded so it does not fire: what a
-    measurement costs on a frame where the clock stays off (reference kept)."""
-    node = ast.PixelDiff("fired", ">=", 1.0) if head is None else \
-        ast.LabelDiff(ast.Ident(head), "fired", ">=", 1.0)
-    return _Atom(node, head, head)
-
-
-def measure_fn(atom: _Atom) -> Callable[[torch.Tensor], tuple[bool, float]]:
-    """What the executor does for one measurement: for a label difference it takes the
-    argmax of the head's scores, then ``_Atom.measure`` compares with the reference."""
-    if atom.head is None:
-        return atom.measure
-    return lambda scores: atom.measure(scores.argmax(1))
-
-
 def _trace_measure(session: _Session, name: str, head: str | None,
                    source: torch.Tensor) -> OpCost:
-    atom = measure_atom(head)
-    atom.reference = source if head is None else source.argmax(1)
-    op, _ = session.trace(name, measure_fn(atom), source)
+    """A clock measurement on a frame where it does not fire (the executor's own code)."""
+    labels = head is not None
+    measure = quiet_atom(labels, source.argmax(1) if labels else source)
+    op, _ = session.trace(name, measure, source)
     return op
 
 

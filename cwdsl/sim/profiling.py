@@ -56,17 +56,19 @@ from pathlib import Path
 import torch
 
 from cwdsl.core.atomic import write_json
-from cwdsl.sim.cost import NetworkCost, measure_atom, measure_fn
-from cwdsl.sim.devices import DeviceModel, file_error, read_json
-from cwdsl.core.errors import InputError
-from cwdsl.runtime.executor import DTYPES, Executor
-from cwdsl.ir.graph import compile_text
+from cwdsl.core.errors import InputError, file_error
 from cwdsl.core.netspec import NetworkSpec, get_network
+from cwdsl.core.progress import progress_bar
+from cwdsl.core.units import parse_size
+from cwdsl.ir.graph import compile_text
 from cwdsl.nets import build_network
 from cwdsl.nets.preprocess import normalize
+from cwdsl.nets.weights import load_weights
+from cwdsl.runtime.device import resolve_device, torch_dtype
+from cwdsl.runtime.executor import Executor
+from cwdsl.runtime.measure import quiet_atom
+from cwdsl.sim.profile_model import PROFILE_FORMAT, PROFILE_VERSION, fuse_key, head_subsets
 
-PROFILE_FORMAT = "cwdsl-profile"
-PROFILE_VERSION = 2
 MAX_FUSE_HEADS = 8  # 255 fuse subsets
 
 
@@ -103,14 +105,6 @@ def segments(spec: NetworkSpec) -> list[tuple[str, str, tuple[str, ...]]]:
     return spec.head_segments()
 
 
-def _subsets(heads: Sequence[str]) -> list[tuple[str, ...]]:
-    return [c for n in range(1, len(heads) + 1) for c in itertools.combinations(heads, n)]
-
-
-def _fuse_key(heads: Sequence[str]) -> str:
-    return "+".join(heads)
-
-
 def _machine(device: torch.device) -> dict:
     info = {"platform": platform.platform(), "python": platform.python_version(),
             "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
@@ -136,32 +130,6 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _device(name: str) -> torch.device:
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise InputError(f"unknown device '{name}'; use cpu or cuda[:N]") from None
-    if device.type not in ("cpu", "cuda"):
-        raise InputError(f"unsupported device '{name}'; use cpu or cuda[:N]")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: CUDA is not available on this machine")
-    return device
-
-
-def parse_size(text: str | Sequence[int]) -> tuple[int, int]:
-    """``"HxW"`` (or a pair) → (height, width); ``InputError`` otherwise."""
-    if not isinstance(text, str):
-        h, w = (int(n) for n in text)
-    else:
-        found = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-        if not found:
-            raise InputError(f"size '{text}' is not HEIGHTxWIDTH, e.g. 500x500")
-        h, w = int(found.group(1)), int(found.group(2))
-    if h < 1 or w < 1:
-        raise InputError(f"size must be positive, got {h}x{w}")
-    return h, w
-
-
 # -- profiling ----------------------------------------------------------------------------
 def profile_network(spec_or_name: NetworkSpec | str, input_hw: Sequence[int],
                     device: str = "cpu", dtype: str = "float32", weights: str | Path | None = None,
@@ -176,11 +144,8 @@ def profile_network(spec_or_name: NetworkSpec | str, input_hw: Sequence[int],
     ``progress(1)`` is called after each (for a progress bar)."""
     spec = get_network(spec_or_name) if isinstance(spec_or_name, str) else spec_or_name
     hw = parse_size(input_hw)
-    dev = _device(device)
-    if dtype not in DTYPES:
-        raise InputError(f"unknown dtype '{dtype}'; use one of {', '.join(DTYPES)}")
-    if dtype == "float16" and dev.type != "cuda":
-        raise InputError("--dtype float16 needs --device cuda (use float32 or bfloat16 on a CPU)")
+    dev = resolve_device(device)
+    torch_dtype(dtype, dev)
     if warmup < 0 or repeats < 1:
         raise InputError(f"need warmup >= 0 and repeats >= 1, got {warmup} and {repeats}")
     if threads is not None and threads < 1:
@@ -202,9 +167,8 @@ def _profile(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, warm
                          f"to profile (at most {MAX_FUSE_HEADS} heads)")
     net = build_network(spec)
     if weights is not None:
-        from cwdsl.nets.weights import load_weights
         load_weights(net, weights)
-    net = net.to(dev, DTYPES[dtype]).eval()
+    net = net.to(dev, torch_dtype(dtype)).eval()
     tasks = _tasks(spec, net, hw, dev, dtype)
     clock = _Clock(dev)
     names = list(tasks)
@@ -248,7 +212,7 @@ def _tasks(spec: NetworkSpec, net, hw, dev: torch.device, dtype: str) -> _Tasks:
     for head in spec.heads:
         readers.setdefault(head.reads, []).append(head.name)
     with torch.inference_mode():
-        x = normalize(pixels.float(), spec.norm).to(DTYPES[dtype])
+        x = normalize(pixels.float(), spec.norm).to(torch_dtype(dtype))
         x0 = x
         inputs, scores, outputs = {}, {}, {}
         for name in spec.layer_names:
@@ -262,16 +226,14 @@ def _tasks(spec: NetworkSpec, net, hw, dev: torch.device, dtype: str) -> _Tasks:
     for h in heads:
         read = spec.head(h).reads
         tasks[f"head:{h}"] = (lambda n, f: lambda: net.head(n, f))(h, outputs[read])
-    for subset in _subsets(heads):
+    for subset in head_subsets(heads):
         chosen = {h: scores[h] for h in subset}
-        tasks[f"fuse:{_fuse_key(subset)}"] = (lambda c: lambda: net.fuse(c, hw))(chosen)
+        tasks[f"fuse:{fuse_key(subset)}"] = (lambda c: lambda: net.fuse(c, hw))(chosen)
     for h in heads:
-        atom = measure_atom(h)
-        atom.reference = torch.roll(scores[h], 1, dims=-1).argmax(1)  # a different map
-        tasks[f"measure:labeldiff:{h}"] = (lambda f, s: lambda: f(s))(measure_fn(atom), scores[h])
-    atom = measure_atom(None)
-    atom.reference = torch.roll(pixels, 1, dims=-1)
-    tasks["measure:pixeldiff"] = (lambda f: lambda: f(pixels))(measure_fn(atom))
+        measure = quiet_atom(True, torch.roll(scores[h], 1, dims=-1).argmax(1))  # a different map
+        tasks[f"measure:labeldiff:{h}"] = (lambda f, s: lambda: f(s))(measure, scores[h])
+    measure = quiet_atom(False, torch.roll(pixels, 1, dims=-1))
+    tasks["measure:pixeldiff"] = (lambda f: lambda: f(pixels))(measure)
     for first, last, seg_heads in _ranges(spec):
         tasks[f"range:{first}..{last}"] = (lambda a, b, hs: lambda: net.run_stage(
             inputs[a], a, b, hs))(first, last, seg_heads)
@@ -305,7 +267,7 @@ def _all_cache_executor(spec: NetworkSpec, net, hw, dev, dtype: str) -> Executor
     """An executor whose one stage (the whole network) computes on frame 0 only: its
     later frames cost exactly the per-frame overhead plus the fuse."""
     heads = tuple(h.name for h in spec.heads)
-    deepest = max((spec.head(h).reads for h in heads), key=spec.layer_index)
+    deepest = spec.deepest_read(heads)
     text = (f"network {spec.name} input {hw[0]}x{hw[1]}\n"
             f"stage s = {spec.layer_names[0]} .. {deepest} head {', '.join(heads)}\n"
             f"compute s when 0\n"
@@ -340,11 +302,11 @@ def _assemble(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, war
         ranges.append({"first": first, "last": last, "heads": list(seg_heads),
                        "direct": _stats(direct), "sum_ms": summed,
                        "ratio": statistics.median(direct) / summed if summed > 0 else 1.0})
-    deepest = max((spec.head(h).reads for h in heads), key=spec.layer_index)
+    deepest = spec.deepest_read(heads)
     full_sum = _part_sum(spec, med, spec.layer_names[0], deepest, heads) + \
-        med[f"fuse:{_fuse_key(heads)}"]
+        med[f"fuse:{fuse_key(heads)}"]
     step = samples["step:all_cache"]
-    fuse_all = med[f"fuse:{_fuse_key(heads)}"]
+    fuse_all = med[f"fuse:{fuse_key(heads)}"]
     in_frame = []
     for i, (first, last, _) in enumerate(segments(spec)):
         inside = [timings[f"s{i + 1}"] for timings in in_frame_stage_ms]
@@ -369,8 +331,8 @@ def _assemble(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, war
         "timings": {
             "layers": {n: _stats(samples[f"layer:{n}"]) for n in spec.layer_names},
             "heads": {h: _stats(samples[f"head:{h}"]) for h in heads},
-            "fuses": {_fuse_key(s): _stats(samples[f"fuse:{_fuse_key(s)}"])
-                      for s in _subsets(heads)},
+            "fuses": {fuse_key(s): _stats(samples[f"fuse:{fuse_key(s)}"])
+                      for s in head_subsets(heads)},
             "measures": {**{f"labeldiff:{h}": _stats(samples[f"measure:labeldiff:{h}"])
                             for h in heads},
                          "pixeldiff": _stats(samples["measure:pixeldiff"])},
@@ -395,13 +357,6 @@ def _part_sum(spec: NetworkSpec, med: Mapping[str, float], first: str, last: str
         sum(med[f"head:{h}"] for h in heads)
 
 
-def _set_total(bar) -> Callable[[int], None]:
-    def set_total(n: int) -> None:
-        bar.total = n
-        bar.refresh()
-    return set_total
-
-
 def run_profile(net: str, size: str | Sequence[int], device: str = "cpu",
                 dtype: str = "float32", out: str | Path = "profile.json",
                 weights: str | Path | None = None, progress: bool = True,
@@ -409,206 +364,15 @@ def run_profile(net: str, size: str | Sequence[int], device: str = "cpu",
     """``cwdsl profile``: profile network ``net`` at ``size`` (``"HxW"``) on ``device`` and
     write the JSON to ``out`` atomically (a tqdm bar on stderr when ``progress``).
     Returns the path written."""
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(desc=f"profile {net}", unit="call", dynamic_ncols=True)
-    try:
+    def set_total(bar, n: int) -> None:
+        bar.total = n
+        bar.refresh()
+
+    with progress_bar(progress, total=None, desc=f"profile {net}", unit="call") as bar:
         data = profile_network(net, parse_size(size), device, dtype, weights, warmup, repeats,
-                               threads, progress=None if bar is None else bar.update,
-                               total=None if bar is None else _set_total(bar))
-    finally:
-        if bar is not None:
-            bar.close()
+                               threads, progress=bar.update, total=lambda n: set_total(bar, n))
     try:
         write_json(out, data)
     except OSError as e:
         raise file_error(out, f"cannot write profile: {e.strerror or e}") from None
     return Path(out)
-
-
-# -- the model ----------------------------------------------------------------------------
-class Profile(DeviceModel):
-    """A device model backed by measured medians (see the module's docstring)."""
-
-    def __init__(self, data: dict, path: str | Path):
-        self.data, self.path = data, str(path)
-        self.name = data["device"]
-        self.source = f"profile:{path}"
-        self.network = data["network"]
-        self.input_hw = tuple(data["input_hw"])
-        self.dtype = data["dtype"]
-        t = data["timings"]
-        self._layers = {n: s["median_ms"] for n, s in t["layers"].items()}
-        self._heads = {n: s["median_ms"] for n, s in t["heads"].items()}
-        self._fuses = {frozenset(k.split("+")): s["median_ms"] for k, s in t["fuses"].items()}
-        self._measures = {k: s["median_ms"] for k, s in t["measures"].items()}
-        self._overhead = t["frame_overhead"]["median_ms"]
-        self._ranges = {(r["first"], r["last"], frozenset(r["heads"])): r["direct"]["median_ms"]
-                        for r in t["ranges"]}
-        order = data["layers"]
-        reads = data["heads"]
-        self._segment: dict[str, float] = {}
-        self._in_frame: dict[str, float] = {}
-        for seg in t["in_frame"]["segments"]:
-            lo, hi = order.index(seg["first"]), order.index(seg["last"])
-            ratio = seg["ratio"] if seg["ratio"] > 0 else 1.0
-            for name in order[lo:hi + 1]:
-                self._in_frame[name] = ratio
-            for head, read in reads.items():
-                if lo <= order.index(read) <= hi:
-                    self._in_frame[head] = ratio
-        for r in t["ranges"]:
-            lo, hi = order.index(r["first"]), order.index(r["last"])
-            inner = set(order[lo:hi + 1])
-            if _is_segment(order, reads, r["first"], r["last"]):
-                ratio = r["ratio"] if r["ratio"] > 0 else 1.0
-                for name in (*inner, *r["heads"]):
-                    self._segment[name] = ratio
-
-    @property
-    def in_frame_ratios(self) -> dict[str, float]:
-        """Layer or head name → its segment's in-frame / direct ratio."""
-        return dict(self._in_frame)
-
-    @property
-    def segment_ratios(self) -> dict[str, float]:
-        """Layer or head name → its segment's direct / per-part-sum ratio."""
-        return dict(self._segment)
-
-    def check(self, spec: NetworkSpec, input_hw: tuple[int, int], dtype: str) -> None:
-        asked = f"{spec.name} at {input_hw[0]}x{input_hw[1]} {dtype}"
-        have = f"{self.network} at {self.input_hw[0]}x{self.input_hw[1]} {self.dtype}"
-        if (spec.name, tuple(input_hw), dtype) != (self.network, self.input_hw, self.dtype):
-            raise file_error(self.path, f"this profile is for {have}, not {asked}; profile "
-                                        f"again with: cwdsl profile --net {spec.name} --size "
-                                        f"{input_hw[0]}x{input_hw[1]} --dtype {dtype}")
-        if list(spec.layer_names) != list(self.data["layers"]) or \
-                {h.name: h.reads for h in spec.heads} != self.data["heads"]:
-            raise file_error(self.path, f"network {spec.name} has other layers or heads than "
-                                        f"when it was profiled; profile it again")
-
-    def _part(self, name: str, ms: float) -> float:
-        return ms * self._segment.get(name, 1.0)
-
-    def stage_ms(self, cost: NetworkCost, first: str, last: str, heads: Sequence[str]) -> float:
-        parts = [(n, self._layers[n]) for n in cost.layer_range(first, last)] + \
-            [(h, self._heads[h]) for h in heads]
-        isolated = sum(self._part(n, ms) for n, ms in parts)
-        in_frame = sum(self._part(n, ms) * self._in_frame.get(n, 1.0) for n, ms in parts)
-        direct = self._ranges.get((first, last, frozenset(heads)))
-        if direct is None or isolated <= 0:
-            return in_frame
-        return direct * in_frame / isolated  # the direct time, in-frame corrected
-
-    def fuse_ms(self, cost: NetworkCost, heads: Sequence[str]) -> float:
-        try:
-            return self._fuses[frozenset(heads)]
-        except KeyError:
-            raise file_error(self.path, f"no fuse timing for heads {', '.join(heads)}") from None
-
-    def measure_ms(self, cost: NetworkCost, head: str | None) -> float:
-        return self._measures["pixeldiff" if head is None else f"labeldiff:{head}"]
-
-    def frame_overhead_ms(self, cost: NetworkCost) -> float:
-        return self._overhead
-
-
-def _is_segment(order, reads: Mapping[str, str], first: str, last: str) -> bool:
-    """Whether ``first .. last`` holds no head-read layer except possibly ``last``."""
-    lo, hi = order.index(first), order.index(last)
-    read_at = {order.index(r) for r in reads.values()}
-    return not any(lo <= i < hi for i in read_at) and (lo == 0 or lo - 1 in read_at)
-
-
-# -- loading and validation ---------------------------------------------------------------
-def _need(path, data, where: str, key: str, kind: type | tuple):
-    if not isinstance(data, dict) or key not in data:
-        raise file_error(path, f"not a valid cwdsl profile: missing '{where}{key}'")
-    value = data[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise file_error(path, f"not a valid cwdsl profile: '{where}{key}' should be "
-                               f"{_kind_name(kind)}, got {type(value).__name__}")
-    return value
-
-
-def _kind_name(kind) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    words = {dict: "an object", list: "a list", str: "a string", int: "a number",
-             float: "a number"}
-    return " or ".join(dict.fromkeys(words.get(k, k.__name__) for k in kinds))
-
-
-def _need_stats(path, data, where: str, key: str) -> None:
-    stats = _need(path, data, where, key, dict)
-    ms = _need(path, stats, f"{where}{key}.", "median_ms", (int, float))
-    if ms < 0:
-        raise file_error(path, f"not a valid cwdsl profile: '{where}{key}.median_ms' is "
-                               f"negative ({ms})")
-
-
-def profile_from_dict(data: dict, path: str | Path) -> Profile:
-    """Validate a profile's JSON object and make its :class:`Profile` model."""
-    if data.get("format") != PROFILE_FORMAT:
-        raise file_error(path, f"not a cwdsl profile (its 'format' is "
-                               f"{data.get('format')!r}, expected {PROFILE_FORMAT!r})")
-    version = data.get("version")
-    if version != PROFILE_VERSION:
-        raise file_error(path, f"profile format version {version!r} is not supported "
-                               f"(this cwdsl reads version {PROFILE_VERSION}); profile again")
-    for key, kind in (("network", str), ("device", str), ("dtype", str), ("layers", list),
-                      ("heads", dict), ("input_hw", list), ("timings", dict)):
-        _need(path, data, "", key, kind)
-    hw = data["input_hw"]
-    if len(hw) != 2 or not all(isinstance(n, int) and n > 0 for n in hw):
-        raise file_error(path, f"not a valid cwdsl profile: 'input_hw' should be [height, "
-                               f"width], got {hw}")
-    if data["dtype"] not in DTYPES:
-        raise file_error(path, f"not a valid cwdsl profile: unknown dtype {data['dtype']!r}")
-    layers, heads, t = data["layers"], data["heads"], data["timings"]
-    if not layers or not heads or any(r not in layers for r in heads.values()):
-        raise file_error(path, "not a valid cwdsl profile: 'heads' must read layers listed in "
-                               "'layers'")
-    for group in ("layers", "heads", "fuses", "measures"):
-        _need(path, t, "timings.", group, dict)
-    for name in layers:
-        _need_stats(path, t["layers"], "timings.layers.", name)
-    for h in heads:
-        _need_stats(path, t["heads"], "timings.heads.", h)
-        _need_stats(path, t["measures"], "timings.measures.", f"labeldiff:{h}")
-    _need_stats(path, t["measures"], "timings.measures.", "pixeldiff")
-    for subset in _subsets(tuple(heads)):
-        _need_stats(path, t["fuses"], "timings.fuses.", _fuse_key(subset))
-    overhead = _need(path, t, "timings.", "frame_overhead", dict)
-    _need(path, overhead, "timings.frame_overhead.", "median_ms", (int, float))
-    in_frame = _need(path, t, "timings.", "in_frame", dict)
-    for i, seg in enumerate(_need(path, in_frame, "timings.in_frame.", "segments", list)):
-        where = f"timings.in_frame.segments[{i}]."
-        for key, kind in (("first", str), ("last", str), ("ratio", (int, float))):
-            _need(path, seg, where, key, kind)
-        if seg["first"] not in layers or seg["last"] not in layers:
-            raise file_error(path, f"not a valid cwdsl profile: '{where}first/last' name "
-                                   f"layers not in 'layers'")
-    for i, r in enumerate(_need(path, t, "timings.", "ranges", list)):
-        where = f"timings.ranges[{i}]."
-        for key, kind in (("first", str), ("last", str), ("heads", list),
-                          ("ratio", (int, float))):
-            _need(path, r, where, key, kind)
-        _need_stats(path, r, where, "direct")
-        if r["first"] not in layers or r["last"] not in layers:
-            raise file_error(path, f"not a valid cwdsl profile: '{where}first/last' name "
-                                   f"layers not in 'layers'")
-    return Profile(data, path)
-
-
-def load_profile(path: str | Path, network: NetworkSpec | str | None = None,
-                 input_hw: Sequence[int] | None = None, dtype: str | None = None) -> Profile:
-    """Read a profile written by :func:`run_profile`. Given ``network`` (and optionally
-    ``input_hw``, ``dtype``), also check that the profile is for them. Every problem is
-    an ``InputError`` naming the path and the reason."""
-    profile = profile_from_dict(read_json(path, "profile"), path)
-    if network is not None:
-        spec = get_network(network) if isinstance(network, str) else network
-        hw = tuple(input_hw) if input_hw is not None else profile.input_hw
-        profile.check(spec, (int(hw[0]), int(hw[1])), dtype or profile.dtype)
-    return profile

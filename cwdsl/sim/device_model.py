@@ -1,0 +1,57 @@
+"""The interface every device model implements: how long a network's parts take.
+
+Two kinds implement it: rooflines (:mod:`cwdsl.sim.roofline`) and measured profiles
+(:mod:`cwdsl.sim.profile_model`); :func:`cwdsl.sim.devices.load_device` picks one.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from cwdsl.core.netspec import NetworkSpec, head_segments
+from cwdsl.sim.cost import NetworkCost
+
+
+class DeviceModel(ABC):
+    """Times of the operations an executor runs, for one device.
+
+    Every method receives the traced :class:`~cwdsl.sim.cost.NetworkCost` of the network,
+    size and dtype in question; :meth:`check` says (with an ``InputError``) when the model
+    cannot speak for that combination (e.g. a profile of another network).
+    """
+
+    name: str
+    source: str
+
+    def check(self, spec: NetworkSpec, input_hw: tuple[int, int], dtype: str) -> None:
+        """Raise ``InputError`` unless this model can time ``spec`` at ``input_hw`` in
+        ``dtype``. The default accepts everything."""
+
+    @abstractmethod
+    def stage_ms(self, cost: NetworkCost, first: str, last: str, heads: Sequence[str]) -> float:
+        """Layers ``first`` .. ``last`` plus score ``heads``."""
+
+    @abstractmethod
+    def fuse_ms(self, cost: NetworkCost, heads: Sequence[str]) -> float:
+        """The fuse of the scores of ``heads``."""
+
+    @abstractmethod
+    def measure_ms(self, cost: NetworkCost, head: str | None) -> float:
+        """A data-driven clock's measurement: label difference on ``head``'s scores
+        (argmax, compare with the reference, mean, read back), or the pixel difference
+        of the frame when ``head`` is None."""
+
+    @abstractmethod
+    def frame_overhead_ms(self, cost: NetworkCost) -> float:
+        """Fixed per-frame work besides stages, measurements and fuse: the executor's
+        plan walk and bookkeeping, the frame's upload and normalisation."""
+
+    def full_ms(self, cost: NetworkCost) -> float:
+        """The frame oracle's compute: the whole network as its head segments (for FCN-8s
+        the paper's three stages), every head, the fuse of all heads (frame overhead not
+        included, as in ``stage_ms``). Pricing it in segments makes an oracle schedule of
+        that split exactly 100% of it under any device model."""
+        deepest = cost.layer_names.index(cost.deepest_read())
+        runs = head_segments(cost.layer_names[:deepest + 1], dict(cost.head_reads))
+        return (sum(self.stage_ms(cost, first, last, heads) for first, last, heads in runs)
+                + self.fuse_ms(cost, tuple(cost.heads)))

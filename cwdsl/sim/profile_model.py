@@ -1,0 +1,213 @@
+"""The measured-profile device model: the simulator's reading of a ``cwdsl profile`` file.
+
+The file's format is described in :mod:`cwdsl.sim.profiling`, which writes it. The model
+(:class:`Profile`) times a stage as
+
+- the direct timing when the stage is exactly one of the profile's measured ranges with
+  all its heads;
+- otherwise the per-layer and per-head sum, each part scaled by its segment's
+  ``direct / sum`` ratio;
+- times each segment's *in-frame* ratio (its time inside ``Executor.step`` over its
+  direct time).
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from cwdsl.core.errors import file_error
+from cwdsl.core.jsonfile import read_json_object
+from cwdsl.core.netspec import NetworkSpec, get_network
+from cwdsl.core.units import DTYPE_NAMES
+from cwdsl.sim.cost import NetworkCost
+from cwdsl.sim.device_model import DeviceModel
+
+PROFILE_FORMAT = "cwdsl-profile"
+PROFILE_VERSION = 2
+
+
+def head_subsets(heads: Sequence[str]) -> list[tuple[str, ...]]:
+    """Every non-empty subset of ``heads``, smallest first: the fuses a profile times."""
+    return [c for n in range(1, len(heads) + 1) for c in itertools.combinations(heads, n)]
+
+
+def fuse_key(heads: Sequence[str]) -> str:
+    """A fuse subset's key in a profile file: ``"h1+h2"``."""
+    return "+".join(heads)
+
+
+class Profile(DeviceModel):
+    """A device model backed by measured medians (see the module's docstring)."""
+
+    def __init__(self, data: dict, path: str | Path):
+        self.data, self.path = data, str(path)
+        self.name = data["device"]
+        self.source = f"profile:{path}"
+        self.network = data["network"]
+        self.input_hw = tuple(data["input_hw"])
+        self.dtype = data["dtype"]
+        t = data["timings"]
+        self._layers = {n: s["median_ms"] for n, s in t["layers"].items()}
+        self._heads = {n: s["median_ms"] for n, s in t["heads"].items()}
+        self._fuses = {frozenset(k.split("+")): s["median_ms"] for k, s in t["fuses"].items()}
+        self._measures = {k: s["median_ms"] for k, s in t["measures"].items()}
+        self._overhead = t["frame_overhead"]["median_ms"]
+        self._ranges = {(r["first"], r["last"], frozenset(r["heads"])): r["direct"]["median_ms"]
+                        for r in t["ranges"]}
+        order = data["layers"]
+        reads = data["heads"]
+        self._segment: dict[str, float] = {}
+        self._in_frame: dict[str, float] = {}
+        for seg in t["in_frame"]["segments"]:
+            lo, hi = order.index(seg["first"]), order.index(seg["last"])
+            ratio = seg["ratio"] if seg["ratio"] > 0 else 1.0
+            for name in order[lo:hi + 1]:
+                self._in_frame[name] = ratio
+            for head, read in reads.items():
+                if lo <= order.index(read) <= hi:
+                    self._in_frame[head] = ratio
+        for r in t["ranges"]:
+            lo, hi = order.index(r["first"]), order.index(r["last"])
+            inner = set(order[lo:hi + 1])
+            if _is_segment(order, reads, r["first"], r["last"]):
+                ratio = r["ratio"] if r["ratio"] > 0 else 1.0
+                for name in (*inner, *r["heads"]):
+                    self._segment[name] = ratio
+
+    def check(self, spec: NetworkSpec, input_hw: tuple[int, int], dtype: str) -> None:
+        asked = f"{spec.name} at {input_hw[0]}x{input_hw[1]} {dtype}"
+        have = f"{self.network} at {self.input_hw[0]}x{self.input_hw[1]} {self.dtype}"
+        if (spec.name, tuple(input_hw), dtype) != (self.network, self.input_hw, self.dtype):
+            raise file_error(self.path, f"this profile is for {have}, not {asked}; profile "
+                                        f"again with: cwdsl profile --net {spec.name} --size "
+                                        f"{input_hw[0]}x{input_hw[1]} --dtype {dtype}")
+        if list(spec.layer_names) != list(self.data["layers"]) or \
+                {h.name: h.reads for h in spec.heads} != self.data["heads"]:
+            raise file_error(self.path, f"network {spec.name} has other layers or heads than "
+                                        f"when it was profiled; profile it again")
+
+    def _part(self, name: str, ms: float) -> float:
+        return ms * self._segment.get(name, 1.0)
+
+    def stage_ms(self, cost: NetworkCost, first: str, last: str, heads: Sequence[str]) -> float:
+        parts = [(n, self._layers[n]) for n in cost.layer_range(first, last)] + \
+            [(h, self._heads[h]) for h in heads]
+        isolated = sum(self._part(n, ms) for n, ms in parts)
+        in_frame = sum(self._part(n, ms) * self._in_frame.get(n, 1.0) for n, ms in parts)
+        direct = self._ranges.get((first, last, frozenset(heads)))
+        if direct is None or isolated <= 0:
+            return in_frame
+        return direct * in_frame / isolated  # the direct time, in-frame corrected
+
+    def fuse_ms(self, cost: NetworkCost, heads: Sequence[str]) -> float:
+        try:
+            return self._fuses[frozenset(heads)]
+        except KeyError:
+            raise file_error(self.path, f"no fuse timing for heads {', '.join(heads)}") from None
+
+    def measure_ms(self, cost: NetworkCost, head: str | None) -> float:
+        return self._measures["pixeldiff" if head is None else f"labeldiff:{head}"]
+
+    def frame_overhead_ms(self, cost: NetworkCost) -> float:
+        return self._overhead
+
+
+def _is_segment(order, reads: Mapping[str, str], first: str, last: str) -> bool:
+    """Whether ``first .. last`` holds no head-read layer except possibly ``last``."""
+    lo, hi = order.index(first), order.index(last)
+    read_at = {order.index(r) for r in reads.values()}
+    return not any(lo <= i < hi for i in read_at) and (lo == 0 or lo - 1 in read_at)
+
+
+# -- loading and validation ---------------------------------------------------------------
+def _need(path, data, where: str, key: str, kind: type | tuple):
+    if not isinstance(data, dict) or key not in data:
+        raise file_error(path, f"not a valid cwdsl profile: missing '{where}{key}'")
+    value = data[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise file_error(path, f"not a valid cwdsl profile: '{where}{key}' should be "
+                               f"{_kind_name(kind)}, got {type(value).__name__}")
+    return value
+
+
+def _kind_name(kind) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    words = {dict: "an object", list: "a list", str: "a string", int: "a number",
+             float: "a number"}
+    return " or ".join(dict.fromkeys(words.get(k, k.__name__) for k in kinds))
+
+
+def _need_stats(path, data, where: str, key: str) -> None:
+    stats = _need(path, data, where, key, dict)
+    ms = _need(path, stats, f"{where}{key}.", "median_ms", (int, float))
+    if ms < 0:
+        raise file_error(path, f"not a valid cwdsl profile: '{where}{key}.median_ms' is "
+                               f"negative ({ms})")
+
+
+def profile_from_dict(data: dict, path: str | Path) -> Profile:
+    """Validate a profile's JSON object and make its :class:`Profile` model."""
+    if data.get("format") != PROFILE_FORMAT:
+        raise file_error(path, f"not a cwdsl profile (its 'format' is "
+                               f"{data.get('format')!r}, expected {PROFILE_FORMAT!r})")
+    version = data.get("version")
+    if version != PROFILE_VERSION:
+        raise file_error(path, f"profile format version {version!r} is not supported "
+                               f"(this cwdsl reads version {PROFILE_VERSION}); profile again")
+    for key, kind in (("network", str), ("device", str), ("dtype", str), ("layers", list),
+                      ("heads", dict), ("input_hw", list), ("timings", dict)):
+        _need(path, data, "", key, kind)
+    hw = data["input_hw"]
+    if len(hw) != 2 or not all(isinstance(n, int) and n > 0 for n in hw):
+        raise file_error(path, f"not a valid cwdsl profile: 'input_hw' should be [height, "
+                               f"width], got {hw}")
+    if data["dtype"] not in DTYPE_NAMES:
+        raise file_error(path, f"not a valid cwdsl profile: unknown dtype {data['dtype']!r}")
+    layers, heads, t = data["layers"], data["heads"], data["timings"]
+    if not layers or not heads or any(r not in layers for r in heads.values()):
+        raise file_error(path, "not a valid cwdsl profile: 'heads' must read layers listed in "
+                               "'layers'")
+    for group in ("layers", "heads", "fuses", "measures"):
+        _need(path, t, "timings.", group, dict)
+    for name in layers:
+        _need_stats(path, t["layers"], "timings.layers.", name)
+    for h in heads:
+        _need_stats(path, t["heads"], "timings.heads.", h)
+        _need_stats(path, t["measures"], "timings.measures.", f"labeldiff:{h}")
+    _need_stats(path, t["measures"], "timings.measures.", "pixeldiff")
+    for subset in head_subsets(tuple(heads)):
+        _need_stats(path, t["fuses"], "timings.fuses.", fuse_key(subset))
+    overhead = _need(path, t, "timings.", "frame_overhead", dict)
+    _need(path, overhead, "timings.frame_overhead.", "median_ms", (int, float))
+    in_frame = _need(path, t, "timings.", "in_frame", dict)
+    for i, seg in enumerate(_need(path, in_frame, "timings.in_frame.", "segments", list)):
+        where = f"timings.in_frame.segments[{i}]."
+        for key, kind in (("first", str), ("last", str), ("ratio", (int, float))):
+            _need(path, seg, where, key, kind)
+        if seg["first"] not in layers or seg["last"] not in layers:
+            raise file_error(path, f"not a valid cwdsl profile: '{where}first/last' name "
+                                   f"layers not in 'layers'")
+    for i, r in enumerate(_need(path, t, "timings.", "ranges", list)):
+        where = f"timings.ranges[{i}]."
+        for key, kind in (("first", str), ("last", str), ("heads", list),
+                          ("ratio", (int, float))):
+            _need(path, r, where, key, kind)
+        _need_stats(path, r, where, "direct")
+        if r["first"] not in layers or r["last"] not in layers:
+            raise file_error(path, f"not a valid cwdsl profile: '{where}first/last' name "
+                                   f"layers not in 'layers'")
+    return Profile(data, path)
+
+
+def load_profile(path: str | Path, network: NetworkSpec | str | None = None,
+                 input_hw: Sequence[int] | None = None, dtype: str | None = None) -> Profile:
+    """Read a profile written by :func:`run_profile`. Given ``network`` (and optionally
+    ``input_hw``, ``dtype``), also check that the profile is for them. Every problem is
+    an ``InputError`` naming the path and the reason."""
+    profile = profile_from_dict(read_json_object(path, "profile"), path)
+    if network is not None:
+        spec = get_network(network) if isinstance(network, str) else network
+        hw = tuple(input_hw) if input_hw is not None else profile.input_hw
+        profile.check(spec, (int(hw[0]), int(hw[1])), dtype or profile.dtype)
+    return profile
