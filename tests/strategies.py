@@ -87,7 +87,8 @@ def schedules(draw, networks=(FCN8S, TINY)):
         usable = [c for c, r in reads.items() if r <= set(earlier)]
         expr = draw(clock_exprs(earlier, usable))
         delay = 0 if k == 0 else draw(st.integers(0, 2))
-        rules.append(ast.ComputeRule(I(name), expr, delay))
+        otherwise = draw(st.sampled_from([None, "cache"]))
+        rules.append(ast.ComputeRule(I(name), expr, delay, otherwise))
     order = draw(st.permutations(rules))
     outputs = draw(st.lists(st.sampled_from(stage_names), min_size=1, unique=True))
     return ast.Schedule(ast.NetworkDecl(I(spec.name), size), stages, tuple(clocks),

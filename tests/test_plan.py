@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def reference_clock(expr, t, atoms, clocks):
-    """DESIGN §2 clock semantics, written independently of the planner."""
+    """The README's clock semantics, written independently of the planner."""
     if isinstance(expr, ast.Const):
         return expr.value == 1
     if isinstance(expr, ast.Every):

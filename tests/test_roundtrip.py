@@ -26,4 +26,13 @@ def test_roundtrip_keeps_meaning_not_layout():
     stage s1=conv1_1..fc7 head score_pool3,score_pool4,score_fr output fuse( s1 )"""
     canonical = print_schedule(parse(messy))
     assert parse(canonical) == parse(messy)
-    assert "compute s1 when not (every 2 or every 3) else cache" in canonical
+    assert "compute s1 when not (every 2 or every 3)\n" in canonical
+
+
+def test_else_cache_is_kept_as_written():
+    text = ("network tiny\nstage s1 = conv1_1 .. fc7 head score_pool3, score_pool4, score_fr\n"
+            "compute s1 when every 2 else cache\noutput fuse(s1)")
+    schedule = parse(text)
+    assert schedule.rules[0].otherwise == "cache"
+    assert "compute s1 when every 2 else cache\n" in print_schedule(schedule)
+    assert parse(text.replace(" else cache", "")).rules[0].otherwise is None

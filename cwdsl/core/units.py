@@ -6,6 +6,9 @@ from collections.abc import Sequence
 
 from cwdsl.core.errors import InputError, did_you_mean
 
+HW = tuple[int, int]
+"""A frame or feature-map size in pixels: (height, width)."""
+
 DTYPE_NAMES = ("float32", "float16", "bfloat16")
 """The dtypes a network can run in (``--dtype``), in this order everywhere."""
 

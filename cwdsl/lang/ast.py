@@ -147,6 +147,9 @@ class ComputeRule:
     stage: Ident
     clock: ClockExpr
     delay: int = 0
+    otherwise: str | None = None
+    """The counter-clock's action as written (``"cache"``), or None when the rule leaves it
+    out; either way a stage whose clock does not fire reads its cache."""
     span: Span | None = _span()
 
 

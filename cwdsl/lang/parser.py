@@ -128,12 +128,6 @@ def _ident(token: Token) -> ast.Ident:
     return ast.Ident(str(token), span=Span.of(token))
 
 
-def _merge(a: Span | None, b: Span | None) -> Span | None:
-    if a is None or b is None:
-        return a or b
-    return Span(a.line, a.column, b.end_line, b.end_column)
-
-
 class _ToAst(Transformer):
     """Parse tree → AST nodes. Numbers are validated for *shape* here (whole numbers
     where whole numbers are needed); ranges are the checker's job."""
@@ -178,11 +172,13 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def compute_rule(self, meta, children):
         stage, clock, *rest = children
-        delay = 0
-        for item in rest:
-            if isinstance(item, tuple) and item[0] == "delay":
-                delay = item[1]
-        return ast.ComputeRule(_ident(stage), clock, delay, span=Span.of(meta))
+        delay, otherwise = 0, None
+        for kind, value in rest:
+            if kind == "delay":
+                delay = value
+            else:
+                otherwise = value
+        return ast.ComputeRule(_ident(stage), clock, delay, otherwise, span=Span.of(meta))
 
     def delay(self, children):
         return ("delay", self._whole(children[0], "delay"))

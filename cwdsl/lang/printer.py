@@ -58,6 +58,7 @@ def print_schedule(schedule: ast.Schedule) -> str:
         lines.append("")
     for rule in schedule.rules:
         delay = f" delay {rule.delay}" if rule.delay else ""
-        lines.append(f"compute {rule.stage.name} when {print_clock(rule.clock)}{delay} else cache")
+        otherwise = f" else {rule.otherwise}" if rule.otherwise else ""
+        lines.append(f"compute {rule.stage.name} when {print_clock(rule.clock)}{delay}{otherwise}")
     lines += ["", "output fuse(" + ", ".join(s.name for s in schedule.output.stages) + ")"]
     return "\n".join(lines) + "\n"

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cwdsl.core.netspec import FCN8S, NetworkSpec
-from cwdsl.nets.geometry import Size, feature_sizes, image_window, transposed_size
+from cwdsl.core.units import HW
+from cwdsl.nets.geometry import feature_sizes, image_window, transposed_size
 from cwdsl.nets.staged import StagedNetwork
 
 # (kernel, stride) of the upsamplers and the crop offsets of the Caffe model's fuse.
@@ -60,13 +61,13 @@ def is_fcn8s_kind(spec: NetworkSpec) -> bool:
 class FuseGeometry:
     """Sizes of the fuse's maps for one input size, all from the spec's arithmetic."""
 
-    input: Size
-    score_pool3: Size
-    score_pool4: Size
-    score_fr: Size
-    upscore2: Size
-    upscore_pool4: Size
-    upscore8: Size
+    input: HW
+    score_pool3: HW
+    score_pool4: HW
+    score_fr: HW
+    upscore2: HW
+    upscore_pool4: HW
+    upscore8: HW
 
 
 def fuse_geometry(spec: NetworkSpec, input_hw: Sequence[int]) -> FuseGeometry:
@@ -78,7 +79,7 @@ def fuse_geometry(spec: NetworkSpec, input_hw: Sequence[int]) -> FuseGeometry:
     hw = (int(input_hw[0]), int(input_hw[1]))
     sizes = feature_sizes(spec, hw)
 
-    def up(size: Size, kernel_stride: tuple[int, int]) -> Size:
+    def up(size: HW, kernel_stride: tuple[int, int]) -> HW:
         return tuple(transposed_size(n, *kernel_stride) for n in size)
 
     upscore2 = up(sizes["fc7"], UPSCORE2)
@@ -95,7 +96,7 @@ def fuse_geometry(spec: NetworkSpec, input_hw: Sequence[int]) -> FuseGeometry:
     return geo
 
 
-def _crop(x: Tensor, offset: int, size: Size) -> Tensor:
+def _crop(x: Tensor, offset: int, size: HW) -> Tensor:
     return x[:, :, offset:offset + size[0], offset:offset + size[1]]
 
 
@@ -139,7 +140,7 @@ class FCN(StagedNetwork):
             for up in (self.upscore2, self.upscore8, self.upscore_pool4):
                 up.weight.copy_(bilinear_kernel(c, up.kernel_size[0]))
         self._relu = frozenset(layer.name for layer in spec.layers if layer.kind == "conv")
-        self._geometry: dict[Size, FuseGeometry] = {}
+        self._geometry: dict[HW, FuseGeometry] = {}
 
     def run_layer(self, name: str, x: Tensor) -> Tensor:
         x = self._modules[name](x)

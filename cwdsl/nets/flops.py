@@ -12,15 +12,15 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cwdsl.core.netspec import NetworkSpec
 from cwdsl.nets.build import build_network
+from cwdsl.core.units import HW
 
-Size = tuple[int, int]
 
 
 @dataclass(frozen=True)
 class MacCount:
     """MACs for one frame of ``input`` (height, width) and batch size ``batch``."""
 
-    input: Size
+    input: HW
     batch: int
     layers: Mapping[str, int]
     heads: Mapping[str, int]

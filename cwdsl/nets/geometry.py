@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 
 from cwdsl.core.netspec import Layer, NetworkSpec
+from cwdsl.core.units import HW
 
-Size = tuple[int, int]
 
 
 def conv_size(n: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
@@ -43,14 +43,14 @@ def layer_size(layer: Layer, n: int) -> int:
                      f"not known from the description")
 
 
-def feature_sizes(spec: NetworkSpec, input_hw: Size) -> dict[str, Size]:
+def feature_sizes(spec: NetworkSpec, input_hw: HW) -> dict[str, HW]:
     """The (height, width) of every trunk layer's output for an input of ``input_hw``.
 
     Raises ``ValueError`` when the input is too small for the trunk, or when a layer is
     an opaque ``module`` layer.
     """
     h, w = input_hw
-    sizes: dict[str, Size] = {}
+    sizes: dict[str, HW] = {}
     for layer in spec.layers:
         h, w = layer_size(layer, h), layer_size(layer, w)
         if h < 1 or w < 1:
@@ -60,7 +60,7 @@ def feature_sizes(spec: NetworkSpec, input_hw: Size) -> dict[str, Size]:
     return sizes
 
 
-def image_window(spec: NetworkSpec, layer: str, input_hw: Size) -> tuple[slice, slice]:
+def image_window(spec: NetworkSpec, layer: str, input_hw: HW) -> tuple[slice, slice]:
     """The cells of ``layer``'s output whose receptive-field centres fall on the image.
 
     Receptive-field arithmetic: each layer maps cell ``i`` to input coordinate

@@ -55,7 +55,7 @@ class _History:
         self.last_frame = frame
 
     def at(self, frame: int):
-        """``F(frame)``; frames before 0 read frame 0 (DESIGN: ``max(t - d, 0)``)."""
+        """``F(frame)``; frames before 0 read frame 0 (``max(t - d, 0)``)."""
         back = self.last_frame - max(frame, 0)
         return self._items[-1 - back]
 

@@ -30,9 +30,9 @@ from cwdsl.nets import build_network, count_macs
 from cwdsl.nets.preprocess import normalize
 from cwdsl.runtime.device import torch_dtype
 from cwdsl.runtime.measure import quiet_atom
+from cwdsl.core.units import HW
 
 Shape = tuple[int, ...]
-Size = tuple[int, int]
 
 # Allocation-only ops: no kernel, no traffic.
 _ALLOCATIONS = frozenset({"aten::empty", "aten::empty_strided", "aten::empty_like",
@@ -164,7 +164,7 @@ class NetworkCost:
     """
 
     network: str
-    input_hw: Size
+    input_hw: HW
     dtype: str
     layer_names: tuple[str, ...]
     layers: Mapping[str, OpCost]
@@ -251,7 +251,7 @@ def network_cost(spec: NetworkSpec | str, input_hw: Sequence[int],
     return _CACHE[key]
 
 
-def _size(input_hw: Sequence[int]) -> Size:
+def _size(input_hw: Sequence[int]) -> HW:
     try:
         h, w = (int(n) for n in input_hw)
     except (TypeError, ValueError):
@@ -261,7 +261,7 @@ def _size(input_hw: Sequence[int]) -> Size:
     return h, w
 
 
-def _trace_network(spec: NetworkSpec, hw: Size, dtype: str) -> NetworkCost:
+def _trace_network(spec: NetworkSpec, hw: HW, dtype: str) -> NetworkCost:
     dt = torch_dtype(dtype)
     session = _Session(spec, dt)
     net = session.net
@@ -309,7 +309,7 @@ def _trace_measure(session: _Session, name: str, head: str | None,
     return op
 
 
-def _cross_check(spec: NetworkSpec, hw: Size, cost: NetworkCost) -> None:
+def _cross_check(spec: NetworkSpec, hw: HW, cost: NetworkCost) -> None:
     """The traced FLOPs must equal :func:`count_macs`'s (both use FlopCounterMode)."""
     macs = count_macs(spec, hw)
     traced = {**{n: op.cost.macs for n, op in cost.layers.items()},
