@@ -25,9 +25,9 @@ from torch import Tensor, nn
 
 from cwdsl.lang.parser import reserved_words
 from cwdsl.core.netspec import Head, Layer, NetworkSpec, register_network
+from cwdsl.core.units import HW
 
-Size = tuple[int, int]
-FuseFn = Callable[[Mapping[str, Tensor], Size], Tensor]
+FuseFn = Callable[[Mapping[str, Tensor], HW], Tensor]
 """``fuse(scores, input_hw)``: head name → score map in, (N, C, H, W) class scores out."""
 
 
@@ -189,7 +189,7 @@ def _check_name(network: str, what: str, name: str) -> None:
 
 def stage_module(name: str, layers: Sequence[tuple[str, nn.Module]],
                  heads: Mapping[str, tuple[str, nn.Module]], *, num_classes: int,
-                 default_input: Size, fuse: FuseFn | None = None, in_channels: int = 3,
+                 default_input: HW, fuse: FuseFn | None = None, in_channels: int = 3,
                  description: str = "", replace: bool = False) -> NetworkSpec:
     """Register a user network made of ``nn.Module`` s so schedules can say ``network NAME``.
 
