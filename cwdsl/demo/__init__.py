@@ -2,6 +2,7 @@
 
 See :mod:`cwdsl.demo.scenes` for the generator and its parameters.
 """
+from cwdsl.demo.clip import DEMO, DemoClip, demo_clip
 from cwdsl.demo.scenes import (
     CLASS_NAMES, MOTION_PRESETS, NUM_CLASSES, Clip, ClipSummary, LabeledFrames, Motion, Segment,
     generate_clip, generate_dataset, iter_batches,
@@ -10,7 +11,7 @@ from cwdsl.demo.shapes import SHAPES
 from cwdsl.demo.textures import Texture, random_texture
 
 __all__ = [
-    "CLASS_NAMES", "MOTION_PRESETS", "NUM_CLASSES", "SHAPES", "Clip", "ClipSummary",
-    "LabeledFrames", "Motion", "Segment", "Texture", "generate_clip", "generate_dataset",
-    "iter_batches", "random_texture",
+    "CLASS_NAMES", "DEMO", "MOTION_PRESETS", "NUM_CLASSES", "SHAPES", "Clip", "ClipSummary",
+    "DemoClip", "LabeledFrames", "Motion", "Segment", "Texture", "demo_clip", "generate_clip",
+    "generate_dataset", "iter_batches", "random_texture",
 ]

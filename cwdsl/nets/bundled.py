@@ -1,0 +1,33 @@
+"""Weights shipped inside the package, by network name."""
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from cwdsl.core.errors import InputError
+
+BUNDLED_WEIGHTS = {"tiny": "tiny-demo.pt", "fcn8s_camvid": "fcn8s_camvid.pt"}
+"""Network name → weights file in ``cwdsl/data`` (the demo network's first)."""
+
+
+def bundled_weights(network: str) -> Path | None:
+    """The weights shipped with the package for ``network`` (None if there are none)."""
+    name = BUNDLED_WEIGHTS.get(network)
+    if name is None:
+        return None
+    path = Path(str(resources.files("cwdsl").joinpath("data", name)))
+    return path if path.is_file() else None
+
+
+def resolve_weights(network: str, weights: str | None) -> str:
+    """``weights`` as given, else ``network``'s bundled weights; a clear error if none."""
+    if weights is not None:
+        return weights
+    bundled = bundled_weights(network)
+    if bundled is None:
+        have = ", ".join(n for n in BUNDLED_WEIGHTS if bundled_weights(n))
+        raise InputError(f"network {network} needs --weights PATH (a state dict "
+                         f"in the layout of the PyTorch conversion of the Caffe model) or "
+                         f"--weights random for timing runs; networks with bundled weights: "
+                         f"{have} (e.g. --net {next(iter(BUNDLED_WEIGHTS))})")
+    return str(bundled)
