@@ -13,10 +13,11 @@ from cwdsl.evaluate.datasets import open_labeled_folder, random_crops
 from cwdsl.core.errors import InputError
 from cwdsl.evaluate.evaluation import evaluate_schedules
 from cwdsl.evaluate.metrics import IGNORE, confusion, mean_iu
+from cwdsl.demo.clip import DEMO
 from cwdsl.nets import build_network
+from cwdsl.nets.bundled import bundled_weights
 from cwdsl.nets.preprocess import frame_tensor, normalize
 from cwdsl.evaluate.protocol import CROP_FRAMES, load_eval_data, translated_crops
-from cwdsl.runtime.run import bundled_weights
 from cwdsl.evaluate.sweep import parse_range, sweep_programs, with_theta
 from cwdsl.nets.weights import load_weights
 from folders import make_folder
@@ -86,9 +87,9 @@ def test_folder_protocols_and_sparse_sequences(tmp_path):
 def test_eval_of_the_oracle_equals_the_networks_own_score():
     data = load_eval_data("shift16", 6, scenes=2)
     program = load(SCHEDULES / "oracle.cw", "tiny")
-    row = evaluate_schedules(data, str(bundled_weights()), [program], progress=False)[0]
+    row = evaluate_schedules(data, str(bundled_weights(DEMO.network)), [program], progress=False)[0]
     net = build_network("tiny")
-    load_weights(net, bundled_weights())
+    load_weights(net, bundled_weights(DEMO.network))
     net.eval()
     n = np.zeros((6, 6), np.int64)
     with torch.inference_mode():
@@ -96,9 +97,9 @@ def test_eval_of_the_oracle_equals_the_networks_own_score():
             for rgb, truth in zip(clip.frames, clip.labels):
                 pred = net(normalize(frame_tensor(rgb), net.spec.norm))[0].argmax(0).numpy()
                 n += confusion(pred, truth, 6)
-    assert row["mean_iu"] == pytest.approx(100 * mean_iu(n), abs=1e-9)
-    assert row["time_pct_of_full"] == pytest.approx(100)
-    assert row["all_stages_pct"] == 100 and row["scored_frames"] == 12
+    assert row.mean_iu == pytest.approx(100 * mean_iu(n), abs=1e-9)
+    assert row.time_pct_of_full == pytest.approx(100)
+    assert row.all_stages_pct == 100 and row.scored_frames == 12
 
 
 def test_sweep_thresholds_and_monotone_firing():
@@ -111,8 +112,8 @@ def test_sweep_thresholds_and_monotone_firing():
     assert [p.network.name for p in programs] == ["tiny"] * 4
     assert oracle.atoms == () and programs[1].atoms == ("labeldiff(s2, since=fired) >= 0.15",)
     data = load_eval_data("demo", 6)
-    rows = evaluate_schedules(data, str(bundled_weights()), programs, progress=False)
-    fired = [r["all_stages_pct"] for r in rows]
+    rows = evaluate_schedules(data, str(bundled_weights(DEMO.network)), programs, progress=False)
+    fired = [r.all_stages_pct for r in rows]
     assert fired == sorted(fired, reverse=True) and fired[0] > fired[-1]
     with pytest.raises(InputError, match="no labeldiff or pixeldiff threshold"):
         sweep_programs(SCHEDULES / "exponential.cw", (0.1,), None)
@@ -169,15 +170,15 @@ def test_layer_stats_agree_with_eval_and_ordering(capsys, tmp_path):
     from cwdsl.core.netspec import get_network
 
     data = load_eval_data("shift16", 6, scenes=2)
-    net = prepare_network(get_network("tiny"), str(bundled_weights()))
+    net = prepare_network(get_network("tiny"), str(bundled_weights(DEMO.network)))
     stats = layer_stats(net, data)
     rows = layer_table(net, stats)
-    assert [r["output"] for r in rows] == [None, "s1", "s1+s2", "full"]
-    assert all(0 <= r["mean"] <= 1 for r in rows)
+    assert [r.output for r in rows] == [None, "s1", "s1+s2", "full"]
+    assert all(0 <= r.mean <= 1 for r in rows)
     assert all(len(c["score_fr"]) == 5 for c in stats.changes.values())  # 6 frames → 5 pairs
-    oracle = evaluate_schedules(data, str(bundled_weights()),
+    oracle = evaluate_schedules(data, str(bundled_weights(DEMO.network)),
                                 [load(SCHEDULES / "oracle.cw", "tiny")], progress=False)[0]
-    assert stats.truncated_miu["full"] == pytest.approx(oracle["mean_iu"], abs=1e-9)
+    assert stats.truncated_miu["full"] == pytest.approx(oracle.mean_iu, abs=1e-9)
     plot = tmp_path / "fig2.png"
     assert main(["layers", "--data", "shift32", "--scenes", "1", "--plot", str(plot),
                  "--quiet"]) == 0
@@ -210,5 +211,5 @@ def test_bundled_camvid_network_scores_what_its_training_report_says():
     assert data.frames == data.scored == 101
     row = evaluate_schedules(data, str(weights), [load(SCHEDULES / "oracle.cw", "fcn8s_camvid")],
                              progress=False)[0]
-    assert row["mean_iu"] == pytest.approx(100 * report["val_mean_iu"]["full"], abs=1e-6)
-    assert row["mean_iu"] > 45
+    assert row.mean_iu == pytest.approx(100 * report["val_mean_iu"]["full"], abs=1e-6)
+    assert row.mean_iu > 45

@@ -9,8 +9,9 @@ import pytest
 
 from cwdsl.commands.main import main
 from cwdsl.demo.scenes import generate_clip
+from cwdsl.demo.clip import DEMO
 from cwdsl.nets import build_network
-from cwdsl.runtime.run import bundled_weights
+from cwdsl.nets.bundled import bundled_weights
 from cwdsl.runtime.video import read_video, write_frames_dir, write_video
 from cwdsl.nets.weights import save_weights
 
@@ -21,8 +22,8 @@ ADAPTIVE = str(ROOT / "schedules" / "adaptive.cw")
 def test_bundled_weights_exist_and_load():
     net = build_network("tiny")
     from cwdsl.nets.weights import load_weights
-    load_weights(net, bundled_weights())
-    assert bundled_weights().with_suffix(".json").is_file()  # the training report
+    load_weights(net, bundled_weights(DEMO.network))
+    assert bundled_weights(DEMO.network).with_suffix(".json").is_file()  # the training report
 
 
 def test_demo_run_writes_record_masks_and_overlay(tmp_path, capsys):
@@ -134,9 +135,10 @@ def test_schedule_naming_another_network_is_rejected_for_these_weights(tmp_path)
     sched = tmp_path / "toy.cw"
     sched.write_text("network tiny\nstage s1 = conv1_1 .. pool3 head score_pool3\n"
                      "compute s1 when 1\noutput fuse(s1)\n")
-    proc = run_cli("run", str(sched), "--net", "fcn8s", "--weights", str(bundled_weights()),
+    weights = str(bundled_weights(DEMO.network))
+    proc = run_cli("run", str(sched), "--net", "fcn8s", "--weights", weights,
                    "--max-frames", "2", "--quiet")
-    assert proc.returncode == 2 and str(bundled_weights()) in proc.stderr
+    assert proc.returncode == 2 and weights in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

@@ -47,7 +47,7 @@ def costed(draw):
 def test_compute_never_exceeds_the_oracle_and_latency_never_exceeds_work(case):
     program, costs, frames, atoms = case
     sim = simulate(Planner(program), costs, frames, atoms, timeline=frames)
-    assert sim.summary()["compute_pct_of_full"] <= 100 + 1e-9
+    assert sim.summary().compute_pct_of_full <= 100 + 1e-9
     for p in sim.prices:
         assert p.latency_ms <= p.work_ms + 1e-9  # pipelined latency <= sequential
     assert len(sim.timeline) == frames and sim.counts.sum() == frames
@@ -90,8 +90,8 @@ def test_oracle_is_100_percent_and_pipeline_is_its_slowest_stage():
     stage_ms = {"s1": 59.0, "s2": 18.0, "s3": 23.0}
     costs = Costs(stage_ms, {s: 1.0 for s in stage_ms}, {}, 1.0, 0.0, 0.0, 101.0, 3.0)
     oracle = simulate(Planner(load(ROOT / "schedules/oracle.cw")), costs, 100).summary()
-    assert oracle["time_pct_of_full"] == pytest.approx(100.0)
-    assert oracle["compute_pct_of_full"] == pytest.approx(100.0)
+    assert oracle.time_pct_of_full == pytest.approx(100.0)
+    assert oracle.compute_pct_of_full == pytest.approx(100.0)
     pipe = simulate(Planner(load(ROOT / "schedules/pipeline3.cw")), costs, 1001)
     # frame 0 runs in full; every later frame costs the slowest stage plus the fuse
     assert pipe.percentile("latency_ms", 50) == pytest.approx(60.0)

@@ -15,19 +15,51 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from cwdsl.sim.devices import DeviceModel, load_device, schedule_costs
-from cwdsl.runtime.executor import Executor
-from cwdsl.ir.graph import Program
-from cwdsl.evaluate.metrics import (band_confusion, confusion, frequency_weighted_iu, label_change,
-                           mean_iu, pixel_accuracy)
-from cwdsl.nets import build_network
-from cwdsl.ir.plan import Planner
-from cwdsl.nets.preprocess import frame_tensor
+from cwdsl.core.progress import progress_bar
+from cwdsl.core.tables import Column, render_table
+from cwdsl.evaluate.metrics import (band_confusion, confusion, frequency_weighted_iu,
+                                    label_change, mean_iu, pixel_accuracy)
 from cwdsl.evaluate.protocol import EvalData
-from cwdsl.sim.simulate import simulate
+from cwdsl.ir.graph import Program
+from cwdsl.ir.plan import Planner
+from cwdsl.nets import build_network
+from cwdsl.nets.preprocess import frame_tensor
 from cwdsl.nets.weights import load_weights
+from cwdsl.runtime.executor import Executor
+from cwdsl.sim.devices import DeviceModel, load_device, schedule_costs
+from cwdsl.sim.simulate import simulate
 
 BAND = 10  # px: the paper's boundary band
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One schedule's scores (percentages) over every clip, as ``cwdsl eval`` reports them."""
+
+    schedule: str
+    frames: int
+    scored_frames: int
+    time_pct_of_full: float       # simulated latency over the frame oracle's
+    all_stages_pct: float         # frames that computed every stage
+    mean_iu: float
+    fw_iu: float
+    pixel_acc: float
+    mean_iu_bdry: float           # within BAND px of ground-truth boundaries
+    fw_iu_bdry: float
+    label_change_pct: float       # output pixels whose label changed from the previous frame
+    first_clip_all_stages: tuple[bool, ...]   # per frame of the first clip
+    network: str
+    device: str                   # the device model of the time column
+
+    def to_json(self) -> dict:
+        return {"schedule": self.schedule, "frames": self.frames,
+                "scored_frames": self.scored_frames, "time_pct_of_full": self.time_pct_of_full,
+                "all_stages_pct": self.all_stages_pct, "mean_iu": self.mean_iu,
+                "fw_iu": self.fw_iu, "pixel_acc": self.pixel_acc,
+                "mean_iu_bdry": self.mean_iu_bdry, "fw_iu_bdry": self.fw_iu_bdry,
+                "label_change_pct": self.label_change_pct,
+                "first_clip_all_stages": list(self.first_clip_all_stages),
+                "network": self.network, "device": self.device}
 
 
 @dataclass
@@ -51,16 +83,17 @@ class ScheduleScore:
         self.n = np.zeros(shape, np.int64)
         self.band = np.zeros(shape, np.int64)
 
-    def summary(self) -> dict:
-        return {"schedule": self.schedule, "frames": self.frames, "scored_frames": self.scored,
-                "time_pct_of_full": 100 * self.latency_ms / self.oracle_ms,
-                "all_stages_pct": 100 * self.full_frames / self.frames,
-                "mean_iu": 100 * mean_iu(self.n), "fw_iu": 100 * frequency_weighted_iu(self.n),
-                "pixel_acc": 100 * pixel_accuracy(self.n),
-                "mean_iu_bdry": 100 * mean_iu(self.band),
-                "fw_iu_bdry": 100 * frequency_weighted_iu(self.band),
-                "label_change_pct": 100 * float(np.mean(self.changes)) if self.changes else 0.0,
-                "first_clip_all_stages": self.timeline}
+    def summary(self, network: str, device: str) -> ScoreRow:
+        """The row of this schedule run on ``network``, timed on the device model ``device``."""
+        return ScoreRow(
+            schedule=self.schedule, frames=self.frames, scored_frames=self.scored,
+            time_pct_of_full=100 * self.latency_ms / self.oracle_ms,
+            all_stages_pct=100 * self.full_frames / self.frames,
+            mean_iu=100 * mean_iu(self.n), fw_iu=100 * frequency_weighted_iu(self.n),
+            pixel_acc=100 * pixel_accuracy(self.n), mean_iu_bdry=100 * mean_iu(self.band),
+            fw_iu_bdry=100 * frequency_weighted_iu(self.band),
+            label_change_pct=100 * float(np.mean(self.changes)) if self.changes else 0.0,
+            first_clip_all_stages=tuple(self.timeline), network=network, device=device)
 
 
 def prepare_network(spec, weights: str, device: str = "cpu"):
@@ -73,28 +106,20 @@ def prepare_network(spec, weights: str, device: str = "cpu"):
 
 def evaluate_schedules(data: EvalData, weights: str, programs: Sequence[Program],
                        device: str = "cpu", sim_device: DeviceModel | str = "titanx",
-                       progress: bool = True) -> list[dict]:
+                       progress: bool = True) -> list[ScoreRow]:
     """Score every program on ``data`` (see the module's docstring); one row each."""
     model = load_device(sim_device) if isinstance(sim_device, str) else sim_device
     nets = {}
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=data.frames * len(programs), desc="eval", unit="frame",
-                   dynamic_ncols=True)
     rows = []
-    try:
+    with progress_bar(progress, total=data.frames * len(programs), desc="eval",
+                      unit="frame") as bar:
         for program in programs:
             name = program.network.name
             if name not in nets:
                 nets[name] = prepare_network(program.network, weights, device)
-            if bar is not None:
-                bar.set_description(f"eval {program.name}")
+            bar.set_description(f"eval {program.name}")
             score = _score(program, nets[name], data, device, model, bar)
-            rows.append(score.summary() | {"network": name, "device": model.name})
-    finally:
-        if bar is not None:
-            bar.close()
+            rows.append(score.summary(name, model.name))
     return rows
 
 
@@ -124,8 +149,7 @@ def _score(program: Program, net, data: EvalData, device: str, model: DeviceMode
                     score.scored += 1
                     score.n += confusion(labels, truth, score.num_classes)
                     score.band += band_confusion(labels, truth, score.num_classes, BAND)
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
         finally:
             executor.close()
         hw = clip.frames[0].shape[:2]
@@ -137,22 +161,25 @@ def _score(program: Program, net, data: EvalData, device: str, model: DeviceMode
     return score
 
 
-def format_eval_table(rows: Sequence[dict], header: str) -> str:
+EVAL_COLUMNS = (Column("schedule", 13, align="<"), Column("time % full", 12, ".1f", suffix="%"),
+                Column("mean IU", 9, ".1f"), Column("fwIU", 7, ".1f"),
+                Column("mean IU-bdry", 14, ".1f"), Column("fwIU-bdry", 11, ".1f"),
+                Column("all stages %", 14, ".1f", suffix="%"),
+                Column("label change %", 16, ".1f", suffix="%"))
+
+
+def format_eval_table(rows: Sequence[ScoreRow], header: str) -> str:
     """Like the paper's Tables 3-6."""
-    cols = (f"{'schedule':<13}{'time % full':>12}{'mean IU':>9}{'fwIU':>7}{'mean IU-bdry':>14}"
-            f"{'fwIU-bdry':>11}{'all stages %':>14}{'label change %':>16}")
-    lines = [header, "", cols, "-" * len(cols)]
-    for r in rows:
-        lines.append(f"{r['schedule']:<13}{r['time_pct_of_full']:>11.1f}%{r['mean_iu']:>9.1f}"
-                     f"{r['fw_iu']:>7.1f}{r['mean_iu_bdry']:>14.1f}{r['fw_iu_bdry']:>11.1f}"
-                     f"{r['all_stages_pct']:>13.1f}%{r['label_change_pct']:>15.1f}%")
-    lines += ["", f"IU in %; -bdry: within {BAND} px of ground-truth boundaries; time: simulated "
-                  f"latency over the frame oracle's; label change: output pixels whose label "
-                  f"changed from the previous frame"]
-    return "\n".join(lines)
+    return render_table(
+        header, EVAL_COLUMNS,
+        [(r.schedule, r.time_pct_of_full, r.mean_iu, r.fw_iu, r.mean_iu_bdry, r.fw_iu_bdry,
+          r.all_stages_pct, r.label_change_pct) for r in rows],
+        f"IU in %; -bdry: within {BAND} px of ground-truth boundaries; time: simulated "
+        f"latency over the frame oracle's; label change: output pixels whose label "
+        f"changed from the previous frame")
 
 
-def plot_timeline(path, rows: Sequence[dict], data: EvalData, title: str) -> None:
+def plot_timeline(path, rows: Sequence[ScoreRow], data: EvalData, title: str) -> None:
     """Paper Fig. 7: for the first clip, a row of ticks per schedule at the frames where it
     computed every stage, and a row marking the frames with ground truth."""
     from cwdsl.core.figures import pyplot, save_figure
@@ -160,8 +187,8 @@ def plot_timeline(path, rows: Sequence[dict], data: EvalData, title: str) -> Non
     plt = pyplot()
 
     labeled = [lab is not None for lab in data.clips[0].labels]
-    series = [(f"{r['schedule']} ({100 * np.mean(r['first_clip_all_stages']):.0f}%)",
-               r["first_clip_all_stages"]) for r in rows] + [("ground truth", labeled)]
+    series = [(f"{r.schedule} ({100 * np.mean(r.first_clip_all_stages):.0f}%)",
+               r.first_clip_all_stages) for r in rows] + [("ground truth", labeled)]
     fig, ax = plt.subplots(figsize=(10, 0.5 + 0.45 * len(series)))
     for i, (_, flags) in enumerate(series):
         frames = np.flatnonzero(flags)

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from cwdsl.core.tables import Column, render_table
 from cwdsl.evaluate.metrics import confusion, label_change, mean_iu
-from cwdsl.nets.preprocess import frame_tensor, normalize
 from cwdsl.evaluate.protocol import EvalData, LabeledClip
+from cwdsl.nets.preprocess import frame_tensor, normalize
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,23 @@ class LayerStats:
     changes: dict[str, dict[str, np.ndarray]]   # clip name → head → per-frame differences
     pixel_changes: dict[str, np.ndarray]         # clip name → per-frame input change
     truncated_miu: dict[str, float]              # "s1", "s1+s2", ..., "full" → mean IU
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One row of Table 1: a score layer's (or the input's) temporal difference, its depth,
+    and the truncated output that ends at it with that output's mean IU (%)."""
+
+    layer: str
+    depth: int
+    mean: float
+    std: float
+    output: str | None
+    mean_iu: float | None
+
+    def to_json(self) -> dict:
+        return {"layer": self.layer, "depth": self.depth, "mean": self.mean, "std": self.std,
+                "output": self.output, "mean_iu": self.mean_iu}
 
 
 def _head_order(net) -> tuple[str, ...]:
@@ -79,40 +97,40 @@ def layer_stats(net, data: EvalData, progress=None) -> LayerStats:
                       {name: 100 * mean_iu(n) for name, n in totals.items()})
 
 
-def layer_table(net, stats: LayerStats) -> list[dict]:
+def layer_table(net, stats: LayerStats) -> list[LayerRow]:
     """Table 1's rows: input pixels, then each head: temporal difference mean ± std over
     all frame pairs, depth (parametric layers from the input), truncated output accuracy."""
     spec = net.spec
     rows = []
     pix = np.concatenate([v for v in stats.pixel_changes.values()] or [np.zeros(0)])
-    rows.append({"layer": "pixels (mean |Δ|)", "depth": 0, "mean": float(pix.mean()) if pix.size
-                 else float("nan"), "std": float(pix.std()) if pix.size else float("nan"),
-                 "output": None, "mean_iu": None})
+    rows.append(LayerRow("pixels (mean |Δ|)", 0,
+                         float(pix.mean()) if pix.size else float("nan"),
+                         float(pix.std()) if pix.size else float("nan"), None, None))
     truncs = list(stats.truncated_miu)
     for i, h in enumerate(stats.heads):
         reads = spec.head(h).reads
         depth = sum(1 for layer in spec.layers[:spec.layer_index(reads) + 1]
                     if layer.kind == "conv") + 1  # + the score layer
         values = np.concatenate([c[h] for c in stats.changes.values()] or [np.zeros(0)])
-        rows.append({"layer": f"{h} (reads {reads})", "depth": depth,
-                     "mean": float(values.mean()) if values.size else float("nan"),
-                     "std": float(values.std()) if values.size else float("nan"),
-                     "output": truncs[i], "mean_iu": stats.truncated_miu[truncs[i]]})
+        rows.append(LayerRow(f"{h} (reads {reads})", depth,
+                             float(values.mean()) if values.size else float("nan"),
+                             float(values.std()) if values.size else float("nan"),
+                             truncs[i], stats.truncated_miu[truncs[i]]))
     return rows
 
 
-def format_layer_table(rows: Sequence[dict], header: str) -> str:
-    cols = f"{'score layer':<28}{'temporal difference':>21}{'depth':>7}{'output':>10}{'mean IU':>9}"
-    lines = [header, "", cols, "-" * len(cols)]
-    for r in rows:
-        miu = "" if r["mean_iu"] is None else f"{r['mean_iu']:.1f}"
-        lines.append(f"{r['layer']:<28}{r['mean']:>13.3f} ± {r['std']:.3f}{r['depth']:>7}"
-                     f"{r['output'] or '':>10}{miu:>9}")
-    lines += ["", "temporal difference: fraction of a score layer's argmax labels that change "
-                  "between consecutive frames; depth: convolutions from the input, the score layer "
-                  "included; mean IU: "
-                  "the truncated output fusing the heads up to this one"]
-    return "\n".join(lines)
+LAYER_COLUMNS = (Column("score layer", 28, align="<"),
+                 Column("temporal difference", 21, lambda v: f"{v[0]:>13.3f} ± {v[1]:.3f}"),
+                 Column("depth", 7), Column("output", 10), Column("mean IU", 9, ".1f"))
+
+
+def format_layer_table(rows: Sequence[LayerRow], header: str) -> str:
+    return render_table(
+        header, LAYER_COLUMNS,
+        [(r.layer, (r.mean, r.std), r.depth, r.output, r.mean_iu) for r in rows],
+        "temporal difference: fraction of a score layer's argmax labels that change between "
+        "consecutive frames; depth: convolutions from the input, the score layer included; "
+        "mean IU: the truncated output fusing the heads up to this one")
 
 
 def plot_changes(path, stats: LayerStats, frames: int = 75, heads: Sequence[str] | None = None):

@@ -115,11 +115,10 @@ def load_eval_data(spec: str, num_classes: int, void: int | None = None,
         return EvalData(f"{found.group(1)}: {len(folder)} images of {folder.root}, "
                         f"{CROP_FRAMES} frames sliding {step} px", clips)
     if spec == "demo":
-        from cwdsl.runtime.run import DEMO_FRAMES, DEMO_SEED, DEMO_SIZE
-        from cwdsl.demo.scenes import generate_clip
+        from cwdsl.demo.clip import DEMO, demo_clip
 
-        clip = generate_clip(DEMO_SEED, DEMO_FRAMES, DEMO_SIZE)
-        return EvalData(f"demo clip (seed {DEMO_SEED}, {DEMO_FRAMES} frames)",
+        clip = demo_clip()
+        return EvalData(f"demo clip (seed {DEMO.seed}, {DEMO.frames} frames)",
                         (LabeledClip("demo", tuple(clip.frames), tuple(clip.labels)),))
     path = Path(spec)
     if not path.exists():

@@ -5,15 +5,18 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from cwdsl.lang import ast
 from cwdsl.core.errors import InputError
-from cwdsl.ir.graph import compile_schedule
+from cwdsl.evaluate.evaluation import ScoreRow, evaluate_schedules
+from cwdsl.evaluate.protocol import EvalData
+from cwdsl.ir.graph import Program, compile_schedule
+from cwdsl.lang import ast
 from cwdsl.lang.parser import parse_file
+from cwdsl.sim.devices import DeviceModel
 
 
 def parse_range(text: str) -> tuple[float, ...]:
@@ -67,35 +70,54 @@ def sweep_programs(path: str | Path, thetas: Sequence[float], network: str | Non
     return programs, compile_schedule(oracle, network)
 
 
+@dataclass(frozen=True)
+class SweepResult:
+    """The frame oracle's row (labelled ``frame oracle``) and one row per θ (``θ = 0.25``)."""
+
+    thetas: tuple[float, ...]
+    oracle: ScoreRow
+    rows: tuple[ScoreRow, ...]
+
+
+def score_sweep(data: EvalData, weights: str, programs: Sequence[Program], oracle: Program,
+                thetas: Sequence[float], device: str = "cpu",
+                sim_device: DeviceModel | str = "titanx", progress: bool = True) -> SweepResult:
+    """Score the frame oracle and each θ's program (from :func:`sweep_programs`) on ``data``."""
+    rows = evaluate_schedules(data, weights, [oracle, *programs], device, sim_device, progress)
+    return SweepResult(tuple(thetas), replace(rows[0], schedule="frame oracle"),
+                       tuple(replace(row, schedule=f"θ = {theta:g}")
+                             for theta, row in zip(thetas, rows[1:])))
+
+
 CSV_COLUMNS = ("theta", "all_stages_pct", "mean_iu", "fw_iu", "mean_iu_bdry", "fw_iu_bdry",
                "time_pct_of_full")
 
 
-def sweep_csv(thetas: Sequence[float], rows: Sequence[dict]) -> str:
+def sweep_csv(thetas: Sequence[float], rows: Sequence[ScoreRow]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for theta, row in zip(thetas, rows):
-        writer.writerow([f"{theta:g}"] + [f"{row[c]:.4f}" for c in CSV_COLUMNS[1:]])
+        writer.writerow([f"{theta:g}"] + [f"{getattr(row, c):.4f}" for c in CSV_COLUMNS[1:]])
     return out.getvalue()
 
 
-def plot_sweep(path: str | Path, thetas: Sequence[float], rows: Sequence[dict],
-               oracle: dict | None, title: str) -> None:
+def plot_sweep(path: str | Path, thetas: Sequence[float], rows: Sequence[ScoreRow],
+               oracle: ScoreRow | None, title: str) -> None:
     """% frames fully computed (x) against mean IU (y), points labelled with θ."""
     from cwdsl.core.figures import pyplot, save_figure
 
     plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    x = [r["all_stages_pct"] for r in rows]
-    y = [r["mean_iu"] for r in rows]
+    x = [r.all_stages_pct for r in rows]
+    y = [r.mean_iu for r in rows]
     ax.plot(x, y, "o-", color="tab:blue", label="adaptive clock, θ swept")
     for theta, xi, yi in zip(thetas, x, y):
         ax.annotate(f"{theta:g}", (xi, yi), textcoords="offset points", xytext=(4, -10),
                     fontsize=7)
     if oracle is not None:
-        ax.axhline(oracle["mean_iu"], color="k", ls="--", lw=1, label="frame oracle")
+        ax.axhline(oracle.mean_iu, color="k", ls="--", lw=1, label="frame oracle")
     ax.set_xlabel("frames with every stage computed (%)")
     ax.set_ylabel("mean IU (%)")
     ax.set_xlim(-2, 108)

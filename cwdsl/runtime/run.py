@@ -4,8 +4,6 @@ from __future__ import annotations
 import platform
 import time
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -13,49 +11,25 @@ import torch
 
 from cwdsl.core.atomic import write_json
 from cwdsl.core.errors import InputError
-from cwdsl.runtime.executor import Executor, FrameResult
-from cwdsl.ir.graph import Program, load
-from cwdsl.evaluate.metrics import confusion, mean_iu, pixel_accuracy
-from cwdsl.nets import build_network
-from cwdsl.runtime.palette import overlay
-from cwdsl.nets.preprocess import frame_tensor, normalize
-from cwdsl.lang.printer import print_schedule
+from cwdsl.core.progress import progress_bar
 from cwdsl.core.staging import staged_dir
-from cwdsl.runtime.video import open_frames, save_label_png, video_info, write_video
+from cwdsl.core.tables import Column, render_table
+from cwdsl.demo.clip import DEMO, demo_clip
+from cwdsl.evaluate.metrics import confusion, mean_iu, pixel_accuracy
+from cwdsl.ir.graph import Program, load
+from cwdsl.lang.printer import print_schedule
+from cwdsl.nets import build_network
+from cwdsl.nets.bundled import resolve_weights
+from cwdsl.nets.preprocess import frame_tensor, normalize
 from cwdsl.nets.weights import load_weights
+from cwdsl.runtime.device import resolve_device
+from cwdsl.runtime.executor import Executor, FrameResult
+from cwdsl.runtime.palette import overlay
+from cwdsl.runtime.video import open_frames, save_label_png, video_info, write_video
 
-DEMO_NETWORK = "tiny"
-DEMO_SEED = 2016
-DEMO_FRAMES = 120
-DEMO_SIZE = (128, 128)
-DEMO_FPS = 15.0
 SAVE_CHOICES = ("masks", "overlay")
-
-
-BUNDLED_WEIGHTS = {"tiny": "tiny-demo.pt", "fcn8s_camvid": "fcn8s_camvid.pt"}
-
-
-def bundled_weights(network: str = DEMO_NETWORK) -> Path | None:
-    """The weights shipped with the package for ``network`` (None if there are none)."""
-    name = BUNDLED_WEIGHTS.get(network)
-    if name is None:
-        return None
-    path = Path(str(resources.files("cwdsl").joinpath("data", name)))
-    return path if path.is_file() else None
-
-
-def resolve_weights(network: str, weights: str | None) -> str:
-    """``weights`` as given, else ``network``'s bundled weights; a clear error if none."""
-    if weights is not None:
-        return weights
-    bundled = bundled_weights(network)
-    if bundled is None:
-        have = ", ".join(n for n in BUNDLED_WEIGHTS if bundled_weights(n))
-        raise InputError(f"network {network} needs --weights PATH (a state dict "
-                         f"in the layout of the PyTorch conversion of the Caffe model) or "
-                         f"--weights random for timing runs; networks with bundled weights: "
-                         f"{have} (e.g. --net {DEMO_NETWORK})")
-    return str(bundled)
+FALLBACK_FPS = 15.0  # for a video that does not say its frame rate
+LATENCY_NOTE = "latency statistics exclude frame 0 (warm-up, computed in full)"
 
 
 @dataclass(frozen=True)
@@ -87,12 +61,11 @@ class FrameSource:
 
 
 def demo_source(max_frames: int | None) -> FrameSource:
-    from cwdsl.demo.scenes import generate_clip
-    n = min(DEMO_FRAMES, max_frames or DEMO_FRAMES)
-    clip = generate_clip(DEMO_SEED, n, DEMO_SIZE)
-    return FrameSource(f"demo clip (seed {DEMO_SEED}, {n} frames, "
-                       f"{DEMO_SIZE[0]}x{DEMO_SIZE[1]})", iter(clip.frames), iter(clip.labels),
-                       DEMO_FPS, n)
+    clip = demo_clip(max_frames)
+    n = len(clip.frames)
+    return FrameSource(f"demo clip (seed {DEMO.seed}, {n} frames, "
+                       f"{DEMO.size[0]}x{DEMO.size[1]})", iter(clip.frames), iter(clip.labels),
+                       DEMO.fps, n)
 
 
 def file_source(video: str | None, frames_dir: str | None, max_frames: int | None) -> FrameSource:
@@ -102,19 +75,7 @@ def file_source(video: str | None, frames_dir: str | None, max_frames: int | Non
     if count is not None and max_frames:
         count = min(count, max_frames)
     return FrameSource(str(path), open_frames(video, frames_dir, max_frames=max_frames), None,
-                       float(info.fps or DEMO_FPS), count)
-
-
-def _device(name: str) -> torch.device:
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise InputError(f"unknown device '{name}'; use cpu or cuda[:N]") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: CUDA is not available on this machine")
-    if device.type not in ("cpu", "cuda"):
-        raise InputError(f"unsupported device '{name}'; use cpu or cuda[:N]")
-    return device
+                       float(info.fps or FALLBACK_FPS), count)
 
 
 def prepare(options: RunOptions) -> tuple[Program, torch.nn.Module, FrameSource, str]:
@@ -122,10 +83,10 @@ def prepare(options: RunOptions) -> tuple[Program, torch.nn.Module, FrameSource,
     demo = options.video is None and options.frames_dir is None
     if options.video and options.frames_dir:
         raise InputError("give --video or --frames, not both")
-    network = options.net or (DEMO_NETWORK if demo else None)
+    network = options.net or (DEMO.network if demo else None)
     program = load(options.schedule, network)
     weights = resolve_weights(program.network.name, options.weights)
-    device = _device(options.device)
+    device = resolve_device(options.device)
     net = build_network(program.network)
     if weights != "random":
         load_weights(net, weights)
@@ -140,17 +101,91 @@ def prepare(options: RunOptions) -> tuple[Program, torch.nn.Module, FrameSource,
     return program, net.to(device), source, weights
 
 
-def run(options: RunOptions) -> dict:
+@dataclass(frozen=True)
+class RunSummary:
+    """A run's totals: latency (frame 0 excluded), how often each stage computed, and,
+    where ground truth or the frame oracle was compared, the scores (fractions in [0, 1])."""
+
+    frames: int
+    latency_ms_mean: float
+    latency_ms_p50: float
+    latency_ms_p99: float
+    fps: float
+    computed_fraction: dict[str, float]
+    all_stages_fraction: float
+    stage_ms_mean: dict[str, float]
+    note: str = LATENCY_NOTE
+    mean_iu: float | None = None               # against ground truth
+    pixel_accuracy: float | None = None
+    oracle_mean_iu: float | None = None        # the frame oracle against ground truth
+    oracle_agreement: float | None = None      # pixels labelled as the frame oracle does
+    mean_iu_vs_oracle: float | None = None
+
+    def to_json(self) -> dict:
+        out = {"frames": self.frames, "latency_ms_mean": self.latency_ms_mean,
+               "latency_ms_p50": self.latency_ms_p50, "latency_ms_p99": self.latency_ms_p99,
+               "fps": self.fps, "computed_fraction": dict(self.computed_fraction),
+               "all_stages_fraction": self.all_stages_fraction,
+               "stage_ms_mean": dict(self.stage_ms_mean), "note": self.note}
+        for key in ("mean_iu", "pixel_accuracy", "oracle_mean_iu", "oracle_agreement",
+                    "mean_iu_vs_oracle"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What ``run.json`` holds: the schedule, where it ran, every frame, the summary."""
+
+    started: str
+    schedule_path: str
+    schedule_name: str
+    schedule_text: str
+    network: str
+    weights: str
+    device: str
+    device_name: str
+    dtype: str
+    concurrency: str
+    torch: str
+    source: str
+    atoms: tuple[str, ...]
+    frames: tuple[dict, ...]   # per frame: computed stages, atoms, differences, timings
+    summary: RunSummary
+
+    def to_json(self) -> dict:
+        return {
+            "cwdsl_run": 1,
+            "started": self.started,
+            "schedule": {"path": self.schedule_path, "name": self.schedule_name,
+                         "text": self.schedule_text},
+            "network": self.network,
+            "weights": self.weights,
+            "device": self.device,
+            "device_name": self.device_name,
+            "dtype": self.dtype,
+            "concurrency": self.concurrency,
+            "torch": self.torch,
+            "source": self.source,
+            "atoms": list(self.atoms),
+            "frames": list(self.frames),
+            "summary": self.summary.to_json(),
+        }
+
+
+def run(options: RunOptions) -> RunRecord:
     """Run a schedule; write the record and files into ``options.out``; return the record."""
     program, net, source, weights = prepare(options)
     executor = Executor(program, net, options.device, options.dtype, options.concurrency)
     compare_oracle = source.labels is not None if options.oracle is None else options.oracle
     frames_out: list[dict] = []
     totals = _Totals(program.network.num_classes)
-    bar = _progress(source, options.progress, program)
+    deepest = program.stages[-1]
 
-    def frames() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def frames(bar) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         labels_iter = source.labels
+        deepest_count = 0
         for rgb in source.frames:
             x = frame_tensor(rgb)
             result = executor.step(x)
@@ -161,36 +196,37 @@ def run(options: RunOptions) -> dict:
             frames_out.append(_frame_record(result))
             if masks_dir is not None:
                 save_label_png(masks_dir / f"{result.frame:06d}.png", labels)
-            if bar is not None:
-                bar.update(1)
-                deepest = program.stages[-1]
-                full = sum(deepest in f["computed"] for f in frames_out) / len(frames_out)
-                bar.set_postfix_str(f"{1e3 / max(result.latency_ms, 1e-6):.0f} fps, "
-                                    f"{program.stages[-1]} on {100 * full:.0f}%")
+            deepest_count += deepest in result.computed
+            bar.update(1)
+            if options.progress:
+                bar.set_postfix_str(f"{1e3 / max(result.latency_ms, 1e-6):.0f} fps, {deepest} "
+                                    f"on {100 * deepest_count / len(frames_out):.0f}%")
             yield rgb, labels
 
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    try:
-        if options.out:
-            with staged_dir(options.out) as tmp:
-                masks_dir = tmp / "masks" if "masks" in options.save else None
-                if masks_dir is not None:
-                    masks_dir.mkdir()
-                if "overlay" in options.save:
-                    write_video(tmp / "overlay.mp4", (overlay(rgb, lab) for rgb, lab in frames()),
-                                fps=source.fps)
-                else:
-                    _drain(frames())
+    with progress_bar(options.progress, total=source.count, desc=program.name,
+                      unit="frame") as bar:
+        try:
+            if options.out:
+                with staged_dir(options.out) as tmp:
+                    masks_dir = tmp / "masks" if "masks" in options.save else None
+                    if masks_dir is not None:
+                        masks_dir.mkdir()
+                    if "overlay" in options.save:
+                        write_video(tmp / "overlay.mp4",
+                                    (overlay(rgb, lab) for rgb, lab in frames(bar)),
+                                    fps=source.fps)
+                    else:
+                        _drain(frames(bar))
+                    record = _record(options, program, weights, source, frames_out, totals,
+                                     started)
+                    write_json(tmp / "run.json", record.to_json())
+            else:
+                masks_dir = None
+                _drain(frames(bar))
                 record = _record(options, program, weights, source, frames_out, totals, started)
-                write_json(tmp / "run.json", record)
-        else:
-            masks_dir = None
-            _drain(frames())
-            record = _record(options, program, weights, source, frames_out, totals, started)
-    finally:
-        executor.close()
-        if bar is not None:
-            bar.close()
+        finally:
+            executor.close()
     return record
 
 
@@ -224,7 +260,8 @@ class _Totals:
             self.has_oracle = True
             self.vs_oracle += confusion(labels, oracle, self.n)
 
-    def summary(self) -> dict:
+    def scores(self) -> dict[str, float]:
+        """The :class:`RunSummary` score fields that this run can fill."""
         out = {}
         if self.has_truth:
             out["mean_iu"] = mean_iu(self.truth)
@@ -245,7 +282,7 @@ def _frame_record(result: FrameResult) -> dict:
 
 
 def _record(options, program: Program, weights, source: FrameSource, frames, totals,
-            started) -> dict:
+            started) -> RunRecord:
     if not frames:
         raise InputError(f"{source.description}: no frames to run on")
     latency = np.array([f["latency_ms"] for f in frames[1:] or frames])
@@ -253,60 +290,43 @@ def _record(options, program: Program, weights, source: FrameSource, frames, tot
     stage_ms = {s: float(np.mean([f["stage_ms"][s] for f in frames[1:] if s in f["stage_ms"]]
                                  or [np.nan])) for s in program.stages}
     full = sum(len(f["computed"]) == len(program.stages) for f in frames) / len(frames)
-    return {
-        "cwdsl_run": 1,
-        "started": started,
-        "schedule": {"path": options.schedule, "name": program.name,
-                     "text": print_schedule(program.schedule)},
-        "network": program.network.name,
-        "weights": weights,
-        "device": str(options.device),
-        "device_name": torch.cuda.get_device_name() if options.device.startswith("cuda")
+    summary = RunSummary(
+        frames=len(frames), latency_ms_mean=float(latency.mean()),
+        latency_ms_p50=float(np.percentile(latency, 50)),
+        latency_ms_p99=float(np.percentile(latency, 99)), fps=float(1e3 / latency.mean()),
+        computed_fraction=computed, all_stages_fraction=full, stage_ms_mean=stage_ms,
+        **totals.scores())
+    return RunRecord(
+        started=started, schedule_path=options.schedule, schedule_name=program.name,
+        schedule_text=print_schedule(program.schedule), network=program.network.name,
+        weights=weights, device=str(options.device),
+        device_name=torch.cuda.get_device_name() if options.device.startswith("cuda")
         else platform.processor() or platform.machine(),
-        "dtype": options.dtype,
-        "concurrency": options.concurrency,
-        "torch": torch.__version__,
-        "source": source.description,
-        "atoms": list(program.atoms),
-        "frames": frames,
-        "summary": {
-            "frames": len(frames),
-            "latency_ms_mean": float(latency.mean()),
-            "latency_ms_p50": float(np.percentile(latency, 50)),
-            "latency_ms_p99": float(np.percentile(latency, 99)),
-            "fps": float(1e3 / latency.mean()),
-            "computed_fraction": computed,
-            "all_stages_fraction": full,
-            "stage_ms_mean": stage_ms,
-            "note": "latency statistics exclude frame 0 (warm-up, computed in full)",
-            **totals.summary(),
-        },
-    }
+        dtype=options.dtype, concurrency=options.concurrency, torch=torch.__version__,
+        source=source.description, atoms=tuple(program.atoms), frames=tuple(frames),
+        summary=summary)
 
 
-def _progress(source: FrameSource, enabled: bool, program: Program):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-    return tqdm(total=source.count, desc=program.name, unit="frame", dynamic_ncols=True)
+STAGE_COLUMNS = (Column("stage", 8, align="<"), Column("computed", 10, ".1f", suffix="%"),
+                 Column("mean ms", 10, ".2f"))
 
 
-def summary_table(record: dict) -> str:
+def summary_table(record: RunRecord) -> str:
     """The short table ``cwdsl run`` prints."""
-    s = record["summary"]
-    lines = [f"{record['schedule']['name']} on {record['source']}: network {record['network']}, "
-             f"{record['device']} {record['dtype']}", "",
-             f"{'stage':<8}{'computed':>10}{'mean ms':>10}"]
-    for stage, frac in s["computed_fraction"].items():
-        lines.append(f"{stage:<8}{100 * frac:>9.1f}%{s['stage_ms_mean'][stage]:>10.2f}")
-    lines += ["", f"latency per frame: mean {s['latency_ms_mean']:.2f} ms, p50 "
-              f"{s['latency_ms_p50']:.2f}, p99 {s['latency_ms_p99']:.2f} ({s['fps']:.0f} fps)",
-              f"all stages computed on {100 * s['all_stages_fraction']:.1f}% of "
-              f"{s['frames']} frames"]
-    if "mean_iu" in s:
-        oracle = f" (frame oracle: {100 * s['oracle_mean_iu']:.1f})" if "oracle_mean_iu" in s else ""
-        lines.append(f"mean IU vs ground truth: {100 * s['mean_iu']:.1f}{oracle}")
-    if "oracle_agreement" in s:
-        lines.append(f"agreement with the frame oracle: {100 * s['oracle_agreement']:.1f}% of "
-                     f"pixels, mean IU {100 * s['mean_iu_vs_oracle']:.1f}")
-    return "\n".join(lines)
+    s = record.summary
+    lines = [f"latency per frame: mean {s.latency_ms_mean:.2f} ms, p50 "
+             f"{s.latency_ms_p50:.2f}, p99 {s.latency_ms_p99:.2f} ({s.fps:.0f} fps)",
+             f"all stages computed on {100 * s.all_stages_fraction:.1f}% of "
+             f"{s.frames} frames"]
+    if s.mean_iu is not None:
+        oracle = "" if s.oracle_mean_iu is None else \
+            f" (frame oracle: {100 * s.oracle_mean_iu:.1f})"
+        lines.append(f"mean IU vs ground truth: {100 * s.mean_iu:.1f}{oracle}")
+    if s.oracle_agreement is not None:
+        lines.append(f"agreement with the frame oracle: {100 * s.oracle_agreement:.1f}% of "
+                     f"pixels, mean IU {100 * s.mean_iu_vs_oracle:.1f}")
+    rows = [(stage, 100 * frac, s.stage_ms_mean[stage])
+            for stage, frac in s.computed_fraction.items()]
+    return render_table(f"{record.schedule_name} on {record.source}: network "
+                        f"{record.network}, {record.device} {record.dtype}",
+                        STAGE_COLUMNS, rows, "\n".join(lines), rule=False)

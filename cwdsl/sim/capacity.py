@@ -41,6 +41,14 @@ class Capacity:
         """No frame dropped and 99% of frames done within one frame interval."""
         return self.dropped == 0 and self.latency_ms_p99 <= 1e3 / self.fps
 
+    def to_json(self) -> dict:
+        """The record ``cwdsl simulate --json`` shows (``seconds`` left out, ``sustained`` in)."""
+        return {"streams": self.streams, "fps": self.fps, "arrived": self.arrived,
+                "processed": self.processed, "dropped": self.dropped, "late": self.late,
+                "utilization": self.utilization, "latency_ms_p50": self.latency_ms_p50,
+                "latency_ms_p99": self.latency_ms_p99, "latency_ms_max": self.latency_ms_max,
+                "sustained": self.sustained}
+
 
 def run_capacity(planner: Planner, costs: ScheduleCosts, streams: int, fps: float, seconds: float = 10.0,
                  atoms_for: Callable[[int, int], AtomFrames] | None = None) -> Capacity:

@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from cwdsl.core.tables import Column, render_table
 from cwdsl.lang import ast
 from cwdsl.sim.devices import ScheduleCosts
 from cwdsl.ir.plan import Compute, FramePlan, Fuse, Measure, Planner
 from cwdsl.ir.trace import AtomFrames
+
+
+if TYPE_CHECKING:
+    from cwdsl.sim.capacity import Capacity
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,50 @@ def fixed_period(planner: Planner) -> int | None:
 
 
 @dataclass(frozen=True)
+class SimulationRow:
+    """One schedule's simulated latency and compute, as ``cwdsl simulate`` reports it: means
+    and percentiles over frames, percentages of the frame oracle, what the cost table was
+    made for (device, network, input, dtype) and, when asked, how many streams it serves."""
+
+    schedule: str
+    frames: int
+    latency_ms_mean: float
+    latency_ms_p50: float
+    latency_ms_p99: float
+    work_ms_mean: float
+    time_pct_of_full: float
+    compute_pct_of_full: float
+    gflops_per_frame: float
+    throughput_fps: float
+    all_stages_pct: float
+    computed_pct: dict[str, float]
+    device: str
+    source: str
+    network: str
+    input: tuple[int, int]
+    dtype: str
+    oracle_ms: float
+    sustainable_streams: int | None = None   # --streams auto: the most streams sustained
+    capacity: Capacity | None = None          # --streams: the capacity run (auto: at the most)
+
+    def to_json(self) -> dict:
+        out = {"schedule": self.schedule, "frames": self.frames,
+               "latency_ms_mean": self.latency_ms_mean, "latency_ms_p50": self.latency_ms_p50,
+               "latency_ms_p99": self.latency_ms_p99, "work_ms_mean": self.work_ms_mean,
+               "time_pct_of_full": self.time_pct_of_full,
+               "compute_pct_of_full": self.compute_pct_of_full,
+               "gflops_per_frame": self.gflops_per_frame, "throughput_fps": self.throughput_fps,
+               "all_stages_pct": self.all_stages_pct, "computed_pct": dict(self.computed_pct),
+               "device": self.device, "source": self.source, "network": self.network,
+               "input": list(self.input), "dtype": self.dtype, "oracle_ms": self.oracle_ms}
+        if self.sustainable_streams is not None:
+            out["sustainable_streams"] = self.sustainable_streams
+        if self.capacity is not None:
+            out["capacity"] = self.capacity.to_json()
+        return out
+
+
+@dataclass(frozen=True)
 class Simulation:
     """Per-frame prices of ``frames`` frames, kept as distinct prices with counts."""
 
@@ -113,22 +162,23 @@ class Simulation:
         """The frame oracle's latency under the same costs (its frame overhead included)."""
         return self.costs.full_ms + self.costs.frame_overhead_ms
 
-    def summary(self) -> dict:
+    def summary(self) -> SimulationRow:
         c = self.costs
         latency = self.mean("latency_ms")
-        return {
-            "schedule": self.schedule, "frames": self.frames,
-            "latency_ms_mean": latency,
-            "latency_ms_p50": self.percentile("latency_ms", 50),
-            "latency_ms_p99": self.percentile("latency_ms", 99),
-            "work_ms_mean": self.mean("work_ms"),
-            "time_pct_of_full": 100 * latency / self.oracle_ms,
-            "compute_pct_of_full": 100 * self.mean("flops") / c.full_flops,
-            "gflops_per_frame": self.mean("flops") / 1e9,
-            "throughput_fps": 1e3 / self.mean("work_ms"),
-            "all_stages_pct": 100 * self.all_stages_fraction,
-            "computed_pct": {s: 100 * self.computed_fraction(s) for s in self.stage_names},
-        }
+        return SimulationRow(
+            schedule=self.schedule, frames=self.frames,
+            latency_ms_mean=latency,
+            latency_ms_p50=self.percentile("latency_ms", 50),
+            latency_ms_p99=self.percentile("latency_ms", 99),
+            work_ms_mean=self.mean("work_ms"),
+            time_pct_of_full=100 * latency / self.oracle_ms,
+            compute_pct_of_full=100 * self.mean("flops") / c.full_flops,
+            gflops_per_frame=self.mean("flops") / 1e9,
+            throughput_fps=1e3 / self.mean("work_ms"),
+            all_stages_pct=100 * self.all_stages_fraction,
+            computed_pct={s: 100 * self.computed_fraction(s) for s in self.stage_names},
+            device=c.device, source=c.source, network=c.network, input=tuple(c.input_hw),
+            dtype=c.dtype, oracle_ms=self.oracle_ms)
 
 
 def simulate(planner: Planner, costs: ScheduleCosts, frames: int, atoms: AtomFrames | None = None,
@@ -168,21 +218,23 @@ def firings(planner: Planner, frames: int, atoms: AtomFrames | None = None) -> l
     return [planner.plan(t, atoms[t] if atoms else None).computed for t in range(frames)]
 
 
+SIMULATION_COLUMNS = (
+    Column("schedule", 13, align="<"), Column("time % full", 12, ".1f", suffix="%"),
+    Column("latency ms mean", 16, ".2f"), Column("p50", 9, ".2f"), Column("p99", 9, ".2f"),
+    Column("compute % full", 15, ".1f", suffix="%"), Column("GFLOP/frame", 12, ".2f"),
+    Column("all stages %", 13, ".1f", suffix="%"), Column("fps", 8, ".1f"))
+
+
 def format_table(sims: Sequence[Simulation], header: str) -> str:
     """One row per schedule, like the paper's "Time (% of full)" column, plus absolutes."""
-    cols = (f"{'schedule':<13}{'time % full':>12}{'latency ms mean':>16}{'p50':>9}{'p99':>9}"
-            f"{'compute % full':>15}{'GFLOP/frame':>12}{'all stages %':>13}{'fps':>8}")
-    lines = [header, "", cols, "-" * len(cols)]
-    for sim in sims:
-        s = sim.summary()
-        lines.append(f"{s['schedule']:<13}{s['time_pct_of_full']:>11.1f}%"
-                     f"{s['latency_ms_mean']:>16.2f}{s['latency_ms_p50']:>9.2f}"
-                     f"{s['latency_ms_p99']:>9.2f}{s['compute_pct_of_full']:>14.1f}%"
-                     f"{s['gflops_per_frame']:>12.2f}{s['all_stages_pct']:>12.1f}%"
-                     f"{s['throughput_fps']:>8.1f}")
-    lines += ["", "time % full: mean latency over the frame oracle's; compute % full: FLOPs over "
-                  "the oracle's; fps: throughput when frames are processed back to back"]
-    return "\n".join(lines)
+    rows = [sim.summary() for sim in sims]
+    return render_table(
+        header, SIMULATION_COLUMNS,
+        [(r.schedule, r.time_pct_of_full, r.latency_ms_mean, r.latency_ms_p50, r.latency_ms_p99,
+          r.compute_pct_of_full, r.gflops_per_frame, r.all_stages_pct, r.throughput_fps)
+         for r in rows],
+        "time % full: mean latency over the frame oracle's; compute % full: FLOPs over the "
+        "oracle's; fps: throughput when frames are processed back to back")
 
 
 def plot_timeline(sims: Sequence[Simulation], path, frames: int = 48) -> None:

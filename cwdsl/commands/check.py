@@ -1,0 +1,40 @@
+"""``cwdsl check``: parse and check schedules; report every error and warning."""
+from __future__ import annotations
+
+import sys
+
+from cwdsl.commands.options import EXIT_USER_ERROR, add_command, print_warnings
+from cwdsl.core.errors import CwdslError
+
+NAME = "check"
+
+
+def register(sub) -> None:
+    p = add_command(sub, NAME, "parse and check schedules; report every error and warning",
+                    "cwdsl check schedules/*.cw")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--print", action="store_true", help="print each schedule in canonical form")
+
+
+def handle(args) -> int:
+    from cwdsl.ir.graph import load
+    from cwdsl.lang.printer import print_schedule
+
+    failed = 0
+    for path in args.files:
+        try:
+            program = load(path)
+        except CwdslError as e:
+            print(e, file=sys.stderr)
+            failed += 1
+            continue
+        print_warnings(program)
+        if args.print:
+            print(print_schedule(program.schedule), end="")
+        else:
+            atoms = f", {len(program.atoms)} data-driven clock(s)" if program.atoms else ""
+            print(f"ok  {path}: {program.network.name}, stages "
+                  f"{', '.join(program.stages)}{atoms}")
+    if failed:
+        print(f"{failed} of {len(args.files)} schedule(s) have errors", file=sys.stderr)
+    return EXIT_USER_ERROR if failed else 0

@@ -1,0 +1,47 @@
+"""``cwdsl eval``: score schedules on labeled video (the paper's Tables 3-6)."""
+from __future__ import annotations
+
+from cwdsl.commands.options import add_command, add_data_options, eval_network, eval_setup
+
+NAME = "eval"
+
+
+def register(sub) -> None:
+    p = add_command(sub, NAME, "score schedules on labeled video (the paper's Tables 3-6)",
+                    "cwdsl eval schedules/oracle.cw schedules/pipeline3.cw --data shift16\n"
+                    "  cwdsl eval schedules/*.cw --data camvid/val --net fcn8s_camvid --void 11")
+    p.add_argument("schedules", nargs="+", metavar="SCHEDULE")
+    add_data_options(p)
+    p.add_argument("--timeline", metavar="OUT.png",
+                   help="plot when each schedule computed every stage on the first clip (Fig. 7)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def handle(args) -> int:
+    import json
+
+    from cwdsl.core.figures import check_plot_path
+    from cwdsl.evaluate.evaluation import evaluate_schedules, format_eval_table, plot_timeline
+    from cwdsl.ir.graph import load
+
+    network = eval_network(args)
+    check_plot_path(args.timeline)
+    programs = [load(path, network) for path in args.schedules]
+    weights, model, data = eval_setup(args, programs)
+    rows = evaluate_schedules(data, weights, programs, args.device, model,
+                              progress=not args.quiet)
+    net = programs[0].network.name
+    if args.json:
+        print(json.dumps({"data": data.description, "network": net, "weights": weights,
+                          "rows": [row.to_json() for row in rows]}, indent=2))
+    else:
+        header = (f"{data.description}; {data.scored} scored frames; network {net}; "
+                  f"time on {model.name} ({model.source}) at the clips' size")
+        print(format_eval_table(rows, header))
+    if args.timeline:
+        plot_timeline(args.timeline, rows, data, f"{data.clips[0].name or data.description}: "
+                                                 f"frames computing every stage (network {net})")
+        if not args.json:
+            print(f"wrote {args.timeline}")
+    return 0

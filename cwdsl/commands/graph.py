@@ -1,0 +1,26 @@
+"""``cwdsl graph``: draw the compiled computation graph with its clock gates."""
+from __future__ import annotations
+
+from cwdsl.commands.options import add_command, print_warnings
+
+NAME = "graph"
+
+
+def register(sub) -> None:
+    p = add_command(sub, NAME, "draw the compiled computation graph with its clock gates",
+                    "cwdsl graph schedules/pipeline3.cw -o pipeline3.png")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--out", required=True, metavar="OUT",
+                   help="output picture: .png, .svg, .pdf or .dot")
+
+
+def handle(args) -> int:
+    from cwdsl.ir.draw import draw
+    from cwdsl.ir.graph import load
+
+    program = load(args.file)
+    print_warnings(program)
+    out = draw(program, args.out)
+    print(f"wrote {out} ({program.graph.number_of_nodes()} nodes, "
+          f"{program.graph.number_of_edges()} edges)")
+    return 0

@@ -1,0 +1,97 @@
+"""What several commands share: option types, the sub-parser with its example, the data
+options of ``eval``, ``sweep`` and ``layers``, warnings, and the data/weights setup."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cwdsl.core.errors import InputError
+
+EXIT_USER_ERROR = 2
+
+
+def whole_number(text: str, least: int) -> int:
+    """``text`` as an int of at least ``least``; an argparse error otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"expected at least {least}, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    return whole_number(text, 1)
+
+
+def count(text: str) -> int:
+    return whole_number(text, 0)
+
+
+def add_command(sub, name: str, help: str, example: str) -> argparse.ArgumentParser:
+    """A sub-command whose description is its help and whose epilog shows ``example``."""
+    return sub.add_parser(name, help=help, description=help,
+                          epilog="example:\n  " + example,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def add_data_options(p: argparse.ArgumentParser, default: str = "demo", extra: str = "") -> None:
+    """What ``eval``, ``sweep`` and ``layers`` run on: data, network, weights, devices."""
+    p.add_argument("--data", default=default,
+                   help="demo, shift16 or shift32 (translated crops of generated scenes), "
+                        "shift16:DIR or shift32:DIR (of a labeled folder's images), or DIR (a "
+                        f"labeled sequence: DIR/images, DIR/labels){extra or '; default demo'}")
+    p.add_argument("--net", metavar="NAME",
+                   help="network to run (default: tiny for generated data, else the schedule's)")
+    p.add_argument("--weights", metavar="PATH",
+                   help="weights (default: the network's bundled ones); 'random' for timing only")
+    p.add_argument("--void", type=int, metavar="LABEL", help="label value to ignore (CamVid: 11)")
+    p.add_argument("--scenes", type=positive_int, default=24,
+                   help="generated scenes for shift16/shift32 (default 24)")
+    p.add_argument("--device", default="cpu", help="where the network runs: cpu or cuda")
+    p.add_argument("--sim-device", default="titanx",
+                   help="device model for the time column (as simulate --device; default titanx)")
+
+
+def print_warnings(program) -> None:
+    """A checked program's warnings, on stderr."""
+    for warning in program.warnings:
+        print(warning.render(), file=sys.stderr)
+
+
+def data_setup(args, network: str):
+    """Weights and data for ``eval``, ``sweep`` and ``layers``, checked before any work."""
+    from cwdsl.core.netspec import get_network
+    from cwdsl.evaluate.protocol import load_eval_data
+    from cwdsl.nets.bundled import resolve_weights
+    from cwdsl.runtime.device import resolve_device
+
+    weights = resolve_weights(network, args.weights)
+    resolve_device(args.device)
+    data = load_eval_data(args.data, get_network(network).num_classes, args.void, args.scenes)
+    return weights, data
+
+
+def eval_setup(args, programs):
+    """:func:`data_setup` for schedules that must share one network, plus the device
+    model of the time column."""
+    from cwdsl.sim.devices import load_device
+
+    nets = {p.network.name for p in programs}
+    if len(nets) > 1:
+        raise InputError(f"the schedules name different networks ({', '.join(sorted(nets))}); "
+                         f"give --net to run them all on one")
+    for program in programs:
+        print_warnings(program)
+    model = load_device(args.sim_device)
+    weights, data = data_setup(args, programs[0].network.name)
+    return weights, model, data
+
+
+def eval_network(args) -> str | None:
+    """``--net``, else the demo network for generated data (None: the schedule's)."""
+    from cwdsl.demo.clip import DEMO
+    from cwdsl.evaluate.protocol import is_generated
+
+    return args.net or (DEMO.network if is_generated(args.data) else None)

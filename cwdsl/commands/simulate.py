@@ -1,0 +1,82 @@
+"""``cwdsl simulate``: estimate latency and compute of schedules without running them."""
+from __future__ import annotations
+
+from cwdsl.commands.options import add_command, positive_int, print_warnings
+from cwdsl.core.errors import InputError
+from cwdsl.core.units import DTYPE_NAMES
+
+NAME = "simulate"
+
+
+def register(sub) -> None:
+    p = add_command(sub, NAME, "estimate latency and compute of schedules without running them",
+                    "cwdsl simulate schedules/*.cw --net fcn8s --size 500x500 --device h100")
+    p.add_argument("schedules", nargs="+", metavar="SCHEDULE")
+    p.add_argument("--net", metavar="NAME", help="price the schedules on this network instead")
+    p.add_argument("--size", metavar="HxW", help="input size (default: the schedule's)")
+    p.add_argument("--device", default="titanx",
+                   help="h100, h200, a100, titanx, cpu, a device spec JSON, or a profile JSON "
+                        "from cwdsl profile (default titanx, the paper's GPU)")
+    p.add_argument("--dtype", default="float32", choices=DTYPE_NAMES)
+    p.add_argument("--frames", type=positive_int, default=10_000, help="frames (default 10000)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--fire-rate", type=float, metavar="P",
+                        help="data-driven clocks fire with probability P (default 0.5)")
+    source.add_argument("--trace", metavar="RUN.json",
+                        help="replay data-driven clock values from a run record (cycled)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.add_argument("--plot", metavar="OUT.png", help="draw per-frame work and latency")
+    p.add_argument("--streams", metavar="N|auto",
+                   help="capacity: N camera streams share the device "
+                        "('auto': the most it sustains)")
+    p.add_argument("--fps", type=float, default=30.0, help="frame rate of each stream (default 30)")
+    p.add_argument("--seconds", type=float, default=10.0, help="simulated seconds (default 10)")
+
+
+def streams_option(text: str | None) -> int | str | None:
+    """``--streams``: None, ``auto`` or a whole number of at least 1."""
+    if text is None or text == "auto":
+        return text
+    try:
+        streams = int(text)
+        if streams < 1:
+            raise ValueError
+    except ValueError:
+        raise InputError(f"--streams takes a whole number >= 1 or 'auto', got {text!r}") from None
+    return streams
+
+
+def handle(args) -> int:
+    import json
+
+    from cwdsl.core.figures import check_plot_path
+    from cwdsl.core.units import parse_size
+    from cwdsl.ir.graph import load
+    from cwdsl.sim.devices import load_device
+    from cwdsl.sim.report import SimulateOptions, format_report, simulate_schedules
+    from cwdsl.sim.simulate import plot_timeline
+
+    check_plot_path(args.plot)
+    device = load_device(args.device)
+    size = parse_size(args.size) if args.size else None
+    streams = streams_option(args.streams)
+    if args.fps <= 0 or args.seconds <= 0:
+        raise InputError("--fps and --seconds must be positive")
+    options = SimulateOptions(device=device, size=size, dtype=args.dtype, frames=args.frames,
+                              fire_rate=args.fire_rate, trace=args.trace, seed=args.seed,
+                              streams=streams, fps=args.fps, seconds=args.seconds,
+                              timeline=48 if args.plot else 0)
+    programs = []
+    for path in args.schedules:
+        programs.append(load(path, args.net))
+        print_warnings(programs[-1])
+    report = simulate_schedules(programs, options)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(format_report(report))
+    if args.plot:
+        plot_timeline(report.sims, args.plot)
+        print(f"wrote {args.plot}")
+    return 0

@@ -1,0 +1,140 @@
+"""What ``cwdsl simulate`` computes and says: schedules priced on one device model, their
+data-driven clocks driven by a firing rate or a replayed trace, and optionally how many
+camera streams each serves.
+
+Each stream ``i`` of a capacity run draws its own clock values: seed ``seed + i`` for a
+firing rate, or the trace cycled from frame ``7 i`` (stream 0 is what the table prices).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from cwdsl.ir.graph import Program
+from cwdsl.ir.plan import Planner
+from cwdsl.ir.trace import AtomFrames, fire_rate_atoms, trace_atoms
+from cwdsl.sim.capacity import run_capacity, sustainable_streams
+from cwdsl.sim.devices import DeviceModel, schedule_costs
+from cwdsl.sim.simulate import Simulation, SimulationRow, format_table, simulate
+
+DEFAULT_FIRE_RATE = 0.5
+TRACE_STREAM_OFFSET = 7  # frames between the trace positions of consecutive streams
+
+
+@dataclass(frozen=True)
+class SimulateOptions:
+    """How to price schedules (``cwdsl simulate``'s options, already checked).
+
+    ``streams``: a capacity run with that many streams at ``fps`` for ``seconds``,
+    ``"auto"`` for the most streams the device sustains, None for none. ``timeline``:
+    frames whose prices each :class:`Simulation` keeps in order (for plots)."""
+
+    device: DeviceModel
+    size: tuple[int, int] | None = None
+    dtype: str = "float32"
+    frames: int = 10_000
+    fire_rate: float | None = None      # None: DEFAULT_FIRE_RATE
+    trace: str | None = None            # a run record to replay clock values from
+    seed: int = 0
+    streams: int | str | None = None
+    fps: float = 30.0
+    seconds: float = 10.0
+    timeline: int = 0
+
+    @property
+    def rate(self) -> float:
+        return DEFAULT_FIRE_RATE if self.fire_rate is None else self.fire_rate
+
+
+@dataclass(frozen=True)
+class SimulationReport:
+    """One :class:`Simulation` and its :class:`SimulationRow` per schedule, in order."""
+
+    options: SimulateOptions
+    sims: tuple[Simulation, ...]
+    rows: tuple[SimulationRow, ...]
+    data_driven: bool   # some schedule has data-driven clocks
+
+    def to_json(self) -> list[dict]:
+        return [row.to_json() for row in self.rows]
+
+
+def atom_source(planner: Planner, options: SimulateOptions
+                ) -> Callable[[int, int], AtomFrames | None]:
+    """``atoms_for(stream, frames)``: the clock values of a stream's first ``frames`` frames
+    (None for a schedule of fixed clocks)."""
+    trace: list | None = None
+
+    def atoms_for(stream: int, frames: int) -> AtomFrames | None:
+        nonlocal trace
+        if not planner.atoms:
+            return None
+        if options.trace:
+            if trace is None:
+                trace = trace_atoms(options.trace, planner.atoms)
+            offset = stream * TRACE_STREAM_OFFSET
+            return [trace[(t + offset) % len(trace)] for t in range(frames)]
+        return fire_rate_atoms(planner.atoms, frames, options.rate, options.seed + stream)
+
+    return atoms_for
+
+
+def simulate_schedules(programs: Sequence[Program], options: SimulateOptions
+                       ) -> SimulationReport:
+    """Price every program on ``options.device`` (see the module's docstring)."""
+    sims, rows, data_driven = [], [], False
+    for program in programs:
+        planner = Planner(program)
+        data_driven = data_driven or bool(planner.atoms)
+        costs = schedule_costs(program, options.device, options.size, options.dtype)
+        atoms_for = atom_source(planner, options)
+        sim = simulate(planner, costs, options.frames, atoms_for(0, options.frames),
+                       timeline=options.timeline)
+        row = sim.summary()
+        if options.streams == "auto":
+            n, capacity = sustainable_streams(planner, costs, options.fps, options.seconds,
+                                              atoms_for)
+            row = replace(row, sustainable_streams=n, capacity=capacity)
+        elif options.streams is not None:
+            row = replace(row, capacity=run_capacity(planner, costs, options.streams,
+                                                     options.fps, options.seconds, atoms_for))
+        sims.append(sim)
+        rows.append(row)
+    return SimulationReport(options, tuple(sims), tuple(rows), data_driven)
+
+
+def clock_note(report: SimulationReport) -> str:
+    """How data-driven clocks were driven ("" when no schedule has any)."""
+    o = report.options
+    if not report.data_driven:
+        return ""
+    if o.trace:
+        return f"data-driven clocks replayed from {o.trace} (cycled)"
+    return f"data-driven clocks fire at rate {o.rate} (seed {o.seed})"
+
+
+def capacity_line(row: SimulationRow, fps: float) -> str | None:
+    """The capacity run's result in a sentence (None when there was none)."""
+    cap = row.capacity
+    if cap is None:
+        return None if row.sustainable_streams is None else \
+            f"{row.schedule}: sustains no stream at {fps:g} fps"
+    head = (f"sustains {row.sustainable_streams} streams" if row.sustainable_streams is not None
+            else f"{cap.streams} streams")
+    return (f"{row.schedule}: {head} at {cap.fps:g} fps: utilization "
+            f"{100 * cap.utilization:.0f}%, latency p50 {cap.latency_ms_p50:.1f} ms "
+            f"p99 {cap.latency_ms_p99:.1f} ms, dropped {cap.dropped}/{cap.arrived}, "
+            f"late {cap.late}")
+
+
+def format_report(report: SimulationReport) -> str:
+    """The table, how the clocks were driven, and a sentence per capacity run."""
+    c, o = report.sims[0].costs, report.options
+    header = (f"device {c.device} ({c.source}), {c.network} {c.input_hw[0]}x{c.input_hw[1]} "
+              f"{c.dtype}; {o.frames} frames; frame oracle {report.sims[0].oracle_ms:.2f} ms")
+    lines = [format_table(report.sims, header)]
+    note = clock_note(report)
+    if note:
+        lines.append(note)
+    lines += [line for line in (capacity_line(row, o.fps) for row in report.rows) if line]
+    return "\n".join(lines)
