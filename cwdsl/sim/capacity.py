@@ -18,7 +18,7 @@ import numpy as np
 
 from cwdsl.ir.plan import Planner
 from cwdsl.sim.devices import ScheduleCosts
-from cwdsl.sim.simulate import fixed_period, price
+from cwdsl.sim.simulate import periodic_prices, price
 from cwdsl.ir.trace import AtomFrames
 
 
@@ -109,11 +109,9 @@ def run_capacity(planner: Planner, costs: ScheduleCosts, streams: int, fps: floa
 
 def _work_table(planner, costs, streams, per_stream, atoms_for) -> list[list[float]]:
     """``work[i][k]``: service time of stream ``i``'s ``k``-th processed frame."""
-    period = fixed_period(planner)
-    if period is not None:  # every stream runs the same periodic plans
-        first = price(planner.plan(0), costs).work_ms
-        cycle = [price(planner.plan(t), costs).work_ms for t in range(period, 2 * period)]
-        row = [first] + [cycle[t % period] for t in range(1, per_stream)]
+    if planner.period is not None:  # every stream runs the same periodic plans
+        first, cycle = periodic_prices(planner, costs)
+        row = [first.work_ms] + [cycle[t % planner.period].work_ms for t in range(1, per_stream)]
         return [row] * streams
     table = []
     for i in range(streams):

@@ -1,27 +1,25 @@
 """The simulator: latency and compute of a schedule from its FramePlans and a cost table.
 
 It walks the same :class:`~cwdsl.ir.plan.Planner` plans as the executor and prices them:
-a frame's latency is the sum, in plan order, of each measurement, each *wave* of
+a frame's latency is the sum, in plan order, of each measurement, each :class:`Wave` of
 computing stages (the slowest stage of a wave: its stages run concurrently), the fuse
 and a fixed per-frame overhead; its work is the sum of everything computed.
 
-Fixed clocks are periodic: the plans of frames ``t >= 1`` repeat with the least common
-multiple of the periods, so one period is priced and counted (millions of frames per
-second). Data-driven clocks replay a trace or a seeded firing rate, frame by frame.
+Fixed clocks are periodic: the plans of frames ``t >= 1`` repeat with the planner's
+``period`` (the least common multiple of the periods), so one period is priced and
+counted (millions of frames per second). Data-driven clocks replay a trace or a seeded firing rate, frame by frame.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from cwdsl.core.tables import Column, render_table
-from cwdsl.lang import ast
-from cwdsl.sim.devices import ScheduleCosts
-from cwdsl.ir.plan import Compute, FramePlan, Fuse, Measure, Planner
+from cwdsl.ir.plan import FramePlan, Fuse, Measure, Planner, Wave
 from cwdsl.ir.trace import AtomFrames
+from cwdsl.sim.devices import ScheduleCosts
 
 
 if TYPE_CHECKING:
@@ -42,40 +40,31 @@ def price(plan: FramePlan, costs: ScheduleCosts) -> FrameCost:
     """Latency, work and FLOPs of one plan."""
     latency = work = costs.frame_overhead_ms
     flops = 0.0
-    wave_id, wave_max = None, 0.0
     for step in plan.steps:
-        if isinstance(step, Compute):
-            ms = costs.stage_ms[step.stage]
-            work += ms
-            flops += costs.stage_flops[step.stage]
-            if step.wave != wave_id:
-                latency += wave_max
-                wave_id, wave_max = step.wave, 0.0
-            wave_max = max(wave_max, ms)
-            continue
-        latency += wave_max
-        wave_id, wave_max = None, 0.0
-        if isinstance(step, Measure):
+        if isinstance(step, Wave):
+            times = [costs.stage_ms[stage] for stage in step.stages]
+            latency += max(times)  # the wave's stages run concurrently
+            for stage, ms in zip(step.stages, times):
+                work += ms
+                flops += costs.stage_flops[stage]
+        elif isinstance(step, Measure):
             latency += costs.measure_ms[step.atom]
             work += costs.measure_ms[step.atom]
         elif isinstance(step, Fuse):
             latency += costs.fuse_ms
             work += costs.fuse_ms
             flops += costs.fuse_flops
-    return FrameCost(latency + wave_max, work, flops, plan.computed)
+    return FrameCost(latency, work, flops, plan.computed)
 
 
-def fixed_period(planner: Planner) -> int | None:
-    """The period of the plans of frames ``t >= 1`` when every clock is fixed, else None."""
-    if planner.atoms:
-        return None
-    period = 1
-    for node, data in planner.program.graph.nodes(data=True):
-        if data["kind"] == "clock":
-            for part in ast.walk_clock(data["expr"]):
-                if isinstance(part, ast.Every):
-                    period = math.lcm(period, part.period)
-    return period
+def periodic_prices(planner: Planner, costs: ScheduleCosts) -> tuple[FrameCost, list[FrameCost]]:
+    """For a schedule of fixed clocks (``planner.period`` set): frame 0's price and the
+    prices of one period, ``cycle[t % period]`` being frame ``t``'s for every ``t >= 1``."""
+    period = planner.period
+    if period is None:
+        raise ValueError("the schedule has data-driven clocks: its plans are not periodic")
+    first = price(planner.plan(0), costs)
+    return first, [price(planner.plan(t), costs) for t in range(period, 2 * period)]
 
 
 @dataclass(frozen=True)
@@ -189,10 +178,9 @@ def simulate(planner: Planner, costs: ScheduleCosts, frames: int, atoms: AtomFra
     if frames < 1:
         raise ValueError("frames must be >= 1")
     name = name or planner.program.name
-    period = fixed_period(planner)
+    period = planner.period
     if period is not None and period < frames:
-        first = price(planner.plan(0), costs)
-        cycle = [price(planner.plan(t), costs) for t in range(period, 2 * period)]
+        first, cycle = periodic_prices(planner, costs)
         # frames 1 .. frames-1 visit residues t mod period
         residues = np.arange(1, frames) % period
         counts = np.concatenate([[1], np.bincount(residues, minlength=period)])
