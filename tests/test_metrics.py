@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from cwdsl.evaluate.metrics import (IGNORE, band_confusion, boundaries, boundary_band, confusion, dilate,
+from cwdsl.core.metrics import (IGNORE, band_confusion, boundaries, boundary_band, confusion, dilate,
                            frequency_weighted_iu, label_change, mean_iu, pixel_accuracy)
 
 

@@ -12,7 +12,7 @@ from cwdsl.commands.main import main
 from cwdsl.evaluate.datasets import open_labeled_folder, random_crops
 from cwdsl.core.errors import InputError
 from cwdsl.evaluate.evaluation import evaluate_schedules
-from cwdsl.evaluate.metrics import IGNORE, confusion, mean_iu
+from cwdsl.core.metrics import IGNORE, confusion, mean_iu
 from cwdsl.demo.clip import DEMO
 from cwdsl.nets import build_network
 from cwdsl.nets.bundled import bundled_weights

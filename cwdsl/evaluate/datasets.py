@@ -2,7 +2,7 @@
 
 Labels are PNGs of class indices (palette "P" or grayscale "L"), the layout of CamVid,
 PASCAL VOC's ``SegmentationClass`` and most exports. ``void`` names a label value to
-ignore (it becomes :data:`cwdsl.evaluate.metrics.IGNORE`, 255); any other value outside the
+ignore (it becomes :data:`cwdsl.core.metrics.IGNORE`, 255); any other value outside the
 network's classes is an error naming the file. Sorted by name (natural order), a folder
 of frames from one video is a labeled *sequence*.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from cwdsl.core.errors import InputError
-from cwdsl.evaluate.metrics import IGNORE
+from cwdsl.core.metrics import IGNORE
 from cwdsl.runtime.video import list_images, load_label_png, load_rgb, natural_key
 
 

@@ -17,7 +17,7 @@ import torch
 
 from cwdsl.core.progress import progress_bar
 from cwdsl.core.tables import Column, render_table
-from cwdsl.evaluate.metrics import (band_confusion, confusion, frequency_weighted_iu,
+from cwdsl.core.metrics import (band_confusion, confusion, frequency_weighted_iu,
                                     label_change, mean_iu, pixel_accuracy)
 from cwdsl.evaluate.protocol import EvalData
 from cwdsl.ir.graph import Program

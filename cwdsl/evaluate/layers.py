@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from cwdsl.core.tables import Column, render_table
-from cwdsl.evaluate.metrics import confusion, label_change, mean_iu
+from cwdsl.core.metrics import confusion, label_change, mean_iu
 from cwdsl.evaluate.protocol import EvalData, LabeledClip
 from cwdsl.nets.preprocess import frame_tensor, normalize
 

@@ -19,7 +19,7 @@ from cwdsl.core.atomic import write_json
 from cwdsl.demo.scenes import NUM_CLASSES, generate_clip, iter_batches
 from cwdsl.core.errors import InputError
 from cwdsl.core.progress import progress_bar
-from cwdsl.evaluate.metrics import IGNORE, confusion, mean_iu, pixel_accuracy
+from cwdsl.core.metrics import IGNORE, confusion, mean_iu, pixel_accuracy
 from cwdsl.nets import build_network
 from cwdsl.nets.staged import StagedNetwork
 from cwdsl.nets.preprocess import frame_tensor, normalize

@@ -11,8 +11,9 @@ import colorsys
 import numpy as np
 
 from cwdsl.core.errors import InputError
+from cwdsl.core.metrics import IGNORE
 
-IGNORE_LABEL = 255         # the one ignore label: unscored, drawn black, never trained on
+IGNORE_LABEL = IGNORE      # the one ignore label (cwdsl.core.metrics): drawn black
 MAX_CLASSES = 255          # indices 0..254; 255 is the ignore label
 IGNORE_COLOR = (0, 0, 0)
 

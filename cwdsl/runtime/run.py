@@ -15,7 +15,7 @@ from cwdsl.core.progress import progress_bar
 from cwdsl.core.staging import staged_dir
 from cwdsl.core.tables import Column, render_table
 from cwdsl.demo.clip import DEMO, demo_clip
-from cwdsl.evaluate.metrics import confusion, mean_iu, pixel_accuracy
+from cwdsl.core.metrics import confusion, mean_iu, pixel_accuracy
 from cwdsl.ir.graph import Program, load
 from cwdsl.lang.printer import print_schedule
 from cwdsl.nets import build_network

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cwdsl.runtime.palette import IGNORE_LABEL
 
-IGNORE = IGNORE_LABEL  # pixels with this ground-truth label are not scored
+IGNORE = 255  # the one ignore label: not scored, not trained on, drawn black
 
 
 def confusion(pred: np.ndarray, truth: np.ndarray, num_classes: int,
