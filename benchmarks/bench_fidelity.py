@@ -66,7 +66,7 @@ def fidelity(net_name: str, size: tuple[int, int], frames: int, weights,
     rows = []
     for name, program in programs.items():
         measured = statistics.median(means[name])
-        trace = [r.atoms for r in results[name]]
+        trace = [r.atom_values for r in results[name]]
         sim = simulate(Planner(program), schedule_costs(program, device, size), frames, trace,
                        timeline=frames)
         simulated = statistics.mean(p.latency_ms for p in sim.timeline[1:])

@@ -29,7 +29,7 @@ def main() -> None:
     for path in sorted((ROOT / "schedules").glob("*.cw")):
         compile_s = median_time(lambda: load(path), repeat=9, number=5)
         planner = Planner(load(path))
-        atoms = [{a: t % 3 == 0 for a in planner.atoms} for t in range(1000)]
+        atoms = [{a: t % 3 == 0 for a in planner.atom_ids} for t in range(1000)]
         plan_s = median_time(lambda: [planner.plan(t, atoms[t]) for t in range(1, 1000)],
                              repeat=5) / 999
         walk_s = median_time(lambda: [list(planner.walk(t, atoms[t])) for t in range(1, 1000)],

@@ -29,7 +29,7 @@ from cwdsl.sim.devices import load_device, schedule_costs  # noqa: E402
 from cwdsl.ir.plan import Planner  # noqa: E402
 from cwdsl.sim.profiling import run_profile  # noqa: E402
 from cwdsl.sim.simulate import simulate  # noqa: E402
-from cwdsl.ir.trace import fire_rate_atoms  # noqa: E402
+from cwdsl.ir.trace import fire_rate_trace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = {  # time (% of full) and compute claims from the paper
@@ -47,12 +47,12 @@ def speed() -> None:
         program = load(path)
         planner = Planner(program)
         costs = schedule_costs(program, device)
-        frames = 100_000 if planner.atoms else 1_000_000
-        atoms = fire_rate_atoms(planner.atoms, frames, 0.5, 0) if planner.atoms else None
+        frames = 100_000 if planner.atom_ids else 1_000_000
+        atoms = fire_rate_trace(planner.atom_ids, frames, 0.5, 0) if planner.atom_ids else None
         start = time.perf_counter()
         simulate(planner, costs, frames, atoms)
         seconds = time.perf_counter() - start
-        kind = " (data-driven)" if planner.atoms else ""
+        kind = " (data-driven)" if planner.atom_ids else ""
         print(f"{path.stem:<12}{frames:>10,}{seconds:>10.4f}{frames / seconds:>14,.0f}{kind}")
 
 
@@ -93,7 +93,7 @@ def main() -> None:
         costs = schedule_costs(program, load_device("h100"), (500, 500))
         n, cap = sustainable_streams(
             planner, costs, 30.0, 10.0,
-            lambda s, f: fire_rate_atoms(planner.atoms, f, 0.5, s) if planner.atoms else None)
+            lambda s, f: fire_rate_trace(planner.atom_ids, f, 0.5, s) if planner.atom_ids else None)
         print(f"h100 roofline, {name}: sustains {n} streams of 500x500 at 30 fps "
               f"(utilization {100 * cap.utilization:.0f}%, p99 {cap.latency_ms_p99:.1f} ms)")
 

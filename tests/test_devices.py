@@ -70,7 +70,7 @@ def test_schedule_costs_on_every_shipped_schedule():
             costs = schedule_costs(program, load_device(name))
             assert costs.network == "fcn8s" and costs.input_hw == (500, 500)
             assert set(costs.stage_ms) == set(program.stages)
-            assert set(costs.measure_ms) == set(program.atoms)
+            assert set(costs.measure_ms) == set(program.atom_ids)
             assert all(v > 0 for v in (*costs.stage_ms.values(), *costs.measure_ms.values(),
                                        costs.fuse_ms, costs.frame_overhead_ms, costs.full_ms))
             full.setdefault(name, set()).add(costs.full_ms)

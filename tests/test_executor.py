@@ -98,7 +98,7 @@ def reference_run(program, net, frames):
                               if isinstance(n, (ast.LabelDiff, ast.PixelDiff))) | \
             dict.fromkeys(n for c in program.schedule.clocks for n in ast.walk_clock(c.expr)
                           if isinstance(n, (ast.LabelDiff, ast.PixelDiff))
-                          and atom_id(n) in program.atoms):
+                          and atom_id(n) in program.atom_ids):
         after = atom.stage.name if isinstance(atom, ast.LabelDiff) else None
         if atom not in atoms_by_stage.get(after, []):
             atoms_by_stage.setdefault(after, []).append(atom)
@@ -158,7 +158,7 @@ def test_adaptive_clock_fires_on_change_and_not_on_still_frames(net):
     still = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(5))
     other = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(6))
     fired = [("s3" in executor.step(x).computed) for x in [still, still, still, other, other]]
-    atom = program.atoms[0]
+    atom = program.atom_ids[0]
     assert fired[:3] == [True, False, False]
     assert executor.step(still).differences[atom] >= 0.0
 

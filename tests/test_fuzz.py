@@ -23,7 +23,7 @@ def compile_or_user_error(text: str) -> None:
         return
     planner = Planner(program)
     for t in range(3):
-        planner.plan(t, {a: bool(t % 2) for a in program.atoms})
+        planner.plan(t, {a: bool(t % 2) for a in program.atom_ids})
 
 
 @functools.cache

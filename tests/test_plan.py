@@ -33,10 +33,10 @@ def reference_clock(expr, t, atoms, clocks):
 @st.composite
 def programs_with_atoms(draw, frames=12):
     program = compile_schedule(draw(schedules()))
-    values = draw(st.lists(st.lists(st.booleans(), min_size=len(program.atoms),
-                                    max_size=len(program.atoms)),
+    values = draw(st.lists(st.lists(st.booleans(), min_size=len(program.atom_ids),
+                                    max_size=len(program.atom_ids)),
                            min_size=frames, max_size=frames))
-    return program, [dict(zip(program.atoms, row)) for row in values]
+    return program, [dict(zip(program.atom_ids, row)) for row in values]
 
 
 @given(programs_with_atoms())
@@ -61,7 +61,7 @@ def test_plans_follow_the_schedule(case):
         for step in plan.steps:
             if isinstance(step, Measure):
                 seen.add(step.atom)
-        assert seen == set(program.atoms)
+        assert seen == set(program.atom_ids)
         # plans are deterministic: a fresh planner gives the same plan
         assert Planner(program).plan(t, values) == plan
 
@@ -130,7 +130,7 @@ def test_paper_schedule_grid(name):
     planner = Planner(program)
     grid = {s: "" for s in program.stages}
     for t in range(8):
-        plan = planner.plan(t, {a: FIRES[t] for a in program.atoms})
+        plan = planner.plan(t, {a: FIRES[t] for a in program.atom_ids})
         for stage in program.stages:
             delay = plan.delay(stage)
             grid[stage] += "." if delay is None else ("D" if delay else "C")

@@ -110,7 +110,7 @@ def test_sweep_thresholds_and_monotone_firing():
             parse_range(bad)
     programs, oracle = sweep_programs(SCHEDULES / "adaptive.cw", (0.05, 0.15, 0.3, 0.6), "tiny")
     assert [p.network.name for p in programs] == ["tiny"] * 4
-    assert oracle.atoms == () and programs[1].atoms == ("labeldiff(s2, since=fired) >= 0.15",)
+    assert oracle.atom_ids == () and programs[1].atom_ids == ("labeldiff(s2, since=fired) >= 0.15",)
     data = load_eval_data("demo", 6)
     rows = evaluate_schedules(data, str(bundled_weights(DEMO.network)), programs, progress=False)
     fired = [r.all_stages_pct for r in rows]

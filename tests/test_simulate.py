@@ -14,7 +14,7 @@ from cwdsl.nets import build_network
 from cwdsl.ir.plan import Planner
 from cwdsl.sim.devices import ScheduleCosts
 from cwdsl.sim.simulate import firings, price, simulate
-from cwdsl.ir.trace import fire_rate_atoms
+from cwdsl.ir.trace import fire_rate_trace
 from strategies import schedules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,12 +34,12 @@ def costed(draw):
     fuse_ms, fuse_flops = draw(ms), draw(st.floats(1e3, 1e8))
     # the frame oracle: every stage of the network's full split, every frame
     extra_ms, extra_flops = draw(st.floats(0, 50)), draw(st.floats(0, 1e9))
-    costs = Costs(stage_ms, stage_flops, {a: draw(st.floats(0, 1)) for a in program.atoms},
+    costs = Costs(stage_ms, stage_flops, {a: draw(st.floats(0, 1)) for a in program.atom_ids},
                   fuse_ms, fuse_flops, draw(st.floats(0, 1)),
                   sum(stage_ms.values()) + fuse_ms + extra_ms,
                   sum(stage_flops.values()) + fuse_flops + extra_flops)
     frames = draw(st.integers(1, 60))
-    atoms = fire_rate_atoms(program.atoms, frames, draw(st.floats(0, 1)), draw(st.integers(0, 99)))
+    atoms = fire_rate_trace(program.atom_ids, frames, draw(st.floats(0, 1)), draw(st.integers(0, 99)))
     return program, costs, frames, atoms
 
 
@@ -109,7 +109,7 @@ def test_simulator_sees_the_executors_firings_on_the_same_trace():
         if t % 4 == 3:
             base = torch.rand(1, 3, 48, 48, generator=g)
         results.append(executor.step(base))
-    trace = [r.atoms for r in results]
+    trace = [r.atom_values for r in results]
     assert firings(Planner(program), 12, trace) == [r.computed for r in results]
     assert len({r.computed for r in results}) > 1  # the clock did fire and did not
 
@@ -132,7 +132,7 @@ def test_capacity_is_deterministic_with_data_driven_clocks():
     costs = Costs({"s1": 10.0, "s2": 5.0, "s3": 20.0}, {"s1": 1, "s2": 1, "s3": 1},
                   {"labeldiff(s2, since=fired) >= 0.25": 0.2}, 1.0, 0.0, 0.1, 36.0, 3.0)
     planner = Planner(load(ROOT / "schedules/adaptive.cw"))
-    atoms_for = lambda i, n: fire_rate_atoms(planner.atoms, n, 0.3, seed=i)  # noqa: E731
-    a = run_capacity(planner, costs, 4, 15.0, 5, atoms_for)
-    b = run_capacity(planner, costs, 4, 15.0, 5, atoms_for)
+    trace_for = lambda i, n: fire_rate_trace(planner.atom_ids, n, 0.3, seed=i)  # noqa: E731
+    a = run_capacity(planner, costs, 4, 15.0, 5, trace_for)
+    b = run_capacity(planner, costs, 4, 15.0, 5, trace_for)
     assert a == b

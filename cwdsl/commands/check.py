@@ -32,7 +32,7 @@ def handle(args) -> int:
         if args.print:
             print(print_schedule(program.schedule), end="")
         else:
-            atoms = f", {len(program.atoms)} data-driven clock(s)" if program.atoms else ""
+            atoms = f", {len(program.atom_ids)} data-driven clock(s)" if program.atom_ids else ""
             print(f"ok  {path}: {program.network.name}, stages "
                   f"{', '.join(program.stages)}{atoms}")
     if failed:

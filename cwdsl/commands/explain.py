@@ -23,22 +23,22 @@ def handle(args) -> int:
     from cwdsl.ir.explain import plans, render_grid
     from cwdsl.ir.graph import load
     from cwdsl.ir.plan import Planner
-    from cwdsl.ir.trace import fire_rate_atoms, trace_atoms
+    from cwdsl.ir.trace import fire_rate_trace, recorded_trace
 
     program = load(args.file)
     print_warnings(program)
     planner = Planner(program)
-    atoms = None
+    trace = None
     note = ""
-    if program.atoms:
+    if program.atom_ids:
         if args.trace:
-            atoms = trace_atoms(args.trace, program.atoms, args.frames)
+            trace = recorded_trace(args.trace, program.atom_ids, args.frames)
             note = f"data-driven clocks replayed from {args.trace}"
         else:
             rate = 0.5 if args.fire_rate is None else args.fire_rate
-            atoms = fire_rate_atoms(program.atoms, args.frames, rate, args.seed)
+            trace = fire_rate_trace(program.atom_ids, args.frames, rate, args.seed)
             note = f"data-driven clocks drawn at fire rate {rate} (seed {args.seed})"
-    print(render_grid(planner, plans(planner, args.frames, atoms)))
+    print(render_grid(planner, plans(planner, args.frames, trace)))
     if note:
         print(note)
     return 0

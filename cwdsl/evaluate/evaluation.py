@@ -131,12 +131,12 @@ def _score(program: Program, net, data: EvalData, device: str, model: DeviceMode
     all_stages = set(program.stages)
     for c, clip in enumerate(data.clips):
         executor = Executor(program, net, device)
-        atoms, previous = [], None
+        trace, previous = [], None
         try:
             for rgb, truth in zip(clip.frames, clip.labels):
                 result = executor.step(frame_tensor(rgb))
                 labels = result.labels.to("cpu", torch.uint8).numpy()
-                atoms.append(result.atoms)
+                trace.append(result.atom_values)
                 score.frames += 1
                 full = set(result.computed) >= all_stages
                 score.full_frames += full
@@ -155,7 +155,7 @@ def _score(program: Program, net, data: EvalData, device: str, model: DeviceMode
         hw = clip.frames[0].shape[:2]
         if hw not in costs:
             costs[hw] = schedule_costs(program, model, hw)
-        sim = simulate(planner, costs[hw], len(clip.frames), atoms)
+        sim = simulate(planner, costs[hw], len(clip.frames), trace)
         score.latency_ms += sim.mean("latency_ms") * len(clip.frames)
         score.oracle_ms += sim.oracle_ms * len(clip.frames)
     return score

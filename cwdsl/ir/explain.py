@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from cwdsl.ir.plan import FramePlan, Planner
-from cwdsl.ir.trace import AtomFrames
+from cwdsl.ir.trace import AtomTrace
 
 
-def plans(planner: Planner, frames: int, atoms: AtomFrames | None = None) -> list[FramePlan]:
-    """Plans of frames ``0..frames-1``; ``atoms[t]`` gives data-driven values of frame t."""
-    return [planner.plan(t, atoms[t] if atoms else None) for t in range(frames)]
+def plans(planner: Planner, frames: int, trace: AtomTrace | None = None) -> list[FramePlan]:
+    """Plans of frames ``0..frames-1``; ``trace[t]`` gives data-driven values of frame t."""
+    return [planner.plan(t, trace[t] if trace else None) for t in range(frames)]
 
 
 def render_grid(planner: Planner, plan_list: list[FramePlan]) -> str:
@@ -18,7 +18,7 @@ def render_grid(planner: Planner, plan_list: list[FramePlan]) -> str:
     cell = max(3, len(str(frames - 1)) + 2)
     label_width = max([len("frame")] + [len(s) for s in planner.stages]
                       + [len(g) for g in dict.fromkeys(planner.gates.values())]
-                      + [len(a) + 5 for a in planner.atoms]) + 2
+                      + [len(a) + 5 for a in planner.atom_ids]) + 2
 
     def row(label: str, cells: list[str]) -> str:
         return label.ljust(label_width) + "".join(c.rjust(cell) for c in cells)
@@ -37,8 +37,8 @@ def render_grid(planner: Planner, plan_list: list[FramePlan]) -> str:
     lines.append("")
     for gate in dict.fromkeys(planner.gates.values()):
         lines.append(row("clock " + gate, [str(int(p.clocks[gate])) for p in plan_list]))
-    for atom in planner.atoms:
-        lines.append(row("atom " + atom, ["-" if p.frame == 0 else str(int(p.atoms[atom]))
+    for atom in planner.atom_ids:
+        lines.append(row("atom " + atom, ["-" if p.frame == 0 else str(int(p.atom_values[atom]))
                                 for p in plan_list]))
     lines.append("")
     for stage in planner.stages:

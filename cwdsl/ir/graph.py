@@ -96,8 +96,8 @@ class Program:
         return records(self.graph, MeasureNode)
 
     @cached_property
-    def atoms(self) -> tuple[str, ...]:
-        """Ids of the data-driven clock atoms (what a trace must supply)."""
+    def atom_ids(self) -> tuple[str, ...]:
+        """Ids of the data-driven clock atoms (what a trace must supply each frame)."""
         return tuple(m.atom for m in self.measures)
 
     def measure(self, atom: str) -> MeasureNode:

@@ -13,7 +13,7 @@ step with those that compute; then the :class:`Fuse`.
 
 Data-driven clock atoms are *measured* by whoever walks the plan: :meth:`Planner.walk`
 yields a :class:`Measure` step before the first decision that needs it, and reads the
-value from the ``atoms`` mapping the caller passed in, after the caller has filled it.
+value from the ``values`` mapping (:data:`AtomValues`) the caller passed in, after the caller has filled it.
 The simulator passes complete replayed values; the executor measures as it goes.
 
 Semantics fixed here (README, "Semantics"):
@@ -83,18 +83,20 @@ class Fuse:
 
 
 Step = Union[Measure, Wave, Cache, Fuse]
-ClockFn = Callable[[int, Mapping[str, bool]], bool]
+AtomValues = Mapping[str, bool]
+"""One frame's values of the data-driven clock atoms, by atom id."""
+ClockFn = Callable[[int, AtomValues], bool]
 
 
 @dataclass(frozen=True)
 class FramePlan:
     """Everything decided for one frame, in execution order. ``clocks``: each gate's value
-    (by clock name); ``atoms``: the data-driven atom values the plan was made with."""
+    (by clock name); ``atom_values``: the data-driven atom values it was made with."""
 
     frame: int
     steps: tuple[Step, ...]
     clocks: Mapping[str, bool]
-    atoms: Mapping[str, bool]
+    atom_values: AtomValues
 
     @property
     def waves(self) -> tuple[tuple[str, ...], ...]:
@@ -169,7 +171,7 @@ class Planner:
             if stages:
                 self._items.append(_WaveItem(w, stages))
         self.stages: tuple[str, ...] = program.stages
-        self.atoms: tuple[str, ...] = program.atoms
+        self.atom_ids: tuple[str, ...] = program.atom_ids
         self.period: int | None = _period(program)
 
     def _clock(self, name: str) -> ClockFn:
@@ -200,9 +202,9 @@ class Planner:
                 return lambda t, a: lf(t, a) or rf(t, a)
         raise TypeError(f"not a clock expression: {expr!r}")
 
-    def walk(self, t: int, atoms: Mapping[str, bool]) -> Iterator[Step]:
-        """The steps of frame ``t`` in order. ``atoms`` is read lazily: a caller that
-        measures fills ``atoms[step.atom]`` when it receives a :class:`Measure`."""
+    def walk(self, t: int, values: AtomValues) -> Iterator[Step]:
+        """The steps of frame ``t`` in order. ``values`` is read lazily: a caller that
+        measures fills ``values[step.atom]`` when it receives a :class:`Measure`."""
         if t < 0:
             raise ValueError(f"frame index must be >= 0, got {t}")
         if t == 0:
@@ -214,7 +216,7 @@ class Planner:
                 continue
             computes = []
             for fires, compute, cache in item.stages:
-                if fires(t, atoms):
+                if fires(t, values):
                     computes.append(compute)
                 else:
                     yield cache
@@ -222,18 +224,18 @@ class Planner:
                 yield Wave(item.index, tuple(computes))
         yield self.fuse
 
-    def plan(self, t: int, atoms: Mapping[str, bool] | None = None) -> FramePlan:
+    def plan(self, t: int, values: AtomValues | None = None) -> FramePlan:
         """The whole :class:`FramePlan` of frame ``t`` given every atom's value."""
-        atoms = MappingProxyType(dict(atoms or {}))
-        steps = tuple(self.walk(t, atoms))
-        clocks = {gate: (t == 0 or self._clock(gate)(t, atoms))
+        values = MappingProxyType(dict(values or {}))
+        steps = tuple(self.walk(t, values))
+        clocks = {gate: (t == 0 or self._clock(gate)(t, values))
                   for gate in dict.fromkeys(self.gates.values())}
-        return FramePlan(t, steps, MappingProxyType(clocks), atoms)
+        return FramePlan(t, steps, MappingProxyType(clocks), values)
 
 
-def _atom(atoms: Mapping[str, bool], key: str, t: int) -> bool:
+def _atom(values: AtomValues, key: str, t: int) -> bool:
     try:
-        return bool(atoms[key])
+        return bool(values[key])
     except KeyError:
         raise InputError(f"frame {t}: no value for data-driven clock '{key}' "
                          f"(give a trace or a firing rate)") from None
@@ -253,7 +255,7 @@ def _depths(frame: nx.DiGraph, order: list[str]) -> dict[str, int]:
 def _period(program: Program) -> int | None:
     """The period of the plans of frames ``t >= 1`` when every clock is fixed (the least
     common multiple of the ``every`` periods; 1 for constant clocks), else None."""
-    if program.atoms:
+    if program.atom_ids:
         return None
     period = 1
     for clock in program.clocks:

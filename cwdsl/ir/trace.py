@@ -13,35 +13,37 @@ import numpy as np
 from cwdsl.core.errors import InputError
 from cwdsl.core.jsonfile import read_json_object
 
-AtomFrames = list[dict[str, bool]]
+AtomTrace = list[dict[str, bool]]
+"""Per frame ``t``, the values of every data-driven atom (``trace[t][atom_id]``)."""
 
 
-def fire_rate_atoms(atoms: Sequence[str], frames: int, rate: float, seed: int = 0) -> AtomFrames:
+def fire_rate_trace(atom_ids: Sequence[str], frames: int, rate: float, seed: int = 0) -> AtomTrace:
     """Each atom fires independently with probability ``rate`` on each frame."""
     if not 0.0 <= rate <= 1.0:
         raise InputError(f"--fire-rate must be in [0, 1], got {rate}")
-    draws = np.random.default_rng(seed).random((frames, len(atoms))) < rate
-    return [dict(zip(atoms, map(bool, row))) for row in draws]
+    draws = np.random.default_rng(seed).random((frames, len(atom_ids))) < rate
+    return [dict(zip(atom_ids, map(bool, row))) for row in draws]
 
 
-def trace_atoms(path: str | Path, atoms: Sequence[str], frames: int | None = None) -> AtomFrames:
+def recorded_trace(path: str | Path, atom_ids: Sequence[str], frames: int | None = None
+                   ) -> AtomTrace:
     """Atom values replayed from a run record; every atom the schedule needs must be there."""
     path = Path(path)
     record = read_json_object(path, "trace")
     rows = record.get("frames")
     if not isinstance(rows, list) or not rows:
         raise InputError(f"{path}: not a cwdsl run record (no 'frames' list)")
-    out: AtomFrames = []
+    out: AtomTrace = []
     for i, row in enumerate(rows[:frames] if frames else rows):
         values = row.get("atoms", {}) if isinstance(row, dict) else None
         if not isinstance(values, dict):
             raise InputError(f"{path}: frame {i} has no 'atoms' mapping")
-        missing = [a for a in atoms if a not in values and i > 0]
+        missing = [a for a in atom_ids if a not in values and i > 0]
         if missing:
             raise InputError(f"{path}: frame {i} has no value for clock atom '{missing[0]}'; "
                              f"the trace was recorded with another schedule "
                              f"(it has: {', '.join(sorted(values)) or 'none'})")
-        out.append({a: bool(values.get(a, True)) for a in atoms})
+        out.append({a: bool(values.get(a, True)) for a in atom_ids})
     if frames and len(out) < frames:
         raise InputError(f"{path}: the trace has {len(out)} frames, {frames} were asked for")
     return out

@@ -32,7 +32,7 @@ class FrameResult:
     frame: int
     scores: Tensor
     computed: tuple[str, ...]
-    atoms: dict[str, bool]
+    atom_values: dict[str, bool]
     differences: dict[str, float]
     stage_ms: dict[str, float]
     latency_ms: float
@@ -99,7 +99,7 @@ class Executor:
                 depth[prev] = max(depth[prev], self._stage[stage].delay + 1)
         self._features = {s: _History(depth[s]) for s in self.program.stages}
         self._scores: dict[str, dict[str, Tensor]] = {}
-        self._atoms = {m.atom: AtomState(AtomTest.of(m)) for m in self.program.measures}
+        self._atom_states = {m.atom: AtomState(AtomTest.of(m)) for m in self.program.measures}
         self._frame = 0
 
     def close(self) -> None:
@@ -112,20 +112,20 @@ class Executor:
         t = self._frame
         self._pixels = frame.to(self.device, non_blocking=True)
         self._input = normalize(self._pixels.float(), self.net.spec.norm).to(self.dtype)
-        atoms: dict[str, bool] = {}
+        atom_values: dict[str, bool] = {}
         differences: dict[str, float] = {}
         stage_ms: dict[str, float] = {}
         computed: list[str] = []
         start = time.perf_counter()
         with torch.inference_mode():
-            for step in self.planner.walk(t, atoms):
+            for step in self.planner.walk(t, atom_values):
                 if isinstance(step, Wave):
                     self._run_wave(t, step.computes, stage_ms)
                     computed += step.stages
                 elif isinstance(step, Cache):
                     self._features[step.stage].push(t, self._features[step.stage].current)
                 elif isinstance(step, Measure):
-                    atoms[step.atom], differences[step.atom] = self._measure(step)
+                    atom_values[step.atom], differences[step.atom] = self._measure(step)
                 elif isinstance(step, Fuse):
                     scores = self._fuse(step)
             if self.device.type == "cuda":
@@ -135,7 +135,8 @@ class Executor:
             if isinstance(timing, tuple):  # CUDA events, complete after the sync
                 stage_ms[stage] = timing[0].elapsed_time(timing[1])
         self._frame += 1
-        return FrameResult(t, scores, tuple(computed), atoms, differences, stage_ms, latency)
+        return FrameResult(t, scores, tuple(computed), atom_values, differences, stage_ms,
+                           latency)
 
     def run(self, frames: Iterable[Tensor]) -> Iterator[FrameResult]:
         for frame in frames:
@@ -207,7 +208,7 @@ class Executor:
             current = self._scores[node.stage][node.head][:, :, window[0], window[1]].argmax(1)
         else:
             current = self._pixels
-        return self._atoms[step.atom].measure(current)
+        return self._atom_states[step.atom].measure(current)
 
     def _fuse(self, step: Fuse) -> Tensor:
         scores = {h: s for stage in step.stages for h, s in self._scores[stage].items()}

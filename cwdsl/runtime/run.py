@@ -150,7 +150,7 @@ class RunRecord:
     concurrency: str
     torch: str
     source: str
-    atoms: tuple[str, ...]
+    atom_ids: tuple[str, ...]
     frames: tuple[dict, ...]   # per frame: computed stages, atoms, differences, timings
     summary: RunSummary
 
@@ -168,7 +168,7 @@ class RunRecord:
             "concurrency": self.concurrency,
             "torch": self.torch,
             "source": self.source,
-            "atoms": list(self.atoms),
+            "atoms": list(self.atom_ids),
             "frames": list(self.frames),
             "summary": self.summary.to_json(),
         }
@@ -275,7 +275,7 @@ class _Totals:
 
 
 def _frame_record(result: FrameResult) -> dict:
-    return {"frame": result.frame, "computed": list(result.computed), "atoms": result.atoms,
+    return {"frame": result.frame, "computed": list(result.computed), "atoms": result.atom_values,
             "differences": {k: round(v, 6) for k, v in result.differences.items()},
             "stage_ms": {k: round(float(v), 4) for k, v in result.stage_ms.items()},
             "latency_ms": round(result.latency_ms, 4)}
@@ -303,7 +303,7 @@ def _record(options, program: Program, weights, source: FrameSource, frames, tot
         device_name=torch.cuda.get_device_name() if options.device.startswith("cuda")
         else platform.processor() or platform.machine(),
         dtype=options.dtype, concurrency=options.concurrency, torch=torch.__version__,
-        source=source.description, atoms=tuple(program.atoms), frames=tuple(frames),
+        source=source.description, atom_ids=tuple(program.atom_ids), frames=tuple(frames),
         summary=summary)
 
 

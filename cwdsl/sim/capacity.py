@@ -19,7 +19,7 @@ import numpy as np
 from cwdsl.ir.plan import Planner
 from cwdsl.sim.devices import ScheduleCosts
 from cwdsl.sim.simulate import periodic_prices, price
-from cwdsl.ir.trace import AtomFrames
+from cwdsl.ir.trace import AtomTrace
 
 
 @dataclass(frozen=True)
@@ -51,14 +51,14 @@ class Capacity:
 
 
 def run_capacity(planner: Planner, costs: ScheduleCosts, streams: int, fps: float, seconds: float = 10.0,
-                 atoms_for: Callable[[int, int], AtomFrames] | None = None) -> Capacity:
-    """Simulate ``streams`` streams at ``fps`` for ``seconds``. ``atoms_for(stream, frames)``
+                 trace_for: Callable[[int, int], AtomTrace] | None = None) -> Capacity:
+    """Simulate ``streams`` streams at ``fps`` for ``seconds``. ``trace_for(stream, frames)``
     gives a stream's data-driven clock values (required when the schedule has any)."""
     if streams < 1 or fps <= 0 or seconds <= 0:
         raise ValueError("streams, fps and seconds must be positive")
     interval = 1e3 / fps
     per_stream = max(1, int(round(seconds * fps)))
-    work = _work_table(planner, costs, streams, per_stream, atoms_for)
+    work = _work_table(planner, costs, streams, per_stream, trace_for)
 
     events: list[tuple[float, int, int, int]] = []  # (time, order, kind, stream); kind 0 done, 1 arrival
     order = 0
@@ -107,7 +107,7 @@ def run_capacity(planner: Planner, costs: ScheduleCosts, streams: int, fps: floa
                     float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), float(lat.max()))
 
 
-def _work_table(planner, costs, streams, per_stream, atoms_for) -> list[list[float]]:
+def _work_table(planner, costs, streams, per_stream, trace_for) -> list[list[float]]:
     """``work[i][k]``: service time of stream ``i``'s ``k``-th processed frame."""
     if planner.period is not None:  # every stream runs the same periodic plans
         first, cycle = periodic_prices(planner, costs)
@@ -115,15 +115,15 @@ def _work_table(planner, costs, streams, per_stream, atoms_for) -> list[list[flo
         return [row] * streams
     table = []
     for i in range(streams):
-        atoms = atoms_for(i, per_stream)
-        table.append([price(planner.plan(t, atoms[t]), costs).work_ms for t in range(per_stream)])
+        trace = trace_for(i, per_stream)
+        table.append([price(planner.plan(t, trace[t]), costs).work_ms for t in range(per_stream)])
     return table
 
 
 def sustainable_streams(planner: Planner, costs: ScheduleCosts, fps: float, seconds: float = 10.0,
-                        atoms_for=None, limit: int = 4096) -> tuple[int, Capacity | None]:
+                        trace_for=None, limit: int = 4096) -> tuple[int, Capacity | None]:
     """The largest stream count the device sustains (see :attr:`Capacity.sustained`)."""
-    sample = atoms_for(0, 64) if planner.atoms else None
+    sample = trace_for(0, 64) if planner.atom_ids else None
     mean_work = np.mean([price(planner.plan(t, sample[t] if sample else None), costs).work_ms
                          for t in range(1, 64)])
     guess = max(1, int(1e3 / fps / mean_work))
@@ -131,7 +131,7 @@ def sustainable_streams(planner: Planner, costs: ScheduleCosts, fps: float, seco
     best = None
     while lo < hi:  # sustained is monotone in the stream count
         mid = (lo + hi + 1) // 2
-        result = run_capacity(planner, costs, mid, fps, seconds, atoms_for)
+        result = run_capacity(planner, costs, mid, fps, seconds, trace_for)
         if result.sustained:
             lo, best = mid, result
         else:

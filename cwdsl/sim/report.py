@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from cwdsl.ir.graph import Program
 from cwdsl.ir.plan import Planner
-from cwdsl.ir.trace import AtomFrames, fire_rate_atoms, trace_atoms
+from cwdsl.ir.trace import AtomTrace, fire_rate_trace, recorded_trace
 from cwdsl.sim.capacity import run_capacity, sustainable_streams
 from cwdsl.sim.devices import DeviceModel, schedule_costs
 from cwdsl.sim.simulate import Simulation, SimulationRow, format_table, simulate
@@ -60,23 +60,23 @@ class SimulationReport:
 
 
 def atom_source(planner: Planner, options: SimulateOptions
-                ) -> Callable[[int, int], AtomFrames | None]:
-    """``atoms_for(stream, frames)``: the clock values of a stream's first ``frames`` frames
+                ) -> Callable[[int, int], AtomTrace | None]:
+    """``trace_for(stream, frames)``: the clock values of a stream's first ``frames`` frames
     (None for a schedule of fixed clocks)."""
     trace: list | None = None
 
-    def atoms_for(stream: int, frames: int) -> AtomFrames | None:
+    def trace_for(stream: int, frames: int) -> AtomTrace | None:
         nonlocal trace
-        if not planner.atoms:
+        if not planner.atom_ids:
             return None
         if options.trace:
             if trace is None:
-                trace = trace_atoms(options.trace, planner.atoms)
+                trace = recorded_trace(options.trace, planner.atom_ids)
             offset = stream * TRACE_STREAM_OFFSET
             return [trace[(t + offset) % len(trace)] for t in range(frames)]
-        return fire_rate_atoms(planner.atoms, frames, options.rate, options.seed + stream)
+        return fire_rate_trace(planner.atom_ids, frames, options.rate, options.seed + stream)
 
-    return atoms_for
+    return trace_for
 
 
 def simulate_schedules(programs: Sequence[Program], options: SimulateOptions
@@ -85,19 +85,19 @@ def simulate_schedules(programs: Sequence[Program], options: SimulateOptions
     sims, rows, data_driven = [], [], False
     for program in programs:
         planner = Planner(program)
-        data_driven = data_driven or bool(planner.atoms)
+        data_driven = data_driven or bool(planner.atom_ids)
         costs = schedule_costs(program, options.device, options.size, options.dtype)
-        atoms_for = atom_source(planner, options)
-        sim = simulate(planner, costs, options.frames, atoms_for(0, options.frames),
+        trace_for = atom_source(planner, options)
+        sim = simulate(planner, costs, options.frames, trace_for(0, options.frames),
                        timeline=options.timeline)
         row = sim.summary()
         if options.streams == "auto":
             n, capacity = sustainable_streams(planner, costs, options.fps, options.seconds,
-                                              atoms_for)
+                                              trace_for)
             row = replace(row, sustainable_streams=n, capacity=capacity)
         elif options.streams is not None:
             row = replace(row, capacity=run_capacity(planner, costs, options.streams,
-                                                     options.fps, options.seconds, atoms_for))
+                                                     options.fps, options.seconds, trace_for))
         sims.append(sim)
         rows.append(row)
     return SimulationReport(options, tuple(sims), tuple(rows), data_driven)

@@ -18,7 +18,7 @@ import numpy as np
 
 from cwdsl.core.tables import Column, render_table
 from cwdsl.ir.plan import FramePlan, Fuse, Measure, Planner, Wave
-from cwdsl.ir.trace import AtomFrames
+from cwdsl.ir.trace import AtomTrace
 from cwdsl.sim.devices import ScheduleCosts
 
 
@@ -170,9 +170,9 @@ class Simulation:
             dtype=c.dtype, oracle_ms=self.oracle_ms)
 
 
-def simulate(planner: Planner, costs: ScheduleCosts, frames: int, atoms: AtomFrames | None = None,
+def simulate(planner: Planner, costs: ScheduleCosts, frames: int, trace: AtomTrace | None = None,
              timeline: int = 0, name: str | None = None) -> Simulation:
-    """Price ``frames`` frames of ``planner``'s schedule. ``atoms[t]`` supplies data-driven
+    """Price ``frames`` frames of ``planner``'s schedule. ``trace[t]`` supplies data-driven
     clock values (required when the schedule has any); ``timeline`` keeps that many
     frames' prices in order (for plots)."""
     if frames < 1:
@@ -188,12 +188,12 @@ def simulate(planner: Planner, costs: ScheduleCosts, frames: int, atoms: AtomFra
             if timeline else ()
         return Simulation(name, frames, tuple([first] + cycle), counts, costs, planner.stages,
                           kept)
-    if planner.atoms and (atoms is None or len(atoms) < frames):
+    if planner.atom_ids and (trace is None or len(trace) < frames):
         raise ValueError("data-driven clocks need atom values for every frame")
     prices: dict[FrameCost, int] = {}
     ordered = []
     for t in range(frames):
-        p = price(planner.plan(t, atoms[t] if atoms else None), costs)
+        p = price(planner.plan(t, trace[t] if trace else None), costs)
         prices[p] = prices.get(p, 0) + 1
         if t < timeline:
             ordered.append(p)
@@ -201,9 +201,9 @@ def simulate(planner: Planner, costs: ScheduleCosts, frames: int, atoms: AtomFra
                       planner.stages, tuple(ordered))
 
 
-def firings(planner: Planner, frames: int, atoms: AtomFrames | None = None) -> list[tuple[str, ...]]:
+def firings(planner: Planner, frames: int, trace: AtomTrace | None = None) -> list[tuple[str, ...]]:
     """The stages each frame computes, as the simulator sees them."""
-    return [planner.plan(t, atoms[t] if atoms else None).computed for t in range(frames)]
+    return [planner.plan(t, trace[t] if trace else None).computed for t in range(frames)]
 
 
 SIMULATION_COLUMNS = (
