@@ -6,11 +6,9 @@ import sys
 from cwdsl.commands.options import EXIT_USER_ERROR, add_command, print_warnings
 from cwdsl.core.errors import CwdslError
 
-NAME = "check"
-
 
 def register(sub) -> None:
-    p = add_command(sub, NAME, "parse and check schedules; report every error and warning",
+    p = add_command(sub, "check", handle, "parse and check schedules; report all errors",
                     "cwdsl check schedules/*.cw")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--print", action="store_true", help="print each schedule in canonical form")

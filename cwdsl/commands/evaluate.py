@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from cwdsl.commands.options import add_command, add_data_options, eval_network, eval_setup
 
-NAME = "eval"
-
 
 def register(sub) -> None:
-    p = add_command(sub, NAME, "score schedules on labeled video (the paper's Tables 3-6)",
-                    "cwdsl eval schedules/oracle.cw schedules/pipeline3.cw --data shift16\n"
-                    "  cwdsl eval schedules/*.cw --data camvid/val --net fcn8s_camvid --void 11")
+    p = add_command(
+        sub, "eval", handle, "score schedules on labeled video (the paper's Tables 3-6)",
+        "cwdsl eval schedules/oracle.cw schedules/pipeline3.cw --data shift16\n"
+        "  cwdsl eval schedules/*.cw --data camvid/val --net fcn8s_camvid --void 11")
     p.add_argument("schedules", nargs="+", metavar="SCHEDULE")
     add_data_options(p)
     p.add_argument("--timeline", metavar="OUT.png",

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from cwdsl.commands.options import add_command, print_warnings
 
-NAME = "graph"
-
 
 def register(sub) -> None:
-    p = add_command(sub, NAME, "draw the compiled computation graph with its clock gates",
-                    "cwdsl graph schedules/pipeline3.cw -o pipeline3.png")
+    p = add_command(
+        sub, "graph", handle, "draw the compiled computation graph with its clock gates",
+        "cwdsl graph schedules/pipeline3.cw -o pipeline3.png")
     p.add_argument("file", metavar="FILE")
     p.add_argument("-o", "--out", required=True, metavar="OUT",
                    help="output picture: .png, .svg, .pdf or .dot")

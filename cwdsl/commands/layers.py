@@ -5,14 +5,13 @@ from __future__ import annotations
 from cwdsl.commands.options import add_command, add_data_options, data_setup, eval_network
 from cwdsl.core.errors import InputError
 
-NAME = "layers"
-
 
 def register(sub) -> None:
-    p = add_command(sub, NAME, "how fast each score layer changes; truncated outputs' accuracy "
-                               "(Table 1, Fig. 2)",
-                    "cwdsl layers --plot fig2.png\n"
-                    "  cwdsl layers --data camvid/val --net fcn8s_camvid --void 11")
+    p = add_command(
+        sub, "layers", handle, "how fast each score layer changes; truncated outputs' accuracy "
+        "(Table 1, Fig. 2)",
+        "cwdsl layers --plot fig2.png\n"
+        "  cwdsl layers --data camvid/val --net fcn8s_camvid --void 11")
     add_data_options(p, default="motion",
                      extra="; motion: two generated clips, large and small motion (default)")
     p.add_argument("--plot", metavar="OUT.png", help="per-frame temporal difference (Fig. 2)")

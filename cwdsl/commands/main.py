@@ -14,8 +14,8 @@ from cwdsl.commands.options import EXIT_USER_ERROR
 from cwdsl.core.errors import CwdslError, InputError
 
 COMMANDS = (check, explain, graph, run, train, profile, simulate, evaluate, sweep, layers)
-"""The command modules, in the order ``cwdsl --help`` lists them; each has ``NAME``,
-``register(subparsers)`` and ``handle(args) -> exit status``."""
+"""The command modules, in the order ``cwdsl --help`` lists them; each has
+``register(subparsers)``, which adds its sub-parser bound to its ``handle(args)``."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,14 +51,11 @@ def load_plugins(paths: list[str]) -> None:
                              f"{type(e).__name__}: {e}") from e
 
 
-HANDLERS = {command.NAME: command.handle for command in COMMANDS}
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         load_plugins(args.plugin)
-        return HANDLERS[args.command](args)
+        return args.handle(args)
     except CwdslError as e:
         if args.debug:
             raise

@@ -29,11 +29,13 @@ def count(text: str) -> int:
     return whole_number(text, 0)
 
 
-def add_command(sub, name: str, help: str, example: str) -> argparse.ArgumentParser:
-    """A sub-command whose description is its help and whose epilog shows ``example``."""
-    return sub.add_parser(name, help=help, description=help,
-                          epilog="example:\n  " + example,
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_command(sub, name: str, handle, help: str, example: str) -> argparse.ArgumentParser:
+    """Sub-command ``name``, run by ``handle(args) -> exit status``; its description is its
+    help and its epilog shows ``example``."""
+    p = sub.add_parser(name, help=help, description=help, epilog="example:\n  " + example,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(handle=handle)
+    return p
 
 
 def add_data_options(p: argparse.ArgumentParser, default: str = "demo", extra: str = "") -> None:
@@ -95,3 +97,22 @@ def eval_network(args) -> str | None:
     from cwdsl.evaluate.protocol import is_generated
 
     return args.net or (DEMO.network if is_generated(args.data) else None)
+
+
+def add_clock_source(p, cycled: bool = False) -> None:
+    """``--fire-rate P`` | ``--trace RUN.json``, and ``--seed``: where data-driven clock
+    values come from when nothing runs (see :func:`clock_source`)."""
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--fire-rate", type=float, metavar="P",
+                        help="data-driven clocks fire with probability P (default 0.5)")
+    source.add_argument("--trace", metavar="RUN.json",
+                        help="replay data-driven clock values from a run record"
+                             + (" (cycled)" if cycled else ""))
+    p.add_argument("--seed", type=int, default=0, help="seed for --fire-rate (default 0)")
+
+
+def clock_source(args):
+    """The :class:`~cwdsl.ir.trace.ClockSource` the options of :func:`add_clock_source` name."""
+    from cwdsl.ir.trace import ClockSource
+
+    return ClockSource(args.trace, args.fire_rate, args.seed)

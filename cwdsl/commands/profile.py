@@ -4,12 +4,11 @@ from __future__ import annotations
 from cwdsl.commands.options import add_command, count, positive_int
 from cwdsl.core.units import DTYPE_NAMES
 
-NAME = "profile"
-
 
 def register(sub) -> None:
-    p = add_command(sub, NAME, "time every layer, head, fuse and clock of a network on a device",
-                    "cwdsl profile --net fcn8s --size 256x256 --device cpu -o cpu.json")
+    p = add_command(
+        sub, "profile", handle, "time every layer, head, fuse and clock of a network on a device",
+        "cwdsl profile --net fcn8s --size 256x256 --device cpu -o cpu.json")
     p.add_argument("--net", required=True)
     p.add_argument("--size", required=True, metavar="HxW")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")

@@ -6,12 +6,11 @@ from pathlib import Path
 from cwdsl.commands.options import add_command, positive_int
 from cwdsl.core.units import DTYPE_NAMES
 
-NAME = "run"
-
 
 def register(sub) -> None:
-    p = add_command(sub, NAME, "run a schedule over video with a real network",
-                    "cwdsl run schedules/adaptive.cw --out out/ --save masks,overlay")
+    p = add_command(
+        sub, "run", handle, "run a schedule over video with a real network",
+        "cwdsl run schedules/adaptive.cw --out out/ --save masks,overlay")
     p.add_argument("schedule", metavar="SCHEDULE")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--video", metavar="PATH", help="a video file (mp4, avi, webm, mkv, …)")

@@ -1,16 +1,16 @@
 """``cwdsl simulate``: estimate latency and compute of schedules without running them."""
 from __future__ import annotations
 
-from cwdsl.commands.options import add_command, positive_int, print_warnings
+from cwdsl.commands.options import (add_clock_source, add_command, clock_source, positive_int,
+                                    print_warnings)
 from cwdsl.core.errors import InputError
 from cwdsl.core.units import DTYPE_NAMES
 
-NAME = "simulate"
-
 
 def register(sub) -> None:
-    p = add_command(sub, NAME, "estimate latency and compute of schedules without running them",
-                    "cwdsl simulate schedules/*.cw --net fcn8s --size 500x500 --device h100")
+    p = add_command(
+        sub, "simulate", handle, "estimate latency and compute of schedules without running them",
+        "cwdsl simulate schedules/*.cw --net fcn8s --size 500x500 --device h100")
     p.add_argument("schedules", nargs="+", metavar="SCHEDULE")
     p.add_argument("--net", metavar="NAME", help="price the schedules on this network instead")
     p.add_argument("--size", metavar="HxW", help="input size (default: the schedule's)")
@@ -19,12 +19,7 @@ def register(sub) -> None:
                         "from cwdsl profile (default titanx, the paper's GPU)")
     p.add_argument("--dtype", default="float32", choices=DTYPE_NAMES)
     p.add_argument("--frames", type=positive_int, default=10_000, help="frames (default 10000)")
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--fire-rate", type=float, metavar="P",
-                        help="data-driven clocks fire with probability P (default 0.5)")
-    source.add_argument("--trace", metavar="RUN.json",
-                        help="replay data-driven clock values from a run record (cycled)")
-    p.add_argument("--seed", type=int, default=0)
+    add_clock_source(p, cycled=True)
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--plot", metavar="OUT.png", help="draw per-frame work and latency")
     p.add_argument("--streams", metavar="N|auto",
@@ -64,7 +59,7 @@ def handle(args) -> int:
     if args.fps <= 0 or args.seconds <= 0:
         raise InputError("--fps and --seconds must be positive")
     options = SimulateOptions(device=device, size=size, dtype=args.dtype, frames=args.frames,
-                              fire_rate=args.fire_rate, trace=args.trace, seed=args.seed,
+                              clocks=clock_source(args),
                               streams=streams, fps=args.fps, seconds=args.seconds,
                               timeline=48 if args.plot else 0)
     programs = []

@@ -5,12 +5,11 @@ from pathlib import Path
 
 from cwdsl.commands.options import add_command, add_data_options, eval_network, eval_setup
 
-NAME = "sweep"
-
 
 def register(sub) -> None:
-    p = add_command(sub, NAME, "score a schedule over a range of its clock threshold (Fig. 6)",
-                    "cwdsl sweep schedules/adaptive.cw --theta 0:0.5:0.05 -o sweep.png")
+    p = add_command(
+        sub, "sweep", handle, "score a schedule over a range of its clock threshold (Fig. 6)",
+        "cwdsl sweep schedules/adaptive.cw --theta 0:0.5:0.05 -o sweep.png")
     p.add_argument("schedule", metavar="SCHEDULE")
     p.add_argument("--theta", default="0:0.5:0.05",
                    help="START:STOP:STEP or a list a,b,c (default 0:0.5:0.05)")

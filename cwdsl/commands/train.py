@@ -6,14 +6,13 @@ from pathlib import Path
 from cwdsl.commands.options import add_command, positive_int
 from cwdsl.core.errors import InputError
 
-NAME = "train"
-
 
 def register(sub) -> None:
-    p = add_command(sub, NAME, "train a network on generated labeled scenes or a labeled folder",
-                    "cwdsl train --net tiny --steps 6000 -o tiny.pt\n"
-                    "  cwdsl train --net fcn8s_camvid --data camvid/train --val camvid/val "
-                    "--void 11 --steps 2500 --batch 6 -o camvid.pt")
+    p = add_command(
+        sub, "train", handle, "train a network on generated labeled scenes or a labeled folder",
+        "cwdsl train --net tiny --steps 6000 -o tiny.pt\n"
+        "  cwdsl train --net fcn8s_camvid --data camvid/train --val camvid/val "
+        "--void 11 --steps 2500 --batch 6 -o camvid.pt")
     p.add_argument("--net", default="tiny")
     p.add_argument("--steps", type=positive_int, default=6000,
                    help="optimiser steps (default 6000: about 13 minutes on 2 CPU cores)")

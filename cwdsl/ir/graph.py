@@ -57,7 +57,7 @@ class Program:
     @property
     def input_size(self) -> tuple[int, int]:
         size = self.schedule.network.input
-        return (size.height, size.width) if size else self.network.default_input
+        return size.hw if size else self.network.default_input
 
     @cached_property
     def stage_nodes(self) -> tuple[StageNode, ...]:

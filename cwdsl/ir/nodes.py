@@ -28,24 +28,35 @@ def measure_key(atom: str) -> str:
     return f"measure:{atom}"
 
 
+class _Record:
+    """What every record shares: its ``kind`` and its node ``key`` (the kind, then the name
+    of the field that tells nodes of that kind apart, if there can be several)."""
+
+    kind: ClassVar[str]
+    _named_by: ClassVar[str | None] = None
+
+    @property
+    def key(self) -> str:
+        if self._named_by is None:
+            return self.kind
+        return f"{self.kind}:{getattr(self, self._named_by)}"
+
+
 @dataclass(frozen=True)
-class InputNode:
+class InputNode(_Record):
     """The frame ``F[0](t)``: RGB pixels in [0, 1], normalised for the network."""
 
     kind: ClassVar[str] = "input"
 
-    @property
-    def key(self) -> str:
-        return "input"
-
 
 @dataclass(frozen=True)
-class StageNode:
+class StageNode(_Record):
     """Stage ``name``'s state ``F[name](t)``: layers ``first .. last`` plus score ``heads``,
     computed from the previous stage's features ``delay`` frames back when clock ``gate``
     fires, else read from its cache. ``index``: position in network order."""
 
     kind: ClassVar[str] = "stage"
+    _named_by: ClassVar[str] = "name"
     name: str
     index: int
     first: str
@@ -54,77 +65,56 @@ class StageNode:
     delay: int
     gate: str
 
-    @property
-    def key(self) -> str:
-        return stage_key(self.name)
-
 
 @dataclass(frozen=True)
-class CacheNode:
+class CacheNode(_Record):
     """``F[stage](t-1)``: the stage's features and scores kept from the previous frame."""
 
     kind: ClassVar[str] = "cache"
+    _named_by: ClassVar[str] = "stage"
     stage: str
-
-    @property
-    def key(self) -> str:
-        return cache_key(self.stage)
 
 
 @dataclass(frozen=True)
-class ClockNode:
+class ClockNode(_Record):
     """A clock: a named one (``name`` is its name) or a rule's inline expression (``name``
     is its canonical text). ``text`` is the canonical text of ``expr``."""
 
     kind: ClassVar[str] = "clock"
+    _named_by: ClassVar[str] = "name"
     name: str
     expr: ast.ClockExpr
     text: str
     named: bool
 
-    @property
-    def key(self) -> str:
-        return clock_key(self.name)
-
 
 @dataclass(frozen=True)
-class MeasureNode:
+class MeasureNode(_Record):
     """A data-driven clock atom (``atom``: its id, the canonical text). A label difference
     reads ``head`` (the deepest score head) of ``stage``; a pixel difference reads the input
     (``stage`` and ``head`` are None)."""
 
     kind: ClassVar[str] = "measure"
+    _named_by: ClassVar[str] = "atom"
     atom: str
     expr: ast.DataAtom
     stage: str | None
     head: str | None
 
-    @property
-    def key(self) -> str:
-        return measure_key(self.atom)
-
 
 @dataclass(frozen=True)
-class FuseNode:
+class FuseNode(_Record):
     """The skip fusion of the scores of ``stages``, every frame."""
 
     kind: ClassVar[str] = "fuse"
     stages: tuple[str, ...]
 
-    @property
-    def key(self) -> str:
-        return "fuse"
-
 
 @dataclass(frozen=True)
-class OutputNode:
+class OutputNode(_Record):
     """The frame's output: the fused scores."""
 
     kind: ClassVar[str] = "output"
-
-    @property
-    def key(self) -> str:
-        return "output"
 
 
 Node = Union[InputNode, StageNode, CacheNode, ClockNode, MeasureNode, FuseNode, OutputNode]

@@ -5,6 +5,7 @@ maps each atom id to its measured value), or a seeded Bernoulli firing rate.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -47,3 +48,44 @@ def recorded_trace(path: str | Path, atom_ids: Sequence[str], frames: int | None
     if frames and len(out) < frames:
         raise InputError(f"{path}: the trace has {len(out)} frames, {frames} were asked for")
     return out
+
+
+DEFAULT_FIRE_RATE = 0.5
+STREAM_OFFSET = 7  # frames between the positions of consecutive streams in a cycled trace
+
+
+@dataclass(frozen=True)
+class ClockSource:
+    """Where data-driven clock values come from when nothing is measured: a run record
+    replayed (``trace_path``) or a seeded firing rate (``fire_rate``; None: 0.5)."""
+
+    trace_path: str | None = None
+    fire_rate: float | None = None
+    seed: int = 0
+
+    @property
+    def rate(self) -> float:
+        return DEFAULT_FIRE_RATE if self.fire_rate is None else self.fire_rate
+
+    def trace(self, atom_ids: Sequence[str], frames: int, stream: int = 0,
+              cycle: bool = False) -> AtomTrace | None:
+        """Values of ``atom_ids`` for ``frames`` frames (None when there are no atoms).
+        Stream ``i`` draws with seed ``seed + i``; with ``cycle`` a recorded trace repeats as
+        needed, stream ``i`` starting :data:`STREAM_OFFSET` ``× i`` frames in. Without it
+        the record must hold ``frames`` frames."""
+        if not atom_ids:
+            return None
+        if self.trace_path is None:
+            return fire_rate_trace(atom_ids, frames, self.rate, self.seed + stream)
+        if not cycle:
+            return recorded_trace(self.trace_path, atom_ids, frames)
+        recorded = recorded_trace(self.trace_path, atom_ids)
+        offset = stream * STREAM_OFFSET
+        return [recorded[(t + offset) % len(recorded)] for t in range(frames)]
+
+    def describe(self, cycle: bool = False) -> str:
+        """How the clocks were driven, in a sentence."""
+        if self.trace_path is not None:
+            return f"data-driven clocks replayed from {self.trace_path}" + \
+                (" (cycled)" if cycle else "")
+        return f"data-driven clocks fire at rate {self.rate} (seed {self.seed})"

@@ -12,66 +12,74 @@ from cwdsl.core.errors import Source
 from cwdsl.core.span import Span
 
 
-def _span() -> Span | None:
-    return field(default=None, compare=False, repr=False, kw_only=True)
+@dataclass(frozen=True)
+class Node:
+    """Every AST node has a ``span``: where it was written (None when made in code). It is
+    keyword-only and never compared, so nodes compare by meaning."""
+
+    span: Span | None = field(default=None, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)
-class Ident:
+class Ident(Node):
     """A name as written, with where it was written."""
 
     name: str
-    span: Span | None = _span()
+
+    def __str__(self) -> str:
+        return self.name
 
 
 @dataclass(frozen=True)
-class Size:
+class Size(Node):
+    """``HxW``: an input size in pixels."""
+
     height: int
     width: int
-    span: Span | None = _span()
+
+    @property
+    def hw(self) -> tuple[int, int]:
+        """(height, width)."""
+        return self.height, self.width
 
 
 @dataclass(frozen=True)
-class NetworkDecl:
+class NetworkDecl(Node):
     """``network fcn8s [input 500x500]``."""
 
     name: Ident
     input: Size | None = None
-    span: Span | None = _span()
 
 
 @dataclass(frozen=True)
-class StageDecl:
+class StageDecl(Node):
     """``stage s1 = conv1_1 .. pool3 head score_pool3``: layers ``first..last`` and their score heads."""
 
     name: Ident
     first: Ident
     last: Ident
     heads: tuple[Ident, ...]
-    span: Span | None = _span()
 
 
 # ---- clock expressions ------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Const:
+class Const(Node):
     """``1`` (always fires) or ``0`` (never fires after frame 0)."""
 
     value: int
-    span: Span | None = _span()
 
 
 @dataclass(frozen=True)
-class Every:
+class Every(Node):
     """``every n [phase p]``: fires when ``t mod n == p``."""
 
     period: int
     phase: int = 0
-    span: Span | None = _span()
 
 
 @dataclass(frozen=True)
-class LabelDiff:
+class LabelDiff(Node):
     """``labeldiff(stage, since=fired|previous) >= θ``: fraction of argmax labels of the
     stage's deepest score map that changed since the reference frame."""
 
@@ -79,46 +87,46 @@ class LabelDiff:
     since: str
     op: str
     theta: float
-    span: Span | None = _span()
 
 
 @dataclass(frozen=True)
-class PixelDiff:
+class PixelDiff(Node):
     """``pixeldiff(since=previous|fired) >= θ``: mean absolute difference of the input
     frame (pixel values in [0, 1]) against the reference frame."""
 
     since: str
     op: str
     theta: float
-    span: Span | None = _span()
 
 
 @dataclass(frozen=True)
-class ClockRef:
+class ClockRef(Node):
     """A named clock declared with ``clock NAME = ...``."""
 
     name: Ident
-    span: Span | None = _span()
 
 
 @dataclass(frozen=True)
-class Not:
+class Not(Node):
+    """``not operand``: fires when the operand does not."""
+
     operand: "ClockExpr"
-    span: Span | None = _span()
 
 
 @dataclass(frozen=True)
-class And:
+class BinaryOp(Node):
+    """``left OP right``: :class:`And` or :class:`Or` (both associate to the left)."""
+
     left: "ClockExpr"
     right: "ClockExpr"
-    span: Span | None = _span()
 
 
-@dataclass(frozen=True)
-class Or:
-    left: "ClockExpr"
-    right: "ClockExpr"
-    span: Span | None = _span()
+class And(BinaryOp):
+    """``left and right``: fires when both fire."""
+
+
+class Or(BinaryOp):
+    """``left or right``: fires when either fires."""
 
 
 ClockExpr = Union[Const, Every, LabelDiff, PixelDiff, ClockRef, Not, And, Or]
@@ -127,16 +135,15 @@ DataAtom = Union[LabelDiff, PixelDiff]
 
 
 @dataclass(frozen=True)
-class ClockDecl:
+class ClockDecl(Node):
     """``clock NAME = expr``."""
 
     name: Ident
     expr: ClockExpr
-    span: Span | None = _span()
 
 
 @dataclass(frozen=True)
-class ComputeRule:
+class ComputeRule(Node):
     """``compute STAGE when CLOCK [delay d] [else cache]``.
 
     The clock ``C`` gates computing the stage; its counter-clock ``not C`` gates reading
@@ -150,19 +157,17 @@ class ComputeRule:
     otherwise: str | None = None
     """The counter-clock's action as written (``"cache"``), or None when the rule leaves it
     out; either way a stage whose clock does not fire reads its cache."""
-    span: Span | None = _span()
 
 
 @dataclass(frozen=True)
-class OutputDecl:
+class OutputDecl(Node):
     """``output fuse(s1, s2, s3)``: the stages whose scores are fused on every frame."""
 
     stages: tuple[Ident, ...]
-    span: Span | None = _span()
 
 
 @dataclass(frozen=True)
-class Schedule:
+class Schedule(Node):
     """A whole ``.cw`` file, its declarations grouped by kind in source order."""
 
     network: NetworkDecl
@@ -170,7 +175,6 @@ class Schedule:
     clocks: tuple[ClockDecl, ...]
     rules: tuple[ComputeRule, ...]
     output: OutputDecl
-    span: Span | None = _span()
     source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
 
 

@@ -63,6 +63,16 @@ class _Checker:
     def error(self, message: str, node) -> None:
         self.errors.append(Diagnostic(message, node.span, source=self.s.source))
 
+    def declare(self, table: dict, name: str, node, ident, clash: str) -> bool:
+        """Enter ``node`` as ``table[name]`` and return True; when ``name`` is already
+        there, report ``clash`` (e.g. "stage 's1' is already declared") with the line of the
+        first declaration at ``ident`` and return False."""
+        if name in table:
+            self.error(f"{clash} on line {table[name].span.line}", ident)
+            return False
+        table[name] = node
+        return True
+
     def warn(self, message: str, node) -> None:
         self.warnings.append(Diagnostic(message, node.span, "warning", source=self.s.source))
 
@@ -101,11 +111,9 @@ class _Checker:
         previous: tuple[ast.StageDecl, int, int] | None = None
         for stage in self.s.stages:
             name = stage.name.name
-            if name in self.stages:
-                self.error(f"stage '{name}' is already declared on line "
-                           f"{self.stages[name].span.line}", stage.name)
+            if not self.declare(self.stages, name, stage, stage.name,
+                                f"stage '{name}' is already declared"):
                 continue
-            self.stages[name] = stage
             if self.spec is None:
                 continue
             first, last = self.layer(stage.first), self.layer(stage.last)
@@ -165,11 +173,7 @@ class _Checker:
     def check_clock_decls(self) -> None:
         for decl in self.s.clocks:
             name = decl.name.name
-            if name in self.clocks:
-                self.error(f"clock '{name}' is already declared on line "
-                           f"{self.clocks[name].span.line}", decl.name)
-                continue
-            self.clocks[name] = decl
+            self.declare(self.clocks, name, decl, decl.name, f"clock '{name}' is already declared")
         used: set[str] = set()
         for decl in self.clocks.values():
             self.check_expr(decl.expr, used)
@@ -224,11 +228,9 @@ class _Checker:
                 self.error(f"compute rule for unknown stage '{name}'"
                            f"{did_you_mean(name, self.stages)}", rule.stage)
                 continue
-            if name in self.rules:
-                self.error(f"stage '{name}' already has a compute rule on line "
-                           f"{self.rules[name].span.line}", rule.stage)
+            if not self.declare(self.rules, name, rule, rule.stage,
+                                f"stage '{name}' already has a compute rule"):
                 continue
-            self.rules[name] = rule
             if rule.delay < 0:
                 self.error(f"delay must be 0 or more, got {rule.delay}", rule)
             elif rule.delay and self.s.stages and self.s.stages[0].name.name == name:

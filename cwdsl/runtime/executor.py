@@ -30,12 +30,16 @@ class FrameResult:
     """What one frame produced. ``scores`` stay on the executor's device."""
 
     frame: int
-    scores: Tensor
     computed: tuple[str, ...]
+    scores: Tensor
+    """(1, classes, H, W) fused class scores of the frame."""
     atom_values: dict[str, bool]
+    """Whether each data-driven clock atom fired; ``differences`` holds its measured value."""
     differences: dict[str, float]
     stage_ms: dict[str, float]
+    """Per computed stage: its time in ms (CUDA events on a GPU, wall clock on a CPU)."""
     latency_ms: float
+    """Wall-clock ms of the whole step, from its call to the frame's last result."""
 
     @property
     def labels(self) -> Tensor:
@@ -135,7 +139,7 @@ class Executor:
             if isinstance(timing, tuple):  # CUDA events, complete after the sync
                 stage_ms[stage] = timing[0].elapsed_time(timing[1])
         self._frame += 1
-        return FrameResult(t, scores, tuple(computed), atom_values, differences, stage_ms,
+        return FrameResult(t, tuple(computed), scores, atom_values, differences, stage_ms,
                            latency)
 
     def run(self, frames: Iterable[Tensor]) -> Iterator[FrameResult]:

@@ -2,8 +2,8 @@
 data-driven clocks driven by a firing rate or a replayed trace, and optionally how many
 camera streams each serves.
 
-Each stream ``i`` of a capacity run draws its own clock values: seed ``seed + i`` for a
-firing rate, or the trace cycled from frame ``7 i`` (stream 0 is what the table prices).
+Each stream ``i`` of a capacity run draws its own clock values
+(:meth:`~cwdsl.ir.trace.ClockSource.trace`; stream 0 is what the table prices).
 """
 from __future__ import annotations
 
@@ -12,39 +12,10 @@ from dataclasses import dataclass, replace
 
 from cwdsl.ir.graph import Program
 from cwdsl.ir.plan import Planner
-from cwdsl.ir.trace import AtomTrace, fire_rate_trace, recorded_trace
+from cwdsl.ir.trace import AtomTrace, ClockSource
 from cwdsl.sim.capacity import run_capacity, sustainable_streams
 from cwdsl.sim.devices import DeviceModel, schedule_costs
 from cwdsl.sim.simulate import Simulation, SimulationRow, format_table, simulate
-
-DEFAULT_FIRE_RATE = 0.5
-TRACE_STREAM_OFFSET = 7  # frames between the trace positions of consecutive streams
-
-
-@dataclass(frozen=True)
-class SimulateOptions:
-    """How to price schedules (``cwdsl simulate``'s options, already checked).
-
-    ``streams``: a capacity run with that many streams at ``fps`` for ``seconds``,
-    ``"auto"`` for the most streams the device sustains, None for none. ``timeline``:
-    frames whose prices each :class:`Simulation` keeps in order (for plots)."""
-
-    device: DeviceModel
-    size: tuple[int, int] | None = None
-    dtype: str = "float32"
-    frames: int = 10_000
-    fire_rate: float | None = None      # None: DEFAULT_FIRE_RATE
-    trace: str | None = None            # a run record to replay clock values from
-    seed: int = 0
-    streams: int | str | None = None
-    fps: float = 30.0
-    seconds: float = 10.0
-    timeline: int = 0
-
-    @property
-    def rate(self) -> float:
-        return DEFAULT_FIRE_RATE if self.fire_rate is None else self.fire_rate
-
 
 @dataclass(frozen=True)
 class SimulationReport:
@@ -59,22 +30,33 @@ class SimulationReport:
         return [row.to_json() for row in self.rows]
 
 
+@dataclass(frozen=True)
+class SimulateOptions:
+    """How to price schedules (``cwdsl simulate``'s options, already checked).
+
+    ``streams``: a capacity run with that many streams at ``fps`` for ``seconds``,
+    ``"auto"`` for the most streams the device sustains, None for none. ``timeline``:
+    frames whose prices each :class:`Simulation` keeps in order (for plots)."""
+
+    device: DeviceModel
+    size: tuple[int, int] | None = None
+    """Input (height, width) in pixels; None: each schedule's own."""
+    dtype: str = "float32"
+    frames: int = 10_000
+    clocks: ClockSource = ClockSource()
+    """Where data-driven clock values come from."""
+    streams: int | str | None = None
+    fps: float = 30.0
+    seconds: float = 10.0
+    timeline: int = 0
+
+
 def atom_source(planner: Planner, options: SimulateOptions
                 ) -> Callable[[int, int], AtomTrace | None]:
     """``trace_for(stream, frames)``: the clock values of a stream's first ``frames`` frames
     (None for a schedule of fixed clocks)."""
-    trace: list | None = None
-
     def trace_for(stream: int, frames: int) -> AtomTrace | None:
-        nonlocal trace
-        if not planner.atom_ids:
-            return None
-        if options.trace:
-            if trace is None:
-                trace = recorded_trace(options.trace, planner.atom_ids)
-            offset = stream * TRACE_STREAM_OFFSET
-            return [trace[(t + offset) % len(trace)] for t in range(frames)]
-        return fire_rate_trace(planner.atom_ids, frames, options.rate, options.seed + stream)
+        return options.clocks.trace(planner.atom_ids, frames, stream, cycle=True)
 
     return trace_for
 
@@ -105,12 +87,7 @@ def simulate_schedules(programs: Sequence[Program], options: SimulateOptions
 
 def clock_note(report: SimulationReport) -> str:
     """How data-driven clocks were driven ("" when no schedule has any)."""
-    o = report.options
-    if not report.data_driven:
-        return ""
-    if o.trace:
-        return f"data-driven clocks replayed from {o.trace} (cycled)"
-    return f"data-driven clocks fire at rate {o.rate} (seed {o.seed})"
+    return report.options.clocks.describe(cycle=True) if report.data_driven else ""
 
 
 def capacity_line(row: SimulationRow, fps: float) -> str | None:

@@ -66,11 +66,18 @@ _GPU_LAUNCH_US = 5.0
 _GPU_SYNC_US = 10.0
 _FRAME_US = 50.0
 
+
+def _gpu(name: str, peak_tflops: Mapping[str, float], bandwidth_gbs: float,
+         host_link_gbs: float, description: str, notes: str) -> DeviceSpec:
+    """A GPU's spec with the host costs above (a PCIe-attached card)."""
+    return DeviceSpec(name, peak_tflops, bandwidth_gbs=bandwidth_gbs, launch_us=_GPU_LAUNCH_US,
+                      sync_us=_GPU_SYNC_US, frame_us=_FRAME_US, host_link_gbs=host_link_gbs,
+                      description=description, notes=notes)
+
+
 NAMED: Mapping[str, DeviceSpec] = MappingProxyType({
-    "h100": DeviceSpec(
-        "h100", {"float32": 494.7, "float16": 989.4, "bfloat16": 989.4},
-        bandwidth_gbs=3350.0, launch_us=_GPU_LAUNCH_US, sync_us=_GPU_SYNC_US,
-        frame_us=_FRAME_US, host_link_gbs=64.0,
+    "h100": _gpu(
+        "h100", {"float32": 494.7, "float16": 989.4, "bfloat16": 989.4}, 3350.0, 64.0,
         description="NVIDIA H100 SXM5 80 GB (Hopper)",
         notes="NVIDIA H100 datasheet: FP32 (CUDA cores) 67 TFLOP/s, TF32 tensor 494.7 dense "
               "(989 with sparsity), FP16/BF16 tensor 989.4 dense (1979 sparse); HBM3 "
@@ -78,26 +85,20 @@ NAMED: Mapping[str, DeviceSpec] = MappingProxyType({
               "runs float32 convolutions on TF32 tensor cores by default "
               "(torch.backends.cudnn.allow_tf32 = True) and this network is all "
               "convolutions; with TF32 disabled use a spec file with float32 = 67."),
-    "h200": DeviceSpec(
-        "h200", {"float32": 494.7, "float16": 989.4, "bfloat16": 989.4},
-        bandwidth_gbs=4800.0, launch_us=_GPU_LAUNCH_US, sync_us=_GPU_SYNC_US,
-        frame_us=_FRAME_US, host_link_gbs=64.0,
-        description="NVIDIA H200 SXM 141 GB (Hopper, HBM3e)",
+    "h200": _gpu(
+        "h200", {"float32": 494.7, "float16": 989.4, "bfloat16": 989.4}, bandwidth_gbs=4800.0,
+        host_link_gbs=64.0, description="NVIDIA H200 SXM 141 GB (Hopper, HBM3e)",
         notes="NVIDIA H200 datasheet: the H100 SXM's compute (FP32 67, TF32 494.7 dense, "
               "FP16/BF16 989.4 dense TFLOP/s) with HBM3e at 4.8 TB/s; PCIe Gen5 x16. "
               "float32 uses TF32 as on the H100."),
-    "a100": DeviceSpec(
-        "a100", {"float32": 156.0, "float16": 312.0, "bfloat16": 312.0},
-        bandwidth_gbs=2039.0, launch_us=_GPU_LAUNCH_US, sync_us=_GPU_SYNC_US,
-        frame_us=_FRAME_US, host_link_gbs=32.0,
+    "a100": _gpu(
+        "a100", {"float32": 156.0, "float16": 312.0, "bfloat16": 312.0}, 2039.0, 32.0,
         description="NVIDIA A100 SXM4 80 GB (Ampere)",
         notes="NVIDIA A100 datasheet: FP32 19.5, TF32 tensor 156 dense (312 sparse), "
               "FP16/BF16 tensor 312 dense (624 sparse) TFLOP/s; HBM2e 2039 GB/s; PCIe "
               "Gen4 x16 32 GB/s. float32 uses TF32 (PyTorch's default for convolutions)."),
-    "titanx": DeviceSpec(
-        "titanx", {"float32": 6.6, "float16": 6.6},
-        bandwidth_gbs=336.5, launch_us=_GPU_LAUNCH_US, sync_us=_GPU_SYNC_US,
-        frame_us=_FRAME_US, host_link_gbs=15.75,
+    "titanx": _gpu(
+        "titanx", {"float32": 6.6, "float16": 6.6}, 336.5, 15.75,
         description="NVIDIA GeForce GTX Titan X (Maxwell GM200, 2015): the paper's GPU class",
         notes="3072 CUDA cores x 2 FLOP x 1075 MHz boost = 6.6 TFLOP/s FP32; 384-bit GDDR5 "
               "at 7 Gb/s = 336.5 GB/s; PCIe Gen3 x16 15.75 GB/s. Maxwell has no tensor "
