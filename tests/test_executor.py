@@ -125,6 +125,7 @@ def reference_run(program, net, frames):
     return outputs
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(schedules(networks=(TINY,)), st.integers(0, 2**16))
 def test_executor_equals_reference_interpreter(net, schedule, seed):

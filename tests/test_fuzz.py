@@ -3,6 +3,7 @@
 Run the long version with ``HYPOTHESIS_PROFILE=fuzz python -m pytest tests/test_fuzz.py``
 (10,000 examples per property).
 """
+import pytest
 import functools
 from importlib import resources
 
@@ -50,6 +51,7 @@ def mutated(draw):
     return text
 
 
+@pytest.mark.slow
 @given(mutated())
 def test_mutated_text_only_raises_user_errors(text):
     compile_or_user_error(text)

@@ -41,6 +41,7 @@ def test_node_order_is_deterministic():
     assert list(a.nodes) == list(b.nodes) and list(a.edges) == list(b.edges)
 
 
+@pytest.mark.slow
 @given(schedules())
 def test_compiled_graphs_pass_the_lint(schedule):
     validate(compile_schedule(schedule).graph)  # compile already lints; again, explicitly

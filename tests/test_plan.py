@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 from cwdsl import compile_schedule, load
 from cwdsl.lang import ast
 from cwdsl.ir.graph import atom_id
-from cwdsl.ir.plan import Cache, Compute, Fuse, Measure, Planner, Wave
+from cwdsl.ir.plan import Cache, Fuse, Measure, Planner, Wave
 from strategies import schedules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +39,7 @@ def programs_with_atoms(draw, frames=12):
     return program, [dict(zip(program.atom_ids, row)) for row in values]
 
 
+@pytest.mark.slow
 @given(programs_with_atoms())
 def test_plans_follow_the_schedule(case):
     program, atoms = case
@@ -66,6 +67,7 @@ def test_plans_follow_the_schedule(case):
         assert Planner(program).plan(t, values) == plan
 
 
+@pytest.mark.slow
 @given(programs_with_atoms())
 def test_stage_order_respects_within_frame_dependencies(case):
     program, atoms = case

@@ -102,6 +102,7 @@ def test_eval_of_the_oracle_equals_the_networks_own_score():
     assert row.all_stages_pct == 100 and row.scored_frames == 12
 
 
+@pytest.mark.slow
 def test_sweep_thresholds_and_monotone_firing():
     assert parse_range("0:0.5:0.25") == (0.0, 0.25, 0.5)
     assert parse_range("0.1,0.3") == (0.1, 0.3)
@@ -201,6 +202,7 @@ def test_eval_timeline(tmp_path, capsys):
 CAMVID = ROOT.parent / "shared" / "data" / "camvid-half"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (CAMVID / "val").is_dir(), reason="needs ../shared/data/camvid-half")
 def test_bundled_camvid_network_scores_what_its_training_report_says():
     """The oracle schedule over the 15 Hz validation sequence is the per-frame network, so

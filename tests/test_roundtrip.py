@@ -1,4 +1,5 @@
 """The printer and parser agree, and generated schedules are valid."""
+import pytest
 from hypothesis import given
 
 from cwdsl import compile_schedule, parse, print_schedule
@@ -6,6 +7,7 @@ from cwdsl.lang.checker import check
 from strategies import schedules
 
 
+@pytest.mark.slow
 @given(schedules())
 def test_parse_print_roundtrip(schedule):
     text = print_schedule(schedule)
@@ -13,6 +15,7 @@ def test_parse_print_roundtrip(schedule):
     assert print_schedule(parse(text)) == text  # canonical text is a fixed point
 
 
+@pytest.mark.slow
 @given(schedules())
 def test_generated_schedules_are_valid_and_compile(schedule):
     check(schedule)

@@ -99,6 +99,7 @@ def wrong_weights(tmp_path_factory):
 
 @pytest.mark.parametrize("case", ["missing_video", "corrupt_video", "empty_folder",
                                   "wrong_weights", "no_weights_for_fcn8s", "bad_save"])
+@pytest.mark.slow
 def test_bad_input_exits_2_and_leaves_nothing(tmp_path, case, wrong_weights):
     out = tmp_path / "out"
     args = ["run", ADAPTIVE, "--out", str(out), "--quiet", "--max-frames", "3"]
@@ -131,6 +132,7 @@ def test_bad_input_exits_2_and_leaves_nothing(tmp_path, case, wrong_weights):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+@pytest.mark.slow
 def test_schedule_naming_another_network_is_rejected_for_these_weights(tmp_path):
     sched = tmp_path / "toy.cw"
     sched.write_text("network tiny\nstage s1 = conv1_1 .. pool3 head score_pool3\n"

@@ -43,6 +43,7 @@ def costed(draw):
     return program, costs, frames, atoms
 
 
+@pytest.mark.slow
 @given(costed())
 def test_compute_never_exceeds_the_oracle_and_latency_never_exceeds_work(case):
     program, costs, frames, atoms = case
@@ -53,6 +54,7 @@ def test_compute_never_exceeds_the_oracle_and_latency_never_exceeds_work(case):
     assert len(sim.timeline) == frames and sim.counts.sum() == frames
 
 
+@pytest.mark.slow
 @given(costed())
 def test_fast_periodic_path_equals_frame_by_frame(case):
     program, costs, frames, atoms = case

@@ -16,6 +16,7 @@ from types import MappingProxyType
 
 from cwdsl.core.errors import InputError, did_you_mean, file_error
 from cwdsl.core.jsonfile import read_json_object
+from cwdsl.core.netspec import NetworkSpec
 from cwdsl.core.units import DTYPE_NAMES
 from cwdsl.sim.cost import Cost, NetworkCost, OpCost
 from cwdsl.sim.device_model import DeviceModel
