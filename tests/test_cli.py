@@ -121,3 +121,17 @@ def test_plugin_registers_a_network(tmp_path, capsys):
     broken.write_text("raise RuntimeError('boom')\n")
     assert main(["--plugin", str(broken), "check", str(sched)]) == 2
     assert "the plugin failed to import: RuntimeError: boom" in capsys.readouterr().err
+
+
+def test_explain_grid_is_aligned_as_the_readme_shows(capsys):
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("$ cwdsl explain schedules/exponential.cw --frames 8"):]
+    shown = [line for line in block.splitlines()[1:5]]
+    assert main(["explain", str(Path(__file__).parent.parent / "schedules" / "exponential.cw"),
+                 "--frames", "8"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    for line in shown:  # frame, s1, s2, s3 rows, as documented
+        assert line in out
+    frame_row = next(line for line in out if line.startswith("frame"))
+    clock_rows = [line for line in out if line.startswith("clock ")]
+    assert clock_rows and all(len(line) == len(frame_row) for line in clock_rows)  # aligned

@@ -17,7 +17,7 @@ def render_grid(planner: Planner, plan_list: list[FramePlan]) -> str:
     frames = len(plan_list)
     cell = max(3, len(str(frames - 1)) + 2)
     label_width = max([len("frame")] + [len(s) for s in planner.stages]
-                      + [len(g) for g in dict.fromkeys(planner.gates.values())]
+                      + [len("clock " + g) for g in dict.fromkeys(planner.gates.values())]
                       + [len(a) + 5 for a in planner.atom_ids]) + 2
 
     def row(label: str, cells: list[str]) -> str:
