@@ -14,9 +14,10 @@ def register(sub) -> None:
 
 
 def handle(args) -> int:
-    from cwdsl.ir.draw import draw
+    from cwdsl.ir.draw import check_picture_path, draw
     from cwdsl.ir.graph import load
 
+    check_picture_path(args.out)
     program = load(args.file)
     print_warnings(program)
     out = draw(program, args.out)

@@ -23,8 +23,10 @@ def register(sub) -> None:
 
 
 def handle(args) -> int:
+    from cwdsl.core.outputs import check_output
     from cwdsl.sim.profiling import run_profile
 
+    check_output(args.out, "profile")
     out = run_profile(args.net, args.size, args.device, args.dtype, args.out, args.weights,
                       progress=not args.quiet, warmup=args.warmup, repeats=args.repeats,
                       threads=args.threads)

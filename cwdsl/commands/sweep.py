@@ -22,12 +22,14 @@ def register(sub) -> None:
 def handle(args) -> int:
     from cwdsl.core.atomic import write_text
     from cwdsl.core.figures import check_plot_path
+    from cwdsl.core.outputs import check_output
     from cwdsl.evaluate.evaluation import format_eval_table
     from cwdsl.evaluate.sweep import (parse_range, plot_sweep, score_sweep, sweep_csv,
                                       sweep_programs)
 
     out = Path(args.out)
     check_plot_path(out)
+    check_output(out.with_suffix(".csv"), "table")
     thetas = parse_range(args.theta)
     programs, oracle = sweep_programs(args.schedule, thetas, eval_network(args))
     weights, model, data = eval_setup(args, [oracle, *programs])

@@ -32,10 +32,13 @@ def register(sub) -> None:
 
 def handle(args) -> int:
     from cwdsl.core.netspec import get_network
+    from cwdsl.core.outputs import check_outputs
     from cwdsl.core.units import parse_size
     from cwdsl.evaluate.train import TrainConfig, train_to
 
-    size = parse_size(args.size) if args.size else get_network(args.net).default_input
+    check_outputs((args.out, "weights"), (Path(args.out).with_suffix(".json"), "report"))
+    spec = get_network(args.net)
+    size = parse_size(args.size) if args.size else spec.default_input
     if args.lr <= 0:
         raise InputError(f"--lr must be positive, got {args.lr}")
     report = train_to(TrainConfig(net=args.net, steps=args.steps, batch=args.batch,

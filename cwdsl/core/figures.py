@@ -5,6 +5,7 @@ from pathlib import Path
 
 from cwdsl.core.atomic import atomic_path
 from cwdsl.core.errors import InputError
+from cwdsl.core.outputs import check_output
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
@@ -17,9 +18,13 @@ def pyplot():
     return plt
 
 
-def check_plot_path(path: str | Path | None) -> None:
-    """An ``InputError`` unless ``path`` is None or ends in a plot format we write."""
-    if path is not None and Path(path).suffix.lower() not in PLOT_SUFFIXES:
+def check_plot_path(path: str | Path | None, what: str = "plot") -> None:
+    """An ``InputError`` unless ``path`` is None, or ends in a plot format we write and
+    can be written (:func:`~cwdsl.core.outputs.check_output`); call it before any work."""
+    if path is None:
+        return
+    check_output(path, what)
+    if Path(path).suffix.lower() not in PLOT_SUFFIXES:
         raise InputError(f"{path}: the plot must be .png, .svg or .pdf")
 
 

@@ -9,6 +9,7 @@ import networkx as nx
 from cwdsl.core.atomic import write_text
 from cwdsl.core.errors import InputError
 from cwdsl.core.figures import pyplot, save_figure
+from cwdsl.core.outputs import check_output
 from cwdsl.ir.graph import Program, record, records
 from cwdsl.ir.nodes import CacheNode, ClockNode, FuseNode, MeasureNode, StageNode, cache_key, clock_key
 
@@ -111,12 +112,19 @@ def to_dot(g: nx.DiGraph) -> str:
     return "\n".join(lines) + "\n"
 
 
-def draw(program: Program, out: str | Path) -> Path:
-    """Write the graph of ``program`` to ``out`` (format from the suffix), atomically."""
-    out = Path(out)
+def check_picture_path(out: str | Path) -> Path:
+    """``out`` as a ``Path`` if it names a format :func:`draw` writes and can be written;
+    an ``InputError`` otherwise."""
+    out = check_output(out, "picture")
     if out.suffix.lower() not in FORMATS:
         raise InputError(f"{out}: unknown picture format '{out.suffix}'; use one of "
                          f"{', '.join(FORMATS)}")
+    return out
+
+
+def draw(program: Program, out: str | Path) -> Path:
+    """Write the graph of ``program`` to ``out`` (format from the suffix), atomically."""
+    out = check_picture_path(out)
     g = program.graph
     if out.suffix.lower() == ".dot":
         write_text(out, to_dot(g))
