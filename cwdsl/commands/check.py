@@ -10,7 +10,7 @@ from cwdsl.core.errors import CwdslError
 def register(sub) -> None:
     p = add_command(sub, "check", handle, "parse and check schedules; report all errors",
                     "cwdsl check schedules/*.cw")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE", help="schedule files (.cw)")
     p.add_argument("--print", action="store_true", help="print each schedule in canonical form")
 
 

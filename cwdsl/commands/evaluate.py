@@ -9,7 +9,8 @@ def register(sub) -> None:
         sub, "eval", handle, "score schedules on labeled video (the paper's Tables 3-6)",
         "cwdsl eval schedules/oracle.cw schedules/pipeline3.cw --data shift16\n"
         "  cwdsl eval schedules/*.cw --data camvid/val --net fcn8s_camvid --void 11")
-    p.add_argument("schedules", nargs="+", metavar="SCHEDULE")
+    p.add_argument("schedules", nargs="+", metavar="SCHEDULE",
+                   help="schedule files (.cw) to score on one network")
     add_data_options(p)
     p.add_argument("--timeline", metavar="OUT.png",
                    help="plot when each schedule computed every stage on the first clip (Fig. 7)")

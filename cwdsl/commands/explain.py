@@ -9,7 +9,7 @@ def register(sub) -> None:
     p = add_command(
         sub, "explain", handle, "print the frame × stage plan of a schedule",
         "cwdsl explain schedules/adaptive.cw --frames 12 --fire-rate 0.3")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", help="a schedule file (.cw)")
     p.add_argument("--frames", type=positive_int, default=8, help="frames to plan (default 8)")
     add_clock_source(p)
 

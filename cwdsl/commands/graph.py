@@ -8,7 +8,7 @@ def register(sub) -> None:
     p = add_command(
         sub, "graph", handle, "draw the compiled computation graph with its clock gates",
         "cwdsl graph schedules/pipeline3.cw -o pipeline3.png")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", help="a schedule file (.cw)")
     p.add_argument("-o", "--out", required=True, metavar="OUT",
                    help="output picture: .png, .svg, .pdf or .dot")
 

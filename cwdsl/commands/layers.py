@@ -13,7 +13,9 @@ def register(sub) -> None:
         "cwdsl layers --plot fig2.png\n"
         "  cwdsl layers --data camvid/val --net fcn8s_camvid --void 11")
     add_data_options(p, default="motion",
-                     extra="; motion: two generated clips, large and small motion (default)")
+                     extra="; motion: two generated clips, large and small motion (default)",
+                     net_default="tiny for generated data; required for a folder",
+                     time_column=False)
     p.add_argument("--plot", metavar="OUT.png", help="per-frame temporal difference (Fig. 2)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -34,7 +36,7 @@ def handle(args) -> int:
 
     check_plot_path(args.plot)
     motion = args.data == "motion"
-    name = args.net or (DEMO.network if motion else eval_network(args))
+    name = DEMO.network if motion and not args.net else eval_network(args)
     if name is None:
         raise InputError(f"--data {args.data}: give --net (no schedule names the network here)")
     spec = get_network(name)

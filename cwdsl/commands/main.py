@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from cwdsl import __version__
 from cwdsl.commands import (check, evaluate, explain, graph, layers, profile, run, simulate,
                             sweep, train)
 from cwdsl.commands.options import EXIT_USER_ERROR
@@ -25,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Clockwork convnets as a language: schedule video segmentation networks.",
         epilog="example:\n  cwdsl explain schedules/exponential.cw --frames 8",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"cwdsl {__version__}",
+                        help="print the version and exit")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
                         help="import a Python file first (e.g. one that registers networks "

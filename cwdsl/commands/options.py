@@ -38,22 +38,36 @@ def add_command(sub, name: str, handle, help: str, example: str) -> argparse.Arg
     return p
 
 
-def add_data_options(p: argparse.ArgumentParser, default: str = "demo", extra: str = "") -> None:
-    """What ``eval``, ``sweep`` and ``layers`` run on: data, network, weights, devices."""
+def add_dtype(p: argparse.ArgumentParser, what: str) -> None:
+    """``--dtype``: the float type ``what`` (e.g. "the network runs in") uses."""
+    from cwdsl.core.units import DTYPE_NAMES
+
+    p.add_argument("--dtype", default="float32", choices=DTYPE_NAMES,
+                   help=f"{what}: {', '.join(DTYPE_NAMES)} (default float32; float16 needs "
+                        f"cuda)")
+
+
+def add_data_options(p: argparse.ArgumentParser, default: str = "demo", extra: str = "",
+                     net_default: str = "tiny for generated data, else the schedule's",
+                     time_column: bool = True) -> None:
+    """What ``eval``, ``sweep`` and ``layers`` run on: data, network, weights, devices
+    (``--sim-device`` only with a ``time_column``)."""
     p.add_argument("--data", default=default,
                    help="demo, shift16 or shift32 (translated crops of generated scenes), "
                         "shift16:DIR or shift32:DIR (of a labeled folder's images), or DIR (a "
                         f"labeled sequence: DIR/images, DIR/labels){extra or '; default demo'}")
     p.add_argument("--net", metavar="NAME",
-                   help="network to run (default: tiny for generated data, else the schedule's)")
+                   help=f"network to run (default: {net_default})")
     p.add_argument("--weights", metavar="PATH",
                    help="weights (default: the network's bundled ones); 'random' for timing only")
     p.add_argument("--void", type=int, metavar="LABEL", help="label value to ignore (CamVid: 11)")
     p.add_argument("--scenes", type=positive_int, default=24,
                    help="generated scenes for shift16/shift32 (default 24)")
     p.add_argument("--device", default="cpu", help="where the network runs: cpu or cuda")
-    p.add_argument("--sim-device", default="titanx",
-                   help="device model for the time column (as simulate --device; default titanx)")
+    if time_column:
+        p.add_argument("--sim-device", default="titanx",
+                       help="device model for the time column (as simulate --device; "
+                            "default titanx)")
 
 
 def print_warnings(program) -> None:
@@ -92,11 +106,15 @@ def eval_setup(args, programs):
 
 
 def eval_network(args) -> str | None:
-    """``--net``, else the demo network for generated data (None: the schedule's)."""
+    """``--net`` (checked: an unknown name is a command-line error), else the demo network
+    for generated data (None: the schedule's)."""
+    from cwdsl.core.netspec import get_network
     from cwdsl.demo.clip import DEMO
     from cwdsl.evaluate.protocol import is_generated
 
-    return args.net or (DEMO.network if is_generated(args.data) else None)
+    if args.net:
+        return get_network(args.net, option="--net").name
+    return DEMO.network if is_generated(args.data) else None
 
 
 def add_clock_source(p, cycled: bool = False) -> None:

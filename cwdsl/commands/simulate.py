@@ -1,23 +1,22 @@
 """``cwdsl simulate``: estimate latency and compute of schedules without running them."""
 from __future__ import annotations
 
-from cwdsl.commands.options import (add_clock_source, add_command, clock_source, positive_int,
-                                    print_warnings)
+from cwdsl.commands.options import (add_clock_source, add_command, add_dtype, clock_source,
+                                    positive_int, print_warnings)
 from cwdsl.core.errors import InputError
-from cwdsl.core.units import DTYPE_NAMES
 
 
 def register(sub) -> None:
     p = add_command(
         sub, "simulate", handle, "estimate latency and compute of schedules without running them",
         "cwdsl simulate schedules/*.cw --net fcn8s --size 500x500 --device h100")
-    p.add_argument("schedules", nargs="+", metavar="SCHEDULE")
+    p.add_argument("schedules", nargs="+", metavar="SCHEDULE", help="schedule files (.cw)")
     p.add_argument("--net", metavar="NAME", help="price the schedules on this network instead")
     p.add_argument("--size", metavar="HxW", help="input size (default: the schedule's)")
     p.add_argument("--device", default="titanx",
                    help="h100, h200, a100, titanx, cpu, a device spec JSON, or a profile JSON "
                         "from cwdsl profile (default titanx, the paper's GPU)")
-    p.add_argument("--dtype", default="float32", choices=DTYPE_NAMES)
+    add_dtype(p, "the float type priced")
     p.add_argument("--frames", type=positive_int, default=10_000, help="frames (default 10000)")
     add_clock_source(p, cycled=True)
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")

@@ -10,7 +10,8 @@ def register(sub) -> None:
     p = add_command(
         sub, "sweep", handle, "score a schedule over a range of its clock threshold (Fig. 6)",
         "cwdsl sweep schedules/adaptive.cw --theta 0:0.5:0.05 -o sweep.png")
-    p.add_argument("schedule", metavar="SCHEDULE")
+    p.add_argument("schedule", metavar="SCHEDULE",
+                   help="a schedule file (.cw) with a threshold clock (labeldiff … >= θ)")
     p.add_argument("--theta", default="0:0.5:0.05",
                    help="START:STOP:STEP or a list a,b,c (default 0:0.5:0.05)")
     p.add_argument("-o", "--out", required=True, metavar="OUT.png",

@@ -163,8 +163,9 @@ def register_network(spec: NetworkSpec, *, replace: bool = False) -> NetworkSpec
     return spec
 
 
-def get_network(name: str) -> NetworkSpec:
-    """The registered network ``name``; an ``InputError`` naming the choices otherwise."""
+def get_network(name: str, option: str | None = None) -> NetworkSpec:
+    """The registered network ``name``; an ``InputError`` naming the choices otherwise,
+    prefixed with ``option`` (e.g. ``"--net"``) when the name came from the command line."""
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -8,6 +8,7 @@ outputs) sits beside the weights as JSON.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -43,11 +44,16 @@ class TrainConfig:
     balance: bool = True          # with data: weight classes by 1/sqrt(frequency)
 
 
+LOSS_WINDOW = 50
+"""The progress bar's loss and the report's ``final_loss``: the mean of the last this many
+steps' losses (one figure, so the summary repeats what the bar showed last)."""
+
+
 @dataclass(frozen=True)
 class TrainReport:
     config: dict
     seconds: float
-    final_loss: float
+    final_loss: float                      # mean loss of the last LOSS_WINDOW steps
     val_mean_iu: dict[str, float]          # output heads → held-out mean IU
     val_pixel_accuracy: dict[str, float]
     losses: list[float] = field(default_factory=list)
@@ -76,8 +82,10 @@ def _folder_clip(path: str, void: int | None, num_classes: int):
 
 
 @torch.inference_mode()
-def evaluate(net: StagedNetwork, clips, heads=TRUNCATIONS["full"]) -> np.ndarray:
-    """Confusion matrix of ``net``'s output fusing ``heads`` over every frame of ``clips``."""
+def evaluate(net: StagedNetwork, clips, heads=TRUNCATIONS["full"],
+             done: Callable[[int], object] | None = None) -> np.ndarray:
+    """Confusion matrix of ``net``'s output fusing ``heads`` over every frame of ``clips``;
+    ``done(1)`` after each frame (for a progress bar)."""
     net.eval()
     names = net.spec.layer_names
     last = net.spec.deepest_read(heads)
@@ -88,6 +96,8 @@ def evaluate(net: StagedNetwork, clips, heads=TRUNCATIONS["full"]) -> np.ndarray
             _, scores = net.run_stage(x, names[0], last, heads)
             pred = net.fuse(scores, x.shape[-2:])[0].argmax(0).numpy()
             total += confusion(pred, truth, net.spec.num_classes)
+            if done is not None:
+                done(1)
     return total
 
 
@@ -151,13 +161,17 @@ def train(config: TrainConfig, progress: bool = True) -> tuple[StagedNetwork, Tr
             schedule.step()
             losses.append(loss.item())
             bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+            bar.set_postfix(loss=f"{np.mean(losses[-LOSS_WINDOW:]):.3f}")
     seconds = time.perf_counter() - start
     miu, acc = {}, {}
-    for name, heads in TRUNCATIONS.items():
-        n = evaluate(net, clips, heads)
-        miu[name], acc[name] = mean_iu(n), pixel_accuracy(n)
-    report = TrainReport(asdict(config), seconds, float(np.mean(losses[-50:])), miu, acc, losses)
+    frames = sum(len(clip.frames) for clip in clips) * len(TRUNCATIONS)
+    with progress_bar(progress, total=frames, desc="held-out", unit="frame") as bar:
+        for name, heads in TRUNCATIONS.items():
+            bar.set_postfix_str(f"output {name}")
+            n = evaluate(net, clips, heads, bar.update)
+            miu[name], acc[name] = mean_iu(n), pixel_accuracy(n)
+    report = TrainReport(asdict(config), seconds, float(np.mean(losses[-LOSS_WINDOW:])), miu,
+                         acc, losses)
     return net, report
 
 

@@ -124,7 +124,9 @@ def clock_name(expr: ast.ClockExpr) -> str:
 
 def retarget(schedule: ast.Schedule, network: str) -> ast.Schedule:
     """The same schedule on another network (e.g. ``tiny`` for ``fcn8s``: same layer
-    names); the checker then validates the stages against that network."""
+    names); the checker then validates the stages against that network. An unknown
+    ``network`` is the caller's mistake (the command line's ``--net``), not the file's."""
+    get_network(network, option="--net")
     decl = schedule.network
     name = ast.Ident(network, span=decl.name.span)
     return replace(schedule, network=replace(decl, name=name))

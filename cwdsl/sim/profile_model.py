@@ -211,3 +211,25 @@ def load_profile(path: str | Path, network: NetworkSpec | str | None = None,
         hw = tuple(input_hw) if input_hw is not None else profile.input_hw
         profile.check(spec, (int(hw[0]), int(hw[1])), dtype or profile.dtype)
     return profile
+
+
+def format_profile_summary(data: dict, path: str | Path) -> str:
+    """What ``cwdsl profile`` prints after writing ``path``: each segment (the paper's
+    stages) timed alone and inside a frame, then the frame oracle (every segment, every
+    frame) and the per-frame overhead."""
+    from cwdsl.core.tables import Column, render_table
+
+    t = data["timings"]
+    h, w = data["input_hw"]
+    rows = [(f"{s['first']}..{s['last']}", s["direct_ms"], s["in_frame"]["median_ms"])
+            for s in t["in_frame"]["segments"]]
+    header = (f"{data['network']} {h}x{w} {data['dtype']} on {data['device_name']} "
+              f"({data['device']}); medians of {data['repeats']} timed runs")
+    footer = (f"frame oracle (every segment on every frame, Executor.step): "
+              f"{t['in_frame']['step_all_compute']['median_ms']:.2f} ms\n"
+              f"whole network in one call: {t['full']['direct']['median_ms']:.2f} ms; "
+              f"per-frame overhead: {t['frame_overhead']['median_ms']:.2f} ms\n"
+              f"wrote {path} (use it with cwdsl simulate --device {path})")
+    return render_table(header, [Column("segment", 22, align="<"),
+                                 Column("alone ms", 10, ".2f"),
+                                 Column("in frame ms", 13, ".2f")], rows, footer)
