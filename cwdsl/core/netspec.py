@@ -169,8 +169,9 @@ def get_network(name: str, option: str | None = None) -> NetworkSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise InputError(f"unknown network '{name}'{did_you_mean(name, _REGISTRY)}; "
-                         f"known: {', '.join(sorted(_REGISTRY))}") from None
+        where = f"{option}: " if option else ""
+        raise InputError(f"{where}unknown network '{name}'; known: "
+                         f"{', '.join(sorted(_REGISTRY))}{did_you_mean(name, _REGISTRY)}") from None
 
 
 def network_names() -> tuple[str, ...]:
