@@ -12,7 +12,8 @@ from cwdsl.demo.scenes import generate_clip
 from cwdsl.demo.clip import DEMO
 from cwdsl.nets import build_network
 from cwdsl.nets.bundled import bundled_weights
-from cwdsl.runtime.video import read_video, write_frames_dir, write_video
+from cwdsl.runtime.encode import write_video
+from cwdsl.runtime.video import read_video, write_frames_dir
 from cwdsl.nets.weights import save_weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,6 +162,6 @@ def test_failure_mid_run_leaves_out_untouched(tmp_path, monkeypatch):
     monkeypatch.setattr(run_module, "save_label_png", failing)
     with pytest.raises(OSError):
         run_module.run(run_module.RunOptions(ADAPTIVE, out=str(out), save=frozenset({"masks"}),
-                                             max_frames=5, progress=False))
+                                             max_frames=5, progress=False, force=True))
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

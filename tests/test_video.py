@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cwdsl.runtime import video as V
+from cwdsl.runtime import encode as V
 from cwdsl.demo import NUM_CLASSES, generate_clip
 from cwdsl.core.errors import InputError
 from cwdsl.runtime.palette import IGNORE_LABEL, colorize, overlay, palette
+from cwdsl.runtime.encode import available_encoders, write_video
 from cwdsl.runtime.video import (
-    available_encoders, load_label_png, open_frames, read_frames_dir, read_video,
-    save_label_png, video_info, write_frames_dir, write_video,
+    load_label_png, open_frames, read_frames_dir, read_video, save_label_png, video_info,
+    write_frames_dir,
 )
 
 

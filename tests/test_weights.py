@@ -74,7 +74,7 @@ def test_missing_file(tmp_path):
 
 
 def test_directory(tmp_path):
-    assert "is a directory" in load_error(tiny(0), tmp_path)
+    assert "is a folder" in load_error(tiny(0), tmp_path)
 
 
 @pytest.mark.parametrize("content", [b"", b"hello, not weights", b"PK\x03\x04garbage"])

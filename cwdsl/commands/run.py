@@ -1,33 +1,50 @@
 """``cwdsl run``: run a schedule over video with a real network."""
 from __future__ import annotations
 
+import signal
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from cwdsl.commands.options import add_command, positive_int
-from cwdsl.core.units import DTYPE_NAMES
+from cwdsl.core.units import DTYPE_NAMES, parse_size
 
 
 def register(sub) -> None:
     p = add_command(
         sub, "run", handle, "run a schedule over video with a real network",
         "cwdsl run schedules/adaptive.cw --out out/ --save masks,overlay")
-    p.add_argument("schedule", metavar="SCHEDULE")
+    p.add_argument("schedule", metavar="SCHEDULE", help="a schedule file (.cw)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--video", metavar="PATH", help="a video file (mp4, avi, webm, mkv, …)")
     src.add_argument("--frames", dest="frames_dir", metavar="DIR",
                      help="a folder of images, in name order")
     p.add_argument("--net", metavar="NAME",
                    help="run on this network instead of the schedule's (same layer names); "
-                        "default for the demo: tiny")
+                        "default: the schedule's network line; on the demo a schedule whose "
+                        "network has no bundled weights runs on tiny")
     p.add_argument("--weights", metavar="PATH",
-                   help="state dict to load; default for tiny: the bundled demo weights; "
+                   help="state dict to load; default: the network's bundled weights; "
                         "'random' for timing runs")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
-    p.add_argument("--dtype", default="float32", choices=DTYPE_NAMES)
-    p.add_argument("--out", metavar="DIR", help="write run.json (and --save items) here")
-    p.add_argument("--max-frames", type=positive_int, metavar="N")
+    p.add_argument("--size", metavar="HxW",
+                   help="resize frames to HEIGHTxWIDTH; default: the schedule's 'input HxW' "
+                        "when it runs on the network it names, else the frames' own size")
+    p.add_argument("--dtype", default="float32", choices=DTYPE_NAMES,
+                   help="the network's number type (default float32)")
+    p.add_argument("--out", metavar="DIR",
+                   help="write run.json (and --save items) into this folder; it then holds "
+                        "this run only (a previous run there is replaced)")
+    p.add_argument("--max-frames", type=positive_int, metavar="N",
+                   help="stop after the first N frames")
+    p.add_argument("--force", action="store_true",
+                   help="let --out replace a non-empty folder that is not a previous run "
+                        "(its contents are deleted)")
     p.add_argument("--save", default="", metavar="ITEMS",
                    help="comma-separated: masks (palette PNGs), overlay (overlay.mp4)")
+    p.add_argument("--keep-partial", action="store_true",
+                   help="on a truncated or corrupt video, run on the frames that decode "
+                        "(and say so) instead of failing")
     p.add_argument("--sequential", action="store_true",
                    help="run pipelined stages one after the other instead of concurrently")
     p.add_argument("--no-oracle", action="store_true",
@@ -35,8 +52,26 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+@contextmanager
+def terminate_as_interrupt():
+    """SIGTERM ends the run as Ctrl-C does: staged output removed, exit 130."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def note(text: str) -> None:
+    print(f"note: {text}", file=sys.stderr)
+
+
 def handle(args) -> int:
-    from cwdsl.runtime.run import RunOptions, run, summary_table
+    from cwdsl.runtime.records import summary_table
+    from cwdsl.runtime.run import RunOptions, run
 
     options = RunOptions(
         schedule=args.schedule, video=args.video, frames_dir=args.frames_dir, net=args.net,
@@ -44,8 +79,11 @@ def handle(args) -> int:
         max_frames=args.max_frames,
         save=frozenset(item.strip() for item in args.save.split(",") if item.strip()),
         concurrency="sequential" if args.sequential else "auto",
-        oracle=False if args.no_oracle else None, progress=not args.quiet)
-    record = run(options)
+        oracle=False if args.no_oracle else None, progress=not args.quiet,
+        size=parse_size(args.size) if args.size else None, force=args.force,
+        keep_partial=args.keep_partial)
+    with terminate_as_interrupt():
+        record = run(options, on_note=note)
     print(summary_table(record))
     if args.out:
         written = ["run.json"] + [name for item, name in (("masks", "masks/"),

@@ -26,8 +26,10 @@ def resolve_weights(network: str, weights: str | None) -> str:
     bundled = bundled_weights(network)
     if bundled is None:
         have = ", ".join(n for n in BUNDLED_WEIGHTS if bundled_weights(n))
-        raise InputError(f"network {network} needs --weights PATH (a state dict "
-                         f"in the layout of the PyTorch conversion of the Caffe model) or "
-                         f"--weights random for timing runs; networks with bundled weights: "
-                         f"{have} (e.g. --net {next(iter(BUNDLED_WEIGHTS))})")
+        layout = (" in the layout of the PyTorch conversion of the Caffe model"
+                  if network == "fcn8s" else "")
+        raise InputError(f"network {network} has no bundled weights: it needs --weights PATH "
+                         f"(a state dict of {network}{layout}) or --weights random for timing "
+                         f"runs; networks with bundled weights: {have} (e.g. --net "
+                         f"{next(iter(BUNDLED_WEIGHTS))})")
     return str(bundled)

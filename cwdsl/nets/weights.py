@@ -16,6 +16,7 @@ from torch import nn
 
 from cwdsl.core.atomic import atomic_path
 from cwdsl.core.errors import file_error
+from cwdsl.core.inputs import input_file
 
 # Training checkpoints often nest the state dict under one of these keys.
 _NESTED_KEYS = ("state_dict", "model_state_dict", "model")
@@ -55,11 +56,7 @@ def _is_state_dict(obj) -> bool:
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """The state dict stored in ``path`` (on the CPU), unwrapping a checkpoint that nests
     it under ``state_dict``, ``model_state_dict`` or ``model``."""
-    file = Path(path)
-    if not file.exists():
-        raise file_error(path, "no such weights file")
-    if file.is_dir():
-        raise file_error(path, "is a directory, not a weights file")
+    file = input_file(path, "weights file")  # a FIFO or /dev/zero would hang or fill memory
     try:
         with warnings.catch_warnings():  # e.g. about pickle protocols: the error says enough
             warnings.simplefilter("ignore")

@@ -1,4 +1,5 @@
-"""Video and image I/O: real files through PyAV (video) and Pillow (images, label maps).
+"""Reading video through PyAV, and image I/O through Pillow (frames folders, label maps);
+writing video is :mod:`cwdsl.runtime.encode`.
 
 Frames are ``(H, W, 3)`` uint8 RGB arrays; label maps are ``(H, W)`` uint8 class ids. Every
 problem with a file the user named raises :class:`~cwdsl.core.errors.InputError` with a message
@@ -6,12 +7,8 @@ problem with a file the user named raises :class:`~cwdsl.core.errors.InputError`
 """
 from __future__ import annotations
 
-import math
-import numbers
 import re
 from dataclasses import dataclass
-from fractions import Fraction
-from itertools import chain
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -22,12 +19,11 @@ from PIL import Image, UnidentifiedImageError
 from cwdsl.runtime import palette as _palette
 from cwdsl.core.atomic import atomic_path
 from cwdsl.core.errors import InputError
+from cwdsl.core.inputs import input_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-# container suffix -> FFmpeg muxer for write_video
 # FFmpeg demuxers that turn non-video files into "video" (text rendered as ANSI art)
 _NOT_VIDEO = {"tty"}
-_MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi"}
 
 
 @dataclass(frozen=True)
@@ -50,7 +46,7 @@ class VideoInfo:
         return self.height, self.width
 
 
-def _reason(error: BaseException) -> str:
+def reason(error: BaseException) -> str:
     text = getattr(error, "strerror", None) or str(error) or type(error).__name__
     return text.rstrip(".")
 
@@ -67,14 +63,13 @@ def _check_max_frames(max_frames: int | None) -> int | None:
 # --------------------------------------------------------------------------- reading video
 
 def _open_video(path: Path):
-    if not path.exists():
-        raise InputError(f"{path}: no such video file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a video file (read it as a frames folder)")
+    input_file(path, "video file")  # a FIFO or /dev/zero would hang FFmpeg
     try:
         container = av.open(str(path), mode="r")
     except (av.error.FFmpegError, OSError, ValueError) as e:
-        raise InputError(f"{path}: not a readable video ({_reason(e)})") from None
+        raise InputError(f"{path}: not a readable video ({reason(e)})") from None
     if container.format.name in _NOT_VIDEO:
         container.close()
         raise InputError(f"{path}: not a video file (FFmpeg reads it as {container.format.name})")
@@ -86,8 +81,15 @@ def _open_video(path: Path):
     return container, stream
 
 
-def _decode(container, stream, path: Path, max_frames: int | None) -> Iterator[np.ndarray]:
+def _decode(container, stream, path: Path, max_frames: int | None,
+            problems: list[str] | None) -> Iterator[np.ndarray]:
     count = 0
+
+    def fail(message: str) -> None:
+        if problems is None:
+            raise InputError(f"{path}: {message}")
+        problems.append(message)
+
     try:
         if max_frames == 0:
             return
@@ -97,31 +99,50 @@ def _decode(container, stream, path: Path, max_frames: int | None) -> Iterator[n
             if max_frames is not None and count >= max_frames:
                 return
     except av.error.FFmpegError as e:
-        raise InputError(f"{path}: corrupt video, decoding failed after {count} frames "
-                         f"({_reason(e)})") from None
+        fail(f"corrupt video, decoding failed after {count} frames ({reason(e)})")
+        return
     finally:
         container.close()
     if count == 0:
         raise InputError(f"{path}: the video has no frames")
     declared = int(stream.frames or 0)
     if max_frames is None and declared - count > max(2, declared // 50):
-        raise InputError(f"{path}: truncated or corrupt video: decoded {count} of the "
-                         f"{declared} frames its header declares")
+        fail(f"truncated or corrupt video: decoded {count} of the {declared} frames its "
+             f"header declares")
 
 
-def read_video(path: str | Path, max_frames: int | None = None) -> Iterator[np.ndarray]:
+def count_packets(path: str | Path) -> tuple[int, int | None]:
+    """(video packets the file holds, frames its header declares or None), by demuxing
+    without decoding: seconds for a long video, where decoding takes minutes. A truncated
+    file holds fewer packets than it declares."""
+    path = Path(path)
+    container, stream = _open_video(path)
+    count = 0
+    try:
+        for packet in container.demux(stream):
+            count += packet.size > 0
+    except av.error.FFmpegError:
+        pass  # the packets before the damage are what the file holds
+    finally:
+        container.close()
+    return count, int(stream.frames) or None
+
+
+def read_video(path: str | Path, max_frames: int | None = None, *,
+               problems: list[str] | None = None) -> Iterator[np.ndarray]:
     """Iterate over the frames of a video file (mp4, avi, webm, mkv, ... via PyAV) as RGB arrays.
 
     The file is opened (and checked) at once; decoding is lazy. Decoding stops after
     ``max_frames`` frames when given. A file that fails to decode, or that ends well before the
     frame count its header declares (a truncated file), raises :class:`InputError` when the
     iteration reaches the problem; containers that declare no count (mkv, webm) cannot tell a
-    truncated file from a short one.
+    truncated file from a short one. With a ``problems`` list, such a problem ends the
+    iteration instead, and its reason is appended to the list.
     """
     path = Path(path)
     max_frames = _check_max_frames(max_frames)
     container, stream = _open_video(path)
-    return _decode(container, stream, path, max_frames)
+    return _decode(container, stream, path, max_frames, problems)
 
 
 def video_info(path: str | Path) -> VideoInfo:
@@ -169,7 +190,7 @@ def _image_size(path: Path) -> tuple[int, int]:
         with Image.open(path) as img:
             return img.size
     except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise InputError(f"{path}: not a readable image ({_reason(e)})") from None
+        raise InputError(f"{path}: not a readable image ({reason(e)})") from None
 
 
 def load_rgb(path: Path) -> np.ndarray:
@@ -178,7 +199,7 @@ def load_rgb(path: Path) -> np.ndarray:
         with Image.open(path) as img:
             return np.asarray(img.convert("RGB"))
     except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise InputError(f"{path}: not a readable image ({_reason(e)})") from None
+        raise InputError(f"{path}: not a readable image ({reason(e)})") from None
 
 
 def _iter_images(files: list[Path], size: tuple[int, int]) -> Iterator[np.ndarray]:
@@ -234,7 +255,7 @@ def write_frames_dir(path: str | Path, frames: Iterable[np.ndarray],
         raise InputError(f"{folder}: exists and is not a folder")
     count = 0
     for i, frame in enumerate(frames):
-        arr = _check_frame(frame, None, i, folder)
+        arr = check_frame(frame, None, i, folder)
         target = folder / pattern.format(i)
         with atomic_path(target) as tmp:
             Image.fromarray(arr).save(tmp, format=Image.registered_extensions()
@@ -243,21 +264,9 @@ def write_frames_dir(path: str | Path, frames: Iterable[np.ndarray],
     return count
 
 
-# --------------------------------------------------------------------------- writing video
-
-def available_encoders() -> tuple[str, ...]:
-    """The H.264 / MPEG-4 encoders this PyAV build offers, in order of preference."""
-    out = []
-    for name in ("libx264", "mpeg4"):
-        try:
-            av.Codec(name, "w")
-        except Exception:  # noqa: BLE001 - any failure means "not available"
-            continue
-        out.append(name)
-    return tuple(out)
-
-
-def _check_frame(frame, size: tuple[int, int] | None, index: int, path: Path) -> np.ndarray:
+def check_frame(frame, size: tuple[int, int] | None, index: int, path: Path) -> np.ndarray:
+    """``frame`` as a contiguous (H, W, 3) uint8 array, of ``size`` (H, W) when given;
+    an ``InputError`` naming ``path`` and the frame ``index`` otherwise."""
     arr = np.asarray(frame)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
         raise InputError(f"{path}: frame {index} must be an (H, W, 3) uint8 RGB array, got "
@@ -269,79 +278,6 @@ def _check_frame(frame, size: tuple[int, int] | None, index: int, path: Path) ->
         raise InputError(f"{path}: frame {index} is empty")
     return np.ascontiguousarray(arr)
 
-
-def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 15.0, *,
-                codec: str | None = None, crf: int = 18) -> int:
-    """Encode RGB frames into a video file (H.264 / yuv420p MP4 by default); the frame count.
-
-    ``codec`` defaults to libx264, or mpeg4 where this PyAV build lacks libx264. Odd sizes are
-    padded to even by repeating the last row / column. ``crf`` is the x264 quality (lower is
-    better). The file appears atomically: on any error nothing is left behind.
-    """
-    path = Path(path)
-    muxer = _MUXERS.get(path.suffix.lower())
-    if muxer is None:
-        raise InputError(f"{path}: unsupported video file type {path.suffix or '(none)'!r}; "
-                         f"use one of {', '.join(_MUXERS)}")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder")
-    if isinstance(fps, bool) or not isinstance(fps, numbers.Real) \
-            or not math.isfinite(fps) or fps <= 0:
-        raise InputError(f"{path}: fps must be a positive number, got {fps!r}")
-    encoders = available_encoders()
-    if codec is None:
-        if not encoders:
-            raise InputError(f"{path}: this PyAV build has neither libx264 nor mpeg4 encoders")
-        codec = encoders[0]
-    else:
-        try:
-            av.Codec(codec, "w")
-        except Exception:  # noqa: BLE001
-            raise InputError(f"{path}: no '{codec}' encoder in this PyAV build; available: "
-                             f"{', '.join(encoders) or 'none'}") from None
-    it = iter(frames)
-    first = next(it, None)
-    if first is None:
-        raise InputError(f"{path}: no frames to write")
-    first = _check_frame(first, None, 0, path)
-    h, w = first.shape[:2]
-    pad_h, pad_w = h % 2, w % 2
-    rate = Fraction(float(fps)).limit_denominator(1001)
-    count = 0
-    with atomic_path(path) as tmp:
-        try:
-            container = av.open(str(tmp), mode="w", format=muxer)
-        except (av.error.FFmpegError, OSError, ValueError) as e:
-            raise InputError(f"{path}: cannot create the video ({_reason(e)})") from None
-        done = False
-        try:
-            stream = container.add_stream(codec, rate=rate)
-            stream.width, stream.height = w + pad_w, h + pad_h
-            stream.pix_fmt = "yuv420p"
-            if codec == "libx264":
-                stream.options = {"crf": str(int(crf)), "preset": "veryfast"}
-            else:
-                bits = 2.0 * stream.width * stream.height * float(rate)   # ~2 bits per pixel
-                stream.bit_rate = int(max(2_000_000, bits))
-            for frame in chain([first], it):
-                arr = _check_frame(frame, (h, w), count, path)
-                if pad_h or pad_w:
-                    arr = np.pad(arr, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-                for packet in stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
-                    container.mux(packet)
-                count += 1
-            for packet in stream.encode():
-                container.mux(packet)
-            done = True
-        except av.error.FFmpegError as e:
-            raise InputError(f"{path}: encoding failed at frame {count} ({_reason(e)})") from None
-        finally:
-            try:
-                container.close()
-            except av.error.FFmpegError as e:
-                if done:
-                    raise InputError(f"{path}: cannot finish the video ({_reason(e)})") from None
-    return count
 
 
 # --------------------------------------------------------------------------- label maps
@@ -381,4 +317,4 @@ def load_label_png(path: str | Path) -> np.ndarray:
                                  f"palette or grayscale PNG of class indices")
             return np.array(img, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise InputError(f"{path}: not a readable image ({_reason(e)})") from None
+        raise InputError(f"{path}: not a readable image ({reason(e)})") from None

@@ -1,0 +1,225 @@
+"""What a ``cwdsl run`` produces: per-frame records, score totals, the summary, ``run.json``
+and the table the command prints."""
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from cwdsl.core.errors import InputError
+from cwdsl.core.metrics import confusion, mean_iu, pixel_accuracy
+from cwdsl.core.tables import Column, render_table
+from cwdsl.ir.graph import Program
+from cwdsl.lang.printer import print_schedule
+from cwdsl.runtime.executor import FrameResult
+
+LATENCY_NOTE = "latency statistics exclude frame 0 (warm-up, computed in full)"
+FRAME0_ONLY = "frame 0 only"
+
+
+def format_fps(fps: float) -> str:
+    """A throughput with three significant digits: ``0.53 fps``, ``28.4 fps``, ``123 fps``."""
+    return f"{fps:.3g} fps"
+
+
+class Throughput:
+    """The one throughput figure: frames per second of the schedule's steps (1000 / mean
+    latency), frame 0 excluded; shown while running and in the summary."""
+
+    def __init__(self):
+        self.frames = 0
+        self.total_ms = 0.0
+
+    def add(self, result: FrameResult) -> None:
+        if result.frame > 0:
+            self.frames += 1
+            self.total_ms += result.latency_ms
+
+    def label(self) -> str:
+        return "warm-up" if not self.frames else format_fps(1e3 * self.frames / self.total_ms)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A run's totals: latency (frame 0 excluded), how often each stage computed, and,
+    where ground truth or the frame oracle was compared, the scores (fractions in [0, 1]).
+    ``stage_ms_mean`` is ``None`` for a stage that computed on frame 0 only."""
+
+    frames: int
+    latency_ms_mean: float
+    latency_ms_p50: float
+    latency_ms_p99: float
+    fps: float
+    computed_fraction: dict[str, float]
+    all_stages_fraction: float
+    stage_ms_mean: dict[str, float | None]
+    note: str = LATENCY_NOTE
+    mean_iu: float | None = None               # against ground truth
+    pixel_accuracy: float | None = None
+    oracle_mean_iu: float | None = None        # the frame oracle against ground truth
+    oracle_agreement: float | None = None      # pixels labelled as the frame oracle does
+    mean_iu_vs_oracle: float | None = None
+
+    def to_json(self) -> dict:
+        out = {"frames": self.frames, "latency_ms_mean": self.latency_ms_mean,
+               "latency_ms_p50": self.latency_ms_p50, "latency_ms_p99": self.latency_ms_p99,
+               "fps": self.fps, "computed_fraction": dict(self.computed_fraction),
+               "all_stages_fraction": self.all_stages_fraction,
+               "stage_ms_mean": dict(self.stage_ms_mean), "note": self.note}
+        for key in ("mean_iu", "pixel_accuracy", "oracle_mean_iu", "oracle_agreement",
+                    "mean_iu_vs_oracle"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What ``run.json`` holds: the schedule, where it ran, every frame, the summary, and the
+    notes the run printed (resizing, skipped scoring, a partial video)."""
+
+    started: str
+    schedule_path: str
+    schedule_name: str
+    schedule_text: str
+    network: str
+    weights: str
+    device: str
+    device_name: str
+    dtype: str
+    concurrency: str
+    torch: str
+    source: str
+    size: tuple[int, int]
+    atom_ids: tuple[str, ...]
+    frames: tuple[dict, ...]   # per frame: computed stages, atoms, differences, timings
+    summary: RunSummary
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {
+            "cwdsl_run": 1,
+            "started": self.started,
+            "schedule": {"path": self.schedule_path, "name": self.schedule_name,
+                         "text": self.schedule_text},
+            "network": self.network,
+            "weights": self.weights,
+            "device": self.device,
+            "device_name": self.device_name,
+            "dtype": self.dtype,
+            "concurrency": self.concurrency,
+            "torch": self.torch,
+            "source": self.source,
+            "size": list(self.size),
+            "atoms": list(self.atom_ids),
+            "frames": list(self.frames),
+            "summary": self.summary.to_json(),
+            "notes": list(self.notes),
+        }
+
+
+class Totals:
+    """Confusion matrices of a run: against ground truth, the oracle against ground truth,
+    and the schedule against the frame oracle."""
+
+    def __init__(self, num_classes: int):
+        self.n = num_classes
+        self.truth = np.zeros((num_classes, num_classes), np.int64)
+        self.oracle_truth = np.zeros_like(self.truth)
+        self.vs_oracle = np.zeros_like(self.truth)
+        self.has_truth = self.has_oracle = False
+
+    def add(self, labels, truth, oracle) -> None:
+        if truth is not None:
+            self.has_truth = True
+            self.truth += confusion(labels, truth, self.n)
+            if oracle is not None:
+                self.oracle_truth += confusion(oracle, truth, self.n)
+        if oracle is not None:
+            self.has_oracle = True
+            self.vs_oracle += confusion(labels, oracle, self.n)
+
+    def scores(self) -> dict[str, float]:
+        """The :class:`RunSummary` score fields that this run can fill."""
+        out = {}
+        if self.has_truth:
+            out["mean_iu"] = mean_iu(self.truth)
+            out["pixel_accuracy"] = pixel_accuracy(self.truth)
+            if self.has_oracle:
+                out["oracle_mean_iu"] = mean_iu(self.oracle_truth)
+        if self.has_oracle:
+            out["oracle_agreement"] = pixel_accuracy(self.vs_oracle)
+            out["mean_iu_vs_oracle"] = mean_iu(self.vs_oracle)
+        return out
+
+
+def frame_record(result: FrameResult) -> dict:
+    return {"frame": result.frame, "computed": list(result.computed), "atoms": result.atom_values,
+            "differences": {k: round(v, 6) for k, v in result.differences.items()},
+            "stage_ms": {k: round(float(v), 4) for k, v in result.stage_ms.items()},
+            "latency_ms": round(result.latency_ms, 4)}
+
+
+def summarize(program: Program, frames: list[dict], totals: Totals) -> RunSummary:
+    latency = np.array([f["latency_ms"] for f in frames[1:] or frames])
+    computed = {s: sum(s in f["computed"] for f in frames) / len(frames) for s in program.stages}
+    stage_ms = {}
+    for stage in program.stages:
+        times = [f["stage_ms"][stage] for f in frames[1:] if stage in f["stage_ms"]]
+        stage_ms[stage] = float(np.mean(times)) if times else None
+    full = sum(len(f["computed"]) == len(program.stages) for f in frames) / len(frames)
+    return RunSummary(
+        frames=len(frames), latency_ms_mean=float(latency.mean()),
+        latency_ms_p50=float(np.percentile(latency, 50)),
+        latency_ms_p99=float(np.percentile(latency, 99)), fps=float(1e3 / latency.mean()),
+        computed_fraction=computed, all_stages_fraction=full, stage_ms_mean=stage_ms,
+        **totals.scores())
+
+
+def make_record(options, program: Program, weights: str, source, frames: list[dict],
+                totals: Totals, started: str, notes: tuple[str, ...]) -> RunRecord:
+    """The record of a finished run (``options``: the run's ``RunOptions``)."""
+    if not frames:
+        raise InputError(f"{source.description}: no frames to run on")
+    return RunRecord(
+        started=started, schedule_path=options.schedule, schedule_name=program.name,
+        schedule_text=print_schedule(program.schedule), network=program.network.name,
+        weights=weights, device=str(options.device),
+        device_name=torch.cuda.get_device_name() if options.device.startswith("cuda")
+        else platform.processor() or platform.machine(),
+        dtype=options.dtype, concurrency=options.concurrency, torch=torch.__version__,
+        source=source.description, size=tuple(source.size), atom_ids=tuple(program.atom_ids),
+        frames=tuple(frames), summary=summarize(program, frames, totals), notes=notes)
+
+
+def _ms(value) -> str:
+    return f" {value}" if isinstance(value, str) else f"{value:.2f}"
+
+
+STAGE_COLUMNS = (Column("stage", 8, align="<"), Column("computed", 10, ".1f", suffix="%"),
+                 Column("mean ms", 10, _ms))
+
+
+def summary_table(record: RunRecord) -> str:
+    """The short table ``cwdsl run`` prints."""
+    s = record.summary
+    lines = [f"throughput: {format_fps(s.fps)} (1000 / mean latency per frame, frame 0 "
+             f"excluded)",
+             f"latency per frame: mean {s.latency_ms_mean:.2f} ms, p50 "
+             f"{s.latency_ms_p50:.2f}, p99 {s.latency_ms_p99:.2f}",
+             f"all stages computed on {100 * s.all_stages_fraction:.1f}% of "
+             f"{s.frames} frames"]
+    if s.mean_iu is not None:
+        oracle = "" if s.oracle_mean_iu is None else \
+            f" (frame oracle: {100 * s.oracle_mean_iu:.1f})"
+        lines.append(f"mean IU vs ground truth: {100 * s.mean_iu:.1f}{oracle}")
+    if s.oracle_agreement is not None:
+        lines.append(f"agreement with the frame oracle: {100 * s.oracle_agreement:.1f}% of "
+                     f"pixels, mean IU {100 * s.mean_iu_vs_oracle:.1f}")
+    rows = [(stage, 100 * frac, FRAME0_ONLY if s.stage_ms_mean[stage] is None
+             else s.stage_ms_mean[stage]) for stage, frac in s.computed_fraction.items()]
+    return render_table(f"{record.schedule_name} on {record.source} at {record.size[0]}x"
+                        f"{record.size[1]}: network {record.network}, {record.device} "
+                        f"{record.dtype}", STAGE_COLUMNS, rows, "\n".join(lines), rule=False)
