@@ -106,3 +106,15 @@ def test_bad_device_file_and_profile_output(tmp_path, capsys):
     assert main(["profile", "--net", "nosuchnet", "--size", "16x16", "-o",
                  str(tmp_path / "p.json"), "--quiet"]) == 2
     assert "nosuchnet" in capsys.readouterr().err and not (tmp_path / "p.json").exists()
+
+
+def test_plot_says_how_many_frames_it_draws(tmp_path, capsys):
+    plot = tmp_path / "t.png"
+    assert main(["simulate", S["adaptive"], "--frames", "200", "--plot", str(plot),
+                 "--plot-frames", "10"]) == 0
+    assert f"wrote {plot} (the first 10 of 200 frames" in capsys.readouterr().out
+    assert main(["simulate", S["oracle"], "--frames", "5", "--plot", str(plot)]) == 0
+    assert "(the first 5 of 5 frames" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        main(["simulate", S["oracle"], "--plot", str(plot), "--plot-frames", "0"])
+    assert info.value.code == 2

@@ -20,7 +20,10 @@ def register(sub) -> None:
     p.add_argument("--frames", type=positive_int, default=10_000, help="frames (default 10000)")
     add_clock_source(p, cycled=True)
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    p.add_argument("--plot", metavar="OUT.png", help="draw per-frame work and latency")
+    p.add_argument("--plot", metavar="OUT.png",
+                   help="draw per-frame work and latency of the first --plot-frames frames")
+    p.add_argument("--plot-frames", type=positive_int, default=48, metavar="N",
+                   help="frames the plot draws (default 48)")
     p.add_argument("--streams", metavar="N|auto",
                    help="capacity: N camera streams share the device "
                         "('auto': the most it sustains)")
@@ -60,7 +63,7 @@ def handle(args) -> int:
     options = SimulateOptions(device=device, size=size, dtype=args.dtype, frames=args.frames,
                               clocks=clock_source(args),
                               streams=streams, fps=args.fps, seconds=args.seconds,
-                              timeline=48 if args.plot else 0)
+                              timeline=args.plot_frames if args.plot else 0)
     programs = []
     for path in args.schedules:
         programs.append(load(path, args.net))
@@ -71,6 +74,8 @@ def handle(args) -> int:
     else:
         print(format_report(report))
     if args.plot:
-        plot_timeline(report.sims, args.plot)
-        print(f"wrote {args.plot}")
+        plot_timeline(report.sims, args.plot, args.plot_frames)
+        drawn = min(args.plot_frames, args.frames)
+        print(f"wrote {args.plot} (the first {drawn} of {args.frames} frames; --plot-frames "
+              f"sets how many)")
     return 0

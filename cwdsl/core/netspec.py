@@ -70,6 +70,7 @@ class NetworkSpec:
     description: str = ""
     builder: Callable | None = field(default=None, compare=False, repr=False)
     norm: InputNorm = InputNorm()
+    class_names: tuple[str, ...] = ()  # one per class, for legends; () when unknown
 
     def __post_init__(self):
         names = [layer.name for layer in self.layers]
@@ -79,6 +80,13 @@ class NetworkSpec:
             if head.reads not in names:
                 raise ValueError(f"network {self.name}: head {head.name} reads unknown "
                                  f"layer {head.reads}")
+        if self.class_names and len(self.class_names) != self.num_classes:
+            raise ValueError(f"network {self.name}: {len(self.class_names)} class names for "
+                             f"{self.num_classes} classes")
+
+    def class_name(self, index: int) -> str:
+        """Class ``index``'s name (``"class N"`` when the description has none)."""
+        return self.class_names[index] if self.class_names else f"class {index}"
 
     @property
     def layer_names(self) -> tuple[str, ...]:
@@ -119,7 +127,8 @@ def head_segments(layer_names, head_reads) -> list[tuple[str, str, tuple[str, ..
 
 
 def _vgg_fcn(name: str, widths: tuple[int, int, int, int, int], fc: int, description: str,
-             default_input: tuple[int, int], num_classes: int, norm: InputNorm) -> NetworkSpec:
+             default_input: tuple[int, int], class_names: tuple[str, ...],
+             norm: InputNorm) -> NetworkSpec:
     """The FCN-8s trunk (VGG16: five conv blocks, fc6 as 7x7 conv, fc7 as 1x1 conv)."""
     layers: list[Layer] = []
     depth = (2, 2, 3, 3, 3)
@@ -131,22 +140,34 @@ def _vgg_fcn(name: str, widths: tuple[int, int, int, int, int], fc: int, descrip
     layers.append(Layer("fc6", "conv", fc, kernel=7))
     layers.append(Layer("fc7", "conv", fc, kernel=1))
     heads = (Head("score_pool3", "pool3"), Head("score_pool4", "pool4"), Head("score_fr", "fc7"))
-    return NetworkSpec(name, tuple(layers), heads, num_classes, default_input,
-                       description=description, norm=norm)
+    return NetworkSpec(name, tuple(layers), heads, len(class_names), default_input,
+                       description=description, norm=norm, class_names=class_names)
+
+
+VOC_CLASSES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car",
+               "cat", "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person",
+               "pottedplant", "sheep", "sofa", "train", "tvmonitor")
+"""PASCAL VOC's 21 classes, in label order (fcn8s)."""
+CAMVID_CLASSES = ("Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol", "Fence",
+                  "Car", "Pedestrian", "Bicyclist")
+"""CamVid's 11 classes, in label order (fcn8s_camvid; 11 is void)."""
+DEMO_CLASSES = ("background", "disc", "square", "triangle", "cross", "ring")
+"""The generated demo's classes (tiny): an object's class is its shape; cwdsl.demo draws
+them in this order (a test checks that it agrees)."""
 
 
 FCN8S = _vgg_fcn("fcn8s", (64, 128, 256, 512, 512), 4096,
                  "FCN-8s (Long et al.), VGG16 trunk, PASCAL VOC's 21 classes",
-                 default_input=(500, 500), num_classes=21, norm=CAFFE_VGG_NORM)
+                 default_input=(500, 500), class_names=VOC_CLASSES, norm=CAFFE_VGG_NORM)
 TINY = _vgg_fcn("tiny", (4, 8, 16, 32, 64), 128,
                 "FCN-8s topology and layer names with few channels; quick on a CPU",
-                default_input=(128, 128), num_classes=6,
+                default_input=(128, 128), class_names=DEMO_CLASSES,
                 norm=InputNorm(mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)))
 
 FCN8S_CAMVID = _vgg_fcn("fcn8s_camvid", (8, 16, 32, 64, 128), 256,
                         "FCN-8s topology and layer names, 1/8 of VGG16's channels, CamVid's "
                         "11 classes; bundled weights trained on CamVid on a CPU",
-                        default_input=(180, 240), num_classes=11,
+                        default_input=(180, 240), class_names=CAMVID_CLASSES,
                         norm=InputNorm(mean=(0.4, 0.4, 0.4), std=(0.3, 0.3, 0.3)))
 
 _REGISTRY: dict[str, NetworkSpec] = {}

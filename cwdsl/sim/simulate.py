@@ -226,7 +226,8 @@ def format_table(sims: Sequence[Simulation], header: str) -> str:
 
 
 def plot_timeline(sims: Sequence[Simulation], path, frames: int = 48) -> None:
-    """Per-frame latency, stacked by stage, for the first ``frames`` frames of each schedule."""
+    """Per-frame latency, stacked by stage, for the first ``frames`` frames of each schedule
+    (the figure says how many it draws)."""
     from cwdsl.core.figures import pyplot, save_figure
 
     plt = pyplot()
@@ -247,8 +248,8 @@ def plot_timeline(sims: Sequence[Simulation], path, frames: int = 48) -> None:
         ax.bar(x, rest, bottom=bottom, color="#bbbbbb", label="clocks, fuse, overhead", width=0.85)
         ax.plot(x, [p.latency_ms for p in timeline], "k.", ms=4, label="latency")
         ax.set_ylabel("ms")
-        ax.set_title(f"{sim.schedule}: work per frame (bars) and latency (dots)", fontsize=9,
-                     loc="left")
+        ax.set_title(f"{sim.schedule}: work per frame (bars) and latency (dots), first "
+                     f"{len(timeline)} of {sim.frames} simulated frames", fontsize=9, loc="left")
     # One legend for all panels, above them, so it never covers a bar.
     handles = {}
     for ax in axes[:, 0]:
