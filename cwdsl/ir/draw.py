@@ -24,6 +24,9 @@ _STYLE = {  # edge kind → (colour, line style)
     "score": ("#1e8449", "solid"),
     "output": ("#1e8449", "solid"),
 }
+CACHE_Y = -3.4      # caches sit below their stages, leaving a lane for score edges
+SCORE_LANE_Y = -0.95  # score edges that would cross a stage run along here instead
+NODE_SIZE = 3600      # marker area in points²: a box or circle 60 points across
 _NODE_COLOUR = {"input": "#d6eaf8", "stage": "#fdebd0", "cache": "#eaeded", "clock": "#fadbd8",
                 "measure": "#d4e6f1", "fuse": "#d5f5e3", "output": "#d5f5e3"}
 
@@ -69,7 +72,7 @@ def layout(g: nx.DiGraph) -> dict[str, tuple[float, float]]:
     stages = [s.key for s in sorted(records(g, StageNode), key=lambda s: s.index)]
     for i, node in enumerate(stages, start=1):
         pos[node] = (3.0 * i, 0.0)
-        pos[cache_key(record(g, node).name)] = (3.0 * i, -2.2)
+        pos[cache_key(record(g, node).name)] = (3.0 * i, CACHE_Y)
     pos["fuse"] = (3.0 * (len(stages) + 1), 0.0)
     pos["output"] = (3.0 * (len(stages) + 1.8), 0.0)
     for node in stages:  # a stage's gate clock sits above it
@@ -134,27 +137,91 @@ def draw(program: Program, out: str | Path) -> Path:
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
     fig, ax = plt.subplots(figsize=(1.0 + 0.85 * (max(xs) - min(xs)), 1.5 + 0.95 * (max(ys) - min(ys))))
-    for kind, (colour, style) in _STYLE.items():
-        edges = [(u, v) for u, v, k in g.edges(data="kind") if k == kind]
-        rad = {"persist": 0.25, "cache": 0.25, "score": 0.12}.get(kind, 0.0)
-        nx.draw_networkx_edges(g, pos, edgelist=edges, ax=ax, edge_color=colour, style=style,
-                               arrows=True, arrowsize=14, node_size=3600,
-                               connectionstyle=f"arc3,rad={rad}")
     for kind, colour in _NODE_COLOUR.items():
         nodes = [n for n, k in _kinds(g).items() if k == kind]
-        shape = {"clock": "o", "measure": "h"}.get(kind, "s")
         nx.draw_networkx_nodes(g, pos, nodelist=nodes, ax=ax, node_color=colour,
-                               node_shape=shape, node_size=3600, edgecolors="#555555")
+                               node_shape=_SHAPE.get(kind, "s"), node_size=NODE_SIZE,
+                               edgecolors="#555555")
     nx.draw_networkx_labels(g, pos, labels={n: node_label(g, n) for n in g}, ax=ax, font_size=7)
-    labels = {(u, v): edge_label(g, u, v) for u, v in g.edges if edge_label(g, u, v)}
-    nx.draw_networkx_edge_labels(g, pos, edge_labels=labels, ax=ax, font_size=6,
-                                 bbox=dict(boxstyle="round", fc="white", ec="none", alpha=0.8))
     ax.set_title(f"{program.name}: {program.network.name} "
                  f"{program.input_size[0]}x{program.input_size[1]} "
                  "(black: features, grey dashed: cache, red: clocks, green: scores)", fontsize=9)
     ax.set_xlim(min(xs) - 1.4, max(xs) + 1.4)
     ax.set_ylim(min(ys) - 1.2, max(ys) + 1.0)
     ax.axis("off")
-    fig.tight_layout()
+    fig.tight_layout()  # before the edges: their arrowheads are placed in display space
+    routed = _draw_edges(g, pos, ax)
+    labels = {(u, v): edge_label(g, u, v) for u, v in g.edges
+              if edge_label(g, u, v) and (u, v) not in routed}
+    nx.draw_networkx_edge_labels(g, pos, edge_labels=labels, ax=ax, font_size=6,
+                                 bbox=dict(boxstyle="round", fc="white", ec="none", alpha=0.8))
     save_figure(fig, out, dpi=130)
     return out
+
+
+_SHAPE = {"clock": "o", "measure": "h"}  # node kind → marker; every other kind is a box
+
+
+def _draw_edges(g: nx.DiGraph, pos, ax) -> set[tuple[str, str]]:
+    """Every edge with an arrowhead that ends on its target's outline (a box is reached at
+    its side, not inside it), over the nodes; a score edge that would cross a stage box
+    runs below the stages instead. Returns the routed edges (labelled here)."""
+    kinds = _kinds(g)
+    half = _points_per_unit(ax)
+    stage_xs = [pos[n][0] for n, k in kinds.items() if k == "stage"]
+    routed = sorted(((u, v) for u, v, k in g.edges(data="kind") if k == "score"
+                     and any(pos[u][0] < x < pos[v][0] for x in stage_xs)),
+                    key=lambda e: -pos[e[0]][0])  # nearest the fuse: the top lane
+    for lane, (u, v) in enumerate(routed):
+        _route_below(ax, g, u, v, pos, _STYLE["score"][0], lane, half)
+    for u, v, data in g.edges(data=True):
+        if (u, v) in routed:
+            continue
+        colour, style = _STYLE[data["kind"]]
+        (x0, y0), (x1, y1) = pos[u], pos[v]
+        rad = {"persist": 0.25, "cache": 0.25}.get(data["kind"], 0.0)
+        dx, dy = (x1 - x0) * half[0], (y1 - y0) * half[1]  # the direction in points
+        nx.draw_networkx_edges(g, pos, edgelist=[(u, v)], ax=ax, edge_color=colour,
+                               style=style, arrows=True, arrowsize=14, node_size=NODE_SIZE,
+                               min_source_margin=_outline(kinds[u], dx, dy),
+                               min_target_margin=_outline(kinds[v], dx, dy),
+                               connectionstyle=f"arc3,rad={rad}")
+    return set(routed)
+
+
+def _points_per_unit(ax) -> tuple[float, float]:
+    """Points per data unit along x and y, as the axes stand now."""
+    fig = ax.figure
+    (x0, y0), (x1, y1) = ax.transData.transform([(0, 0), (1, 1)])
+    return (x1 - x0) * 72 / fig.dpi, (y1 - y0) * 72 / fig.dpi
+
+
+def _outline(kind: str, dx: float, dy: float) -> float:
+    """Points from a node's centre to its outline along direction ``(dx, dy)`` (points)."""
+    radius = NODE_SIZE ** 0.5 / 2
+    if kind in _SHAPE or (dx == 0 and dy == 0):
+        return radius + 1
+    length = (dx * dx + dy * dy) ** 0.5
+    return radius * length / max(abs(dx), abs(dy)) + 1  # a box: the side it meets
+
+
+def _route_below(ax, g, u, v, pos, colour, lane: int, half) -> None:
+    """A score edge from stage ``u`` to ``v`` (the fuse) that leaves ``u`` downwards, runs
+    along lane ``lane`` under the stage row and enters ``v`` from below (a lower lane enters
+    further right, so lanes never cross)."""
+    from matplotlib.patches import FancyArrowPatch
+    from matplotlib.path import Path as MplPath
+
+    box = NODE_SIZE ** 0.5 / 2
+    bottom = pos[u][1] - box / half[1]
+    y = SCORE_LANE_Y - 0.2 * lane
+    xs = pos[u][0] + 0.25
+    xe = pos[v][0] - 0.3 + 0.2 * lane
+    verts = [(xs, bottom), (xs, y), (xe, y), (xe, pos[v][1] - box / half[1])]
+    path = MplPath(verts, [MplPath.MOVETO] + [MplPath.LINETO] * 3)
+    ax.add_patch(FancyArrowPatch(path=path, arrowstyle="-|>", mutation_scale=14, color=colour,
+                                 linewidth=1.0, zorder=1.5))
+    label = edge_label(g, u, v)
+    if label:
+        ax.text((xs + xe) / 2, y, label, fontsize=6, ha="center", va="center",
+                bbox=dict(boxstyle="round", fc="white", ec="none", alpha=0.8))
