@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from cwdsl import CwdslError, load
-from cwdsl.core.errors import ScheduleError
+from cwdsl.core.errors import SHOWN_WIDTH, ScheduleError
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD = sorted((ROOT / "tests" / "bad").glob("*.cw"))
@@ -13,10 +13,17 @@ GOOD = sorted((ROOT / "schedules").glob("*.cw"))
 
 
 def expectation(path: Path) -> tuple[int, int, str]:
-    first = path.read_text(encoding="utf-8").splitlines()[0]
+    first = _lines(path)[0]
     m = re.fullmatch(r"# expect: (\d+):(\d+): (.*)", first)
     assert m, f"{path.name}: first line must be '# expect: LINE:COL: message fragment'"
     return int(m[1]), int(m[2]), m[3]
+
+
+def _lines(path: Path) -> list[str]:
+    """The file's lines as the parser counts them: split at "\n" only (U+2028, form feed and
+    friends are characters of a line), a byte-order mark and "\r" endings dropped."""
+    text = path.read_bytes().decode("utf-8-sig")
+    return [line.removesuffix("\r") for line in text.split("\n")]
 
 
 def test_corpus_is_large_enough():
@@ -35,9 +42,16 @@ def test_bad_schedule_reports_position_and_message(path):
     # the source line and a caret under the culprit follow the message
     lines = matching[0].splitlines()
     if len(lines) == 3:
-        source_line = path.read_text(encoding="utf-8").splitlines()[line - 1]
-        assert lines[1].strip() == source_line.strip()
-        assert lines[2].index("^") - 4 == col - 1
+        source_line = _lines(path)[line - 1]
+        shown = "".join(c if c.isprintable() else " " for c in source_line)
+        caret = lines[2].index("^") - 4
+        if len(shown) <= SHOWN_WIDTH:
+            assert lines[1].strip() == shown.strip()
+            assert caret == col - 1
+        else:  # a long line is shown as a window around the culprit
+            window = lines[1][4:]
+            assert window.strip("…") in shown and len(window) <= SHOWN_WIDTH + 2
+            assert window[caret] == shown[col - 1]
 
 
 @pytest.mark.parametrize("path", GOOD, ids=lambda p: p.stem)

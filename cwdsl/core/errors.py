@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable, Sequence
 
 from cwdsl.core.span import Span
@@ -15,14 +16,21 @@ from cwdsl.core.span import Span
 
 @dataclass(frozen=True)
 class Source:
-    """The text of a schedule and the path it came from (``<string>`` when none)."""
+    """The text of a schedule and the path it came from (``<string>`` when none).
+
+    A line ends at ``\n`` only, as the parser counts lines: other Unicode line breaks
+    (U+2028, U+0085, form feed, a lone ``\r``) are characters of the line."""
 
     text: str
     path: str = "<string>"
 
+    @cached_property
+    def lines(self) -> tuple[str, ...]:
+        """The text's lines (split once, however many diagnostics ask)."""
+        return tuple(line.removesuffix("\r") for line in self.text.split("\n"))
+
     def line(self, number: int) -> str:
-        lines = self.text.splitlines()
-        return lines[number - 1] if 0 < number <= len(lines) else ""
+        return self.lines[number - 1] if 0 < number <= len(self.lines) else ""
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,7 @@ class Diagnostic:
         head = f"{path}:{self.span.line}:{self.span.column}: {self.severity}: {self.message}"
         if self.source is None:
             return head
-        text = self.source.line(self.span.line).expandtabs(1)
+        text = _printable(self.source.line(self.span.line))
         if not text:
             return head
         start = self.span.column - 1
@@ -51,7 +59,35 @@ class Diagnostic:
             width = max(1, self.span.end_column - self.span.column)
         else:
             width = max(1, len(text) - start)
+        text, start, width = _window(text, start, width)
         return f"{head}\n    {text}\n    {' ' * start}{'^' * width}"
+
+
+SHOWN_WIDTH = 100
+"""Source lines longer than this are shown as a window around the culprit."""
+
+
+def _printable(line: str) -> str:
+    """``line`` for display, one character per column: tabs and other control or
+    separator characters (which would move the caret) become spaces."""
+    return "".join(" " if (not c.isprintable()) else c for c in line)
+
+
+def _window(text: str, start: int, width: int) -> tuple[str, int, int]:
+    """At most :data:`SHOWN_WIDTH` characters of ``text`` around columns
+    ``start .. start + width``, with ``…`` where it is cut; the caret's new start and width."""
+    if len(text) <= SHOWN_WIDTH:
+        return text, start, width
+    width = min(width, SHOWN_WIDTH // 2)
+    left = max(0, min(start - 20, len(text) - SHOWN_WIDTH))
+    shown = text[left:left + SHOWN_WIDTH]
+    prefix = "…" if left > 0 else ""
+    suffix = "…" if left + SHOWN_WIDTH < len(text) else ""
+    return prefix + shown + suffix, start - left + len(prefix), width
+
+
+MAX_SHOWN = 50
+"""The most diagnostics one error prints; the rest are counted."""
 
 
 class CwdslError(Exception):
@@ -66,7 +102,11 @@ class CwdslError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        return "\n".join(d.render() for d in self.diagnostics)
+        shown = [d.render() for d in self.diagnostics[:MAX_SHOWN]]
+        hidden = len(self.diagnostics) - len(shown)
+        if hidden:
+            shown.append(f"… and {hidden} more error(s) and warning(s) not shown")
+        return "\n".join(shown)
 
 
 class ScheduleError(CwdslError):

@@ -6,6 +6,9 @@ from pathlib import Path
 
 from cwdsl.core.errors import file_error
 
+MAX_JSON_BYTES = 512 * 2**20
+"""The largest JSON file read (512 MiB: a run record of about a million frames)."""
+
 
 def read_json_object(path: str | Path, what: str) -> dict:
     """The JSON object in ``path``; an ``InputError`` naming the path and the reason
@@ -13,11 +16,18 @@ def read_json_object(path: str | Path, what: str) -> dict:
     kind of file in messages (``"profile"``, ``"trace"``)."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise file_error(path, f"no such {what} file") from None
-    except IsADirectoryError:
-        raise file_error(path, f"is a directory, not a {what} file") from None
+        if not file.exists():
+            raise file_error(path, f"no such {what} file")
+        if file.is_dir():
+            raise file_error(path, f"is a directory, not a {what} file")
+        if not file.is_file():  # a FIFO or a device would block or never end
+            raise file_error(path, f"not a regular file; a {what} file is JSON text")
+        with file.open("rb") as f:
+            data = f.read(MAX_JSON_BYTES + 1)
+        if len(data) > MAX_JSON_BYTES:
+            raise file_error(path, f"larger than {MAX_JSON_BYTES // 2**20} MiB; not a {what} "
+                                   f"file")
+        text = data.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise file_error(path, f"cannot read {what} file: {e}") from None
     try:

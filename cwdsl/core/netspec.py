@@ -98,6 +98,11 @@ class NetworkSpec:
     def head(self, name: str) -> Head | None:
         return next((h for h in self.heads if h.name == name), None)
 
+    def deepest_head(self, heads: Iterable[str]) -> str:
+        """Of ``heads``, the one reading the deepest layer (a stage's label difference
+        compares its argmax)."""
+        return max(heads, key=lambda h: self.layer_index(self.head(h).reads))
+
     def deepest_read(self, heads: "Iterable[str] | None" = None) -> str:
         """The deepest trunk layer that ``heads`` (default: every head) read: where a
         stage computing those heads, or the whole network, must run to."""

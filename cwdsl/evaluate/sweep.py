@@ -40,13 +40,7 @@ def parse_range(text: str) -> tuple[float, ...]:
 
 
 def _retheta(expr: ast.ClockExpr, theta: float) -> ast.ClockExpr:
-    if isinstance(expr, (ast.LabelDiff, ast.PixelDiff)):
-        return replace(expr, theta=theta)
-    if isinstance(expr, ast.Not):
-        return replace(expr, operand=_retheta(expr.operand, theta))
-    if isinstance(expr, (ast.And, ast.Or)):
-        return replace(expr, left=_retheta(expr.left, theta), right=_retheta(expr.right, theta))
-    return expr
+    return ast.map_atoms(expr, lambda atom: replace(atom, theta=theta))
 
 
 def with_theta(schedule: ast.Schedule, theta: float) -> ast.Schedule:

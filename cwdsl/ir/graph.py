@@ -146,31 +146,40 @@ def compile_schedule(schedule: ast.Schedule, network: str | None = None) -> Prog
                    network=spec.name)
     g.add_node("input", record=InputNode())
 
+    def add_measure(part: ast.DataAtom, reader: str) -> None:
+        if isinstance(part, ast.PixelDiff):
+            measure = MeasureNode(atom_id(part), part, None, None)
+            source = "input"
+        else:  # a label difference reads its stage's deepest score head
+            stage = part.stage.name
+            head = spec.deepest_head(h.name for h in decl_of[stage].heads)
+            measure = MeasureNode(atom_id(part), part, stage, head)
+            source = stage_key(stage)
+        if measure.key not in g:
+            g.add_node(measure.key, record=measure)
+            g.add_edge(source, measure.key, kind="reads", delay=0)
+        g.add_edge(measure.key, reader, kind="clock", delay=0)
+
     def add_clock(expr: ast.ClockExpr) -> str:
-        node = clock_key(clock_name(expr))
-        if node in g:
-            return node
-        body = decls[expr.name.name].expr if isinstance(expr, ast.ClockRef) else expr
-        g.add_node(node, record=ClockNode(clock_name(expr), body, print_clock(body),
-                                          named=isinstance(expr, ast.ClockRef)))
-        for part in _shallow_parts(body):
-            if isinstance(part, ast.ClockRef):
-                g.add_edge(add_clock(part), node, kind="clock", delay=0)
-                continue
-            if isinstance(part, ast.PixelDiff):
-                measure = MeasureNode(atom_id(part), part, None, None)
-                source = "input"
-            else:  # a label difference reads its stage's deepest score head
-                stage = part.stage.name
-                head = max((h.name for h in decl_of[stage].heads),
-                           key=lambda h: spec.layer_index(spec.head(h).reads))
-                measure = MeasureNode(atom_id(part), part, stage, head)
-                source = stage_key(stage)
-            if measure.key not in g:
-                g.add_node(measure.key, record=measure)
-                g.add_edge(source, measure.key, kind="reads", delay=0)
-            g.add_edge(measure.key, node, kind="clock", delay=0)
-        return node
+        """The clock node of ``expr`` and of every named clock it reaches (a worklist:
+        chains of named clocks may be thousands long)."""
+        first = clock_key(clock_name(expr))
+        pending = [expr]
+        while pending:
+            current = pending.pop()
+            node = clock_key(clock_name(current))
+            if "record" in g.nodes.get(node, {}):
+                continue  # built already (an edge from it may have come first)
+            body = decls[current.name.name].expr if isinstance(current, ast.ClockRef) else current
+            g.add_node(node, record=ClockNode(clock_name(current), body, print_clock(body),
+                                              named=isinstance(current, ast.ClockRef)))
+            for part in _shallow_parts(body):
+                if isinstance(part, ast.ClockRef):
+                    g.add_edge(clock_key(part.name.name), node, kind="clock", delay=0)
+                    pending.append(part)
+                else:
+                    add_measure(part, node)
+        return first
 
     names = computable_stages(schedule)
     previous = "input"

@@ -27,12 +27,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Callable, Iterator, Mapping, Union
+from typing import Iterator, Mapping, Union
 
 import networkx as nx
 
-from cwdsl.core.errors import InputError
-from cwdsl.ir.graph import Program, atom_id, record, within_frame
+from cwdsl.ir.clocks import ClockTable
+from cwdsl.ir.graph import Program, record, within_frame
 from cwdsl.ir.nodes import MeasureNode, StageNode
 from cwdsl.lang import ast
 
@@ -85,7 +85,6 @@ class Fuse:
 Step = Union[Measure, Wave, Cache, Fuse]
 AtomValues = Mapping[str, bool]
 """One frame's values of the data-driven clock atoms, by atom id."""
-ClockFn = Callable[[int, AtomValues], bool]
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,7 @@ class _WaveItem:
     """One wave of the plan of frames ``t >= 1``: its stages with their clock functions."""
 
     index: int
-    stages: tuple[tuple[ClockFn, Compute, Cache], ...]
+    stages: tuple[tuple[str, Compute, Cache], ...]   # (gate, what to do if it fires, if not)
 
 
 class Planner:
@@ -145,7 +144,7 @@ class Planner:
 
         order = list(nx.lexicographical_topological_sort(frame, key=key))
         depth = _depths(frame, order)
-        self._clock_fns: dict[str, ClockFn] = {}
+        self.clocks = ClockTable(program)
         self.gates: dict[str, str] = {s.name: s.gate for s in program.stage_nodes}
         self.fuse = Fuse(program.output_stages)
         # Frame 0: every stage in order, each its own wave, measurements where they fall.
@@ -165,7 +164,7 @@ class Planner:
                 rec = record(g, node)
                 if isinstance(rec, MeasureNode) and depth[node] == w:
                     self._items.append(Measure(rec.atom, rec.expr))
-            stages = tuple((self._clock(s.gate), Compute(s.name, s.delay, s.gate),
+            stages = tuple((s.gate, Compute(s.name, s.delay, s.gate),
                             Cache(s.name, s.gate))
                            for s in program.stage_nodes if depth[s.key] == w)
             if stages:
@@ -173,34 +172,6 @@ class Planner:
         self.stages: tuple[str, ...] = program.stages
         self.atom_ids: tuple[str, ...] = program.atom_ids
         self.period: int | None = _period(program)
-
-    def _clock(self, name: str) -> ClockFn:
-        fn = self._clock_fns.get(name)
-        if fn is None:
-            fn = self._clock_fns[name] = self._compile(self.program.clock(name).expr)
-        return fn
-
-    def _compile(self, expr: ast.ClockExpr) -> ClockFn:
-        match expr:
-            case ast.Const(value):
-                return (lambda t, a: True) if value else (lambda t, a: False)
-            case ast.Every(period, phase):
-                return lambda t, a: t % period == phase
-            case ast.LabelDiff() | ast.PixelDiff():
-                key = atom_id(expr)
-                return lambda t, a: _atom(a, key, t)
-            case ast.ClockRef(name):
-                return self._clock(name.name)
-            case ast.Not(operand):
-                inner = self._compile(operand)
-                return lambda t, a: not inner(t, a)
-            case ast.And(left, right):
-                lf, rf = self._compile(left), self._compile(right)
-                return lambda t, a: lf(t, a) and rf(t, a)
-            case ast.Or(left, right):
-                lf, rf = self._compile(left), self._compile(right)
-                return lambda t, a: lf(t, a) or rf(t, a)
-        raise TypeError(f"not a clock expression: {expr!r}")
 
     def walk(self, t: int, values: AtomValues) -> Iterator[Step]:
         """The steps of frame ``t`` in order. ``values`` is read lazily: a caller that
@@ -210,13 +181,14 @@ class Planner:
         if t == 0:
             yield from self._first_frame
             return
+        named: dict[str, bool] = {}  # this frame's clock values, each computed once
         for item in self._items:
             if isinstance(item, Measure):
                 yield item
                 continue
             computes = []
-            for fires, compute, cache in item.stages:
-                if fires(t, values):
+            for gate, compute, cache in item.stages:
+                if self.clocks.value(gate, t, values, named):
                     computes.append(compute)
                 else:
                     yield cache
@@ -228,17 +200,10 @@ class Planner:
         """The whole :class:`FramePlan` of frame ``t`` given every atom's value."""
         values = MappingProxyType(dict(values or {}))
         steps = tuple(self.walk(t, values))
-        clocks = {gate: (t == 0 or self._clock(gate)(t, values))
+        named: dict[str, bool] = {}
+        clocks = {gate: (t == 0 or self.clocks.value(gate, t, values, named))
                   for gate in dict.fromkeys(self.gates.values())}
         return FramePlan(t, steps, MappingProxyType(clocks), values)
-
-
-def _atom(values: AtomValues, key: str, t: int) -> bool:
-    try:
-        return bool(values[key])
-    except KeyError:
-        raise InputError(f"frame {t}: no value for data-driven clock '{key}' "
-                         f"(give a trace or a firing rate)") from None
 
 
 def _depths(frame: nx.DiGraph, order: list[str]) -> dict[str, int]:

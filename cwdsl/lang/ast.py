@@ -5,8 +5,8 @@ not layout.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Union
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterator, TypeVar, Union
 
 from cwdsl.core.errors import Source
 from cwdsl.core.span import Span
@@ -131,6 +131,7 @@ class Or(BinaryOp):
 
 ClockExpr = Union[Const, Every, LabelDiff, PixelDiff, ClockRef, Not, And, Or]
 DataAtom = Union[LabelDiff, PixelDiff]
+T = TypeVar("T")
 """Clock atoms whose value depends on the data; the executor measures them."""
 
 
@@ -178,11 +179,56 @@ class Schedule(Node):
     source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
 
 
-def walk_clock(expr: ClockExpr):
-    """Every node of a clock expression, parents before children."""
-    yield expr
+# Clock expressions can be thousands of terms deep (``not not … x``, a long ``or``): every
+# traversal below keeps its own stack, never Python's.
+
+def children(expr: ClockExpr) -> tuple[ClockExpr, ...]:
+    """The operands of ``expr``, left to right (none for an atom or a clock name)."""
     if isinstance(expr, Not):
-        yield from walk_clock(expr.operand)
-    elif isinstance(expr, (And, Or)):
-        yield from walk_clock(expr.left)
-        yield from walk_clock(expr.right)
+        return (expr.operand,)
+    if isinstance(expr, BinaryOp):
+        return (expr.left, expr.right)
+    return ()
+
+
+def walk_clock(expr: ClockExpr) -> Iterator[ClockExpr]:
+    """Every node of a clock expression, parents before children, left to right."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))
+
+
+def fold_clock(expr: ClockExpr, leaf: Callable[[ClockExpr], T],
+               inner: Callable[[ClockExpr, list[T]], T]) -> T:
+    """Bottom-up evaluation of ``expr``: ``leaf(node)`` for nodes without operands,
+    ``inner(node, [results of its operands])`` for ``not``/``and``/``or``."""
+    results: list[T] = []
+    stack: list[tuple[ClockExpr, bool]] = [(expr, False)]
+    while stack:
+        node, expanded = stack.pop()
+        operands = children(node)
+        if not operands:
+            results.append(leaf(node))
+        elif expanded:
+            values = results[-len(operands):]
+            del results[-len(operands):]
+            results.append(inner(node, values))
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in reversed(operands))
+    return results[0]
+
+
+def map_atoms(expr: ClockExpr, fn: Callable[[DataAtom], ClockExpr]) -> ClockExpr:
+    """``expr`` with every data-driven atom replaced by ``fn(atom)`` (spans kept)."""
+    def leaf(node):
+        return fn(node) if isinstance(node, (LabelDiff, PixelDiff)) else node
+
+    def inner(node, operands):
+        if isinstance(node, Not):
+            return replace(node, operand=operands[0])
+        return replace(node, left=operands[0], right=operands[1])
+
+    return fold_clock(expr, leaf, inner)

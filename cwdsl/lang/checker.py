@@ -12,6 +12,11 @@ from cwdsl.core.errors import Diagnostic, ScheduleError, did_you_mean
 from cwdsl.core.netspec import NetworkSpec, find_network, network_names
 
 
+MAX_INPUT_SIDE = 16384
+"""The largest input height or width a schedule may ask for (frames this size are resized
+to it, so a larger one would only exhaust memory)."""
+
+
 def check(schedule: ast.Schedule) -> tuple[Diagnostic, ...]:
     """Raise ``ScheduleError`` with every error found; return the warnings."""
     checker = _Checker(schedule)
@@ -36,17 +41,15 @@ def clock_reads(expr: ast.ClockExpr, clocks: dict[str, ast.ClockDecl]) -> set[st
     """Stages whose scores a clock expression reads, through named clocks too."""
     seen: set[str] = set()
     reads: set[str] = set()
-
-    def visit(e):
-        for node in ast.walk_clock(e):
+    pending = [expr]  # a worklist, not recursion: clock chains may be thousands long
+    while pending:
+        for node in ast.walk_clock(pending.pop()):
             if isinstance(node, ast.LabelDiff):
                 reads.add(node.stage.name)
             elif isinstance(node, ast.ClockRef) and node.name.name in clocks \
                     and node.name.name not in seen:
                 seen.add(node.name.name)
-                visit(clocks[node.name.name].expr)
-
-    visit(expr)
+                pending.append(clocks[node.name.name].expr)
     return reads
 
 
@@ -94,6 +97,9 @@ class _Checker:
                        f"{did_you_mean(net.name.name, network_names())}", net.name)
         if net.input is not None and (net.input.height < 1 or net.input.width < 1):
             self.error("input size must be at least 1x1", net.input)
+        elif net.input is not None and max(net.input.hw) > MAX_INPUT_SIDE:
+            self.error(f"input size {net.input.height}x{net.input.width} is larger than "
+                       f"{MAX_INPUT_SIDE} pixels a side (an 8K frame is 4320x7680)", net.input)
 
     def layer(self, ident: ast.Ident) -> int | None:
         names = self.spec.layer_names
@@ -188,13 +194,13 @@ class _Checker:
             for node in ast.walk_clock(decl.expr):
                 if isinstance(node, ast.ClockRef) and node.name.name in self.clocks:
                     graph.add_edge(name, node.name.name)
-        for cycle in sorted(nx.simple_cycles(graph), key=lambda c: (len(c), sorted(c))):
-            first = min(cycle, key=lambda n: self.clocks[n].span.line)
+        cycle = _first_cycle(graph)
+        if cycle:
+            first = min(cycle, key=lambda n: (self.clocks[n].span.line, self.clocks[n].span.column))
             i = cycle.index(first)
             path = " → ".join(cycle[i:] + cycle[:i] + [first])
             self.error(f"clock '{first}' is defined in terms of itself ({path})",
                        self.clocks[first].name)
-            break
 
     def check_expr(self, expr: ast.ClockExpr, used: set[str]) -> None:
         for node in ast.walk_clock(expr):
@@ -291,3 +297,30 @@ class _Checker:
                            f"same frame ({path}): a clock cannot depend on the stage it gates "
                            f"(a delay on the path would break the cycle)", rule.clock)
                 return
+
+
+def _first_cycle(graph: nx.DiGraph) -> list[str]:
+    """A cycle of ``graph`` (its nodes in edge order), or [] when there is none: one
+    iterative depth-first search from the nodes in insertion order, so linear time (never
+    every cycle, which can be exponentially many) and no recursion (chains can be long)."""
+    done: set[str] = set()
+    for root in graph:
+        if root in done:
+            continue
+        path, on_path = [root], {root}
+        branches = [iter(graph.successors(root))]
+        while branches:
+            nxt = next(branches[-1], None)
+            if nxt is None:
+                finished = path.pop()
+                done.add(finished)
+                on_path.discard(finished)
+                branches.pop()
+                continue
+            if nxt in on_path:
+                return path[path.index(nxt):]
+            if nxt not in done:
+                path.append(nxt)
+                on_path.add(nxt)
+                branches.append(iter(graph.successors(nxt)))
+    return []

@@ -9,7 +9,8 @@ from importlib import resources
 from pathlib import Path
 
 import lark
-from lark import Token, Transformer, v_args
+from lark import Token, v_args
+from lark.visitors import Transformer_NonRecursive
 
 from cwdsl.lang import ast
 from cwdsl.core.errors import Diagnostic, InputError, ScheduleError, Source, did_you_mean
@@ -77,7 +78,9 @@ def _unexpected_token_message(token: Token, expected) -> str:
 
 def parse(text: str, path: str = "<string>") -> ast.Schedule:
     """Parse schedule text into a :class:`~cwdsl.lang.ast.Schedule` (syntax only; see ``check``)."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the schedule
     source = Source(text, path)
+    _check_length(source)
     try:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedCharacters as e:
@@ -100,7 +103,7 @@ def parse(text: str, path: str = "<string>") -> ast.Schedule:
         raise ScheduleError(Diagnostic(f"unexpected end of file; expected {_expected(e.expected)}",
                                        source=source)) from None
     try:
-        statements = _ToAst(source).transform(tree).children
+        statements = _ToAst(source).transform(tree).children  # no recursion: any depth
     except lark.exceptions.VisitError as e:
         if isinstance(e.orig_exc, ScheduleError):
             raise e.orig_exc from None
@@ -108,19 +111,55 @@ def parse(text: str, path: str = "<string>") -> ast.Schedule:
     return _assemble(statements, source)
 
 
+MAX_TOKENS = 50_000
+"""The most words, numbers and symbols a schedule may hold: parsing and checking that many
+takes about a second; a schedule this large is a generated one gone wrong."""
+
+_TOKEN = re.compile(r"#[^\n]*|\s+|(\.\.|>=|[A-Za-z0-9_.]+|.)", re.S)
+
+
+def _check_length(source: Source) -> None:
+    """A ``ScheduleError`` at the first token past :data:`MAX_TOKENS` (a fast count, before
+    the parser spends seconds per hundred thousand tokens)."""
+    count = 0
+    for match in _TOKEN.finditer(source.text):
+        if match.group(1) is None:
+            continue  # whitespace or a comment
+        count += 1
+        if count > MAX_TOKENS:
+            line = source.text.count("\n", 0, match.start()) + 1
+            column = match.start() - (source.text.rfind("\n", 0, match.start()) + 1) + 1
+            raise ScheduleError(Diagnostic(
+                f"the schedule is too long: more than {MAX_TOKENS:,} words, numbers and "
+                f"symbols (split long clock expressions into named clocks, or generate less)",
+                Span(line, column, line, column + len(match.group(1))), source=source))
+
+
+MAX_SCHEDULE_BYTES = 4 * 2**20
+"""The largest schedule file read (4 MiB); ``check`` takes well under 2 s up to 1 MB."""
+
+
 def parse_file(path: str | Path) -> ast.Schedule:
-    """Read and parse a ``.cw`` file; a missing or unreadable file is an ``InputError``."""
+    """Read and parse a ``.cw`` file (UTF-8, a byte-order mark allowed); a missing,
+    unreadable, non-regular or oversized file is an ``InputError`` naming it."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such schedule file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a schedule file") from None
+        if not path.exists():
+            raise InputError(f"{path}: no such schedule file")
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory, not a schedule file")
+        if not path.is_file():  # a FIFO, a device such as /dev/zero, a socket
+            raise InputError(f"{path}: not a regular file; a schedule is a .cw text file")
+        with path.open("rb") as f:
+            data = f.read(MAX_SCHEDULE_BYTES + 1)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
+    if len(data) > MAX_SCHEDULE_BYTES:
+        raise InputError(f"{path}: larger than {MAX_SCHEDULE_BYTES // 2**20} MiB; not a schedule")
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise InputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read ({e.strerror})") from None
     return parse(text, str(path))
 
 
@@ -128,7 +167,11 @@ def _ident(token: Token) -> ast.Ident:
     return ast.Ident(str(token), span=Span.of(token))
 
 
-class _ToAst(Transformer):
+MAX_WHOLE = 2**63 - 1
+"""The largest period, phase, delay, constant or size side a schedule may write."""
+
+
+class _ToAst(Transformer_NonRecursive):
     """Parse tree → AST nodes. Numbers are validated for *shape* here (whole numbers
     where whole numbers are needed); ranges are the checker's job."""
 
@@ -140,10 +183,14 @@ class _ToAst(Transformer):
         return ScheduleError(Diagnostic(message, Span.of(token), source=self.source))
 
     def _whole(self, token: Token, what: str) -> int:
-        value = float(token)
-        if not math.isfinite(value) or value != int(value) or not _looks_whole(str(token)):
-            raise self._error(f"{what} must be a whole number, got {token}", token)
-        return int(value)
+        """An exact whole number (never through a float, which rounds above 2**53)."""
+        text = str(token)
+        if not _looks_whole(text):
+            raise self._error(f"{what} must be a whole number, got {_shown(text)}", token)
+        if len(text.lstrip("-")) > len(str(MAX_WHOLE)) or abs(int(text)) > MAX_WHOLE:
+            raise self._error(f"{what} is too large ({_shown(text)}); at most 2**63 - 1",
+                              token)
+        return int(text)
 
     def _fraction(self, token: Token) -> float:
         value = float(token)
@@ -155,7 +202,8 @@ class _ToAst(Transformer):
     def network_decl(self, meta, children):
         size = None
         if len(children) == 2:
-            h, w = (int(x) for x in str(children[1]).split("x"))
+            h, w = (self._whole(Token("SIZE", x, *_position(children[1])), "an input size")
+                    for x in str(children[1]).split("x"))
             size = ast.Size(h, w, span=Span.of(children[1]))
         return ast.NetworkDecl(_ident(children[0]), size, span=Span.of(meta))
 
@@ -245,7 +293,18 @@ class _ToAst(Transformer):
 
 
 def _looks_whole(text: str) -> bool:
-    return all(c.isdigit() or c == "-" for c in text)
+    return bool(text.lstrip("-")) and text.lstrip("-").isdigit() and text.count("-") <= 1
+
+
+def _shown(text: str, limit: int = 24) -> str:
+    """A number as written, shortened when it is very long."""
+    return text if len(text) <= limit else f"{text[:10]}…{text[-6:]} ({len(text)} digits)"
+
+
+def _position(token: Token) -> tuple:
+    """A token's position, to give a part of it (one side of ``HxW``) the same span."""
+    return (token.start_pos, token.line, token.column, token.end_line, token.end_column,
+            token.end_pos)
 
 
 def _assemble(statements, source: Source) -> ast.Schedule:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from cwdsl.lang import ast
 _PRECEDENCE = {ast.Or: 1, ast.And: 2, ast.Not: 3}
+_ATOM = 4  # atoms and clock names bind tightest
 
 
 def format_number(value: float) -> str:
@@ -12,8 +13,38 @@ def format_number(value: float) -> str:
 
 
 def print_clock(expr: ast.ClockExpr) -> str:
-    """Canonical text of a clock expression, with only the parentheses it needs."""
-    match expr:
+    """Canonical text of a clock expression, with only the parentheses it needs. Written
+    token by token from an explicit stack: expressions may be thousands of terms deep, and
+    the time is linear in their size."""
+    out: list[str] = []
+    # Work items: a literal to write, or (node, the precedence of its parent, whether it is
+    # a right operand). Pushed in reverse order of writing.
+    stack: list = [(expr, 0, False)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        node, parent, right = item
+        mine = _PRECEDENCE.get(type(node), _ATOM)
+        # and/or are left-associative: a right operand of equal precedence needs parentheses
+        parens = mine < parent or (right and mine == parent and mine < _PRECEDENCE[ast.Not])
+        if parens:
+            stack.append(")")
+        if isinstance(node, ast.Not):
+            stack += [(node.operand, mine, False), "not "]
+        elif isinstance(node, ast.BinaryOp):
+            word = " and " if isinstance(node, ast.And) else " or "
+            stack += [(node.right, mine, True), word, (node.left, mine, False)]
+        else:
+            stack.append(_atom_text(node))
+        if parens:
+            stack.append("(")
+    return "".join(out)
+
+
+def _atom_text(node: ast.ClockExpr) -> str:
+    match node:
         case ast.Const(value):
             return str(value)
         case ast.Every(period, phase):
@@ -24,22 +55,7 @@ def print_clock(expr: ast.ClockExpr) -> str:
             return f"pixeldiff(since={since}) {op} {format_number(theta)}"
         case ast.ClockRef(name):
             return name.name
-        case ast.Not(operand):
-            return "not " + _operand(operand, 3, right=False)
-        case ast.And(left, right):
-            return f"{_operand(left, 2, False)} and {_operand(right, 2, True)}"
-        case ast.Or(left, right):
-            return f"{_operand(left, 1, False)} or {_operand(right, 1, True)}"
-    raise TypeError(f"not a clock expression: {expr!r}")
-
-
-def _operand(expr: ast.ClockExpr, parent: int, right: bool) -> str:
-    mine = _PRECEDENCE.get(type(expr), 4)
-    text = print_clock(expr)
-    # and/or are left-associative: a right child of equal precedence needs parentheses.
-    if mine < parent or (right and mine == parent and mine < 3):
-        return f"({text})"
-    return text
+    raise TypeError(f"not a clock expression: {node!r}")
 
 
 def print_schedule(schedule: ast.Schedule) -> str:

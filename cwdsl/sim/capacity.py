@@ -109,7 +109,7 @@ def run_capacity(planner: Planner, costs: ScheduleCosts, streams: int, fps: floa
 
 def _work_table(planner, costs, streams, per_stream, trace_for) -> list[list[float]]:
     """``work[i][k]``: service time of stream ``i``'s ``k``-th processed frame."""
-    if planner.period is not None:  # every stream runs the same periodic plans
+    if planner.period is not None and planner.period <= per_stream:  # the same periodic plans
         first, cycle = periodic_prices(planner, costs)
         row = [first.work_ms] + [cycle[t % planner.period].work_ms for t in range(1, per_stream)]
         return [row] * streams
