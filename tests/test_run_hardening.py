@@ -266,3 +266,25 @@ def test_sigterm_cleans_up_and_exits_130(tmp_path):
     err = proc.communicate(timeout=60)[1]
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+# ------------------------------------------------------------------ 2: README's CamVid path
+
+CAMVID = ROOT.parent / "shared" / "data" / "camvid-half"
+
+
+def test_readme_camvid_commands_use_one_path_and_run(tmp_path, capsys):
+    readme = (ROOT / "README.md").read_text()
+    paths = {word for line in readme.splitlines() if line.startswith("cwdsl ")
+             or line.startswith("    --") for word in line.split() if "camvid-half" in word}
+    assert paths and all(p.startswith("../shared/data/camvid-half/") for p in paths), paths
+    command = next(line for line in readme.splitlines()
+                   if line.startswith("cwdsl run") and "camvid-half" in line)
+    if not CAMVID.is_dir():
+        pytest.skip("CamVid is not at ../shared/data/camvid-half")
+    args = command.split()[1:]
+    args[args.index("--frames") + 1] = str(CAMVID / "val" / "images")
+    args[args.index("--out") + 1] = str(tmp_path / "camvid")
+    code, out, err = cli(capsys, *args, "--max-frames", "2", "--quiet")
+    assert code == 0, err
+    assert "network fcn8s_camvid" in out and "at 180x240" in out and "note" not in err
