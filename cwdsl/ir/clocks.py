@@ -95,6 +95,11 @@ class ClockTable:
         self._refs = refs
         self._rank = {name: i for i, name in enumerate(nx.topological_sort(refs))}
         self._needs: dict[str, tuple[str, ...]] = {}
+        # Most clocks are one term (``1``, ``every 2``, an atom, or a name for one of
+        # those): evaluate them directly, as the executor does every frame.
+        self._direct = {}
+        for name in self._rank:  # referenced clocks first
+            self._direct[name] = _direct(self.code[name], self._direct)
 
     def needs(self, name: str) -> tuple[str, ...]:
         """The named clocks that clock ``name`` reaches, each after the clocks it reads
@@ -105,12 +110,38 @@ class ClockTable:
             self._needs[name] = found
         return found
 
+    def direct(self, name: str):
+        """A function ``(t, values) -> bool`` for a one-term clock (None for others), which
+        needs no per-frame cache."""
+        return self._direct[name]
+
     def value(self, name: str, t: int, values: Mapping[str, bool],
               named: MutableMapping[str, bool]) -> bool:
         """Clock ``name`` on frame ``t``; ``named`` caches the frame's clock values."""
+        direct = self._direct[name]
+        if direct is not None:
+            return direct(t, values)
         for need in self.needs(name):
             if need not in named:
                 named[need] = run(self.code[need], t, values, named)
         if name not in named:
             named[name] = run(self.code[name], t, values, named)
         return named[name]
+
+
+def _direct(code: Code, direct: Mapping[str, object]):
+    """A function ``(t, values) -> bool`` for one-term ``code``; None for longer code."""
+    if len(code) != 1:
+        return None
+    op = code[0]
+    kind = op[0]
+    if kind == CONST:
+        value = op[1]
+        return lambda t, values: value
+    if kind == EVERY:
+        period, phase = op[1], op[2]
+        return lambda t, values: t % period == phase
+    if kind == ATOM:
+        atom = op[1]
+        return lambda t, values: atom_value(values, atom, t)
+    return direct.get(op[1])  # a name for another clock: its function, if it has one

@@ -125,7 +125,9 @@ class _WaveItem:
     """One wave of the plan of frames ``t >= 1``: its stages with their clock functions."""
 
     index: int
-    stages: tuple[tuple[str, Compute, Cache], ...]   # (gate, what to do if it fires, if not)
+    # (the gate's direct function or None, the gate, what to do if it fires, if not)
+    stages: tuple[tuple[object, str, Compute, Cache], ...]
+    full: Wave  # the step when every stage of the wave computes (most frames of most schedules)
 
 
 class Planner:
@@ -164,11 +166,11 @@ class Planner:
                 rec = record(g, node)
                 if isinstance(rec, MeasureNode) and depth[node] == w:
                     self._items.append(Measure(rec.atom, rec.expr))
-            stages = tuple((s.gate, Compute(s.name, s.delay, s.gate),
+            stages = tuple((self.clocks.direct(s.gate), s.gate, Compute(s.name, s.delay, s.gate),
                             Cache(s.name, s.gate))
                            for s in program.stage_nodes if depth[s.key] == w)
             if stages:
-                self._items.append(_WaveItem(w, stages))
+                self._items.append(_WaveItem(w, stages, Wave(w, tuple(s[2] for s in stages))))
         self.stages: tuple[str, ...] = program.stages
         self.atom_ids: tuple[str, ...] = program.atom_ids
         self.period: int | None = _period(program)
@@ -182,17 +184,20 @@ class Planner:
             yield from self._first_frame
             return
         named: dict[str, bool] = {}  # this frame's clock values, each computed once
+        value = self.clocks.value
         for item in self._items:
             if isinstance(item, Measure):
                 yield item
                 continue
             computes = []
-            for gate, compute, cache in item.stages:
-                if self.clocks.value(gate, t, values, named):
+            for direct, gate, compute, cache in item.stages:
+                if direct(t, values) if direct is not None else value(gate, t, values, named):
                     computes.append(compute)
                 else:
                     yield cache
-            if computes:
+            if len(computes) == len(item.stages):
+                yield item.full
+            elif computes:
                 yield Wave(item.index, tuple(computes))
         yield self.fuse
 
