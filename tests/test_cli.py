@@ -93,7 +93,7 @@ def test_usage_errors_exit_2_without_traceback():
     proc = run("explain", "schedules/oracle.cw", "--frames", "0")
     assert proc.returncode == 2 and "expected at least 1" in proc.stderr
     proc = run("explain", "no/such.cw")
-    assert proc.returncode == 2 and "no/such.cw: no such schedule file" in proc.stderr
+    assert proc.returncode == 2 and "no/such.cw: error: no such schedule file" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

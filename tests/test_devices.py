@@ -142,7 +142,7 @@ def test_unreadable_files(tmp_path):
         load_device(str(tmp_path / "list.json"))
     with pytest.raises(InputError, match="missing.json: error: no such device spec"):
         load_device(str(tmp_path / "missing.json"))
-    with pytest.raises(InputError, match="is a directory"):
+    with pytest.raises(InputError, match="is a folder"):
         load_spec(tmp_path)
 
 

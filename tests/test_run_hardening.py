@@ -249,7 +249,7 @@ def test_stale_partial_folders_of_the_target_are_removed(tmp_path, capsys):
 @pytest.mark.slow
 def test_sigterm_cleans_up_and_exits_130(tmp_path):
     frames = tmp_path / "frames"
-    write_frames_dir(frames, generate_clip(1, 60, (128, 128)).frames)
+    write_frames_dir(frames, generate_clip(1, 200, (128, 128)).frames)  # several seconds
     proc = subprocess.Popen([sys.executable, "-m", "cwdsl", "run", ADAPTIVE, "--frames",
                              str(frames), "--net", "tiny", "--out", str(tmp_path / "out"),
                              "--save", "masks", "--quiet"], cwd=ROOT,
@@ -261,7 +261,7 @@ def test_sigterm_cleans_up_and_exits_130(tmp_path):
             pytest.fail(f"ended before the signal (exit {proc.returncode}): {proc.stderr.read()}")
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    time.sleep(1.0)
+    time.sleep(0.3)  # well inside the run
     proc.send_signal(signal.SIGTERM)
     err = proc.communicate(timeout=60)[1]
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err

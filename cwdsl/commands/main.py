@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -57,6 +58,7 @@ def load_plugins(paths: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` ends a command as Ctrl-C does
     try:
         load_plugins(args.plugin)
         return args.handle(args)
@@ -71,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `cwdsl explain … | head`: the reader left, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame):
+    """SIGTERM as Ctrl-C: staged outputs are removed on the way out and the exit is 130."""
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":  # pragma: no cover

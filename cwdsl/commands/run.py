@@ -1,9 +1,7 @@
 """``cwdsl run``: run a schedule over video with a real network."""
 from __future__ import annotations
 
-import signal
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 from cwdsl.commands.options import add_command, positive_int
@@ -52,19 +50,6 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-@contextmanager
-def terminate_as_interrupt():
-    """SIGTERM ends the run as Ctrl-C does: staged output removed, exit 130."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def note(text: str) -> None:
     print(f"note: {text}", file=sys.stderr)
 
@@ -82,8 +67,7 @@ def handle(args) -> int:
         oracle=False if args.no_oracle else None, progress=not args.quiet,
         size=parse_size(args.size) if args.size else None, force=args.force,
         keep_partial=args.keep_partial)
-    with terminate_as_interrupt():
-        record = run(options, on_note=note)
+    record = run(options, on_note=note)
     print(summary_table(record))
     if args.out:
         written = ["run.json"] + [name for item, name in (("masks", "masks/"),

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from cwdsl.core.errors import file_error
+from cwdsl.core.inputs import input_file
 
 MAX_JSON_BYTES = 512 * 2**20
 """The largest JSON file read (512 MiB: a run record of about a million frames)."""
@@ -14,14 +15,8 @@ def read_json_object(path: str | Path, what: str) -> dict:
     """The JSON object in ``path``; an ``InputError`` naming the path and the reason
     (missing, a folder, unreadable, not JSON, not an object) otherwise. ``what`` names the
     kind of file in messages (``"profile"``, ``"trace"``)."""
-    file = Path(path)
+    file = input_file(path, f"{what} file")  # a FIFO or a device would block or never end
     try:
-        if not file.exists():
-            raise file_error(path, f"no such {what} file")
-        if file.is_dir():
-            raise file_error(path, f"is a directory, not a {what} file")
-        if not file.is_file():  # a FIFO or a device would block or never end
-            raise file_error(path, f"not a regular file; a {what} file is JSON text")
         with file.open("rb") as f:
             data = f.read(MAX_JSON_BYTES + 1)
         if len(data) > MAX_JSON_BYTES:

@@ -9,6 +9,10 @@ from cwdsl.core.errors import InputError, did_you_mean
 HW = tuple[int, int]
 """A frame or feature-map size in pixels: (height, width)."""
 
+MAX_INPUT_SIDE = 8192
+"""The largest input height or width (a schedule's ``input``, ``run --size``): an 8K frame
+is 4320x7680; beyond this a frame's feature maps only exhaust memory."""
+
 DTYPE_NAMES = ("float32", "float16", "bfloat16")
 """The dtypes a network can run in (``--dtype``), in this order everywhere."""
 

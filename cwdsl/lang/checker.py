@@ -9,12 +9,8 @@ import networkx as nx
 
 from cwdsl.lang import ast
 from cwdsl.core.errors import Diagnostic, ScheduleError, did_you_mean
+from cwdsl.core.units import MAX_INPUT_SIDE
 from cwdsl.core.netspec import NetworkSpec, find_network, network_names
-
-
-MAX_INPUT_SIDE = 16384
-"""The largest input height or width a schedule may ask for (frames this size are resized
-to it, so a larger one would only exhaust memory)."""
 
 
 def check(schedule: ast.Schedule) -> tuple[Diagnostic, ...]:
@@ -99,7 +95,7 @@ class _Checker:
             self.error("input size must be at least 1x1", net.input)
         elif net.input is not None and max(net.input.hw) > MAX_INPUT_SIDE:
             self.error(f"input size {net.input.height}x{net.input.width} is larger than "
-                       f"{MAX_INPUT_SIDE} pixels a side (an 8K frame is 4320x7680)", net.input)
+                       f"{MAX_INPUT_SIDE} pixels a side", net.input)
 
     def layer(self, ident: ast.Ident) -> int | None:
         names = self.spec.layer_names

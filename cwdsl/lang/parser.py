@@ -14,6 +14,7 @@ from lark.visitors import Transformer_NonRecursive
 
 from cwdsl.lang import ast
 from cwdsl.core.errors import Diagnostic, InputError, ScheduleError, Source, did_you_mean
+from cwdsl.core.inputs import input_file
 from cwdsl.core.span import Span
 
 _TERMINAL_WORDS = {
@@ -142,14 +143,8 @@ MAX_SCHEDULE_BYTES = 4 * 2**20
 def parse_file(path: str | Path) -> ast.Schedule:
     """Read and parse a ``.cw`` file (UTF-8, a byte-order mark allowed); a missing,
     unreadable, non-regular or oversized file is an ``InputError`` naming it."""
-    path = Path(path)
+    path = input_file(path, "schedule file")  # a FIFO or /dev/zero is refused, not read
     try:
-        if not path.exists():
-            raise InputError(f"{path}: no such schedule file")
-        if path.is_dir():
-            raise InputError(f"{path}: is a directory, not a schedule file")
-        if not path.is_file():  # a FIFO, a device such as /dev/zero, a socket
-            raise InputError(f"{path}: not a regular file; a schedule is a .cw text file")
         with path.open("rb") as f:
             data = f.read(MAX_SCHEDULE_BYTES + 1)
     except OSError as e:

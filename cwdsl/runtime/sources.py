@@ -19,7 +19,7 @@ from PIL import Image
 from cwdsl.core.errors import InputError
 from cwdsl.core.inputs import input_file
 from cwdsl.core.netspec import NetworkSpec
-from cwdsl.core.units import HW
+from cwdsl.core.units import HW, MAX_INPUT_SIDE
 from cwdsl.demo.clip import DEMO, demo_clip
 from cwdsl.demo.render import NUM_CLASSES as DEMO_CLASSES
 from cwdsl.ir.graph import Program
@@ -27,7 +27,6 @@ from cwdsl.runtime.video import (count_packets, list_images, read_frames_dir, re
                                  video_info)
 
 FALLBACK_FPS = 15.0  # for a video that does not say its frame rate
-MAX_SIDE = 8192      # largest --size side: beyond it a frame's tensors fill memory
 FAR_FROM_TRAINING = 1.5  # warn when the linear scale differs from training by more
 
 @dataclass(frozen=True)
@@ -98,8 +97,8 @@ def run_size(size: HW | None, program: Program, own_network: bool, native: HW) -
     if size is None:
         stated = program.schedule.network.input
         size = stated.hw if stated is not None and own_network else native
-    if max(size) > MAX_SIDE:
-        raise InputError(f"size {size[0]}x{size[1]} is too large (at most {MAX_SIDE} a side)")
+    if max(size) > MAX_INPUT_SIDE:
+        raise InputError(f"size {size[0]}x{size[1]} is too large (at most {MAX_INPUT_SIDE} a side)")
     return size
 
 def scale_note(size: HW, spec: NetworkSpec) -> str | None:
