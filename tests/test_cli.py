@@ -135,3 +135,14 @@ def test_explain_grid_is_aligned_as_the_readme_shows(capsys):
     frame_row = next(line for line in out if line.startswith("frame"))
     clock_rows = [line for line in out if line.startswith("clock ")]
     assert clock_rows and all(len(line) == len(frame_row) for line in clock_rows)  # aligned
+
+
+def test_plugin_that_is_not_a_regular_file_is_refused(tmp_path, capsys):
+    import os
+
+    fifo = tmp_path / "plugin.py"
+    os.mkfifo(fifo)
+    for path, reason in ((fifo, "is a named pipe"), ("/dev/zero", "is a character device"),
+                         (tmp_path / "none.py", "no such plugin file")):
+        assert main(["--plugin", str(path), "check", "schedules/oracle.cw"]) == 2
+        assert reason in capsys.readouterr().err

@@ -1,4 +1,6 @@
 """Class names in the network descriptions and the legend drawn from them (issue 11, item 15)."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -46,3 +48,17 @@ def test_with_legend_puts_it_beside_the_overlay():
         with_legend(np.zeros((4, 4)), ["a"])
     with pytest.raises(InputError, match="needs as many colours"):
         legend_image(["a", "b"], colors=palette(1))
+
+
+def test_run_overlay_frames_carry_the_legend(tmp_path):
+    import av
+
+    from cwdsl.commands.main import main
+
+    out = tmp_path / "run"
+    root = Path(__file__).resolve().parents[1]
+    assert main(["run", str(root / "schedules" / "adaptive.cw"), "--out", str(out),
+                 "--save", "overlay", "--max-frames", "3", "--quiet", "--no-oracle"]) == 0
+    with av.open(str(out / "overlay.mp4")) as container:
+        frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert frame.shape[0] == 128 and frame.shape[1] > 128 + 40  # the demo frame, then its legend

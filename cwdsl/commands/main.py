@@ -8,13 +8,13 @@ import importlib.util
 import os
 import signal
 import sys
-from pathlib import Path
 
 from cwdsl import __version__
 from cwdsl.commands import (check, evaluate, explain, graph, layers, profile, run, simulate,
                             sweep, train)
 from cwdsl.commands.options import EXIT_USER_ERROR
 from cwdsl.core.errors import CwdslError, InputError
+from cwdsl.core.inputs import input_file
 
 COMMANDS = (check, explain, graph, run, train, profile, simulate, evaluate, sweep, layers)
 """The command modules, in the order ``cwdsl --help`` lists them; each has
@@ -42,9 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 def load_plugins(paths: list[str]) -> None:
     """Import each Python file in ``paths`` (a failing one is an ``InputError``)."""
     for i, path in enumerate(paths):
-        file = Path(path)
-        if not file.is_file():
-            raise InputError(f"{path}: no such plugin file")
+        file = input_file(path, "plugin file")  # a FIFO or a device is refused, not read
         spec = importlib.util.spec_from_file_location(f"cwdsl_plugin_{i}", file)
         module = importlib.util.module_from_spec(spec)
         try:

@@ -32,6 +32,7 @@ from cwdsl.nets.weights import load_weights
 from cwdsl.runtime.device import resolve_device
 from cwdsl.runtime.encode import write_video
 from cwdsl.runtime.executor import Executor
+from cwdsl.runtime.legend import with_legend
 from cwdsl.runtime.palette import overlay
 from cwdsl.runtime.records import RunRecord, Throughput, Totals, frame_record, make_record
 from cwdsl.runtime.sources import FrameSource, frame_source
@@ -204,7 +205,10 @@ def _execute(options: RunOptions, ready: Prepared, tmp: Path | None) -> RunRecor
         bar.refresh()
         try:
             if tmp is not None and "overlay" in options.save:
-                write_video(tmp / "overlay.mp4", (overlay(rgb, lab) for rgb, lab in frames(bar)),
+                spec = program.network
+                names = [spec.class_name(i) for i in range(spec.num_classes)]
+                write_video(tmp / "overlay.mp4",  # each frame with its class legend beside it
+                            (with_legend(overlay(rgb, lab), names) for rgb, lab in frames(bar)),
                             fps=source.fps)
             else:
                 for _ in frames(bar):
