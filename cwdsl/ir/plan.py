@@ -186,8 +186,13 @@ class Planner:
         named: dict[str, bool] = {}  # this frame's clock values, each computed once
         value = self.clocks.value
         for item in self._items:
-            if isinstance(item, Measure):
+            if item.__class__ is Measure:
                 yield item
+                continue
+            if len(item.stages) == 1:  # most waves: one stage, computed or cached
+                direct, gate, _, cache = item.stages[0]
+                fires = direct(t, values) if direct is not None else value(gate, t, values, named)
+                yield item.full if fires else cache
                 continue
             computes = []
             for direct, gate, compute, cache in item.stages:
