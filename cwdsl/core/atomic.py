@@ -15,7 +15,7 @@ def atomic_path(path: str | Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
+    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; give the file normal permissions
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -24,7 +24,8 @@ def atomic_path(path: str | Path):
         raise
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process's umask (reading it means setting it: it is set straight back)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask

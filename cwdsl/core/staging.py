@@ -17,16 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+from cwdsl.core.atomic import current_umask
 from cwdsl.core.errors import InputError
 
 PARTIAL = ".partial-"   # .NAME.partial-XXXX: a folder being written
 OLD = ".old-"           # .NAME.old-XXXX: the previous contents, during the swap
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def check_target(out: Path, replaceable: Callable[[Path], bool], force: bool,
@@ -75,7 +70,7 @@ def _locked(out: Path) -> Iterator[None]:
     lock = out.parent / f".{out.name}.lock"
     while True:
         try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~current_umask())
         except OSError as e:
             raise InputError(f"{out}: cannot write here ({e.strerror or e})") from None
         try:
@@ -110,7 +105,7 @@ def remove_stale(out: Path) -> None:
 
 def _swap(tmp: Path, out: Path) -> None:
     """Put the finished folder ``tmp`` at ``out``, replacing what was there."""
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the folder normal permissions
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; give the folder normal permissions
     if not out.exists():
         os.rename(tmp, out)
         return

@@ -1,1 +1,2 @@
-"""The compiled form of a schedule: the typed graph (`Program`), the planner's frame plans, clock traces, and their text and picture renderings."""
+"""The compiled form of a schedule: the typed graph (`Program`), the planner's frame plans,
+clock traces, and their text and picture renderings."""

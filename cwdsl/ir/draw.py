@@ -11,7 +11,8 @@ from cwdsl.core.errors import InputError
 from cwdsl.core.figures import pyplot, save_figure
 from cwdsl.core.outputs import check_output
 from cwdsl.ir.graph import Program, record, records
-from cwdsl.ir.nodes import CacheNode, ClockNode, FuseNode, MeasureNode, StageNode, cache_key, clock_key
+from cwdsl.ir.nodes import (CacheNode, ClockNode, FuseNode, MeasureNode, StageNode, cache_key,
+                            clock_key)
 
 FORMATS = (".png", ".svg", ".pdf", ".dot")
 _STYLE = {  # edge kind → (colour, line style)

@@ -13,7 +13,8 @@ step with those that compute; then the :class:`Fuse`.
 
 Data-driven clock atoms are *measured* by whoever walks the plan: :meth:`Planner.walk`
 yields a :class:`Measure` step before the first decision that needs it, and reads the
-value from the ``values`` mapping (:data:`AtomValues`) the caller passed in, after the caller has filled it.
+value from the ``values`` mapping (:data:`AtomValues`) the caller passed in, after the
+caller has filled it.
 The simulator passes complete replayed values; the executor measures as it goes.
 
 Semantics fixed here (README, "Semantics"):
@@ -175,15 +176,18 @@ class Planner:
         self.atom_ids: tuple[str, ...] = program.atom_ids
         self.period: int | None = _period(program)
 
-    def walk(self, t: int, values: AtomValues) -> Iterator[Step]:
+    def walk(self, t: int, values: AtomValues,
+             named: dict[str, bool] | None = None) -> Iterator[Step]:
         """The steps of frame ``t`` in order. ``values`` is read lazily: a caller that
-        measures fills ``values[step.atom]`` when it receives a :class:`Measure`."""
+        measures fills ``values[step.atom]`` when it receives a :class:`Measure`. ``named``
+        collects the frame's values of clocks with more than one term (each is computed
+        once per frame)."""
         if t < 0:
             raise ValueError(f"frame index must be >= 0, got {t}")
         if t == 0:
             yield from self._first_frame
             return
-        named: dict[str, bool] = {}  # this frame's clock values, each computed once
+        named = {} if named is None else named
         value = self.clocks.value
         for item in self._items:
             if item.__class__ is Measure:
@@ -209,8 +213,8 @@ class Planner:
     def plan(self, t: int, values: AtomValues | None = None) -> FramePlan:
         """The whole :class:`FramePlan` of frame ``t`` given every atom's value."""
         values = MappingProxyType(dict(values or {}))
-        steps = tuple(self.walk(t, values))
-        named: dict[str, bool] = {}
+        named: dict[str, bool] = {}  # shared with the walk: no clock is evaluated twice
+        steps = tuple(self.walk(t, values, named))
         clocks = {gate: (t == 0 or self.clocks.value(gate, t, values, named))
                   for gate in dict.fromkeys(self.gates.values())}
         return FramePlan(t, steps, MappingProxyType(clocks), values)

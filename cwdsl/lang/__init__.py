@@ -1,1 +1,2 @@
-"""The schedule language: grammar, parser, AST, printer and semantic checker (text → checked AST)."""
+"""The schedule language: grammar, parser, AST, printer and semantic checker (text → checked
+AST)."""

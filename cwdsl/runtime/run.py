@@ -42,6 +42,7 @@ SAVE_CHOICES = ("masks", "overlay")
 RUN_ENTRIES = frozenset({"run.json", "masks", "overlay.mp4"})
 """What an ``--out`` folder of a run holds; a folder with just these is replaced by a new run."""
 
+
 @dataclass(frozen=True)
 class RunOptions:
     schedule: str
@@ -128,8 +129,8 @@ def choose_program(options: RunOptions, demo: bool) -> tuple[Program, bool, tupl
 
 
 def prepare(options: RunOptions) -> Prepared:
-    """Everything that can fail on bad input, before anything is written."""
-    _check_options(options)
+    """Everything that can fail on bad input (the options themselves are checked by
+    :func:`run` first, before the output folder is touched), before anything is written."""
     demo = options.video is None and options.frames_dir is None
     program, own_network, notes = choose_program(options, demo)
     weights = resolve_weights(program.network.name, options.weights)

@@ -29,6 +29,7 @@ from cwdsl.runtime.video import (count_packets, list_images, read_frames_dir, re
 FALLBACK_FPS = 15.0  # for a video that does not say its frame rate
 FAR_FROM_TRAINING = 1.5  # warn when the linear scale differs from training by more
 
+
 @dataclass(frozen=True)
 class FrameSource:
     """Frames to run on; ``labels`` when ground truth exists (the demo). ``size`` is the
@@ -43,6 +44,7 @@ class FrameSource:
     notes: tuple[str, ...] = ()
     problems: list[str] = field(default_factory=list)
 
+
 def demo_source(max_frames: int | None, num_classes: int, network: str) -> FrameSource:
     """The bundled demo clip; its ground truth only when it fits the network's classes."""
     clip = demo_clip(max_frames)
@@ -55,6 +57,7 @@ def demo_source(max_frames: int | None, num_classes: int, network: str) -> Frame
     return FrameSource(f"demo clip (seed {DEMO.seed}, {n} frames, "
                        f"{DEMO.size[0]}x{DEMO.size[1]})", iter(clip.frames), labels,
                        DEMO.fps, n, DEMO.size, notes)
+
 
 def video_source(video: str, max_frames: int | None, keep_partial: bool) -> FrameSource:
     """A video file, checked (and scanned for truncation) before a frame is decoded."""
@@ -77,12 +80,14 @@ def video_source(video: str, max_frames: int | None, keep_partial: bool) -> Fram
     return FrameSource(str(video), frames, None, float(info.fps or FALLBACK_FPS), count,
                        info.size, notes, problems)
 
+
 def folder_source(folder: str, max_frames: int | None) -> FrameSource:
     """A folder of images in name order."""
     count = len(list_images(Path(folder), max_frames))  # "no such frames folder", no images
     frames = read_frames_dir(folder, max_frames)
     info = video_info(folder)
     return FrameSource(str(folder), frames, None, FALLBACK_FPS, count, info.size)
+
 
 def file_source(video: str | None, frames_dir: str | None, max_frames: int | None,
                 keep_partial: bool = False) -> FrameSource:
@@ -92,14 +97,17 @@ def file_source(video: str | None, frames_dir: str | None, max_frames: int | Non
     input_file(video, "video file")  # a FIFO or a device: refused before FFmpeg opens it
     return video_source(video, max_frames, keep_partial)
 
+
 def run_size(size: HW | None, program: Program, own_network: bool, native: HW) -> HW:
     """The (height, width) frames run at (see the module's docstring)."""
     if size is None:
         stated = program.schedule.network.input
         size = stated.hw if stated is not None and own_network else native
     if max(size) > MAX_INPUT_SIDE:
-        raise InputError(f"size {size[0]}x{size[1]} is too large (at most {MAX_INPUT_SIDE} a side)")
+        raise InputError(f"size {size[0]}x{size[1]} is too large (at most {MAX_INPUT_SIDE} "
+                         f"a side)")
     return size
+
 
 def scale_note(size: HW, spec: NetworkSpec) -> str | None:
     """A note when ``size`` is far from the size ``spec`` was trained at."""
@@ -111,6 +119,7 @@ def scale_note(size: HW, spec: NetworkSpec) -> str | None:
             f"{spec.name} was trained at ({spec.default_input[0]}x{spec.default_input[1]}); "
             f"its labels may be wrong at this scale: --size {fit[0]}x{fit[1]} resizes the frames")
 
+
 def _resize(images: Iterator[np.ndarray], size: HW, nearest: bool) -> Iterator[np.ndarray]:
     method = Image.Resampling.NEAREST if nearest else Image.Resampling.BILINEAR
     for image in images:
@@ -118,6 +127,7 @@ def _resize(images: Iterator[np.ndarray], size: HW, nearest: bool) -> Iterator[n
             yield image
         else:
             yield np.asarray(Image.fromarray(image).resize((size[1], size[0]), method))
+
 
 def resized(source: FrameSource, size: HW) -> FrameSource:
     """``source`` at ``size``: frames bilinear, ground truth nearest."""
@@ -129,12 +139,11 @@ def resized(source: FrameSource, size: HW) -> FrameSource:
                        f"frames resized from {source.size[0]}x{source.size[1]} to "
                        f"{size[0]}x{size[1]}",))
 
+
 def frame_source(video: str | None, frames_dir: str | None, max_frames: int | None,
                  keep_partial: bool, program: Program, own_network: bool,
                  size: HW | None) -> FrameSource:
     """The frames to run on, at the size they run at, with notes for the user."""
-    if video and frames_dir:
-        raise InputError("give --video or --frames, not both")
     if video is None and frames_dir is None:
         source = demo_source(max_frames, program.network.num_classes, program.network.name)
     else:

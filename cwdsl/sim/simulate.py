@@ -7,7 +7,8 @@ and a fixed per-frame overhead; its work is the sum of everything computed.
 
 Fixed clocks are periodic: the plans of frames ``t >= 1`` repeat with the planner's
 ``period`` (the least common multiple of the periods), so one period is priced and
-counted (millions of frames per second). Data-driven clocks replay a trace or a seeded firing rate, frame by frame.
+counted (millions of frames per second). Data-driven clocks replay a trace or a seeded
+firing rate, frame by frame.
 """
 from __future__ import annotations
 
