@@ -29,12 +29,25 @@ class Layer:
     padding: int = 0
 
 
+HEAD_KINDS = ("scores", "features")
+
+
 @dataclass(frozen=True)
 class Head:
-    """A score head: a 1x1 convolution to class scores reading the output of ``reads``."""
+    """A head reading the output of trunk layer ``reads``.
+
+    ``kind`` is ``"scores"`` (class scores, one channel per class: a label difference may
+    compare its argmax) or ``"features"`` (a feature map only the fuse understands).
+    """
 
     name: str
     reads: str
+    kind: str = "scores"
+
+    def __post_init__(self):
+        if self.kind not in HEAD_KINDS:
+            raise ValueError(f"head {self.name}: kind {self.kind!r} is not one of "
+                             f"{', '.join(HEAD_KINDS)}")
 
 
 @dataclass(frozen=True)
