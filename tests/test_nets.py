@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from cwdsl.core.errors import InputError
-from cwdsl.core.netspec import FCN8S, TINY, Layer, NetworkSpec
+from cwdsl.core.netspec import FCN8S, TINY, InputNorm, Layer, NetworkSpec
 from cwdsl.nets import (FCN, ModuleNetwork, StagedNetwork, bilinear_kernel, build_network,
                         count_macs, feature_sizes, fuse_geometry, is_fcn8s_kind,
                         stage_module)
@@ -309,7 +309,7 @@ def _toy(name: str, **kwargs):
               ("c", nn.Sequential(nn.ReLU(), nn.Conv2d(4, 4, 3, stride=2)))]
     heads = {"ha": ("a", nn.Conv2d(4, 3, 1)), "hc": ("c", nn.Conv2d(4, 3, 1))}
     return stage_module(name, layers, heads, num_classes=3, default_input=(20, 24),
-                        replace=True, **kwargs)
+                        norm=InputNorm(), replace=True, **kwargs)
 
 
 def test_stage_module_registers_a_staged_network():
@@ -361,7 +361,7 @@ def test_stage_module_with_a_module_fuse():
 def test_stage_module_rejects_names_schedules_cannot_use(bad, message):
     with pytest.raises(ValueError, match=message):
         stage_module("test_nets_bad", [(bad, nn.Identity())], {"h": (bad, nn.Identity())},
-                     num_classes=1, default_input=(8, 8))
+                     num_classes=1, default_input=(8, 8), norm=InputNorm())
 
 
 def test_custom_backbone_example_registers_and_runs(capsys):
@@ -392,3 +392,75 @@ def test_head_window_covers_the_image_cells(size):
         ys, xs = net.head_window(head, size)
         for sl, n in ((ys, size[0]), (xs, size[1])):
             assert abs((sl.stop - sl.start) - n / stride) <= 1.5
+
+
+# --- the backbone API: DAG trunks, one fuse, required norm, channel checks ---------------
+
+def test_a_module_fuse_is_registered_once_and_its_documented_keys_load(tmp_path):
+    class Gain(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gain = nn.Parameter(torch.ones(1))
+
+        def forward(self, scores, input_hw):
+            return sum(F.interpolate(s, size=input_hw) for s in scores.values()) * self.gain
+
+    _toy("test_nets_once", fuse=Gain())
+    net = build_network("test_nets_once")
+    keys = list(net.state_dict())
+    assert keys.count("fuse_module.gain") == 1 and not any(k.startswith("_fuse") for k in keys)
+    from cwdsl.nets.weights import load_weights
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    state["fuse_module.gain"] = torch.full((1,), 3.0)
+    torch.save(state, tmp_path / "w.pth")
+    other = load_weights(build_network("test_nets_once"), tmp_path / "w.pth")
+    assert other.fuse_module.gain.item() == 3.0
+
+
+def test_stage_module_needs_a_norm_and_build_refuses_a_spec_without_one():
+    with pytest.raises(ValueError, match="stage_module needs norm=InputNorm"):
+        stage_module("test_nets_nonorm", [("a", nn.Conv2d(3, 2, 1))],
+                     {"h": ("a", nn.Conv2d(2, 2, 1))}, num_classes=2, default_input=(8, 8))
+    spec = _toy("test_nets_norm")
+    with pytest.raises(InputError, match="states no input normalisation; give NetworkSpec"):
+        build_network(dataclasses.replace(spec, norm=None))
+
+
+def test_a_dag_trunk_hands_on_what_later_layers_read():
+    class Cat(nn.Module):
+        def forward(self, a, image):
+            return torch.cat([a, image], 1)
+
+    layers = [("a", nn.Conv2d(3, 4, 3, padding=1)), ("b", nn.Conv2d(4, 4, 1)),
+              ("c", Cat(), ("a", "image")), ("d", nn.Conv2d(7, 3, 1), ("c",))]
+    spec = stage_module("test_nets_dag", layers, {"hb": ("b", nn.Conv2d(4, 3, 1)),
+                                                  "hd": ("d", nn.Identity())},
+                        num_classes=3, default_input=(8, 8), norm=InputNorm(), replace=True)
+    assert spec.layer_inputs("c") == ("a", "image") and spec.layer_inputs("b") == ("a",)
+    net = build_network(spec)
+    x = frame(8, 8)
+    with torch.no_grad():
+        feats, s1 = net.run_stage(x, "a", "b", ["hb"])
+        assert set(feats) == {"a", "image"}  # b is read by nobody later
+        _, s2 = net.run_stage(feats, "c", "d", ["hd"])
+        assert torch.equal(net.fuse({**s1, **s2}, (8, 8)), net(x))
+    with pytest.raises(ValueError, match="reads 'z', which is not 'image' or an earlier"):
+        NetworkSpec("bad", (Layer("a", "module", inputs=("z",)),), (), 1, (8, 8))
+
+
+def test_a_scores_head_with_the_wrong_channels_is_a_clear_error():
+    stage_module("test_nets_channels", [("a", nn.Conv2d(3, 4, 1))],
+                 {"h": ("a", nn.Conv2d(4, 5, 1))}, num_classes=3, default_input=(8, 8),
+                 norm=InputNorm(), replace=True)
+    net = build_network("test_nets_channels")
+    with pytest.raises(InputError, match="head h gives 5 channels, but a scores head must "
+                                         "give 3"):
+        net(frame(8, 8))
+
+
+def test_a_side_rule_is_checked_where_frames_enter():
+    _toy("test_nets_sides", side_multiple=4)
+    net = build_network("test_nets_sides")
+    with pytest.raises(InputError, match="frame 18x24: network test_nets_sides needs sides "
+                                         "divisible by 4"):
+        net(frame(18, 24))

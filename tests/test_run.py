@@ -90,11 +90,12 @@ def run_cli(*args):
 def wrong_weights(tmp_path_factory):
     """A real weights file of another network (fcn8s-shaped keys, other shapes)."""
     path = tmp_path_factory.mktemp("w") / "other.pt"
+    from cwdsl.core.netspec import InputNorm
     from cwdsl.nets import stage_module
     from torch import nn
     stage_module("othernet", [("a", nn.Conv2d(3, 4, 3, padding=1))],
                  {"ha": ("a", nn.Conv2d(4, 6, 1))}, num_classes=6, default_input=(32, 32),
-                 replace=True)
+                 norm=InputNorm(), replace=True)
     save_weights(build_network("othernet"), path)
     return path
 

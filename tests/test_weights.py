@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from cwdsl.core.errors import InputError
-from cwdsl.core.netspec import TINY
+from cwdsl.core.netspec import TINY, InputNorm
 from cwdsl.nets import FCN, build_network, stage_module
 from cwdsl.nets.weights import load_weights, read_state_dict, save_weights
 
@@ -146,7 +146,7 @@ def test_shape_mismatch(tmp_path, saved):
 
 def test_weights_of_another_network(tmp_path):
     stage_module("test_weights_toy", [("a", nn.Conv2d(3, 2, 1))], {"h": ("a", nn.Conv2d(2, 2, 1))},
-                 num_classes=2, default_input=(8, 8), replace=True)
+                 num_classes=2, default_input=(8, 8), norm=InputNorm(), replace=True)
     path = tmp_path / "toy.pth"
     save_weights(build_network("test_weights_toy"), path)
     message = load_error(tiny(0), path)

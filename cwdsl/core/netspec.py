@@ -19,6 +19,10 @@ class Layer:
 
     ``kind`` is ``"conv"`` (convolution + ReLU), ``"pool"`` (max pooling, ceil mode) or
     ``"module"`` (an opaque user module).
+
+    The trunk is a DAG: ``inputs`` names what the layer reads, earlier layers and/or
+    :data:`IMAGE` (the normalised frame), in the order its module takes them; ``()`` (the
+    default) reads the layer before it, or the image for the first layer.
     """
 
     name: str
@@ -27,6 +31,11 @@ class Layer:
     kernel: int = 1
     stride: int = 1
     padding: int = 0
+    inputs: tuple[str, ...] = ()
+
+
+IMAGE = "image"
+"""What a :class:`Layer` names in ``inputs`` to read the network's (normalised) input."""
 
 
 HEAD_KINDS = ("scores", "features")
@@ -53,12 +62,14 @@ class Head:
 @dataclass(frozen=True)
 class InputNorm:
     """How an RGB frame with values in [0, 1] becomes the network's input:
-    reorder channels, multiply by ``scale``, subtract ``mean``, divide by ``std``."""
+    reorder channels, multiply by ``scale``, subtract ``mean``, divide by ``std``, then
+    divide by ``then_divide`` (ESPNet's ``(x - mean) / std / 255``; 1 skips the step)."""
 
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     scale: float = 1.0
     channel_order: str = "RGB"
+    then_divide: float = 1.0
 
 
 CAFFE_VGG_NORM = InputNorm(mean=(104.00698793, 116.66876762, 122.67891434), std=(1.0, 1.0, 1.0),
@@ -68,10 +79,21 @@ CAFFE_VGG_NORM = InputNorm(mean=(104.00698793, 116.66876762, 122.67891434), std=
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    """A still-image segmentation network as an ordered trunk plus score heads.
+    """A still-image segmentation network as a trunk (a DAG of named layers, in execution
+    order) plus heads.
 
     ``builder`` (optional) makes the torch module; it is filled in by the networks module
     so that this description stays importable without torch.
+
+    ``norm`` is how frames become the network's input; running a network needs it (None:
+    not stated, refused when the network is built). ``side_multiple``: frame sides must be
+    multiples of it (:meth:`check_input`); ``default_input`` is the recommended run size.
+    ``score_channels``: channels of a ``"scores"`` head when it has more than
+    ``num_classes`` (ESPNet's void logit; the fuse still gives ``num_classes``).
+    ``key_map``: ``(regex, replacement)`` rules renaming a foreign checkpoint's keys to this
+    network's state-dict keys (first full match wins; keys no rule matches stay as they are),
+    applied by :func:`cwdsl.nets.weights.load_weights`. ``weights_hint``: where its trained
+    weights come from, for the error when none are given.
     """
 
     name: str
@@ -82,13 +104,32 @@ class NetworkSpec:
     in_channels: int = 3
     description: str = ""
     builder: Callable | None = field(default=None, compare=False, repr=False)
-    norm: InputNorm = InputNorm()
+    norm: InputNorm | None = None
     class_names: tuple[str, ...] = ()  # one per class, for legends; () when unknown
+    side_multiple: int = 1
+    score_channels: int | None = None
+    key_map: tuple[tuple[str, str], ...] = ()
+    weights_hint: str = ""
 
     def __post_init__(self):
         names = [layer.name for layer in self.layers]
         if len(set(names)) != len(names):
             raise ValueError(f"network {self.name}: duplicate layer names")
+        if IMAGE in names:
+            raise ValueError(f"network {self.name}: a layer may not be named {IMAGE!r} "
+                             f"(the name of the network's input)")
+        for i, layer in enumerate(self.layers):
+            for read in layer.inputs:
+                if read != IMAGE and read not in names[:i]:
+                    raise ValueError(f"network {self.name}: layer {layer.name} reads "
+                                     f"{read!r}, which is not {IMAGE!r} or an earlier layer")
+        if self.side_multiple < 1:
+            raise ValueError(f"network {self.name}: side_multiple must be at least 1")
+        if self.score_channels is not None and self.score_channels < self.num_classes:
+            raise ValueError(f"network {self.name}: score_channels {self.score_channels} "
+                             f"< num_classes {self.num_classes}")
+        for rule in self.key_map:
+            re.compile(rule[0])
         for head in self.heads:
             if head.reads not in names:
                 raise ValueError(f"network {self.name}: head {head.name} reads unknown "
@@ -104,6 +145,29 @@ class NetworkSpec:
     @property
     def layer_names(self) -> tuple[str, ...]:
         return tuple(layer.name for layer in self.layers)
+
+    @property
+    def head_channels(self) -> int:
+        """Channels of a ``"scores"`` head (``score_channels``, else ``num_classes``)."""
+        return self.score_channels or self.num_classes
+
+    def layer_inputs(self, name: str) -> tuple[str, ...]:
+        """What layer ``name`` reads, resolved: its ``inputs``, or the layer before it (the
+        image for the first layer)."""
+        i = self.layer_index(name)
+        stated = self.layers[i].inputs
+        return stated if stated else ((self.layers[i - 1].name,) if i else (IMAGE,))
+
+    def check_input(self, input_hw, what: str = "frame") -> None:
+        """An ``InputError`` unless an input of ``input_hw`` = (h, w) meets the network's
+        side rule, e.g. ``frame 180x250: network espnet needs sides divisible by 8``."""
+        h, w = (int(n) for n in input_hw)
+        m = self.side_multiple
+        if m > 1 and (h % m or w % m):
+            near = f"{max(m, round(h / m) * m)}x{max(m, round(w / m) * m)}"
+            raise InputError(f"{what} {h}x{w}: network {self.name} needs sides divisible by "
+                             f"{m} (e.g. --size {near}; it runs best at "
+                             f"{self.default_input[0]}x{self.default_input[1]})")
 
     def layer_index(self, name: str) -> int:
         return self.layer_names.index(name)
@@ -188,6 +252,48 @@ FCN8S_CAMVID = _vgg_fcn("fcn8s_camvid", (8, 16, 32, 64, 128), 256,
                         default_input=(180, 240), class_names=CAMVID_CLASSES,
                         norm=InputNorm(mean=(0.4, 0.4, 0.4), std=(0.3, 0.3, 0.3)))
 
+ESPNET_NORM = InputNorm(mean=(110.331, 108.409, 105.033), std=(72.126, 72.691, 69.904),
+                       scale=255.0, channel_order="BGR", then_divide=255.0)
+"""ESPNet's CamVid input (upstream test/VisualizeResults.py): BGR 0..255, ``(x - mean) / std``,
+then ``/ 255``; the statistics of the 367 CamVid training images in BGR."""
+
+
+def espnet_spec(p: int, q: int) -> NetworkSpec:
+    """ESPNet (Mehta et al., ECCV 2018) with ``p`` and ``q`` ESP blocks at 1/4 and 1/8, as a
+    DAG trunk: each level ends in a concatenation with the image pooled to its scale (``b1``,
+    ``b2``) or with its down-sampler's output (``b3``); the RUM decoder is the fuse."""
+    esp2 = tuple(f"esp2_{i}" for i in range(p))
+    esp3 = tuple(f"esp3_{i}" for i in range(q))
+    layers = (Layer("level1", "module"), Layer("b1", "module", inputs=("level1", IMAGE)),
+              Layer("level2_0", "module"), *(Layer(n, "module") for n in esp2),
+              Layer("b2", "module", inputs=(esp2[-1], "level2_0", IMAGE)),
+              Layer("level3_0", "module"), *(Layer(n, "module") for n in esp3),
+              Layer("b3", "module", inputs=("level3_0", esp3[-1])))
+    heads = (Head("feat_l1", "b1", kind="features"), Head("level3_C", "b2"),
+             Head("score_l3", "b3"))
+    key_map = ((r"encoder\.level([23])\.(\d+)\.(.*)", r"layers.esp\1_\2.\3"),
+               (r"encoder\.classifier\.(.*)", r"heads.score_l3.classifier.\1"),
+               (r"encoder\.(.*)", r"layers.\1"),
+               (r"level3_C\.(.*)", r"heads.level3_C.\1"),
+               (r"br\.(.*)", r"heads.score_l3.br.\1"),
+               (r"((?:up_l3|combine_l2_l3|up_l2|conv|classifier)\..*)", r"fuse_module.\1"))
+    return NetworkSpec(
+        "espnet", layers, heads, len(CAMVID_CLASSES), (360, 480), description=(
+            f"ESPNet (p={p}, q={q}) for CamVid's 11 classes; the released checkpoint "
+            f"(sacmehta/ESPNet espnet_p_{p}_q_{q}_camvid.pth) loads as it is"),
+        norm=ESPNET_NORM, class_names=CAMVID_CLASSES, side_multiple=8,
+        score_channels=len(CAMVID_CLASSES) + 1, key_map=key_map,
+        weights_hint=f"the released checkpoint espnet_p_{p}_q_{q}_camvid.pth of "
+                     f"sacmehta/ESPNet (pretrained/decoder/)")
+
+
+ESPNET = espnet_spec(2, 8)
+"""ESPNet p=2, q=8, CamVid: 12 logits, the 12th (index 11) void; the fuse drops it.
+``level3_C`` (1/4) and ``score_l3`` (1/8) are the decoder's 12-channel class-space maps
+(``"scores"``: a label difference may read them), but the released weights do not align
+their channels with CamVid's classes (their upsampled argmax scores 2-3 mean IU, the fused
+output 61): their label changes measure how much the content moved, not class labels."""
+
 _REGISTRY: dict[str, NetworkSpec] = {}
 
 
@@ -224,3 +330,4 @@ def find_network(name: str) -> NetworkSpec | None:
 register_network(FCN8S)
 register_network(TINY)
 register_network(FCN8S_CAMVID)
+register_network(ESPNET)

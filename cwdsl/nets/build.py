@@ -7,6 +7,7 @@ import torch
 
 from cwdsl.core.errors import InputError
 from cwdsl.core.netspec import NetworkSpec, get_network
+from cwdsl.nets.espnet import ESPNet, is_espnet_kind
 from cwdsl.nets.fcn import FCN, is_fcn8s_kind
 from cwdsl.nets.staged import StagedNetwork
 
@@ -17,7 +18,9 @@ def build_network(spec: NetworkSpec | str, *, device: torch.device | str | None 
     name), in eval mode, on ``device`` (default: torch's default device).
 
     ``spec.builder(spec)`` makes it when set (networks from
-    :func:`~cwdsl.nets.stage_module` or a plugin); an FCN-8s-kind spec gets :class:`FCN`.
+    :func:`~cwdsl.nets.stage_module` or a plugin); an FCN-8s-kind spec gets :class:`FCN`,
+    an ESPNet-kind spec :class:`~cwdsl.nets.ESPNet`. A spec without ``norm`` (how frames
+    become its input) is refused.
     With ``device="meta"`` nothing is allocated: use it for shapes and FLOP counts.
     An ``InputError`` when there is no way to build it or the builder fails.
     """
@@ -37,9 +40,16 @@ def build_network(spec: NetworkSpec | str, *, device: torch.device | str | None 
     elif is_fcn8s_kind(spec):
         with context:
             net = FCN(spec)
+    elif is_espnet_kind(spec):
+        with context:
+            net = ESPNet(spec)
     else:
         raise InputError(f"network {spec.name} has no torch builder: register it with "
                          f"cwdsl.nets.stage_module or give its NetworkSpec a builder")
+    if spec.norm is None:
+        raise InputError(f"network {spec.name}: its description states no input "
+                         f"normalisation; give NetworkSpec (or stage_module) "
+                         f"norm=InputNorm(...)")
     if device is not None:
         net = net.to(device)
     return net.eval()

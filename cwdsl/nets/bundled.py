@@ -5,6 +5,7 @@ from importlib import resources
 from pathlib import Path
 
 from cwdsl.core.errors import InputError
+from cwdsl.core.netspec import find_network
 
 BUNDLED_WEIGHTS = {"tiny": "tiny-demo.pt", "fcn8s_camvid": "fcn8s_camvid.pt"}
 """Network name → weights file in ``cwdsl/data`` (the demo network's first)."""
@@ -28,6 +29,9 @@ def resolve_weights(network: str, weights: str | None) -> str:
         have = ", ".join(n for n in BUNDLED_WEIGHTS if bundled_weights(n))
         layout = (" in the layout of the PyTorch conversion of the Caffe model"
                   if network == "fcn8s" else "")
+        spec = find_network(network)
+        if spec is not None and spec.weights_hint:
+            layout = f", e.g. {spec.weights_hint}"
         raise InputError(f"network {network} has no bundled weights: it needs --weights PATH "
                          f"(a state dict of {network}{layout}) or --weights random for timing "
                          f"runs; networks with bundled weights: {have} (e.g. --net "

@@ -141,9 +141,10 @@ class FCN(StagedNetwork):
                 up.weight.copy_(bilinear_kernel(c, up.kernel_size[0]))
         self._relu = frozenset(layer.name for layer in spec.layers if layer.kind == "conv")
         self._geometry: dict[HW, FuseGeometry] = {}
+        self._reads = frozenset(h.name for h in spec.heads)
 
-    def run_layer(self, name: str, x: Tensor) -> Tensor:
-        x = self._modules[name](x)
+    def run_layer(self, name: str, *inputs: Tensor) -> Tensor:
+        x = self._modules[name](*inputs)
         return F.relu(x, inplace=True) if name in self._relu else x
 
     def head(self, name: str, features: Tensor) -> Tensor:
@@ -158,14 +159,14 @@ class FCN(StagedNetwork):
             self._geometry[hw] = fuse_geometry(self.spec, hw)
         return self._geometry[hw]
 
-    def fuse(self, scores: Mapping[str, Tensor], input_hw: Sequence[int]) -> Tensor:
+    def fuse_heads(self, scores: Mapping[str, Tensor], input_hw: Sequence[int]) -> Tensor:
         """FCN-8s skip fusion of whichever of ``score_fr``, ``score_pool4``,
         ``score_pool3`` are given; a missing head adds nothing (as if its scores were
         zero) and every crop keeps the full network's geometry, so the output is
         (N, C, *input_hw) whatever is given: ``score_pool3`` alone is
         ``upscore8(crop(score_pool3))``; ``score_pool3`` + ``score_pool4`` is the
         FCN-16s-like path."""
-        unknown = set(scores) - self._reads.keys()
+        unknown = set(scores) - self._reads
         if unknown or not scores:
             raise ValueError(f"fuse of network {self.spec.name} takes scores of "
                              f"{', '.join(_HEADS)}; got {', '.join(sorted(scores)) or 'none'}")

@@ -12,6 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cwdsl.core.netspec import NetworkSpec
 from cwdsl.nets.build import build_network
+from cwdsl.nets.staged import walk_trunk
 from cwdsl.core.units import HW
 
 
@@ -50,15 +51,19 @@ def count_macs(spec: NetworkSpec | str, input_hw: Sequence[int], *, batch: int =
     spec = net.spec
     hw = (int(input_hw[0]), int(input_hw[1]))
     x = torch.empty(batch, spec.in_channels, *hw, device="meta")
-    layers, heads, scores = {}, {}, {}
-    readers = {}
-    for head in spec.heads:
-        readers.setdefault(head.reads, []).append(head.name)
+    layers, heads = {}, {}
+
+    def layer(name, inputs):
+        layers[name], out = _macs(net.run_layer, name, *inputs)
+        return out
+
+    def head(name, features):
+        heads[name], out = _macs(net.head, name, features)
+        return out
+
     with torch.no_grad():
-        for name in spec.layer_names:
-            layers[name], x = _macs(net.run_layer, name, x)
-            for head in readers.get(name, ()):
-                heads[head], scores[head] = _macs(net.head, head, x)
+        scores, _ = walk_trunk(net, x, layer, head)
+        heads = {h.name: heads[h.name] for h in spec.heads}
         wanted = scores.keys() if fuse_heads is None else set(fuse_heads)
         fuse, _ = _macs(net.fuse, {h: s for h, s in scores.items() if h in wanted}, hw)
     return MacCount(hw, batch, layers, heads, fuse)

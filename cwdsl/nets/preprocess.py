@@ -5,6 +5,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from cwdsl.core.errors import InputError
 from cwdsl.core.netspec import InputNorm
 
 
@@ -15,9 +16,14 @@ def frame_tensor(rgb: np.ndarray) -> Tensor:
 
 
 def normalize(x01: Tensor, norm: InputNorm) -> Tensor:
-    """(N, 3, H, W) RGB in [0, 1] → the network's input (``norm``'s order, scale, mean, std)."""
+    """(N, 3, H, W) RGB in [0, 1] → the network's input (``norm``'s order, scale, mean, std,
+    then ``then_divide``)."""
+    if norm is None:
+        raise InputError("the network's description states no input normalisation "
+                         "(NetworkSpec norm=InputNorm(...))")
     if norm.channel_order == "BGR":
         x01 = x01.flip(1)
     mean = torch.tensor(norm.mean, dtype=x01.dtype, device=x01.device).view(1, 3, 1, 1)
     std = torch.tensor(norm.std, dtype=x01.dtype, device=x01.device).view(1, 3, 1, 1)
-    return (x01 * norm.scale - mean) / std
+    out = (x01 * norm.scale - mean) / std
+    return out if norm.then_divide == 1 else out / norm.then_divide

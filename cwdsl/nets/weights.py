@@ -112,10 +112,40 @@ def check_state_dict(module: nn.Module, state: Mapping[str, torch.Tensor],
                            + "; ".join(problems))
 
 
+def map_keys(state: Mapping[str, torch.Tensor], key_map: Iterable[tuple[str, str]]
+             ) -> dict[str, torch.Tensor]:
+    """``state`` with each key renamed by the first ``(regex, replacement)`` rule of
+    ``key_map`` that matches all of it (``re.fullmatch``; ``\\1`` etc. in the replacement);
+    keys no rule matches stay as they are. A foreign checkpoint's layout (a network's
+    ``NetworkSpec.key_map``) becomes cwdsl's this way."""
+    rules = [(re.compile(pattern), replacement) for pattern, replacement in key_map]
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        for pattern, replacement in rules:
+            found = pattern.fullmatch(key)
+            if found:
+                key = found.expand(replacement)
+                break
+        out[key] = value
+    return out
+
+
+_OPTIONAL = ".num_batches_tracked"  # BatchNorm's training counter; older files lack it
+
+
 def load_weights(module: nn.Module, path: str | Path) -> nn.Module:
     """Load the state dict in ``path`` into ``module`` (strictly: every key, every shape).
-    Returns ``module``. Any problem with the file is an ``InputError`` naming it."""
+    A network whose spec has a ``key_map`` renames the file's keys first (a foreign
+    checkpoint, e.g. the released ESPNet); BatchNorm counters (``num_batches_tracked``)
+    a file lacks keep their values. Returns ``module``. Any problem with the file is an
+    ``InputError`` naming it."""
     state = read_state_dict(path)
+    spec = getattr(module, "spec", None)
+    if spec is not None and getattr(spec, "key_map", ()):
+        state = map_keys(state, spec.key_map)
+    for key, value in module.state_dict().items():
+        if key.endswith(_OPTIONAL) and key not in state:
+            state[key] = value
     check_state_dict(module, state, path)
     module.load_state_dict(state)
     return module

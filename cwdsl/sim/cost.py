@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cwdsl.core.errors import InputError, InternalError
 from cwdsl.core.netspec import NetworkSpec, get_network
-from cwdsl.nets import build_network, count_macs
+from cwdsl.nets import build_network, count_macs, walk_trunk
 from cwdsl.nets.preprocess import normalize
 from cwdsl.runtime.device import torch_dtype
 from cwdsl.runtime.measure import quiet_atom
@@ -265,20 +265,23 @@ def _trace_network(spec: NetworkSpec, hw: HW, dtype: str) -> NetworkCost:
     dt = torch_dtype(dtype)
     session = _Session(spec, dt)
     net = session.net
-    readers: dict[str, list[str]] = {}
-    for head in spec.heads:
-        readers.setdefault(head.reads, []).append(head.name)
-
+    spec.check_input(hw, "input")
     pixels = torch.empty(1, spec.in_channels, *hw, device="meta")
     # The executor's per-frame conversion (Executor.step).
     input_op, x = session.trace("input", lambda p: normalize(p.float(), spec.norm)
                                 .to(dt), pixels)
-    layers, heads, scores = {}, {}, {}
-    try:
-        for name in spec.layer_names:
-            layers[name], x = session.trace(name, net.run_layer, name, x)
-            for head in readers.get(name, ()):
-                heads[head], scores[head] = session.trace(head, net.head, head, x)
+    layers, heads = {}, {}
+
+    def layer(name, inputs):
+        layers[name], out = session.trace(name, net.run_layer, name, *inputs)
+        return out
+
+    def head(name, features):
+        heads[name], out = session.trace(name, net.head, name, features)
+        return out
+
+    try:  # the DAG walk every tool shares (cwdsl.nets.walk_trunk)
+        scores, _ = walk_trunk(net, x, layer, head)
     except RuntimeError as e:
         raise InputError(f"network {spec.name} cannot run an input of {hw[0]}x{hw[1]}: "
                          f"{e}") from None

@@ -1,7 +1,8 @@
 """Measured device profiles: time a network's parts on the real device, for the simulator.
 
 ``profile_network`` times, on real tensors of the requested size and dtype, every
-operation the executor runs: each trunk layer (``run_layer`` on its real input), each
+operation the executor runs: each trunk layer (``run_layer`` on its real inputs, found by
+the one DAG walk :func:`cwdsl.nets.walk_trunk`), each
 score head, the fuse of every non-empty subset of heads, each clock measurement (label
 difference per head, pixel difference) and the executor's fixed per-frame work. Each is
 warmed up, then timed ``repeats`` times in round-robin order (so drift in the machine's
@@ -57,11 +58,11 @@ import torch
 
 from cwdsl.core.atomic import write_json
 from cwdsl.core.errors import InputError, file_error
-from cwdsl.core.netspec import NetworkSpec, get_network
+from cwdsl.core.netspec import IMAGE, NetworkSpec, get_network
 from cwdsl.core.progress import progress_bar
 from cwdsl.core.units import parse_size
 from cwdsl.ir.graph import compile_text
-from cwdsl.nets import build_network
+from cwdsl.nets import build_network, walk_trunk
 from cwdsl.nets.preprocess import normalize
 from cwdsl.nets.weights import load_weights
 from cwdsl.runtime.device import resolve_device, torch_dtype
@@ -144,6 +145,7 @@ def profile_network(spec_or_name: NetworkSpec | str, input_hw: Sequence[int],
     ``progress(1)`` is called after each (for a progress bar)."""
     spec = get_network(spec_or_name) if isinstance(spec_or_name, str) else spec_or_name
     hw = parse_size(input_hw)
+    spec.check_input(hw, "input")
     dev = resolve_device(device)
     torch_dtype(dtype, dev)
     if warmup < 0 or repeats < 1:
@@ -208,21 +210,18 @@ def _tasks(spec: NetworkSpec, net, hw, dev: torch.device, dtype: str) -> _Tasks:
     frame = torch.rand(1, spec.in_channels, *hw, generator=gen)
     pixels = frame.to(dev)
     heads = tuple(h.name for h in spec.heads)
-    readers: dict[str, list[str]] = {}
-    for head in spec.heads:
-        readers.setdefault(head.reads, []).append(head.name)
+    outputs: dict[str, torch.Tensor] = {}
+
+    def layer(name, args):
+        outputs[name] = net.run_layer(name, *args)
+        return outputs[name]
+
     with torch.inference_mode():
-        x = normalize(pixels.float(), spec.norm).to(torch_dtype(dtype))
-        x0 = x
-        inputs, scores, outputs = {}, {}, {}
-        for name in spec.layer_names:
-            inputs[name] = x
-            x = net.run_layer(name, x)
-            outputs[name] = x
-            for head in readers.get(name, ()):
-                scores[head] = net.head(head, x)
+        x0 = normalize(pixels.float(), spec.norm).to(torch_dtype(dtype))
+        scores, inputs = walk_trunk(net, x0, layer, record=True)  # every layer's inputs
+    available = {IMAGE: x0, **outputs}  # what any range of layers may read
     for name in spec.layer_names:
-        tasks[f"layer:{name}"] = (lambda n: lambda: net.run_layer(n, inputs[n]))(name)
+        tasks[f"layer:{name}"] = (lambda n: lambda: net.run_layer(n, *inputs[n]))(name)
     for h in heads:
         read = spec.head(h).reads
         tasks[f"head:{h}"] = (lambda n, f: lambda: net.head(n, f))(h, outputs[read])
@@ -236,7 +235,7 @@ def _tasks(spec: NetworkSpec, net, hw, dev: torch.device, dtype: str) -> _Tasks:
     tasks["measure:pixeldiff"] = (lambda f: lambda: f(pixels))(measure)
     for first, last, seg_heads in _ranges(spec):
         tasks[f"range:{first}..{last}"] = (lambda a, b, hs: lambda: net.run_stage(
-            inputs[a], a, b, hs))(first, last, seg_heads)
+            available, a, b, hs))(first, last, seg_heads)
     tasks["full"] = lambda: net(x0)
     executor = _all_cache_executor(spec, net, hw, dev, dtype)
     executor.step(frame)  # frame 0 computes everything; every later frame caches
