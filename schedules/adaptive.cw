@@ -1,5 +1,8 @@
 # Adaptive clockwork: s1 and s2 run on every frame; s3 fires when the fraction of
 # score_pool4 argmax labels that changed since s3's clock last fired reaches θ = 0.25.
+# As in the authors' code, labeldiff compares the whole score_pool4 map, the margin the
+# padded conv1_1 adds included; `region=image` would compare only the cells that see the
+# image, where more labels change, so θ would need retuning.
 # Paper §4.3 / §5.3, Table 6 and Fig. 6, "Adaptive" (θ = 0.25 gave 52% full frames).
 network fcn8s input 500x500
 

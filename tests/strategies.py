@@ -15,7 +15,7 @@ from cwdsl.core.netspec import FCN8S, TINY
 
 KEYWORDS = {"network", "input", "stage", "head", "clock", "compute", "when", "delay", "else",
             "cache", "output", "fuse", "every", "phase", "labeldiff", "pixeldiff", "since",
-            "fired", "previous", "and", "or", "not"}
+            "fired", "previous", "region", "map", "image", "and", "or", "not"}
 
 names = st.text(string.ascii_lowercase, min_size=1, max_size=3).map(lambda s: "c" + s) \
     .filter(lambda n: n not in KEYWORDS)
@@ -55,7 +55,8 @@ def clock_exprs(readable: list[str], clock_names: list[str]):
     if readable:
         leaves.append(st.builds(ast.LabelDiff, st.sampled_from(readable).map(I),
                                 st.sampled_from(["previous", "fired"]),
-                                st.sampled_from([">=", ">"]), thetas))
+                                st.sampled_from([">=", ">"]), thetas,
+                                st.sampled_from(ast.REGIONS)))
     if clock_names:
         leaves.append(st.sampled_from(clock_names).map(lambda n: ast.ClockRef(I(n))))
     return st.recursive(

@@ -68,15 +68,18 @@ def reference_run(program, net, frames):
         key = atom_id(atom)
         if isinstance(atom, ast.LabelDiff):
             head = deepest(atom.stage.name)
-            ys, xs = net.head_window(head, x.shape[-2:])  # the cells that see the image
-            current = S[atom.stage.name][t][head][:, :, ys, xs].argmax(1)
+            scores = S[atom.stage.name][t][head]
+            if atom.region == "image":  # only the cells that see the image
+                ys, xs = net.head_window(head, x.shape[-2:])
+                scores = scores[:, :, ys, xs]
+            current = scores.argmax(1)  # region map: the whole score map (authors' code)
         else:
             current = x
         if key not in reference:
             fires = True
-        else:
-            diff = (current != reference[key]).float().mean() if isinstance(atom, ast.LabelDiff) \
-                else (current - reference[key]).abs().mean()
+        else:  # label changes as the authors' numpy: a float64 mean of a boolean map
+            diff = (current != reference[key]).numpy().mean() \
+                if isinstance(atom, ast.LabelDiff) else (current - reference[key]).abs().mean()
             fires = float(diff) >= atom.theta if atom.op == ">=" else float(diff) > atom.theta
         if atom.since == "previous" or fires:
             reference[key] = current

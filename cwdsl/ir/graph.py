@@ -150,10 +150,10 @@ def compile_schedule(schedule: ast.Schedule, network: str | None = None) -> Prog
         if isinstance(part, ast.PixelDiff):
             measure = MeasureNode(atom_id(part), part, None, None)
             source = "input"
-        else:  # a label difference reads its stage's deepest score head
+        else:  # a label difference reads its stage's deepest score head, over its region
             stage = part.stage.name
             head = spec.deepest_head(h.name for h in decl_of[stage].heads)
-            measure = MeasureNode(atom_id(part), part, stage, head)
+            measure = MeasureNode(atom_id(part), part, stage, head, part.region)
             source = stage_key(stage)
         if measure.key not in g:
             g.add_node(measure.key, record=measure)

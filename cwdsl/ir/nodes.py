@@ -91,8 +91,9 @@ class ClockNode(_Record):
 @dataclass(frozen=True)
 class MeasureNode(_Record):
     """A data-driven clock atom (``atom``: its id, the canonical text). A label difference
-    reads ``head`` (the deepest score head) of ``stage``; a pixel difference reads the input
-    (``stage`` and ``head`` are None)."""
+    reads ``head`` (the deepest score head) of ``stage`` over ``region`` (``"map"``: the
+    whole score map; ``"image"``: the cells that see the image; see ``ast.REGIONS``); a
+    pixel difference reads the input (``stage``, ``head`` and ``region`` are None)."""
 
     kind: ClassVar[str] = "measure"
     _named_by: ClassVar[str] = "atom"
@@ -100,6 +101,7 @@ class MeasureNode(_Record):
     expr: ast.DataAtom
     stage: str | None
     head: str | None
+    region: str | None = None
 
 
 @dataclass(frozen=True)

@@ -78,15 +78,24 @@ class Every(Node):
     phase: int = 0
 
 
+REGIONS = ("map", "image")
+"""What a label difference compares (``region=``): ``map``, every cell of the stage's
+deepest score map, the padding's margin included (the authors' code, the default); or
+``image``, only the cells that see the image (``StagedNetwork.head_window``)."""
+DEFAULT_REGION = REGIONS[0]
+
+
 @dataclass(frozen=True)
 class LabelDiff(Node):
-    """``labeldiff(stage, since=fired|previous) >= θ``: fraction of argmax labels of the
-    stage's deepest score map that changed since the reference frame."""
+    """``labeldiff(stage[, since=fired|previous][, region=map|image]) >= θ``: fraction of
+    argmax labels of the stage's deepest score map (all of it, or the cells that see the
+    image: :data:`REGIONS`) that changed since the reference frame."""
 
     stage: Ident
     since: str
     op: str
     theta: float
+    region: str = DEFAULT_REGION
 
 
 @dataclass(frozen=True)

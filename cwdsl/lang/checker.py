@@ -212,15 +212,36 @@ class _Checker:
                 case ast.LabelDiff() | ast.PixelDiff():
                     if not 0.0 <= node.theta <= 1.0:
                         self.error(f"threshold θ must be in [0, 1], got {node.theta:g}", node)
-                    if isinstance(node, ast.LabelDiff) and node.stage.name not in self.stages:
-                        self.error(f"labeldiff reads unknown stage '{node.stage.name}'"
-                                   f"{did_you_mean(node.stage.name, self.stages)}", node.stage)
+                    if isinstance(node, ast.LabelDiff):
+                        self.check_labeldiff(node)
                 case ast.ClockRef(name):
                     if name.name in self.clocks:
                         used.add(name.name)
                     else:
                         self.error(f"undefined clock '{name.name}'"
                                    f"{did_you_mean(name.name, self.clocks)}", name)
+
+    def check_labeldiff(self, node: ast.LabelDiff) -> None:
+        """The stage exists, the region is one of ``ast.REGIONS``, and the head it compares
+        (the stage's deepest) gives class scores: argmax labels of features mean nothing."""
+        name = node.stage.name
+        if node.region not in ast.REGIONS:  # the parser admits no other; an AST made in code
+            self.error(f"labeldiff region must be {' or '.join(ast.REGIONS)}, got "
+                       f"'{node.region}'{did_you_mean(node.region, ast.REGIONS)}", node)
+        if name not in self.stages:
+            self.error(f"labeldiff reads unknown stage '{name}'"
+                       f"{did_you_mean(name, self.stages)}", node.stage)
+            return
+        if self.spec is None:
+            return
+        heads = [h.name for h in self.stages[name].heads if self.spec.head(h.name) is not None]
+        if not heads:
+            return
+        head = self.spec.head(self.spec.deepest_head(heads))
+        if head.kind != "scores":
+            self.error(f"labeldiff compares class labels (the argmax of a stage's deepest "
+                       f"head), but the deepest head of stage '{name}', '{head.name}', gives "
+                       f"{head.kind}, not class scores", node.stage)
 
     # -- rules and output ---------------------------------------------------------------
     def check_rules(self) -> None:

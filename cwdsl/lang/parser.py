@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -257,34 +258,59 @@ class _ToAst(Transformer_NonRecursive):
 
     @v_args(meta=True)
     def labeldiff(self, meta, children):
-        stage, *rest = children
-        since = "fired"  # the authors' reference code: compare with the last firing
-        if len(rest) == 3:
-            since = rest.pop(0)
-        op, theta = rest
-        return ast.LabelDiff(_ident(stage), since, str(op), self._fraction(theta),
-                             span=Span.of(meta))
+        stage, *options, op, theta = children
+        # Defaults: the authors' reference code compares the whole score map with the map
+        # of the frame where the clock last fired.
+        given = {"since": "fired", "region": ast.DEFAULT_REGION}
+        first: dict[str, Span] = {}
+        for option in options:
+            if option.keyword in first:
+                where = first[option.keyword]
+                raise ScheduleError(Diagnostic(
+                    f"labeldiff's '{option.keyword}' is already given (line {where.line}, "
+                    f"column {where.column}); give each keyword at most once",
+                    option.span, source=self.source))
+            first[option.keyword] = option.span
+            given[option.keyword] = option.value
+        return ast.LabelDiff(_ident(stage), given["since"], str(op), self._fraction(theta),
+                             given["region"], span=Span.of(meta))
 
     @v_args(meta=True)
     def pixeldiff(self, meta, children):
         since = "previous"  # paper §4.1: ||x_t - x_{t-1}|| > θ
-        rest = list(children)
-        if len(rest) == 3:
-            since = rest.pop(0)
-        op, theta = rest
+        *options, op, theta = children
+        if options:
+            since = options[0].value
         return ast.PixelDiff(since, str(op), self._fraction(theta), span=Span.of(meta))
 
     def reference(self, children):
         return str(children[0])
 
-    def since(self, children):
-        return children[0]
+    region = reference
 
-    since_only = since
+    @v_args(meta=True)
+    def since_option(self, meta, children):
+        return _Option("since", children[0], Span.of(meta))
+
+    @v_args(meta=True)
+    def region_option(self, meta, children):
+        return _Option("region", children[0], Span.of(meta))
+
+    def label_option(self, children):
+        return children[0]
 
     @v_args(meta=True)
     def clock_ref(self, meta, children):
         return ast.ClockRef(_ident(children[0]), span=Span.of(meta))
+
+
+@dataclass(frozen=True)
+class _Option:
+    """A ``keyword=value`` inside ``labeldiff(…)`` or ``pixeldiff(…)``, and where it is."""
+
+    keyword: str
+    value: str
+    span: Span
 
 
 def _looks_whole(text: str) -> bool:

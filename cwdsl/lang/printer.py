@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from cwdsl.lang import ast
+
 _PRECEDENCE = {ast.Or: 1, ast.And: 2, ast.Not: 3}
 _ATOM = 4  # atoms and clock names bind tightest
 
@@ -49,8 +50,11 @@ def _atom_text(node: ast.ClockExpr) -> str:
             return str(value)
         case ast.Every(period, phase):
             return f"every {period}" + (f" phase {phase}" if phase else "")
-        case ast.LabelDiff(stage, since, op, theta):
-            return f"labeldiff({stage.name}, since={since}) {op} {format_number(theta)}"
+        case ast.LabelDiff(stage, since, op, theta, region):
+            # The default region is left out: the canonical text of an atom is its id
+            # (run records, explain, graph), which names the region only when it matters.
+            where = "" if region == ast.DEFAULT_REGION else f", region={region}"
+            return f"labeldiff({stage.name}, since={since}{where}) {op} {format_number(theta)}"
         case ast.PixelDiff(since, op, theta):
             return f"pixeldiff(since={since}) {op} {format_number(theta)}"
         case ast.ClockRef(name):

@@ -18,11 +18,12 @@ import torch
 from torch import Tensor
 
 from cwdsl.ir.graph import Program
+from cwdsl.ir.nodes import MeasureNode
 from cwdsl.ir.plan import Cache, Compute, Fuse, Measure, Planner, Wave
 from cwdsl.nets.preprocess import normalize
 from cwdsl.nets.staged import StagedNetwork
 from cwdsl.runtime.device import resolve_device, torch_dtype
-from cwdsl.runtime.measure import AtomState, AtomTest
+from cwdsl.runtime.measure import AtomState, AtomTest, Window, label_map
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class Executor:
         self.concurrency = concurrency
         self._stage = {s.name: s for s in program.stage_nodes}
         self._previous = {s: program.previous_stage(s) for s in program.stages}
-        self._windows: dict = {}  # (head, input size) → cells of the map that see the image
+        self._windows: dict = {}  # (head, input size) → cells that see the image (region image)
         lanes = len(program.stages)
         self._pool = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="cwdsl-lane") \
             if concurrency == "auto" and self.device.type == "cpu" and lanes > 1 else None
@@ -205,14 +206,21 @@ class Executor:
     def _measure(self, step: Measure) -> tuple[bool, float]:
         node = self.program.measure(step.atom)
         if node.head is not None:
-            hw = tuple(self._input.shape[-2:])
-            window = self._windows.get((node.head, hw))
-            if window is None:
-                window = self._windows[node.head, hw] = self.net.head_window(node.head, hw)
-            current = self._scores[node.stage][node.head][:, :, window[0], window[1]].argmax(1)
+            current = label_map(self._scores[node.stage][node.head], self._window(node))
         else:
             current = self._pixels
         return self._atom_states[step.atom].measure(current)
+
+    def _window(self, node: MeasureNode) -> Window | None:
+        """The cells a label difference compares: None for the whole score map (region
+        ``map``, the authors' code), the cells that see the image for region ``image``."""
+        if node.region != "image":
+            return None
+        hw = tuple(self._input.shape[-2:])
+        window = self._windows.get((node.head, hw))
+        if window is None:
+            window = self._windows[node.head, hw] = self.net.head_window(node.head, hw)
+        return window
 
     def _fuse(self, step: Fuse) -> Tensor:
         scores = {h: s for stage in step.stages for h, s in self._scores[stage].items()}

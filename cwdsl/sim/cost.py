@@ -29,7 +29,7 @@ from cwdsl.core.netspec import NetworkSpec, get_network
 from cwdsl.nets import build_network, count_macs, walk_trunk
 from cwdsl.nets.preprocess import normalize
 from cwdsl.runtime.device import torch_dtype
-from cwdsl.runtime.measure import quiet_atom
+from cwdsl.runtime.measure import Window, label_map, quiet_atom
 from cwdsl.core.units import HW
 
 Shape = tuple[int, ...]
@@ -159,7 +159,9 @@ class NetworkCost:
 
     ``layers`` and ``heads`` are in network order. ``input`` is the per-frame
     normalisation of the frame, ``upload_bytes`` the frame's host-to-device copy,
-    ``label_diffs`` (per head) and ``pixel_diff`` a data-driven clock's measurement.
+    ``label_diffs`` (per head, over the whole score map), ``image_label_diffs`` (per head,
+    over the cells that see the image: region ``image``) and ``pixel_diff`` a data-driven
+    clock's measurement (:meth:`measure_op` picks one as a program's ``MeasureNode`` says).
     Fuses of head subsets are traced on demand (:meth:`fuse_op`).
     """
 
@@ -176,6 +178,15 @@ class NetworkCost:
     pixel_diff: OpCost
     _fuser: Callable[[frozenset[str]], OpCost] = field(repr=False, compare=False)
     _fuses: dict = field(default_factory=dict, repr=False, compare=False)
+    image_label_diffs: Mapping[str, OpCost] = field(default_factory=dict)
+
+    def measure_op(self, head: str | None, region: str | None = "map") -> OpCost:
+        """The measurement of a data-driven atom: the pixel difference (``head`` None) or
+        the label difference of ``head`` over ``region`` (``map`` or ``image``), traced
+        with the executor's own code over the same cells."""
+        if head is None:
+            return self.pixel_diff
+        return (self.image_label_diffs if region == "image" else self.label_diffs)[head]
 
     # -- selections ----------------------------------------------------------------------
     def layer_range(self, first: str, last: str) -> tuple[str, ...]:
@@ -288,6 +299,8 @@ def _trace_network(spec: NetworkSpec, hw: HW, dtype: str) -> NetworkCost:
     heads = {h.name: heads[h.name] for h in spec.heads}  # the spec's head order
 
     label_diffs = {h: _trace_measure(session, f"labeldiff:{h}", h, scores[h]) for h in heads}
+    image_label_diffs = {h: _trace_measure(session, f"labeldiff:{h}:image", h, scores[h],
+                                           net.head_window(h, hw)) for h in heads}
     pixel_diff = _trace_measure(session, "pixeldiff", None, pixels)
 
     def fuser(subset: frozenset[str]) -> OpCost:
@@ -298,16 +311,18 @@ def _trace_network(spec: NetworkSpec, hw: HW, dtype: str) -> NetworkCost:
     cost = NetworkCost(spec.name, hw, dtype, spec.layer_names, MappingProxyType(layers),
                        MappingProxyType(heads),
                        MappingProxyType({h.name: h.reads for h in spec.heads}), input_op,
-                       _nbytes(pixels), MappingProxyType(label_diffs), pixel_diff, fuser)
+                       _nbytes(pixels), MappingProxyType(label_diffs), pixel_diff, fuser,
+                       image_label_diffs=MappingProxyType(image_label_diffs))
     _cross_check(spec, hw, cost)
     return cost
 
 
 def _trace_measure(session: _Session, name: str, head: str | None,
-                   source: torch.Tensor) -> OpCost:
-    """A clock measurement on a frame where it does not fire (the executor's own code)."""
+                   source: torch.Tensor, window: Window | None = None) -> OpCost:
+    """A clock measurement on a frame where it does not fire (the executor's own code),
+    of a label difference over ``window`` of the map (None: all of it)."""
     labels = head is not None
-    measure = quiet_atom(labels, source.argmax(1) if labels else source)
+    measure = quiet_atom(labels, label_map(source, window) if labels else source, window)
     op, _ = session.trace(name, measure, source)
     return op
 
