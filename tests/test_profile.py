@@ -41,8 +41,8 @@ def test_profile_has_every_part(data):
     assert list(t["layers"]) == list(spec.layer_names)
     assert set(t["heads"]) == {h.name for h in spec.heads}
     assert len(t["fuses"]) == 7  # every non-empty subset of three heads
-    assert set(t["measures"]) == {"labeldiff:score_pool3", "labeldiff:score_pool4",
-                                  "labeldiff:score_fr", "pixeldiff"}
+    assert set(t["measures"]) == {f"labeldiff:{h}{region}" for h in (
+        "score_pool3", "score_pool4", "score_fr") for region in ("", ":image")} | {"pixeldiff"}
     for group in ("layers", "heads", "fuses", "measures"):
         for stats in t[group].values():
             assert 0 < stats["min_ms"] <= stats["median_ms"] <= stats["max_ms"]
@@ -95,6 +95,32 @@ def test_round_trip_and_schedule_costs(profile_path, data):
         t["measures"]["labeldiff:score_pool4"]["median_ms"]
     assert costs.fuse_ms == t["fuses"]["score_pool3+score_pool4+score_fr"]["median_ms"]
     assert costs.frame_overhead_ms == t["frame_overhead"]["median_ms"]
+
+
+def test_region_image_is_priced_from_its_own_timing(profile_path, data, tmp_path):
+    """A label difference over the image's cells is timed apart from the whole map's; a
+    profile written before region=image existed prices it at the whole map's timing."""
+    text = (SCHEDULES / "adaptive.cw").read_text().replace(
+        "labeldiff(s2, since=fired)", "labeldiff(s2, since=fired, region=image)")
+    image_schedule = tmp_path / "adaptive_image.cw"
+    image_schedule.write_text(text)
+    program = load(image_schedule, network="tiny")
+    measures = data["timings"]["measures"]
+    costs = schedule_costs(program, load_profile(profile_path), SIZE)
+    assert list(costs.measure_ms.values()) == [
+        measures["labeldiff:score_pool4:image"]["median_ms"]]
+    old = copy.deepcopy(data)
+    for h in ("score_pool3", "score_pool4", "score_fr"):
+        del old["timings"]["measures"][f"labeldiff:{h}:image"]
+    old_path = tmp_path / "old.json"
+    old_path.write_text(json.dumps(old))
+    costs = schedule_costs(program, load_profile(old_path), SIZE)
+    assert list(costs.measure_ms.values()) == [measures["labeldiff:score_pool4"]["median_ms"]]
+    # the roofline prices the traced op of the region: fewer cells, less work
+    titanx = load_device("titanx")
+    whole = schedule_costs(load(SCHEDULES / "adaptive.cw", network="tiny"), titanx, SIZE)
+    window = schedule_costs(program, titanx, SIZE)
+    assert list(window.measure_ms.values())[0] < list(whole.measure_ms.values())[0]
 
 
 def test_other_splits_use_corrected_layer_sums(profile_path, data):

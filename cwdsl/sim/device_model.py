@@ -36,10 +36,12 @@ class DeviceModel(ABC):
         """The fuse of the scores of ``heads``."""
 
     @abstractmethod
-    def measure_ms(self, cost: NetworkCost, head: str | None) -> float:
-        """A data-driven clock's measurement: label difference on ``head``'s scores
-        (argmax, compare with the reference, mean, read back), or the pixel difference
-        of the frame when ``head`` is None."""
+    def measure_ms(self, cost: NetworkCost, head: str | None,
+                   region: str | None = "map") -> float:
+        """A data-driven clock's measurement: label difference on ``head``'s scores over
+        ``region`` (``map``: the whole score map; ``image``: the cells that see the image;
+        argmax, compare with the reference, mean, read back), or the pixel difference of
+        the frame when ``head`` is None."""
 
     @abstractmethod
     def frame_overhead_ms(self, cost: NetworkCost) -> float:

@@ -60,7 +60,8 @@ def schedule_costs(program: Program, device: DeviceModel,
     for stage in program.stage_nodes:
         stage_ms[stage.name] = device.stage_ms(cost, stage.first, stage.last, stage.heads)
         stage_flops[stage.name] = float(cost.stage(stage.first, stage.last, stage.heads).flops)
-    measure_ms = {m.atom: device.measure_ms(cost, m.head) for m in program.measures}
+    measure_ms = {m.atom: device.measure_ms(cost, m.head, m.region)
+                  for m in program.measures}
     heads = program.output_heads
     return ScheduleCosts(
         device=device.name, network=program.network.name, input_hw=hw, dtype=dtype,

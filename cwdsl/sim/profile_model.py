@@ -106,8 +106,15 @@ class Profile(DeviceModel):
         except KeyError:
             raise file_error(self.path, f"no fuse timing for heads {', '.join(heads)}") from None
 
-    def measure_ms(self, cost: NetworkCost, head: str | None) -> float:
-        return self._measures["pixeldiff" if head is None else f"labeldiff:{head}"]
+    def measure_ms(self, cost: NetworkCost, head: str | None,
+                   region: str | None = "map") -> float:
+        if head is None:
+            return self._measures["pixeldiff"]
+        # Profiles from before region=image existed time only the whole map, which has at
+        # least as many cells as the image's window: their timing is an upper bound.
+        whole = self._measures[f"labeldiff:{head}"]
+        return self._measures.get(f"labeldiff:{head}:image", whole) if region == "image" \
+            else whole
 
     def frame_overhead_ms(self, cost: NetworkCost) -> float:
         return self._overhead

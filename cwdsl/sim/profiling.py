@@ -34,7 +34,8 @@ The profile is a JSON file written atomically, with the machine, torch version a
      "weights", "warmup", "repeats", "torch", "date", "machine": {...}, "stage_model",
      "timings": {"layers": {name: STATS}, "heads": {name: STATS},
                  "fuses": {"h1+h2": STATS, ...every non-empty subset, spec order},
-                 "measures": {"labeldiff:HEAD": STATS, "pixeldiff": STATS},
+                 "measures": {"labeldiff:HEAD": STATS, "labeldiff:HEAD:image": STATS,
+                              "pixeldiff": STATS},
                  "frame_overhead": {"median_ms", "step_all_cache": STATS, ...},
                  "in_frame": {"segments": [{"first", "last", "in_frame": STATS,
                                             "direct_ms", "ratio"}], "step_all_compute": STATS},
@@ -67,7 +68,7 @@ from cwdsl.nets.preprocess import normalize
 from cwdsl.nets.weights import load_weights
 from cwdsl.runtime.device import resolve_device, torch_dtype
 from cwdsl.runtime.executor import Executor
-from cwdsl.runtime.measure import quiet_atom
+from cwdsl.runtime.measure import label_map, quiet_atom
 from cwdsl.sim.profile_model import PROFILE_FORMAT, PROFILE_VERSION, fuse_key, head_subsets
 
 MAX_FUSE_HEADS = 8  # 255 fuse subsets
@@ -231,6 +232,9 @@ def _tasks(spec: NetworkSpec, net, hw, dev: torch.device, dtype: str) -> _Tasks:
     for h in heads:
         measure = quiet_atom(True, torch.roll(scores[h], 1, dims=-1).argmax(1))  # a different map
         tasks[f"measure:labeldiff:{h}"] = (lambda f, s: lambda: f(s))(measure, scores[h])
+        window = net.head_window(h, hw)  # region image: the cells that see the image
+        measure = quiet_atom(True, label_map(torch.roll(scores[h], 1, dims=-1), window), window)
+        tasks[f"measure:labeldiff:{h}:image"] = (lambda f, s: lambda: f(s))(measure, scores[h])
     measure = quiet_atom(False, torch.roll(pixels, 1, dims=-1))
     tasks["measure:pixeldiff"] = (lambda f: lambda: f(pixels))(measure)
     for first, last, seg_heads in _ranges(spec):
@@ -334,6 +338,8 @@ def _assemble(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, war
                       for s in head_subsets(heads)},
             "measures": {**{f"labeldiff:{h}": _stats(samples[f"measure:labeldiff:{h}"])
                             for h in heads},
+                         **{f"labeldiff:{h}:image": _stats(
+                             samples[f"measure:labeldiff:{h}:image"]) for h in heads},
                          "pixeldiff": _stats(samples["measure:pixeldiff"])},
             "frame_overhead": {"median_ms": max(0.0, statistics.median(step) - fuse_all),
                                "step_all_cache": _stats(step), "fuse_all_median_ms": fuse_all,

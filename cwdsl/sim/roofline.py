@@ -223,9 +223,9 @@ class Roofline(DeviceModel):
     def fuse_ms(self, cost: NetworkCost, heads: Sequence[str]) -> float:
         return self.ops_ms((cost.fuse_op(heads),), cost.dtype)
 
-    def measure_ms(self, cost: NetworkCost, head: str | None) -> float:
-        op = cost.pixel_diff if head is None else cost.label_diffs[head]
-        return self.ops_ms((op,), cost.dtype)
+    def measure_ms(self, cost: NetworkCost, head: str | None,
+                   region: str | None = "map") -> float:
+        return self.ops_ms((cost.measure_op(head, region),), cost.dtype)
 
     def frame_overhead_ms(self, cost: NetworkCost) -> float:
         s = self.spec
