@@ -5,6 +5,7 @@ cost model read the same description. Users add networks with :func:`register_ne
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from dataclasses import dataclass, field
@@ -47,11 +48,14 @@ class Head:
 
     ``kind`` is ``"scores"`` (class scores, one channel per class: a label difference may
     compare its argmax) or ``"features"`` (a feature map only the fuse understands).
+    ``input_scale`` multiplies the layer's output before the head (FCN8sAtOnce scales
+    pool4 by 0.01 and pool3 by 0.0001; 1 for every other network).
     """
 
     name: str
     reads: str
     kind: str = "scores"
+    input_scale: float = 1.0
 
     def __post_init__(self):
         if self.kind not in HEAD_KINDS:
@@ -246,6 +250,16 @@ TINY = _vgg_fcn("tiny", (4, 8, 16, 32, 64), 128,
                 default_input=(128, 128), class_names=DEMO_CLASSES,
                 norm=InputNorm(mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)))
 
+FCN8S_ATONCE = dataclasses.replace(
+    FCN8S, name="fcn8s_atonce",
+    heads=(Head("score_pool3", "pool3", input_scale=0.0001),
+           Head("score_pool4", "pool4", input_scale=0.01), Head("score_fr", "fc7")),
+    description="FCN-8s trained all at once (wkentaro/pytorch-fcn FCN8sAtOnce, Caffe "
+                "voc-fcn8s-atonce): FCN-8s with pool4 scaled by 0.01 and pool3 by 0.0001 "
+                "before their score heads; the same state-dict keys as fcn8s")
+"""FCN8sAtOnce's state dicts have fcn8s's keys and shapes; loaded into fcn8s they give wrong
+outputs without a word, so they load here (and fcn8s refuses them: FCN.weights_problem)."""
+
 FCN8S_CAMVID = _vgg_fcn("fcn8s_camvid", (8, 16, 32, 64, 128), 256,
                         "FCN-8s topology and layer names, 1/8 of VGG16's channels, CamVid's "
                         "11 classes; bundled weights trained on CamVid on a CPU",
@@ -328,6 +342,7 @@ def find_network(name: str) -> NetworkSpec | None:
 
 
 register_network(FCN8S)
+register_network(FCN8S_ATONCE)
 register_network(TINY)
 register_network(FCN8S_CAMVID)
 register_network(ESPNET)

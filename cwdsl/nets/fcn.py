@@ -9,6 +9,7 @@ transposed convs ``upscore2``, ``upscore_pool4``, ``upscore8`` (no bias).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +29,9 @@ UPSCORE8 = (16, 8)
 CROP_POOL4 = 5
 CROP_POOL3 = 9
 CROP_OUTPUT = 31
+
+# A trained FCN-8s's score_pool3 / score_fr spread ratio lies far inside (1/this, this).
+ATONCE_RATIO = 100.0
 
 # Heads in the reference module's order (this fixes the state dict's key order).
 _HEADS = ("score_fr", "score_pool3", "score_pool4")
@@ -54,7 +58,8 @@ def is_fcn8s_kind(spec: NetworkSpec) -> bool:
     """Whether ``spec`` has FCN-8s's topology: its layer names, kinds, kernels, strides,
     paddings and heads (channel widths and class count are free)."""
     return (tuple(map(_geometry_key, spec.layers)) == tuple(map(_geometry_key, FCN8S.layers))
-            and set(spec.heads) == set(FCN8S.heads))
+            and {(h.name, h.reads, h.kind) for h in spec.heads}
+            == {(h.name, h.reads, h.kind) for h in FCN8S.heads})
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,7 @@ class FCN(StagedNetwork):
             for up in (self.upscore2, self.upscore8, self.upscore_pool4):
                 up.weight.copy_(bilinear_kernel(c, up.kernel_size[0]))
         self._relu = frozenset(layer.name for layer in spec.layers if layer.kind == "conv")
+        self._input_scale = {h.name: h.input_scale for h in spec.heads if h.input_scale != 1}
         self._geometry: dict[HW, FuseGeometry] = {}
         self._reads = frozenset(h.name for h in spec.heads)
 
@@ -150,7 +156,37 @@ class FCN(StagedNetwork):
     def head(self, name: str, features: Tensor) -> Tensor:
         if name not in self._reads:
             raise ValueError(f"network {self.spec.name} has no head {name!r}")
-        return self._modules[name](features)
+        scale = self._input_scale.get(name)
+        return self._modules[name](features if scale is None else features * scale)
+
+    def weights_problem(self) -> str | None:
+        """Why loaded weights, though they fit every key and shape, are not this network's:
+        FCN8sAtOnce weights (the same keys as FCN8s) in a network without its pool
+        scaling, or FCN8s weights in one with it. On a smooth random frame of 96x96 a
+        trained FCN-8s's score_pool3 map varies about as much as its score_fr map (ratio
+        about 0.3 measured on the bundled networks); unscaled AtOnce weights make it ~10^4x
+        larger, and FCN8s weights scaled as AtOnce ~10^4x smaller. A map's spread is over
+        its positions, so a head's bias (constant over the map) does not count."""
+        param = next(self.parameters())
+        g = torch.Generator(device="cpu").manual_seed(0)
+        x = F.interpolate(torch.randn(1, 3, 8, 8, generator=g), size=(96, 96), mode="bilinear",
+                          align_corners=False).to(param.device, param.dtype)
+        with torch.no_grad():
+            _, scores = self.run_stage(x, self.spec.layer_names[0], "fc7",
+                                       ("score_pool3", "score_fr"))
+        spread = {h: float(s.float().std(dim=(-2, -1)).mean()) for h, s in scores.items()}
+        if not spread["score_fr"] > 0 or not math.isfinite(spread["score_pool3"]):
+            return None  # nothing to compare with (untrained, or dead fc7)
+        ratio = spread["score_pool3"] / spread["score_fr"]
+        if ratio > ATONCE_RATIO and "score_pool3" not in self._input_scale:
+            return (f"these look like FCN8sAtOnce weights (score_pool3's scores vary "
+                    f"{ratio:.3g}x as much as score_fr's; FCN8sAtOnce scales pool3 by 0.0001 "
+                    f"and pool4 by 0.01): use --net fcn8s_atonce")
+        if ratio < 1 / ATONCE_RATIO and "score_pool3" in self._input_scale:
+            return (f"these look like FCN8s weights, not FCN8sAtOnce's (score_pool3's scores "
+                    f"vary {ratio:.3g}x as much as score_fr's with the AtOnce pool scaling): "
+                    f"use --net fcn8s")
+        return None
 
     def geometry(self, input_hw: Sequence[int]) -> FuseGeometry:
         """The fuse's map sizes for an input of ``input_hw`` (cached per size)."""

@@ -148,6 +148,10 @@ def load_weights(module: nn.Module, path: str | Path) -> nn.Module:
             state[key] = value
     check_state_dict(module, state, path)
     module.load_state_dict(state)
+    problem = getattr(module, "weights_problem", None)
+    reason = problem() if problem is not None else None
+    if reason:
+        raise file_error(path, reason)
     return module
 
 
