@@ -70,7 +70,7 @@ def test_unknown_net_is_a_command_line_error(tmp_path, capsys, argv):
     assert main([*argv, "--net", "resnt"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --net: unknown network 'resnt'; known: espnet, fcn8s, "
-                          "fcn8s_camvid")
+                          "fcn8s_atonce, fcn8s_camvid")
     assert "^" not in err and ".cw" not in err  # not a caret inside the schedule file
     assert not any(tmp_path.iterdir())
 
