@@ -12,11 +12,17 @@ def register(sub) -> None:
         sub, "train", handle, "train a network on generated labeled scenes or a labeled folder",
         "cwdsl train --net tiny --steps 6000 -o tiny.pt\n"
         "  cwdsl train --net fcn8s_camvid --data camvid/train --val camvid/val "
-        "--void 11 --steps 2500 --batch 6 -o camvid.pt")
+        "--void 11 --hold-out 0006R0 --steps 2500 -o camvid.pt")
     p.add_argument("--net", default="tiny", metavar="NAME",
                    help="network to train from scratch (default tiny, the demo's)")
     p.add_argument("--steps", type=positive_int, default=6000,
                    help="optimiser steps (default 6000: about 13 minutes on 2 CPU cores)")
+    p.add_argument("--minutes", type=float, metavar="M",
+                   help="train for M minutes of wall time instead of --steps: the learning-rate "
+                        "schedule follows the clock, and the report says how many steps fit "
+                        "(the crops stay seeded, the step count depends on the machine)")
+    p.add_argument("--threads", type=positive_int, metavar="N",
+                   help="torch threads (default: torch's choice; 1 is faster on a busy machine)")
     p.add_argument("--batch", type=positive_int, default=8,
                    help="crops per optimiser step (default 8)")
     p.add_argument("--size", metavar="HxW", help="training crop (default: the network's input)")
@@ -26,8 +32,23 @@ def register(sub) -> None:
     p.add_argument("--val", metavar="DIR", help="with --data: the held-out labeled folder")
     p.add_argument("--void", type=int, metavar="LABEL",
                    help="with --data: the label value to ignore (CamVid: 11)")
+    p.add_argument("--hold-out", metavar="SEQUENCE",
+                   help="with --data: keep this sequence (drive) of it out of training, score "
+                        "the network on it every --eval-every steps and keep the best "
+                        "checkpoint; a frame's sequence is its name up to the first '_' "
+                        "(CamVid: 0001TP, 0006R0, 0016E5)")
+    p.add_argument("--eval-every", type=positive_int, default=250, metavar="N",
+                   help="with --hold-out: steps between its checks (default 250)")
+    p.add_argument("--no-augment", action="store_true",
+                   help="with --data: plain random crops (no flips, scaling or colour jitter)")
+    p.add_argument("--scale", default="0.75:1.5", metavar="LOW:HIGH",
+                   help="with --data: random scale range before cropping (default 0.75:1.5)")
+    p.add_argument("--jitter", type=float, default=0.3,
+                   help="with --data: brightness, contrast and saturation factors drawn "
+                        "from [1-J, 1+J] (default 0.3; 0: none)")
     p.add_argument("--seed", type=int, default=0,
-                   help="seed of the initial weights and the training crops (default 0)")
+                   help="seed of the initial weights, the training crops and their "
+                        "augmentation (default 0)")
     p.add_argument("-o", "--out", required=True, metavar="PATH",
                    help="weights file; the report goes beside it as .json")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -37,6 +58,7 @@ def handle(args) -> int:
     from cwdsl.core.netspec import get_network
     from cwdsl.core.outputs import check_outputs
     from cwdsl.core.units import parse_size
+    from cwdsl.evaluate.augment import Augment
     from cwdsl.evaluate.train import LOSS_WINDOW, TrainConfig, train_to
 
     check_outputs((args.out, "weights"), (Path(args.out).with_suffix(".json"), "report"))
@@ -44,14 +66,38 @@ def handle(args) -> int:
     size = parse_size(args.size) if args.size else spec.default_input
     if args.lr <= 0:
         raise InputError(f"--lr must be positive, got {args.lr}")
+    if args.minutes is not None and not 0 < args.minutes <= 7 * 24 * 60:
+        raise InputError(f"--minutes must be positive (at most a week), got {args.minutes:g}")
+    augment = Augment.off() if args.no_augment else Augment(scale=_scale(args.scale),
+                                                             jitter=args.jitter)
     report = train_to(TrainConfig(net=args.net, steps=args.steps, batch=args.batch,
                                   size=tuple(size), lr=args.lr, seed=args.seed, data=args.data,
-                                  val=args.val, void=args.void), args.out,
+                                  val=args.val, void=args.void, hold_out=args.hold_out,
+                                  eval_every=args.eval_every, augment=augment,
+                                  minutes=args.minutes, threads=args.threads), args.out,
                       progress=not args.quiet)
-    print(f"trained {args.net} for {args.steps} steps in {report.seconds / 60:.1f} min; "
+    print(f"trained {args.net} for {report.steps} steps in {report.seconds / 60:.1f} min; "
           f"final loss {report.final_loss:.3f} (mean of the last "
-          f"{min(LOSS_WINDOW, args.steps)} steps, as the bar showed)")
+          f"{min(LOSS_WINDOW, report.steps)} steps, as the bar showed)")
+    if report.held_out is not None:
+        print(f"kept the checkpoint of step {report.selection['best_step']} (the best of "
+              f"{len(report.selection['history'])} checks on held-out sequence {args.hold_out})")
+        for name, miu in report.held_out["mean_iu"].items():
+            print(f"held-out {args.hold_out} mean IU, output {name:<6}: {100 * miu:.1f}")
+    label = "held-out" if report.held_out is None else "val"
     for name, miu in report.val_mean_iu.items():
-        print(f"held-out mean IU, output {name:<6}: {100 * miu:.1f}")
+        print(f"{label} mean IU, output {name:<6}: {100 * miu:.1f}")
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}")
     return 0
+
+
+def _scale(text: str) -> tuple[float, float]:
+    """``--scale LOW:HIGH`` (or one factor) as a pair of floats."""
+    parts = text.split(":")
+    try:
+        values = [float(v) for v in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or len(values) != len(parts):
+        raise InputError(f"--scale must be LOW:HIGH (e.g. 0.75:1.5), got {text!r}")
+    return (values[0], values[-1])

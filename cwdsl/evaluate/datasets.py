@@ -62,6 +62,44 @@ class LabeledFolder:
         for i in range(len(self)):
             yield self.pair(i, num_classes)
 
+    def sequences(self) -> dict[str, int]:
+        """Sequence name (:func:`sequence_of`) → number of frames, in name order."""
+        counts: dict[str, int] = {}
+        for image in self.images:
+            counts[sequence_of(image)] = counts.get(sequence_of(image), 0) + 1
+        return dict(sorted(counts.items()))
+
+    def split(self, sequence: str, option: str = "--hold-out"
+              ) -> tuple[LabeledFolder, LabeledFolder]:
+        """``(the frames of every other sequence, the frames of sequence)``: a whole drive
+        held out. An unknown sequence, or one that leaves nothing to train on, is an
+        :class:`InputError` naming ``option`` and the sequences present."""
+        present = self.sequences()
+        if sequence not in present:
+            raise InputError(f"{option}: no sequence {sequence!r} in {self.root}/images; "
+                             f"present: {_listing(present)} (a frame's sequence is its name "
+                             f"up to the first '_')")
+        if len(present) == 1:
+            raise InputError(f"{option}: {self.root} holds only sequence {sequence!r}; holding "
+                             f"it out leaves nothing to train on")
+
+        def part(held: bool) -> LabeledFolder:
+            index = [i for i, p in enumerate(self.images) if (sequence_of(p) == sequence) == held]
+            return LabeledFolder(self.root, tuple(self.images[i] for i in index),
+                                 tuple(self.labels[i] for i in index), self.void)
+
+        return part(False), part(True)
+
+
+def _listing(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} ({n} frames)" for name, n in counts.items())
+
+
+def sequence_of(image: Path) -> str:
+    """The sequence (drive) an image belongs to: its name up to the first ``_`` (CamVid's
+    ``0016E5_07959.png`` → ``0016E5``), the whole stem when it has none."""
+    return image.stem.split("_", 1)[0]
+
 
 def open_labeled_folder(path: str | Path, void: int | None = None,
                         sparse: bool = False) -> LabeledFolder:
@@ -92,23 +130,11 @@ def open_labeled_folder(path: str | Path, void: int | None = None,
 def random_crops(pairs: Sequence[tuple[np.ndarray, np.ndarray]], batch: int,
                  size: tuple[int, int], seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """An endless, seeded stream of training batches from (image, label) ``pairs`` held in
-    memory (:meth:`LabeledFolder.pairs`): random images, random crops of ``size`` (padded
-    with void where an image is smaller), random horizontal flips.
+    memory (:meth:`LabeledFolder.pairs`): random images, random crops of ``size`` (void
+    where a crop leaves its image), random horizontal flips; no scaling or colour jitter
+    (:func:`cwdsl.evaluate.augment.augmented_crops` adds those).
     Yields ``(frames (B, H, W, 3) uint8, labels (B, H, W) uint8)``."""
-    rng = np.random.default_rng(seed)
-    cache = list(pairs)
-    h, w = size
-    while True:
-        frames = np.zeros((batch, h, w, 3), np.uint8)
-        labels = np.full((batch, h, w), IGNORE, np.uint8)
-        for b in range(batch):
-            image, label = cache[rng.integers(len(cache))]
-            ih, iw = label.shape
-            y = rng.integers(max(ih - h, 0) + 1)
-            x = rng.integers(max(iw - w, 0) + 1)
-            crop_img, crop_lab = image[y:y + h, x:x + w], label[y:y + h, x:x + w]
-            if rng.random() < 0.5:
-                crop_img, crop_lab = crop_img[:, ::-1], crop_lab[:, ::-1]
-            frames[b, :crop_img.shape[0], :crop_img.shape[1]] = crop_img
-            labels[b, :crop_lab.shape[0], :crop_lab.shape[1]] = crop_lab
-        yield frames, labels
+    from cwdsl.evaluate.augment import Augment, augmented_crops
+
+    return augmented_crops(pairs, batch, size, seed, Augment(flip=True, scale=(1.0, 1.0),
+                                                             jitter=0.0))
