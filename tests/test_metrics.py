@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from cwdsl.core.metrics import (IGNORE, band_confusion, boundaries, boundary_band, confusion, dilate,
-                           frequency_weighted_iu, label_change, mean_iu, pixel_accuracy)
+from cwdsl.core.metrics import (IGNORE, band_confusion, boundary_band, confusion, dilate,
+                                frequency_weighted_iu, label_change, mean_iu, pixel_accuracy)
 
 
 def test_confusion_mean_iu_fwiu_by_hand():
@@ -23,11 +23,6 @@ def test_predicted_but_absent_class_counts_as_zero():
     assert mean_iu(n) == pytest.approx(0.25)
 
 
-def test_boundaries_mark_both_sides():
-    truth = np.array([[0, 0, 1, 1]] * 3)
-    assert boundaries(truth).tolist() == [[False, True, True, False]] * 3
-
-
 def test_dilate_is_a_euclidean_disk():
     mask = np.zeros((11, 11), bool)
     mask[5, 5] = True
@@ -44,10 +39,11 @@ def test_dilate_is_a_euclidean_disk():
 def test_boundary_band_width():
     truth = np.zeros((40, 60), np.uint8)
     truth[:, 30:] = 1  # a vertical edge between columns 29 and 30
-    band = boundary_band(truth, 10)
-    cols = np.flatnonzero(band[20])
-    assert cols.min() == 19 and cols.max() == 40  # 10 px either side of both edge pixels
-    assert band.all(axis=0)[19:41].all()
+    band = boundary_band(truth, 5)
+    # dilation by disk(5) reaches column 25, erosion keeps columns 35.. : a 10-px band
+    assert band.any(axis=0).tolist() == [25 <= c <= 34 for c in range(60)]
+    # every row alike: the image's top and bottom edges do not erode the foreground
+    assert band.all(axis=0)[25:35].all()
 
 
 def test_band_confusion_scores_only_the_band():
@@ -56,9 +52,9 @@ def test_band_confusion_scores_only_the_band():
     pred = truth.copy()
     pred[:, :3] = 1  # errors far from the boundary (columns 0..2)
     full = confusion(pred, truth, 2)
-    band = band_confusion(pred, truth, 2, width=5)
+    band = band_confusion(pred, truth, 2, radius=5)
     assert mean_iu(full) < 1 and mean_iu(band) == 1
-    assert band.sum() == 30 * 12  # columns 9..20
+    assert band.sum() == 30 * 10  # columns 10..19
 
 
 def test_label_change():

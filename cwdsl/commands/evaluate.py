@@ -1,7 +1,8 @@
 """``cwdsl eval``: score schedules on labeled video (the paper's Tables 3-6)."""
 from __future__ import annotations
 
-from cwdsl.commands.options import add_command, add_data_options, eval_network, eval_setup
+from cwdsl.commands.options import (add_command, add_data_options, eval_network, eval_setup,
+                                    size_phrase)
 
 
 def register(sub) -> None:
@@ -30,14 +31,15 @@ def handle(args) -> int:
     programs = [load(path, network) for path in args.schedules]
     weights, model, data = eval_setup(args, programs)
     rows = evaluate_schedules(data, weights, programs, args.device, model,
-                              progress=not args.quiet)
+                              progress=not args.quiet, size=args.size)
     net = programs[0].network.name
     if args.json:
         print(json.dumps({"data": data.description, "network": net, "weights": weights,
+                          "size": list(args.size) if args.size else None,
                           "rows": [row.to_json() for row in rows]}, indent=2))
     else:
-        header = (f"{data.description}; {data.scored} scored frames; network {net}; "
-                  f"time on {model.name} ({model.source}) at the clips' size")
+        header = (f"{data.description}; {data.scored} scored frames; network {net} "
+                  f"{size_phrase(args.size)}; time on {model.name} ({model.source})")
         print(format_eval_table(rows, header))
     if args.timeline:
         plot_timeline(args.timeline, rows, data, f"{data.clips[0].name or data.description}: "

@@ -2,7 +2,8 @@
 (the paper's Table 1 and Fig. 2)."""
 from __future__ import annotations
 
-from cwdsl.commands.options import add_command, add_data_options, data_setup, eval_network
+from cwdsl.commands.options import (add_command, add_data_options, data_setup, eval_network,
+                                    size_phrase)
 from cwdsl.core.errors import InputError
 
 
@@ -48,13 +49,14 @@ def handle(args) -> int:
         weights, data = data_setup(args, spec.name)
     net = prepare_network(spec, weights, args.device)
     with progress_bar(not args.quiet, total=data.frames, desc="layers", unit="frame") as bar:
-        stats = layer_stats(net, data, bar.update)
+        stats = layer_stats(net, data, bar.update, args.size)
     rows = layer_table(net, stats)
     if args.json:
         print(json.dumps({"data": data.description, "network": spec.name,
                           "rows": [row.to_json() for row in rows]}, indent=2))
     else:
-        print(format_layer_table(rows, f"{data.description}; network {spec.name}"))
+        print(format_layer_table(rows, f"{data.description}; network {spec.name} "
+                                       f"{size_phrase(args.size)}"))
     if args.plot:
         plot_changes(args.plot, stats)
         print(f"wrote {args.plot}")

@@ -29,6 +29,35 @@ def count(text: str) -> int:
     return whole_number(text, 0)
 
 
+def size_arg(text: str) -> tuple[int, int]:
+    """``HxW`` → (height, width), at most ``MAX_INPUT_SIDE`` a side; an argparse error (exit
+    2, the option named) otherwise."""
+    from cwdsl.core.units import MAX_INPUT_SIDE, parse_size
+
+    try:
+        size = parse_size(text)
+    except InputError as e:
+        raise argparse.ArgumentTypeError(e.diagnostics[0].message) from None
+    if max(size) > MAX_INPUT_SIDE:
+        raise argparse.ArgumentTypeError(f"size {text} is too large (at most {MAX_INPUT_SIDE} "
+                                          f"a side)")
+    return size
+
+
+def score_mode(text: str) -> str:
+    """``--score``: one of the protocol's ``SCORE_MODES``; an argparse error otherwise."""
+    from cwdsl.evaluate.protocol import SCORE_MODES
+
+    if text not in SCORE_MODES:
+        raise argparse.ArgumentTypeError(f"use one of {', '.join(SCORE_MODES)}, not {text!r}")
+    return text
+
+
+def size_phrase(size: tuple[int, int] | None) -> str:
+    """Where the network runs, for table headers: ``--size`` or the frames' own size."""
+    return f"at {size[0]}x{size[1]} (--size)" if size else "at the frames' own size"
+
+
 def add_command(sub, name: str, handle, help: str, example: str) -> argparse.ArgumentParser:
     """Sub-command ``name``, run by ``handle(args) -> exit status``; its description is its
     help and its epilog shows ``example``."""
@@ -51,7 +80,7 @@ def add_data_options(p: argparse.ArgumentParser, default: str = "demo", extra: s
                      net_default: str = "tiny for generated data, else the schedule's",
                      time_column: bool = True) -> None:
     """What ``eval``, ``sweep`` and ``layers`` run on: data, network, weights, devices
-    (``--sim-device`` only with a ``time_column``)."""
+    (``--sim-device`` only with a ``time_column``), the scored crops and the network's size."""
     p.add_argument("--data", default=default,
                    help="demo, shift16 or shift32 (translated crops of generated scenes), "
                         "shift16:DIR or shift32:DIR (of a labeled folder's images), or DIR (a "
@@ -63,6 +92,15 @@ def add_data_options(p: argparse.ArgumentParser, default: str = "demo", extra: s
     p.add_argument("--void", type=int, metavar="LABEL", help="label value to ignore (CamVid: 11)")
     p.add_argument("--scenes", type=positive_int, default=24,
                    help="generated scenes for shift16/shift32 (default 24)")
+    p.add_argument("--score", default="filled", type=score_mode, metavar="filled|all",
+                   help="which translated crops of shift16/shift32 are scored: filled (default; "
+                        "frames 2-5, after frames 0-1 fill the pipelines, as the paper's "
+                        "authors score) or all (all six); other data: every labeled frame")
+    p.add_argument("--size", type=size_arg, metavar="HxW",
+                   help="run the network on frames resized (bilinear) to HEIGHTxWIDTH and "
+                        "resize its scores back (bilinear) to the labels' size before the "
+                        "argmax" + ("; the time column prices this size" if time_column else "")
+                        + " (default: the frames' own size)")
     p.add_argument("--device", default="cpu", help="where the network runs: cpu or cuda")
     if time_column:
         p.add_argument("--sim-device", default="titanx",
@@ -85,7 +123,8 @@ def data_setup(args, network: str):
 
     weights = resolve_weights(network, args.weights)
     resolve_device(args.device)
-    data = load_eval_data(args.data, get_network(network).num_classes, args.void, args.scenes)
+    data = load_eval_data(args.data, get_network(network).num_classes, args.void, args.scenes,
+                          args.score)
     return weights, data
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cwdsl.commands.options import add_command, add_data_options, eval_network, eval_setup
+from cwdsl.commands.options import (add_command, add_data_options, eval_network, eval_setup,
+                                    size_phrase)
 
 
 def register(sub) -> None:
@@ -35,12 +36,13 @@ def handle(args) -> int:
     programs, oracle = sweep_programs(args.schedule, thetas, eval_network(args))
     weights, model, data = eval_setup(args, [oracle, *programs])
     result = score_sweep(data, weights, programs, oracle, thetas, args.device, model,
-                         progress=not args.quiet)
+                         progress=not args.quiet, size=args.size)
     csv_path = out.with_suffix(".csv")
     write_text(csv_path, sweep_csv(result.thetas, result.rows))
     net = oracle.network.name
     plot_sweep(out, result.thetas, result.rows, result.oracle,
                f"{programs[0].name} on {data.description}\nnetwork {net}")
-    print(format_eval_table([result.oracle, *result.rows], f"{data.description}; network {net}"))
+    print(format_eval_table([result.oracle, *result.rows],
+                            f"{data.description}; network {net} {size_phrase(args.size)}"))
     print(f"wrote {out} and {csv_path}")
     return 0

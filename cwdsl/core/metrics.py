@@ -2,6 +2,8 @@
 ignore label."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -51,23 +53,23 @@ def pixel_accuracy(n: np.ndarray) -> float:
     return float(np.trace(n) / total) if total else float("nan")
 
 
-def boundaries(truth: np.ndarray, ignore: int = IGNORE) -> np.ndarray:
-    """Pixels whose label differs from a 4-neighbour's (both sides of an edge are marked;
-    edges with ``ignore`` pixels count, as in the authors' boundary band)."""
-    truth = np.asarray(truth)
-    edge = np.zeros(truth.shape, dtype=bool)
-    vertical = truth[1:, :] != truth[:-1, :]
-    horizontal = truth[:, 1:] != truth[:, :-1]
-    edge[1:, :] |= vertical
-    edge[:-1, :] |= vertical
-    edge[:, 1:] |= horizontal
-    edge[:, :-1] |= horizontal
-    return edge
+BAND_RADIUS = 5
+"""px: the radius of the disk that makes the boundary band (the authors' ``disk(5)``, the
+lattice points with dy² + dx² <= 25: an 11x11 footprint, so a band about 10 px wide,
+the paper's "10-pixel band")."""
+
+
+def has_background(class_names: Sequence[str]) -> bool:
+    """Whether a network's class 0 is a background class (``class_names[0] ==
+    "background"``, as PASCAL VOC's and the demo's): the one place that decides which
+    boundary band (:func:`boundary_band`) its ground truth gets."""
+    return bool(class_names) and class_names[0] == "background"
 
 
 def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
-    """Pixels within Euclidean distance ``radius`` of a pixel of ``mask`` (a disk dilation,
-    done as one row dilation per disk row)."""
+    """Pixels within Euclidean distance ``radius`` of a pixel of ``mask`` (a flat disk
+    dilation; only pixels inside the image count, so nothing grows in from outside). Done
+    as one row dilation per disk row."""
     mask = np.asarray(mask, dtype=bool)
     if radius <= 0 or not mask.any():
         return mask.copy()
@@ -85,17 +87,50 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
-def boundary_band(truth: np.ndarray, width: int = 10, ignore: int = IGNORE) -> np.ndarray:
-    """The ``width``-pixel band around ground-truth boundaries (paper Tables 3 and 5's
-    "-bdry" metrics are computed on these pixels only)."""
-    return dilate(boundaries(truth, ignore), width)
+def mask_band(mask: np.ndarray, radius: int = BAND_RADIUS) -> np.ndarray:
+    """``dilation(mask, disk) XOR erosion(mask, disk)`` with grey-level morphology whose
+    neighbours outside the image are ignored (skimage's ``dilation``/``erosion``, which
+    reflect the image at its edge, give the same): the pixels whose disk, clipped to the
+    image, holds both a pixel of ``mask`` and one outside it. A mask touching the image
+    edge is not eroded from outside."""
+    mask = np.asarray(mask, dtype=bool)
+    # erosion ⊆ mask ⊆ dilation, so the XOR is dilation(mask) AND NOT erosion(mask), and
+    # NOT erosion(mask) is the dilation of the complement
+    return dilate(mask, radius) & dilate(~mask, radius)
 
 
-def band_confusion(pred: np.ndarray, truth: np.ndarray, num_classes: int, width: int = 10,
-                   ignore: int = IGNORE) -> np.ndarray:
-    """:func:`confusion` restricted to :func:`boundary_band`."""
+def boundary_band(truth: np.ndarray, radius: int = BAND_RADIUS, background: bool = True,
+                  ignore: int = IGNORE) -> np.ndarray:
+    """The ground-truth boundary band that the paper's "-bdry" scores (Tables 3, 5) count.
+
+    With a ``background`` class 0 (PASCAL VOC; see :func:`has_background`) it is the
+    authors' construction exactly: the foreground ``(truth > 0) & (truth != ignore)``,
+    band = :func:`mask_band` of it with a disk of ``radius`` — foreground/background and
+    foreground/void edges count, background/void edges do not.
+
+    Without one (CamVid: class 0 is Sky) no class is "the background", so every class is
+    treated as the authors treat the foreground: the union over classes c of the band of
+    ``truth == c``. That is: the pixels whose disk (clipped to the image) holds two
+    different label values, ``ignore`` counting as a value — edges between any two
+    classes, and between a class and void."""
     truth = np.asarray(truth)
-    band = boundary_band(truth, width, ignore)
+    if background:
+        return mask_band((truth > 0) & (truth != ignore), radius)
+    # the union of the per-class bands = disks holding >= 2 distinct values (void included:
+    # one value, so any disk with two values holds a class c and something else than c)
+    present = np.zeros(truth.shape, np.int16)
+    for value in np.unique(truth):
+        present += dilate(truth == value, radius)
+    return present >= 2
+
+
+def band_confusion(pred: np.ndarray, truth: np.ndarray, num_classes: int,
+                   radius: int = BAND_RADIUS, background: bool = True,
+                   ignore: int = IGNORE) -> np.ndarray:
+    """:func:`confusion` restricted to :func:`boundary_band` (its ``ignore`` pixels are
+    in the band but, as everywhere, not scored)."""
+    truth = np.asarray(truth)
+    band = boundary_band(truth, radius, background, ignore)
     return confusion(np.asarray(pred)[band], truth[band], num_classes, ignore)
 
 

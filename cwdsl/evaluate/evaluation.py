@@ -1,11 +1,22 @@
 """``cwdsl eval``: accuracy of schedules on labeled clips, with the simulator's time column.
 
 Each schedule runs with the executor over every clip from a fresh state (frame 0 computes
-every stage); every labeled frame is scored. Scores accumulate one confusion matrix over all
-scored pixels and one over the 10-pixel band at ground-truth boundaries, giving the paper's
-Tables 3-6 columns: mean IU, fwIU, mean IU-bdry, fwIU-bdry. The time column prices the
-same plans with the simulator (the executor's own clock values replayed) on a device model
-at the clips' size, as % of the frame oracle.
+every stage); every labeled frame is scored (the shift protocols label frames 2-5 only, see
+:mod:`cwdsl.evaluate.protocol`). Scores accumulate one confusion matrix over all scored
+pixels and one over the boundary band of the ground truth (:func:`~cwdsl.core.metrics.
+boundary_band`: the authors' disk(5) band, about 10 px wide, around the foreground, or
+around every class for a network without a background class), giving the paper's Tables
+3-6 columns: mean IU, fwIU, mean IU-bdry, fwIU-bdry.
+
+Frame 0 of a clip is a warm-up (empty caches: every stage computes), so the "all stages"
+column counts the frames after it, as the authors do, and so does the time column (a
+steady-state latency, the one a pipeline or a clock schedule is about). The time column
+prices the same plans with the simulator (the executor's own clock values replayed) on a
+device model at the size the network runs at, as % of the frame oracle's latency.
+
+``size`` runs the network on frames resized (bilinear) to (height, width); its fused scores
+are resized back (bilinear) to the frame's size before the argmax, so labels are scored at
+the ground truth's own size.
 """
 from __future__ import annotations
 
@@ -14,11 +25,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from cwdsl.core.progress import progress_bar
 from cwdsl.core.tables import Column, render_table
-from cwdsl.core.metrics import (band_confusion, confusion, frequency_weighted_iu,
-                                    label_change, mean_iu, pixel_accuracy)
+from cwdsl.core.metrics import (BAND_RADIUS, band_confusion, confusion, frequency_weighted_iu,
+                                has_background, label_change, mean_iu, pixel_accuracy)
+from cwdsl.core.units import HW
 from cwdsl.evaluate.protocol import EvalData
 from cwdsl.ir.graph import Program
 from cwdsl.ir.plan import Planner
@@ -29,7 +42,6 @@ from cwdsl.runtime.executor import Executor
 from cwdsl.sim.devices import DeviceModel, load_device, schedule_costs
 from cwdsl.sim.simulate import simulate
 
-BAND = 10  # px: the paper's boundary band
 
 
 @dataclass(frozen=True)
@@ -39,15 +51,15 @@ class ScoreRow:
     schedule: str
     frames: int
     scored_frames: int
-    time_pct_of_full: float       # simulated latency over the frame oracle's
-    all_stages_pct: float         # frames that computed every stage
+    time_pct_of_full: float       # simulated latency over the frame oracle's (frames t >= 1)
+    all_stages_pct: float         # frames t >= 1 of each clip that computed every stage
     mean_iu: float
     fw_iu: float
     pixel_acc: float
-    mean_iu_bdry: float           # within BAND px of ground-truth boundaries
+    mean_iu_bdry: float           # in the boundary band (core.metrics.boundary_band)
     fw_iu_bdry: float
     label_change_pct: float       # output pixels whose label changed from the previous frame
-    first_clip_all_stages: tuple[bool, ...]   # per frame of the first clip
+    first_clip_all_stages: tuple[bool, ...]   # per frame of the first clip, frame 0 included
     network: str
     device: str                   # the device model of the time column
 
@@ -70,13 +82,17 @@ class ScheduleScore:
     num_classes: int
     frames: int = 0
     scored: int = 0
-    full_frames: int = 0          # frames that computed every stage
-    latency_ms: float = 0.0       # simulated, summed over frames
-    oracle_ms: float = 0.0        # the frame oracle, simulated, summed over frames
+    counted: int = 0              # frames after each clip's warm-up frame 0
+    full_frames: int = 0          # of those, frames that computed every stage
+    latency_ms: float = 0.0       # simulated, summed over the counted frames
+    oracle_ms: float = 0.0        # the frame oracle, simulated, summed over the same frames
+    warmup_full: int = 0          # frames 0 that computed every stage
+    warmup_latency_ms: float = 0.0  # the same two sums over the frames 0
+    warmup_oracle_ms: float = 0.0
     changes: list[float] = field(default_factory=list)  # output label change per frame
     timeline: list[bool] = field(default_factory=list)  # first clip: every stage computed?
     n: np.ndarray = field(init=False)      # confusion over every scored pixel
-    band: np.ndarray = field(init=False)   # confusion within BAND px of true boundaries
+    band: np.ndarray = field(init=False)   # confusion within the true boundary band
 
     def __post_init__(self):
         shape = (self.num_classes, self.num_classes)
@@ -84,11 +100,18 @@ class ScheduleScore:
         self.band = np.zeros(shape, np.int64)
 
     def summary(self, network: str, device: str) -> ScoreRow:
-        """The row of this schedule run on ``network``, timed on the device model ``device``."""
+        """The row of this schedule run on ``network``, timed on the device model ``device``.
+        Time and all-stages count the frames after the warm-up frames 0; when every clip has
+        one frame only (nothing after its warm-up), they count the frames 0 instead."""
+        if self.counted:
+            time = self.latency_ms / self.oracle_ms
+            all_stages = self.full_frames / self.counted
+        else:
+            time = self.warmup_latency_ms / self.warmup_oracle_ms
+            all_stages = self.warmup_full / self.frames
         return ScoreRow(
             schedule=self.schedule, frames=self.frames, scored_frames=self.scored,
-            time_pct_of_full=100 * self.latency_ms / self.oracle_ms,
-            all_stages_pct=100 * self.full_frames / self.frames,
+            time_pct_of_full=100 * time, all_stages_pct=100 * all_stages,
             mean_iu=100 * mean_iu(self.n), fw_iu=100 * frequency_weighted_iu(self.n),
             pixel_acc=100 * pixel_accuracy(self.n), mean_iu_bdry=100 * mean_iu(self.band),
             fw_iu_bdry=100 * frequency_weighted_iu(self.band),
@@ -104,10 +127,30 @@ def prepare_network(spec, weights: str, device: str = "cpu"):
     return net.to(device).eval()
 
 
+def network_frame(rgb: np.ndarray, size: HW | None = None) -> torch.Tensor:
+    """(H, W, 3) uint8 → the (1, 3, h, w) [0, 1] frame the network runs on: bilinear to
+    ``size`` = (h, w) (antialiased when it shrinks, like PIL's), else the frame's own size."""
+    x = frame_tensor(rgb)
+    if size is None or tuple(size) == x.shape[-2:]:
+        return x
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False,
+                         antialias=True).clamp_(0, 1)
+
+
+def labels_at(scores: torch.Tensor, hw: HW) -> np.ndarray:
+    """(1, classes, h, w) scores → (H, W) uint8 argmax labels at ``hw`` = (H, W): the
+    scores are resized (bilinear) first when their size differs."""
+    if tuple(scores.shape[-2:]) != tuple(hw):
+        scores = F.interpolate(scores.float(), size=tuple(hw), mode="bilinear",
+                               align_corners=False)
+    return scores[0].argmax(0).to("cpu", torch.uint8).numpy()
+
+
 def evaluate_schedules(data: EvalData, weights: str, programs: Sequence[Program],
                        device: str = "cpu", sim_device: DeviceModel | str = "titanx",
-                       progress: bool = True) -> list[ScoreRow]:
-    """Score every program on ``data`` (see the module's docstring); one row each."""
+                       progress: bool = True, size: HW | None = None) -> list[ScoreRow]:
+    """Score every program on ``data`` (see the module's docstring); one row each. ``size``:
+    the (height, width) the network runs at (None: each frame's own)."""
     model = load_device(sim_device) if isinstance(sim_device, str) else sim_device
     nets = {}
     rows = []
@@ -118,28 +161,33 @@ def evaluate_schedules(data: EvalData, weights: str, programs: Sequence[Program]
             if name not in nets:
                 nets[name] = prepare_network(program.network, weights, device)
             bar.set_description(f"eval {program.name}")
-            score = _score(program, nets[name], data, device, model, bar)
+            score = _score(program, nets[name], data, device, model, bar, size)
             rows.append(score.summary(name, model.name))
     return rows
 
 
 def _score(program: Program, net, data: EvalData, device: str, model: DeviceModel,
-           bar) -> ScheduleScore:
+           bar, size: HW | None) -> ScheduleScore:
     planner = Planner(program)
     score = ScheduleScore(program.name, program.network.num_classes)
+    background = has_background(program.network.class_names)
     costs = {}
     all_stages = set(program.stages)
     for c, clip in enumerate(data.clips):
         executor = Executor(program, net, device)
         trace, previous = [], None
         try:
-            for rgb, truth in zip(clip.frames, clip.labels):
-                result = executor.step(frame_tensor(rgb))
-                labels = result.labels.to("cpu", torch.uint8).numpy()
+            for t, (rgb, truth) in enumerate(zip(clip.frames, clip.labels)):
+                result = executor.step(network_frame(rgb, size))
+                labels = labels_at(result.scores, rgb.shape[:2])
                 trace.append(result.atom_values)
                 score.frames += 1
                 full = set(result.computed) >= all_stages
-                score.full_frames += full
+                if t > 0:
+                    score.counted += 1
+                    score.full_frames += full
+                else:
+                    score.warmup_full += full
                 if c == 0:
                     score.timeline.append(full)
                 if previous is not None:
@@ -148,16 +196,20 @@ def _score(program: Program, net, data: EvalData, device: str, model: DeviceMode
                 if truth is not None:
                     score.scored += 1
                     score.n += confusion(labels, truth, score.num_classes)
-                    score.band += band_confusion(labels, truth, score.num_classes, BAND)
+                    score.band += band_confusion(labels, truth, score.num_classes, BAND_RADIUS,
+                                                 background)
                 bar.update(1)
         finally:
             executor.close()
-        hw = clip.frames[0].shape[:2]
+        hw = tuple(size) if size is not None else clip.frames[0].shape[:2]
         if hw not in costs:
             costs[hw] = schedule_costs(program, model, hw)
-        sim = simulate(planner, costs[hw], len(clip.frames), trace)
-        score.latency_ms += sim.mean("latency_ms") * len(clip.frames)
-        score.oracle_ms += sim.oracle_ms * len(clip.frames)
+        n = len(clip.frames)
+        sim = simulate(planner, costs[hw], n, trace, timeline=n)
+        score.latency_ms += sum(p.latency_ms for p in sim.timeline[1:])
+        score.oracle_ms += sim.oracle_ms * (n - 1)
+        score.warmup_latency_ms += sim.timeline[0].latency_ms
+        score.warmup_oracle_ms += sim.oracle_ms
     return score
 
 
@@ -174,9 +226,11 @@ def format_eval_table(rows: Sequence[ScoreRow], header: str) -> str:
         header, EVAL_COLUMNS,
         [(r.schedule, r.time_pct_of_full, r.mean_iu, r.fw_iu, r.mean_iu_bdry, r.fw_iu_bdry,
           r.all_stages_pct, r.label_change_pct) for r in rows],
-        f"IU in %; -bdry: within {BAND} px of ground-truth boundaries; time: simulated "
-        f"latency over the frame oracle's; label change: output pixels whose label "
-        f"changed from the previous frame")
+        f"IU in %; -bdry: in the ground truth's boundary band (pixels within {BAND_RADIUS} px "
+        f"of a foreground edge, or of any class edge without a background class); time and "
+        f"all stages: over the frames after each clip's warm-up frame 0 (time: simulated "
+        f"latency over the frame oracle's); label change: output pixels whose label changed "
+        f"from the previous frame")
 
 
 def plot_timeline(path, rows: Sequence[ScoreRow], data: EvalData, title: str) -> None:
@@ -187,7 +241,8 @@ def plot_timeline(path, rows: Sequence[ScoreRow], data: EvalData, title: str) ->
     plt = pyplot()
 
     labeled = [lab is not None for lab in data.clips[0].labels]
-    series = [(f"{r.schedule} ({100 * np.mean(r.first_clip_all_stages):.0f}%)",
+    series = [(f"{r.schedule} ({100 * np.mean(r.first_clip_all_stages[1:] or (False,)):.0f}% "
+               f"after frame 0)",
                r.first_clip_all_stages) for r in rows] + [("ground truth", labeled)]
     fig, ax = plt.subplots(figsize=(10, 0.5 + 0.45 * len(series)))
     for i, (_, flags) in enumerate(series):

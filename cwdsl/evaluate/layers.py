@@ -6,6 +6,9 @@ that see the image, :meth:`StagedNetwork.head_window`) is compared with the prev
 frame's: the temporal difference is the fraction of labels that changed (the Hamming
 distance of one-hot maps, normalised). Truncated outputs fuse the heads up to a depth
 (``s1``: the shallowest head; ...; ``full``) and are scored against ground truth.
+``size`` runs the network on frames resized to it; temporal differences are measured on
+its score maps, and truncated outputs are resized back to the ground truth's size, as
+``cwdsl eval`` does (:func:`~cwdsl.evaluate.evaluation.labels_at`).
 """
 from __future__ import annotations
 
@@ -17,8 +20,10 @@ import torch
 
 from cwdsl.core.tables import Column, render_table
 from cwdsl.core.metrics import confusion, label_change, mean_iu
+from cwdsl.core.units import HW
+from cwdsl.evaluate.evaluation import labels_at, network_frame
 from cwdsl.evaluate.protocol import EvalData, LabeledClip
-from cwdsl.nets.preprocess import frame_tensor, normalize
+from cwdsl.nets.preprocess import normalize
 
 
 @dataclass(frozen=True)
@@ -55,8 +60,9 @@ def _head_order(net) -> tuple[str, ...]:
 
 
 @torch.inference_mode()
-def layer_stats(net, data: EvalData, progress=None) -> LayerStats:
-    """Run ``net`` on every frame of ``data`` (see the module's docstring)."""
+def layer_stats(net, data: EvalData, progress=None, size: HW | None = None) -> LayerStats:
+    """Run ``net`` on every frame of ``data`` (see the module's docstring), at ``size``
+    (height, width; None: each frame's own)."""
     net.eval()
     device = next(net.parameters()).device
     heads = _head_order(net)
@@ -73,7 +79,7 @@ def layer_stats(net, data: EvalData, progress=None) -> LayerStats:
         per_head = {h: [] for h in heads}
         pixels = []
         for rgb, truth in zip(clip.frames, clip.labels):
-            x = normalize(frame_tensor(rgb).to(device), net.spec.norm)
+            x = normalize(network_frame(rgb, size).to(device), net.spec.norm)
             _, scores = net.run_stage(x, names[0], deepest, heads)
             hw = x.shape[-2:]
             current = {}
@@ -88,7 +94,7 @@ def layer_stats(net, data: EvalData, progress=None) -> LayerStats:
             if truth is not None:
                 for name, chosen in truncations.items():
                     fused = net.fuse({h: scores[h] for h in chosen}, hw)
-                    totals[name] += confusion(fused[0].argmax(0).cpu().numpy(), truth, k)
+                    totals[name] += confusion(labels_at(fused, truth.shape), truth, k)
             if progress is not None:
                 progress(1)
         changes[key] = {h: np.array(v) for h, v in per_head.items()}

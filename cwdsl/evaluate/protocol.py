@@ -2,10 +2,13 @@
 labeled sequences.
 
 The paper's synthetic video slides a crop window across a labeled still, six frames, 16
-("slow") or 32 ("fast") pixels per frame, horizontally for a landscape image and
-vertically for a portrait one, and scores every frame. Here the stills are the project's
-generated scenes (``shift16``, ``shift32``) or a labeled folder (``shift16:DIR``), so
-users with PASCAL VOC or Cityscapes in ``images/`` + ``labels/`` can run the protocol.
+("slow") or 32 ("fast") pixels per frame, along the still's long side (the authors'
+``make_translated_frames``: ``argmax`` of the image's shape, so a square still slides
+vertically). As in the authors' scoring (``pascal-translate-exp``), frames 0 and 1 fill
+the pipelines and frames 2-5 are scored (``score="filled"``); ``score="all"`` scores all
+six. Here the stills are the project's generated scenes (``shift16``, ``shift32``) or a
+labeled folder (``shift16:DIR``), so users with PASCAL VOC or Cityscapes in ``images/`` +
+``labels/`` can run the protocol.
 """
 from __future__ import annotations
 
@@ -19,6 +22,12 @@ import numpy as np
 from cwdsl.core.errors import InputError
 
 CROP_FRAMES = 6
+FIRST_FILLED = 2
+"""The first frame the authors score: the three-stage pipeline is filled by frames 0 and 1
+(every method, truncated and full networks included, is scored on frames 2-5)."""
+SCORE_MODES = ("filled", "all")
+"""``--score``: ``filled`` scores translated crops from :data:`FIRST_FILLED` on, ``all``
+scores every crop; other data scores every labeled frame either way."""
 SHIFTS = {"shift16": 16, "shift32": 32}
 SCENES = 24                  # generated stills per shift protocol
 SCENE_SIZE = 128             # generated stills: crops are SCENE_SIZE x SCENE_SIZE
@@ -55,14 +64,16 @@ class EvalData:
 
 
 def translated_crops(image: np.ndarray, label: np.ndarray, step: int,
-                     frames: int = CROP_FRAMES, name: str = "") -> LabeledClip:
-    """Slide a window ``step`` pixels per frame along the image's long side; the window
-    spans the short side and the long side less ``step * (frames - 1)``."""
+                     frames: int = CROP_FRAMES, name: str = "",
+                     first_scored: int = FIRST_FILLED) -> LabeledClip:
+    """Slide a window ``step`` pixels per frame along the image's long side (down a square
+    one, as the authors do); the window spans the short side and the long side less
+    ``step * (frames - 1)``. Frames before ``first_scored`` carry no label (not scored)."""
     h, w = label.shape
     if image.shape[:2] != (h, w):
         raise InputError(f"{name or 'image'}: image and label sizes differ")
     span = step * (frames - 1)
-    horizontal = w >= h
+    horizontal = w > h
     long_side = w if horizontal else h
     if long_side - span < 32:
         raise InputError(f"{name or 'image'}: {w}x{h} is too small to slide {frames} frames "
@@ -73,7 +84,7 @@ def translated_crops(image: np.ndarray, label: np.ndarray, step: int,
         window = (slice(None), slice(o, o + w - span)) if horizontal else \
             (slice(o, o + h - span), slice(None))
         out_frames.append(np.ascontiguousarray(image[window]))
-        out_labels.append(np.ascontiguousarray(label[window]))
+        out_labels.append(np.ascontiguousarray(label[window]) if i >= first_scored else None)
     return LabeledClip(name, tuple(out_frames), tuple(out_labels))
 
 
@@ -94,26 +105,33 @@ def is_generated(spec: str) -> bool:
 
 
 def load_eval_data(spec: str, num_classes: int, void: int | None = None,
-                   scenes: int = SCENES) -> EvalData:
+                   scenes: int = SCENES, score: str = "filled") -> EvalData:
     """``demo`` | ``shift16`` | ``shift32`` | ``shift16:DIR`` | ``shift32:DIR`` | ``DIR``
-    (a labeled sequence: images in name order, labels for some or all of them)."""
+    (a labeled sequence: images in name order, labels for some or all of them).
+    ``score`` (:data:`SCORE_MODES`) picks the scored crops of the shift protocols."""
     from cwdsl.evaluate.datasets import open_labeled_folder
 
+    if score not in SCORE_MODES:
+        raise InputError(f"--score {score}: use one of {', '.join(SCORE_MODES)}")
     found = re.fullmatch(r"(shift\d+)(?::(.+))?", spec)
     if found and found.group(1) not in SHIFTS:
         raise InputError(f"--data {spec}: the protocol shifts by 16 or 32 px (shift16, shift32)")
     if found:
         step = SHIFTS[found.group(1)]
+        first = FIRST_FILLED if score == "filled" else 0
+        scored = (f"frames {first}-{CROP_FRAMES - 1} scored (0-{first - 1} fill the pipelines)"
+                  if first else "every frame scored")
         if found.group(2) is None:
-            clips = tuple(translated_crops(img, lab, step, name=n)
+            clips = tuple(translated_crops(img, lab, step, name=n, first_scored=first)
                           for n, img, lab in generated_stills(scenes, step))
             return EvalData(f"{found.group(1)}: {scenes} generated scenes, {CROP_FRAMES} frames "
-                            f"sliding {step} px", clips)
+                            f"sliding {step} px, {scored}", clips)
         folder = open_labeled_folder(found.group(2), void)
         clips = tuple(translated_crops(*folder.pair(i, num_classes), step,
-                                       name=folder.images[i].name) for i in range(len(folder)))
+                                       name=folder.images[i].name, first_scored=first)
+                      for i in range(len(folder)))
         return EvalData(f"{found.group(1)}: {len(folder)} images of {folder.root}, "
-                        f"{CROP_FRAMES} frames sliding {step} px", clips)
+                        f"{CROP_FRAMES} frames sliding {step} px, {scored}", clips)
     if spec == "demo":
         from cwdsl.demo.clip import DEMO, demo_clip
 

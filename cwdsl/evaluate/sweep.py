@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from cwdsl.core.errors import InputError
+from cwdsl.core.units import HW
 from cwdsl.evaluate.evaluation import ScoreRow, evaluate_schedules
 from cwdsl.evaluate.protocol import EvalData
 from cwdsl.ir.graph import Program, compile_schedule
@@ -75,9 +76,12 @@ class SweepResult:
 
 def score_sweep(data: EvalData, weights: str, programs: Sequence[Program], oracle: Program,
                 thetas: Sequence[float], device: str = "cpu",
-                sim_device: DeviceModel | str = "titanx", progress: bool = True) -> SweepResult:
-    """Score the frame oracle and each θ's program (from :func:`sweep_programs`) on ``data``."""
-    rows = evaluate_schedules(data, weights, [oracle, *programs], device, sim_device, progress)
+                sim_device: DeviceModel | str = "titanx", progress: bool = True,
+                size: HW | None = None) -> SweepResult:
+    """Score the frame oracle and each θ's program (from :func:`sweep_programs`) on ``data``,
+    the network running at ``size`` (None: the frames' own; see :func:`evaluate_schedules`)."""
+    rows = evaluate_schedules(data, weights, [oracle, *programs], device, sim_device, progress,
+                              size)
     return SweepResult(tuple(thetas), replace(rows[0], schedule="frame oracle"),
                        tuple(replace(row, schedule=f"θ = {theta:g}")
                              for theta, row in zip(thetas, rows[1:])))
@@ -112,7 +116,7 @@ def plot_sweep(path: str | Path, thetas: Sequence[float], rows: Sequence[ScoreRo
                     fontsize=7)
     if oracle is not None:
         ax.axhline(oracle.mean_iu, color="k", ls="--", lw=1, label="frame oracle")
-    ax.set_xlabel("frames with every stage computed (%)")
+    ax.set_xlabel("frames with every stage computed (%, frame 0 of each clip excluded)")
     ax.set_ylabel("mean IU (%)")
     ax.set_xlim(-2, 108)
     ax.set_title(title, fontsize=9)
