@@ -180,6 +180,16 @@ def test_layer_stats_agree_with_eval_and_ordering(capsys, tmp_path):
     oracle = evaluate_schedules(data, str(bundled_weights(DEMO.network)),
                                 [load(SCHEDULES / "oracle.cw", "tiny")], progress=False)[0]
     assert stats.truncated_miu["full"] == pytest.approx(oracle.mean_iu, abs=1e-9)
+    # the temporal difference compares whole score maps (the authors' notebook), by hand:
+    clip = data.clips[0]
+    with torch.no_grad():
+        maps = []
+        for rgb in clip.frames[:2]:
+            x = normalize(frame_tensor(rgb), net.spec.norm)
+            maps.append(net.run_stage(x, "conv1_1", "pool4", ["score_pool4"])[1][
+                "score_pool4"][0].argmax(0).numpy())
+    key = clip.name or "clip0"
+    assert stats.changes[key]["score_pool4"][0] == np.mean(maps[0] != maps[1])
     plot = tmp_path / "fig2.png"
     assert main(["layers", "--data", "shift32", "--scenes", "1", "--plot", str(plot),
                  "--quiet"]) == 0

@@ -1,10 +1,11 @@
 """How fast each score layer changes, and how accurate each truncated output is (paper §3:
 Table 1 and Fig. 2).
 
-For every frame the full network runs once; each score head's argmax map (over the cells
-that see the image, :meth:`StagedNetwork.head_window`) is compared with the previous
-frame's: the temporal difference is the fraction of labels that changed (the Hamming
-distance of one-hot maps, normalised). Truncated outputs fuse the heads up to a depth
+For every frame the full network runs once; each score head's argmax map (the whole map,
+as the authors' ``youtube-differences`` notebook takes it from the uncropped score blobs,
+and as ``labeldiff`` compares by default) is compared with the previous frame's: the
+temporal difference is the fraction of labels that changed (the Hamming distance of one-hot
+maps, normalised). A feature head (``Head.kind == "features"``) has no labels: no value. Truncated outputs fuse the heads up to a depth
 (``s1``: the shallowest head; ...; ``full``) and are scored against ground truth.
 ``size`` runs the network on frames resized to it; temporal differences are measured on
 its score maps, and truncated outputs are resized back to the ground truth's size, as
@@ -82,12 +83,10 @@ def layer_stats(net, data: EvalData, progress=None, size: HW | None = None) -> L
             x = normalize(network_frame(rgb, size).to(device), net.spec.norm)
             _, scores = net.run_stage(x, names[0], deepest, heads)
             hw = x.shape[-2:]
-            current = {}
-            for h in heads:
-                rows, cols = net.head_window(h, hw)
-                current[h] = scores[h][0, :, rows, cols].argmax(0).cpu().numpy()
+            current = {h: scores[h][0].argmax(0).cpu().numpy() for h in heads
+                       if net.spec.head(h).kind == "scores"}
             if previous is not None:
-                for h in heads:
+                for h in current:
                     per_head[h].append(label_change(previous[h], current[h]))
                 pixels.append(float(np.abs(rgb.astype(np.float32) - previous_rgb).mean() / 255))
             previous, previous_rgb = current, rgb.astype(np.float32)
