@@ -69,6 +69,7 @@ def test_train_command_on_a_labeled_folder(tmp_path, capsys):
     (["--scale", "a:b"], "--scale must be LOW:HIGH"),
     (["--jitter", "1"], "--jitter must be in [0, 1)"),
     (["--minutes", "0"], "--minutes must be positive"),
+    (["--minutes", "1"], "give --steps or --minutes, not both"),
 ])
 def test_train_bad_input_exit_2_and_write_nothing(tmp_path, capsys, args, message):
     make_folder(tmp_path / "train", 1, size=(40, 40), classes=6, void=11)
@@ -163,3 +164,4 @@ def test_training_for_a_wall_time():
     _, report = train(config, progress=False)
     assert 1.2 <= report.seconds < 10
     assert report.steps == len(report.losses) >= 1 and report.steps != config.steps
+    assert report.config["steps"] is None and report.config["minutes"] == 0.02

@@ -15,7 +15,7 @@ def register(sub) -> None:
         "--void 11 --hold-out 0006R0 --steps 2500 -o camvid.pt")
     p.add_argument("--net", default="tiny", metavar="NAME",
                    help="network to train from scratch (default tiny, the demo's)")
-    p.add_argument("--steps", type=positive_int, default=6000,
+    p.add_argument("--steps", type=positive_int,
                    help="optimiser steps (default 6000: about 13 minutes on 2 CPU cores)")
     p.add_argument("--minutes", type=float, metavar="M",
                    help="train for M minutes of wall time instead of --steps: the learning-rate "
@@ -68,9 +68,12 @@ def handle(args) -> int:
         raise InputError(f"--lr must be positive, got {args.lr}")
     if args.minutes is not None and not 0 < args.minutes <= 7 * 24 * 60:
         raise InputError(f"--minutes must be positive (at most a week), got {args.minutes:g}")
+    if args.minutes is not None and args.steps is not None:
+        raise InputError("give --steps or --minutes, not both")
+    steps = 6000 if args.steps is None else args.steps
     augment = Augment.off() if args.no_augment else Augment(scale=_scale(args.scale),
                                                              jitter=args.jitter)
-    report = train_to(TrainConfig(net=args.net, steps=args.steps, batch=args.batch,
+    report = train_to(TrainConfig(net=args.net, steps=steps, batch=args.batch,
                                   size=tuple(size), lr=args.lr, seed=args.seed, data=args.data,
                                   val=args.val, void=args.void, hold_out=args.hold_out,
                                   eval_every=args.eval_every, augment=augment,

@@ -279,7 +279,8 @@ def train(config: TrainConfig, progress: bool = True) -> tuple[StagedNetwork, Tr
         held_out = {"sequence": config.hold_out, "frames": len(held_clips[0].frames),
                     "mean_iu": h_miu, "pixel_accuracy": h_acc}
     miu, acc = scores(net, clips, progress, "held-out" if held_out is None else "val")
-    report = TrainReport(asdict(config), seconds, float(np.mean(losses[-LOSS_WINDOW:])), miu,
+    recorded = asdict(config) | ({"steps": None} if budget is not None else {})  # unused
+    report = TrainReport(recorded, seconds, float(np.mean(losses[-LOSS_WINDOW:])), miu,
                          acc, losses, len(losses), trained_on, held_out, selection)
     return net, report
 
