@@ -16,7 +16,7 @@ from torch import nn
 from cwdsl.core.errors import InputError
 from cwdsl.core.netspec import ESPNET, get_network
 from cwdsl.ir.graph import compile_text
-from cwdsl.nets import ESPNet, Features, build_network, count_macs
+from cwdsl.nets import Features, build_network, count_macs
 from cwdsl.nets.bundled import resolve_weights
 from cwdsl.nets.preprocess import normalize
 from cwdsl.nets.weights import load_weights
