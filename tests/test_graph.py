@@ -27,7 +27,7 @@ def test_pipeline3_graph_has_delayed_feature_edges_and_gated_caches():
 
 def test_adaptive_graph_orders_the_measurement_between_s2_and_s3():
     g = load(ROOT / "schedules" / "adaptive.cw").graph
-    measure = "measure:labeldiff(s2, since=fired) >= 0.25"
+    measure = "measure:labeldiff(s2, since=fired) >= 0.03"
     frame = within_frame(g)
     assert frame.has_edge("stage:s2", measure)
     assert nx.shortest_path(frame, measure, "stage:s3") == [measure, "clock:moved", "stage:s3"]

@@ -125,8 +125,8 @@ def test_with_theta_changes_only_thresholds():
     from cwdsl.lang.printer import print_schedule
     schedule = parse_file(SCHEDULES / "adaptive.cw")
     text = print_schedule(with_theta(schedule, 0.4))
-    assert ">= 0.4" in text and ">= 0.25" not in text
-    assert text.replace(">= 0.4", ">= 0.25") == print_schedule(schedule)
+    assert ">= 0.4" in text and ">= 0.03" not in text
+    assert text.replace(">= 0.4", ">= 0.03") == print_schedule(schedule)
 
 
 def test_eval_and_sweep_commands(tmp_path, capsys):

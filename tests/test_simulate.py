@@ -132,7 +132,7 @@ def test_capacity_counts_drops_and_finds_the_sustainable_stream_count():
 
 def test_capacity_is_deterministic_with_data_driven_clocks():
     costs = Costs({"s1": 10.0, "s2": 5.0, "s3": 20.0}, {"s1": 1, "s2": 1, "s3": 1},
-                  {"labeldiff(s2, since=fired) >= 0.25": 0.2}, 1.0, 0.0, 0.1, 36.0, 3.0)
+                  {"labeldiff(s2, since=fired) >= 0.03": 0.2}, 1.0, 0.0, 0.1, 36.0, 3.0)
     planner = Planner(load(ROOT / "schedules/adaptive.cw"))
     trace_for = lambda i, n: fire_rate_trace(planner.atom_ids, n, 0.3, seed=i)  # noqa: E731
     a = run_capacity(planner, costs, 4, 15.0, 5, trace_for)
