@@ -9,7 +9,8 @@ import sys
 
 import pytest
 import torch
-import torch.nn.functional as F
+
+from reference_fcn import reference_fcn8s
 
 from cwdsl.core.errors import InputError
 from cwdsl.core.netspec import FCN8S, FCN8S_ATONCE, TINY, Head, get_network
@@ -22,32 +23,6 @@ TINY_ATONCE = dataclasses.replace(
     TINY, name="tiny_atonce",
     heads=(Head("score_pool3", "pool3", input_scale=0.0001),
            Head("score_pool4", "pool4", input_scale=0.01), Head("score_fr", "fc7")))
-
-
-def reference_atonce(net: FCN, x: torch.Tensor) -> torch.Tensor:
-    """wkentaro/pytorch-fcn ``FCN8sAtOnce.forward`` written out on ``net``'s modules."""
-    h = x
-    for layer in TINY.layers:
-        h = getattr(net, layer.name)(h)
-        if layer.kind == "conv":
-            h = F.relu(h)
-        if layer.name == "pool3":
-            pool3 = h
-        if layer.name == "pool4":
-            pool4 = h
-    h = net.score_fr(h)
-    h = net.upscore2(h)
-    upscore2 = h
-    h = net.score_pool4(pool4 * 0.01)
-    h = h[:, :, 5:5 + upscore2.size(2), 5:5 + upscore2.size(3)]
-    h = upscore2 + h
-    h = net.upscore_pool4(h)
-    upscore_pool4 = h
-    h = net.score_pool3(pool3 * 0.0001)
-    h = h[:, :, 9:9 + upscore_pool4.size(2), 9:9 + upscore_pool4.size(3)]
-    h = upscore_pool4 + h
-    h = net.upscore8(h)
-    return h[:, :, 31:31 + x.size(2), 31:31 + x.size(3)].contiguous()
 
 
 def atonce_file(tmp_path, state: dict) -> str:
@@ -75,7 +50,7 @@ def test_scaled_heads_are_bit_identical_to_fcn8s_atonce(hw):
     net = FCN(TINY_ATONCE).eval()
     x = torch.randn(1, 3, *hw, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        assert torch.equal(net(x), reference_atonce(net, x))
+        assert torch.equal(net(x), reference_fcn8s(net, x, atonce=True))
 
 
 def test_atonce_weights_refused_by_fcn8s_and_loaded_by_atonce(tmp_path):

@@ -27,7 +27,8 @@ CHECKPOINT = ROOT.parent / "shared" / "weights" / "espnet" / "espnet_p_2_q_8_cam
 SCHEDULES = sorted((ROOT / "schedules" / "espnet").glob("*.cw"))
 
 
-# --- the reference model, transcribed --------------------------------------------------
+# --- the reference model, transcribed (upstream's repetition kept: DownSamplerB and -----
+# DilatedParllelResidualBlockB repeat their branch sums there, and a reference copies it) ---
 class RefCBR(nn.Module):
     def __init__(self, nIn, nOut, kSize, stride=1):
         super().__init__()

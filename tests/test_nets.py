@@ -15,6 +15,7 @@ from torch import nn
 
 from cwdsl.core.errors import InputError
 from cwdsl.core.netspec import FCN8S, TINY, InputNorm, Layer, NetworkSpec
+from reference_fcn import reference_fcn8s
 from cwdsl.nets import (FCN, ModuleNetwork, StagedNetwork, bilinear_kernel, build_network,
                         count_macs, feature_sizes, fuse_geometry, is_fcn8s_kind,
                         stage_module)
@@ -46,34 +47,6 @@ def fcn8s_meta() -> FCN:
 
 def frame(h: int, w: int, seed: int = 0) -> torch.Tensor:
     return torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(seed))
-
-
-def reference_fcn8s(net: FCN, x: torch.Tensor, zero: tuple[str, ...] = ()) -> torch.Tensor:
-    """wkentaro/pytorch-fcn ``FCN8s.forward`` written out, on ``net``'s modules; the heads
-    in ``zero`` give zeros of their true shape (the truncated network's meaning)."""
-    h = x
-    for layer in FCN8S.layers:
-        h = getattr(net, layer.name)(h)
-        if layer.kind == "conv":
-            h = F.relu(h)
-        if layer.name == "pool3":
-            pool3 = h
-        if layer.name == "pool4":
-            pool4 = h
-
-    def score(name, feats):
-        s = getattr(net, name)(feats)
-        return torch.zeros_like(s) if name in zero else s
-
-    h = net.upscore2(score("score_fr", h))
-    upscore2 = h
-    h = score("score_pool4", pool4)[:, :, 5:5 + upscore2.size(2), 5:5 + upscore2.size(3)]
-    h = net.upscore_pool4(upscore2 + h)
-    upscore_pool4 = h
-    h = score("score_pool3", pool3)[:, :, 9:9 + upscore_pool4.size(2),
-                                    9:9 + upscore_pool4.size(3)]
-    h = net.upscore8(upscore_pool4 + h)
-    return h[:, :, 31:31 + x.size(2), 31:31 + x.size(3)].contiguous()
 
 
 def staged(net: StagedNetwork, x: torch.Tensor, stages) -> torch.Tensor:

@@ -148,7 +148,8 @@ class StagedNetwork(nn.Module, ABC):
 
     def head_window(self, name: str, input_hw: Sequence[int]) -> tuple[slice, slice]:
         """The part of head ``name``'s map that looks at the image (all of it by default;
-        FCNs with padded inputs override this). Label differences use it."""
+        FCNs with padded inputs override this). Label differences over region ``image``
+        use it."""
         return slice(None), slice(None)
 
     def plan(self, first: str, last: str, heads: Sequence[str] = (),
