@@ -37,7 +37,7 @@ def compile_clock(expr: ast.ClockExpr) -> Code:
                 out.append((CONST, bool(value)))
             case ast.Every(period, phase):
                 out.append((EVERY, period, phase))
-            case ast.LabelDiff() | ast.PixelDiff():
+            case ast.LabelDiff() | ast.PixelDiff() | ast.Predicted():
                 out.append((ATOM, atom_id(node)))
             case ast.ClockRef(name):
                 out.append((CLOCK, name.name))

@@ -11,8 +11,8 @@ from cwdsl.core.errors import InputError
 from cwdsl.core.figures import pyplot, save_figure
 from cwdsl.core.outputs import check_output
 from cwdsl.ir.graph import Program, record, records
-from cwdsl.ir.nodes import (CacheNode, ClockNode, FuseNode, MeasureNode, StageNode, cache_key,
-                            clock_key)
+from cwdsl.ir.nodes import (CacheNode, ClockNode, FlowNode, FuseNode, MeasureNode, StageNode,
+                            WarpNode, cache_key, clock_key)
 
 FORMATS = (".png", ".svg", ".pdf", ".dot")
 _STYLE = {  # edge kind → (colour, line style)
@@ -23,13 +23,16 @@ _STYLE = {  # edge kind → (colour, line style)
     "reads": ("#2471a3", "solid"),
     "clock": ("#c0392b", "solid"),
     "score": ("#1e8449", "solid"),
+    "flow": ("#7d3c98", "solid"),
+    "warp": ("#7d3c98", "dashed"),
     "output": ("#1e8449", "solid"),
 }
 CACHE_Y = -3.4      # caches sit below their stages, leaving a lane for score edges
 SCORE_LANE_Y = -0.95  # score edges that would cross a stage run along here instead
 NODE_SIZE = 3600      # marker area in points²: a box or circle 60 points across
 _NODE_COLOUR = {"input": "#d6eaf8", "stage": "#fdebd0", "cache": "#eaeded", "clock": "#fadbd8",
-                "measure": "#d4e6f1", "fuse": "#d5f5e3", "output": "#d5f5e3"}
+                "measure": "#d4e6f1", "fuse": "#d5f5e3", "output": "#d5f5e3", "flow": "#e8daef",
+                "warp": "#e8daef"}
 
 
 def node_label(g: nx.DiGraph, node: str) -> str:
@@ -39,6 +42,10 @@ def node_label(g: nx.DiGraph, node: str) -> str:
             return f"{rec.name}\n{rec.first}..{rec.last}\n→ {', '.join(rec.heads)}"
         case CacheNode():
             return f"cache {rec.stage}"
+        case FlowNode():
+            return f"flow {rec.method}\nt → t-1"
+        case WarpNode():
+            return f"warp {rec.stage}"
         case ClockNode():
             body = rec.text if rec.named else ""
             text = rec.name + (f" =\n{body}" if body and body != rec.name else "")
@@ -60,7 +67,7 @@ def edge_label(g: nx.DiGraph, u: str, v: str) -> str:
     parts = []
     if data["kind"] == "features":
         parts.append(f"when {gate}")
-    elif data["kind"] == "cache":
+    elif data["kind"] in ("cache", "warp") and gate:
         parts.append(f"else (not {gate})")
     if data["delay"]:
         parts.append(f"delay {data['delay']}" if data["kind"] != "persist" else "t-1")
@@ -68,12 +75,18 @@ def edge_label(g: nx.DiGraph, u: str, v: str) -> str:
 
 
 def layout(g: nx.DiGraph) -> dict[str, tuple[float, float]]:
-    """Stages left to right, caches below them, clocks and measurements above."""
+    """Stages left to right, caches below them (a warp beside its cache, flows below the
+    input), clocks and measurements above."""
     pos: dict[str, tuple[float, float]] = {"input": (0.0, 0.0)}
     stages = [s.key for s in sorted(records(g, StageNode), key=lambda s: s.index)]
     for i, node in enumerate(stages, start=1):
         pos[node] = (3.0 * i, 0.0)
         pos[cache_key(record(g, node).name)] = (3.0 * i, CACHE_Y)
+    for warp in records(g, WarpNode):
+        x = pos[cache_key(warp.stage)][0]
+        pos[warp.key] = (x - 1.3, CACHE_Y + 1.2)
+    for i, flow in enumerate(records(g, FlowNode)):
+        pos[flow.key] = (1.5, CACHE_Y - 1.5 * i)
     pos["fuse"] = (3.0 * (len(stages) + 1), 0.0)
     pos["output"] = (3.0 * (len(stages) + 1.8), 0.0)
     for node in stages:  # a stage's gate clock sits above it
@@ -83,7 +96,7 @@ def layout(g: nx.DiGraph) -> dict[str, tuple[float, float]]:
     placed_x: list[float] = []
     for node, kind in _kinds(g).items():
         if kind == "measure":
-            source = next(iter(g.predecessors(node)))
+            source = max(g.predecessors(node), key=lambda n: pos[n][0])  # its stage
             x = pos[source][0] + 1.5
             while any(abs(x - other) < 1.2 for other in placed_x):
                 x += 1.3
@@ -105,7 +118,8 @@ def to_dot(g: nx.DiGraph) -> str:
 
     lines = ["digraph cwdsl {", "  rankdir=LR;", "  node [shape=box, style=filled, fontname=Helvetica];"]
     for node, kind in _kinds(g).items():
-        shape = {"clock": "ellipse", "measure": "hexagon", "cache": "box3d"}.get(kind, "box")
+        shape = {"clock": "ellipse", "measure": "hexagon", "cache": "box3d",
+                 "flow": "parallelogram"}.get(kind, "box")
         lines.append(f"  {q(node)} [label={q(node_label(g, node))}, shape={shape}, "
                      f"fillcolor={q(_NODE_COLOUR[kind])}];")
     for u, v, data in g.edges(data=True):
@@ -146,7 +160,7 @@ def draw(program: Program, out: str | Path) -> Path:
     nx.draw_networkx_labels(g, pos, labels={n: node_label(g, n) for n in g}, ax=ax, font_size=7)
     ax.set_title(f"{program.name}: {program.network.name} "
                  f"{program.input_size[0]}x{program.input_size[1]} "
-                 "(black: features, grey dashed: cache, red: clocks, green: scores)", fontsize=9)
+                 "(black: features, grey dashed: cache, purple: flow and warp, red: clocks, green: scores)", fontsize=9)
     ax.set_xlim(min(xs) - 1.4, max(xs) + 1.4)
     ax.set_ylim(min(ys) - 1.2, max(ys) + 1.0)
     ax.axis("off")
@@ -160,7 +174,7 @@ def draw(program: Program, out: str | Path) -> Path:
     return out
 
 
-_SHAPE = {"clock": "o", "measure": "h"}  # node kind → marker; every other kind is a box
+_SHAPE = {"clock": "o", "measure": "h", "flow": "D"}  # node kind → marker; every other kind is a box
 
 
 def _draw_edges(g: nx.DiGraph, pos, ax) -> set[tuple[str, str]]:

@@ -1,7 +1,7 @@
 """A frame × stage grid of plans: what computes, what is cached, the clock values."""
 from __future__ import annotations
 
-from cwdsl.ir.plan import FramePlan, Planner
+from cwdsl.ir.plan import FramePlan, Flow, Planner
 from cwdsl.ir.trace import AtomTrace
 
 
@@ -12,13 +12,14 @@ def plans(planner: Planner, frames: int, trace: AtomTrace | None = None) -> list
 
 def render_grid(planner: Planner, plan_list: list[FramePlan]) -> str:
     """The grid as text: ``C`` compute (``C¹`` reads the previous stage d frames back),
-    ``.`` cache; rows for each clock and data-driven atom (``1``/``0``)."""
+    ``.`` cache, ``W`` warp; rows for each flow, clock and data-driven atom (``1``/``0``)."""
     program = planner.program
     frames = len(plan_list)
     cell = max(3, len(str(frames - 1)) + 2)
     label_width = max([len("frame")] + [len(s) for s in planner.stages]
                       + [len("clock " + g) for g in dict.fromkeys(planner.gates.values())]
-                      + [len(a) + 5 for a in planner.atom_ids]) + 2
+                      + [len(a) + 5 for a in planner.atom_ids]
+                      + [len("flow " + f.method) for f in program.flows]) + 2
 
     def row(label: str, cells: list[str]) -> str:
         return label.ljust(label_width) + "".join(c.rjust(cell) for c in cells)
@@ -32,9 +33,15 @@ def render_grid(planner: Planner, plan_list: list[FramePlan]) -> str:
         cells = []
         for p in plan_list:
             d = p.delay(stage)
-            cells.append("." if d is None else "C" + (str(d).translate(sup) if d else ""))
+            if d is None:
+                cells.append("W" if stage in p.warped else ".")
+            else:
+                cells.append("C" + (str(d).translate(sup) if d else ""))
         lines.append(row(stage, cells))
     lines.append("")
+    for flow in program.flows:
+        lines.append(row("flow " + flow.method,
+                         [str(int(Flow(flow.method) in p.steps)) for p in plan_list]))
     for gate in dict.fromkeys(planner.gates.values()):
         lines.append(row("clock " + gate, [str(int(p.clocks[gate])) for p in plan_list]))
     for atom in planner.atom_ids:
@@ -55,5 +62,8 @@ def render_grid(planner: Planner, plan_list: list[FramePlan]) -> str:
     if any(p.delay(s) for p in plan_list for s in p.computed):
         lines.append("C¹: the stage reads the previous stage's features from 1 frame back "
                      "(frame 0 always runs in full, without delays)")
-    lines.append("legend: C compute, . read the cache")
+    if program.warps:
+        lines.append("W: the stage's last computed state, moved to the frame by the optical "
+                     "flows since (flow rows: 1 where that frame's flow is computed)")
+    lines.append("legend: C compute, . read the cache" + (", W warp" if program.warps else ""))
     return "\n".join(lines)

@@ -5,6 +5,8 @@ Each node carries one frozen record (:mod:`cwdsl.ir.nodes`) under ``"record"``:
   ``stage:S``          stage S's state ``F[S](t)``: computed by ``f_S`` (+ score heads) or
                        taken from its cache, whichever the stage's clock selects
   ``cache:S``          ``F[S](t-1)`` persisted with its scores
+  ``flow:M``           the optical flow of frame t back to t-1 by method M (stages that warp)
+  ``warp:S``           stage S's last computed state moved to frame t by the flows since
   ``clock:C``          a clock: a named one, or the expression of a compute rule
   ``measure:A``        a data-driven clock atom (label or pixel difference)
   ``fuse``, ``output`` the skip fusion of the output stages' scores
@@ -22,8 +24,10 @@ import networkx as nx
 
 from cwdsl.core.errors import Diagnostic, InternalError
 from cwdsl.core.netspec import NetworkSpec, get_network
-from cwdsl.ir.nodes import (CacheNode, ClockNode, FuseNode, InputNode, MeasureNode, Node,
-                            OutputNode, StageNode, clock_key, measure_key, stage_key)
+from cwdsl.core.clockmodel import load_clock_model, resolve_model
+from cwdsl.ir.nodes import (CacheNode, ClockNode, FlowNode, FuseNode, InputNode, MeasureNode,
+                            Node, OutputNode, StageNode, WarpNode, clock_key, measure_key,
+                            stage_key)
 from cwdsl.lang import ast
 from cwdsl.lang.checker import check, computable_stages
 from cwdsl.lang.parser import parse, parse_file
@@ -104,6 +108,17 @@ class Program:
         return record(self.graph, measure_key(atom))
 
     @cached_property
+    def flows(self) -> tuple[FlowNode, ...]:
+        """The optical flow nodes (one per method that some warping stage uses)."""
+        return records(self.graph, FlowNode)
+
+    @cached_property
+    def warps(self) -> tuple[WarpNode, ...]:
+        """The warp nodes, one per stage whose counter-clock warps, in network order."""
+        order = {s: i for i, s in enumerate(self.stages)}
+        return tuple(sorted(records(self.graph, WarpNode), key=lambda w: order[w.stage]))
+
+    @cached_property
     def clocks(self) -> tuple[ClockNode, ...]:
         return records(self.graph, ClockNode)
 
@@ -149,15 +164,23 @@ def compile_schedule(schedule: ast.Schedule, network: str | None = None) -> Prog
     def add_measure(part: ast.DataAtom, reader: str) -> None:
         if isinstance(part, ast.PixelDiff):
             measure = MeasureNode(atom_id(part), part, None, None)
-            source = "input"
+            sources = ["input"]
+        elif isinstance(part, ast.Predicted):  # the head's labels and the frame's pixels
+            stage = part.stage.name
+            head = spec.deepest_head(h.name for h in decl_of[stage].heads)
+            model = load_clock_model(resolve_model(part.model.name, part.model.is_path,
+                                                   schedule.source and schedule.source.path))
+            measure = MeasureNode(atom_id(part), part, stage, head, ast.DEFAULT_REGION, model)
+            sources = ["input", stage_key(stage)]
         else:  # a label difference reads its stage's deepest score head, over its region
             stage = part.stage.name
             head = spec.deepest_head(h.name for h in decl_of[stage].heads)
             measure = MeasureNode(atom_id(part), part, stage, head, part.region)
-            source = stage_key(stage)
+            sources = [stage_key(stage)]
         if measure.key not in g:
             g.add_node(measure.key, record=measure)
-            g.add_edge(source, measure.key, kind="reads", delay=0)
+            for source in sources:
+                g.add_edge(source, measure.key, kind="reads", delay=0)
         g.add_edge(measure.key, reader, kind="clock", delay=0)
 
     def add_clock(expr: ast.ClockExpr) -> str:
@@ -189,7 +212,18 @@ def compile_schedule(schedule: ast.Schedule, network: str | None = None) -> Prog
         g.add_node(cache.key, record=cache)
         g.add_edge(previous, key, kind="features", delay=rules[name].delay, gate=None,
                    counter=False)
-        g.add_edge(cache.key, key, kind="cache", delay=0, gate=None, counter=True)
+        rule = rules[name]
+        if rule.counter == "warp":  # the cache, moved by the flow: warp:S feeds the stage
+            flow, warp = FlowNode(rule.flow.name), WarpNode(name, rule.flow.name)
+            if flow.key not in g:
+                g.add_node(flow.key, record=flow)
+                g.add_edge("input", flow.key, kind="reads", delay=0)
+            g.add_node(warp.key, record=warp)
+            g.add_edge(cache.key, warp.key, kind="cache", delay=0)
+            g.add_edge(flow.key, warp.key, kind="flow", delay=0)
+            g.add_edge(warp.key, key, kind="warp", delay=0, gate=None, counter=True)
+        else:
+            g.add_edge(cache.key, key, kind="cache", delay=0, gate=None, counter=True)
         g.add_edge(key, cache.key, kind="persist", delay=1)
         previous = key
     # Clocks are built once every stage node exists: a labeldiff may read a later stage
@@ -200,9 +234,10 @@ def compile_schedule(schedule: ast.Schedule, network: str | None = None) -> Prog
         gate = add_clock(rule.clock)
         g.nodes[key]["record"] = StageNode(
             name, index, stage.first.name, stage.last.name, tuple(h.name for h in stage.heads),
-            rule.delay, record(g, gate).name)
+            rule.delay, record(g, gate).name, rule.counter,
+            rule.flow.name if rule.flow is not None else None)
         for _, _, data in g.in_edges(key, data=True):
-            if data["kind"] in ("features", "cache"):
+            if data["kind"] in GATED:
                 data["gate"] = gate
         g.add_edge(gate, key, kind="gate", delay=0)
     fuse = FuseNode(tuple(s.name for s in schedule.output.stages))
@@ -215,10 +250,15 @@ def compile_schedule(schedule: ast.Schedule, network: str | None = None) -> Prog
     return Program(schedule, spec, g, warnings)
 
 
+GATED = ("features", "cache", "warp")
+"""Edge kinds into a stage that its clock cuts: compute (``features``) when it fires, the
+counter action (``cache`` or ``warp``) when it does not."""
+
+
 def _shallow_parts(expr: ast.ClockExpr):
     """Named-clock references and data atoms of ``expr``, not looking inside references."""
     for node in ast.walk_clock(expr):
-        if isinstance(node, (ast.ClockRef, ast.LabelDiff, ast.PixelDiff)):
+        if isinstance(node, (ast.ClockRef, *ast.DATA_ATOMS)):
             yield node
 
 
@@ -250,8 +290,10 @@ def validate(graph: nx.DiGraph) -> None:
             problems.append(f"edge {u} → {v} has no valid delay")
     for node, kind in kinds.items():
         if kind == "stage":
-            gates = {d.get("gate") for _, _, d in graph.in_edges(node, data=True)
-                     if d["kind"] in ("features", "cache")}
+            gated = [d for _, _, d in graph.in_edges(node, data=True) if d["kind"] in GATED]
+            gates = {d.get("gate") for d in gated}
+            if len(gated) != 2:
+                problems.append(f"{node}: needs one compute edge and one counter edge")
             if len(gates) != 1 or None in gates:
                 problems.append(f"{node}: compute and cache edges must share one clock")
             else:
@@ -268,6 +310,14 @@ def validate(graph: nx.DiGraph) -> None:
             persist = [d for _, _, d in graph.in_edges(node, data=True) if d["kind"] == "persist"]
             if len(persist) != 1 or persist[0]["delay"] < 1:
                 problems.append(f"{node}: must be fed once by its stage from an earlier frame")
+        if kind == "warp":
+            into = sorted(kinds[u] for u in graph.predecessors(node))
+            out = [v for v in graph.successors(node)]
+            if into != ["cache", "flow"] or out != [f"stage:{recs[node].stage}"]:
+                problems.append(f"{node}: must read its stage's cache and a flow, and feed "
+                                f"its stage")
+        if kind == "flow" and list(graph.predecessors(node)) != ["input"]:
+            problems.append(f"{node}: must read the input frames")
     for node in (n for n, k in kinds.items() if k == "stage"):
         features = [u for u, _, d in graph.in_edges(node, data=True) if d["kind"] == "features"]
         if len(features) != 1 or kinds.get(features[0]) not in ("input", "stage"):

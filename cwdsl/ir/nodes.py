@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Union
 
+from cwdsl.core.clockmodel import ClockModel
 from cwdsl.lang import ast
 
 
@@ -26,6 +27,14 @@ def clock_key(name: str) -> str:
 
 def measure_key(atom: str) -> str:
     return f"measure:{atom}"
+
+
+def flow_key(method: str) -> str:
+    return f"flow:{method}"
+
+
+def warp_key(stage: str) -> str:
+    return f"warp:{stage}"
 
 
 class _Record:
@@ -64,6 +73,11 @@ class StageNode(_Record):
     heads: tuple[str, ...]
     delay: int
     gate: str
+    counter: str = "cache"
+    """What the stage does when ``gate`` does not fire: ``"cache"`` (keep its state) or
+    ``"warp"`` (move the state it last computed by the optical flow since; ``flow`` names
+    the method)."""
+    flow: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,29 @@ class CacheNode(_Record):
     kind: ClassVar[str] = "cache"
     _named_by: ClassVar[str] = "stage"
     stage: str
+
+
+@dataclass(frozen=True)
+class FlowNode(_Record):
+    """The optical flow from frame ``t`` back to ``t - 1`` by ``method`` (one of
+    ``ast.FLOW_METHODS``): per pixel of frame ``t``, where it was in frame ``t - 1``.
+    Computed on frames where a stage that warps does not fire."""
+
+    kind: ClassVar[str] = "flow"
+    _named_by: ClassVar[str] = "method"
+    method: str
+
+
+@dataclass(frozen=True)
+class WarpNode(_Record):
+    """Stage ``stage``'s state as last computed, moved to the current frame by the flows
+    of ``method`` composed since (its features and scores, each resampled at its own
+    resolution): what the stage holds on frames its clock does not fire."""
+
+    kind: ClassVar[str] = "warp"
+    _named_by: ClassVar[str] = "stage"
+    stage: str
+    method: str
 
 
 @dataclass(frozen=True)
@@ -93,7 +130,9 @@ class MeasureNode(_Record):
     """A data-driven clock atom (``atom``: its id, the canonical text). A label difference
     reads ``head`` (the deepest score head) of ``stage`` over ``region`` (``"map"``: the
     whole score map; ``"image"``: the cells that see the image; see ``ast.REGIONS``); a
-    pixel difference reads the input (``stage``, ``head`` and ``region`` are None)."""
+    pixel difference reads the input (``stage``, ``head`` and ``region`` are None); a
+    learned clock (``predicted``) reads ``head``'s whole map and the input, and applies
+    ``model``."""
 
     kind: ClassVar[str] = "measure"
     _named_by: ClassVar[str] = "atom"
@@ -102,6 +141,14 @@ class MeasureNode(_Record):
     stage: str | None
     head: str | None
     region: str | None = None
+    model: ClockModel | None = None
+
+    @property
+    def test(self) -> str:
+        """``"labeldiff"``, ``"pixeldiff"`` or ``"predicted"``: what is measured."""
+        if self.model is not None:
+            return "predicted"
+        return "pixeldiff" if self.head is None else "labeldiff"
 
 
 @dataclass(frozen=True)
@@ -119,4 +166,5 @@ class OutputNode(_Record):
     kind: ClassVar[str] = "output"
 
 
-Node = Union[InputNode, StageNode, CacheNode, ClockNode, MeasureNode, FuseNode, OutputNode]
+Node = Union[InputNode, StageNode, CacheNode, FlowNode, WarpNode, ClockNode, MeasureNode,
+             FuseNode, OutputNode]

@@ -8,8 +8,10 @@ Stages are grouped into *waves*: a stage's wave is the number of stages before i
 longest within-frame dependency path, so the stages of one wave do not depend on each
 other within the frame and may run concurrently (a pipeline puts every stage in wave 0).
 A frame's steps are, wave by wave, the measurements that wave's clocks need, the
-:class:`Cache` steps of the wave's stages whose clocks did not fire, and one :class:`Wave`
-step with those that compute; then the :class:`Fuse`.
+:class:`Cache` (or :class:`Warp`) steps of the wave's stages whose clocks did not fire,
+and one :class:`Wave` step with those that compute; then the :class:`Fuse`. A frame's
+first :class:`Warp` of each flow method comes right after the one :class:`Flow` step that
+computes that frame's optical flow.
 
 Data-driven clock atoms are *measured* by whoever walks the plan: :meth:`Planner.walk`
 yields a :class:`Measure` step before the first decision that needs it, and reads the
@@ -21,7 +23,10 @@ Semantics fixed here (README, "Semantics"):
 - frame 0 computes every stage, in order, one wave each, with no delays (empty caches,
   empty pipeline);
 - a clock reading a stage sees that stage's state on this frame, computed or cached;
-- a stage with delay ``d`` reads ``F[k-1](max(t - d, 0))``.
+- a stage with delay ``d`` reads ``F[k-1](max(t - d, 0))``;
+- a stage that warps holds, when its clock does not fire, the state it last computed moved
+  by the flows of every frame since (each frame's flow is computed once, on frames where a
+  stage that warps does not fire: exactly the frames its composition needs).
 """
 from __future__ import annotations
 
@@ -77,13 +82,30 @@ class Cache:
 
 
 @dataclass(frozen=True, slots=True)
+class Flow:
+    """Compute the optical flow of this frame back to the previous one by ``method``."""
+
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class Warp:
+    """Move stage ``stage``'s last computed state to this frame by the flows of ``method``
+    since it was computed (clock ``gate`` did not fire). Follows this frame's ``Flow``."""
+
+    stage: str
+    gate: str
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
 class Fuse:
     """Fuse the scores of ``stages`` into this frame's output."""
 
     stages: tuple[str, ...]
 
 
-Step = Union[Measure, Wave, Cache, Fuse]
+Step = Union[Measure, Wave, Cache, Flow, Warp, Fuse]
 AtomValues = Mapping[str, bool]
 """One frame's values of the data-driven clock atoms, by atom id."""
 
@@ -110,6 +132,10 @@ class FramePlan:
     @property
     def cached(self) -> tuple[str, ...]:
         return tuple(s.stage for s in self.steps if isinstance(s, Cache))
+
+    @property
+    def warped(self) -> tuple[str, ...]:
+        return tuple(s.stage for s in self.steps if isinstance(s, Warp))
 
     def delay(self, stage: str) -> int | None:
         """The delay stage ``stage`` computed with, or ``None`` if it read its cache."""
@@ -168,7 +194,8 @@ class Planner:
                 if isinstance(rec, MeasureNode) and depth[node] == w:
                     self._items.append(Measure(rec.atom, rec.expr))
             stages = tuple((self.clocks.direct(s.gate), s.gate, Compute(s.name, s.delay, s.gate),
-                            Cache(s.name, s.gate))
+                            Warp(s.name, s.gate, s.flow) if s.counter == "warp"
+                            else Cache(s.name, s.gate))
                            for s in program.stage_nodes if depth[s.key] == w)
             if stages:
                 self._items.append(_WaveItem(w, stages, Wave(w, tuple(s[2] for s in stages))))
@@ -189,6 +216,7 @@ class Planner:
             return
         named = {} if named is None else named
         value = self.clocks.value
+        flowed: set[str] = set()  # flow methods computed this frame
         for item in self._items:
             if item.__class__ is Measure:
                 yield item
@@ -196,13 +224,22 @@ class Planner:
             if len(item.stages) == 1:  # most waves: one stage, computed or cached
                 direct, gate, _, cache = item.stages[0]
                 fires = direct(t, values) if direct is not None else value(gate, t, values, named)
-                yield item.full if fires else cache
+                if fires:
+                    yield item.full
+                    continue
+                if cache.__class__ is Warp and cache.method not in flowed:
+                    flowed.add(cache.method)
+                    yield Flow(cache.method)
+                yield cache
                 continue
             computes = []
             for direct, gate, compute, cache in item.stages:
                 if direct(t, values) if direct is not None else value(gate, t, values, named):
                     computes.append(compute)
                 else:
+                    if cache.__class__ is Warp and cache.method not in flowed:
+                        flowed.add(cache.method)
+                        yield Flow(cache.method)
                     yield cache
             if len(computes) == len(item.stages):
                 yield item.full

@@ -109,6 +109,29 @@ class PixelDiff(Node):
 
 
 @dataclass(frozen=True)
+class ModelRef(Node):
+    """``model=NAME`` (a bundled clock model) or ``model="PATH"`` (a file, relative to the
+    schedule's folder): which clock model a :class:`Predicted` atom applies."""
+
+    name: str
+    is_path: bool
+
+
+@dataclass(frozen=True)
+class Predicted(Node):
+    """``predicted(stage, model=M) >= θ``: a learned clock. The model (``cwdsl train-clock``)
+    reads cheap signals measured before the gated stage runs (the stage's label changes,
+    the pixel difference, frames since the atom fired; :data:`cwdsl.core.clockmodel.SIGNALS`)
+    and predicts the fraction of output labels firing would change; the atom fires when
+    that prediction passes θ. ``since=fired`` references, like ``labeldiff``'s default."""
+
+    stage: Ident
+    model: ModelRef
+    op: str
+    theta: float
+
+
+@dataclass(frozen=True)
 class ClockRef(Node):
     """A named clock declared with ``clock NAME = ...``."""
 
@@ -138,10 +161,13 @@ class Or(BinaryOp):
     """``left or right``: fires when either fires."""
 
 
-ClockExpr = Union[Const, Every, LabelDiff, PixelDiff, ClockRef, Not, And, Or]
-DataAtom = Union[LabelDiff, PixelDiff]
-T = TypeVar("T")
+ClockExpr = Union[Const, Every, LabelDiff, PixelDiff, Predicted, ClockRef, Not, And, Or]
+DataAtom = Union[LabelDiff, PixelDiff, Predicted]
 """Clock atoms whose value depends on the data; the executor measures them."""
+DATA_ATOMS = (LabelDiff, PixelDiff, Predicted)
+STAGE_ATOMS = (LabelDiff, Predicted)
+"""Data atoms that read a stage's deepest score head."""
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -152,21 +178,41 @@ class ClockDecl(Node):
     expr: ClockExpr
 
 
+COUNTERS = ("cache", "warp")
+"""What a stage does when its clock does not fire (``else …``): keep its state (``cache``,
+the paper's counter-clock, eq. 1 with ``f_T`` the identity), or move its state to the
+current frame by optical flow (``warp``, as Deep Feature Flow does)."""
+
+FLOW_METHODS = ("dis", "dis_ultrafast", "dis_medium")
+"""Optical flow methods ``else warp(flow=…)`` names: OpenCV's DIS flow at its fast (the
+default), ultrafast and medium presets (:mod:`cwdsl.runtime.flow` implements them)."""
+DEFAULT_FLOW = FLOW_METHODS[0]
+
+
 @dataclass(frozen=True)
 class ComputeRule(Node):
-    """``compute STAGE when CLOCK [delay d] [else cache]``.
+    """``compute STAGE when CLOCK [delay d] [else cache | else warp[(flow=M)]]``.
 
-    The clock ``C`` gates computing the stage; its counter-clock ``not C`` gates reading
-    the cache (the only counter-clock action: paper eq. 1 with ``f_T`` the identity).
-    ``delay`` is the delay of the edge into the stage: it reads ``F[k-1](t - delay)``.
+    The clock ``C`` gates computing the stage; its counter-clock ``not C`` gates the
+    counter action (:data:`COUNTERS`): reading the cache, or warping the state computed
+    last by the optical flow since. ``delay`` is the delay of the edge into the stage: it
+    reads ``F[k-1](t - delay)``.
     """
 
     stage: Ident
     clock: ClockExpr
     delay: int = 0
     otherwise: str | None = None
-    """The counter-clock's action as written (``"cache"``), or None when the rule leaves it
-    out; either way a stage whose clock does not fire reads its cache."""
+    """The counter-clock's action as written (``"cache"``, ``"warp"``), or None when the
+    rule leaves it out (the stage reads its cache)."""
+    flow: Ident | None = None
+    """The flow method of ``else warp`` (``Ident(DEFAULT_FLOW)`` when not written); None
+    for any other action."""
+
+    @property
+    def counter(self) -> str:
+        """The counter-clock's action: ``"cache"`` unless the rule says ``else warp``."""
+        return self.otherwise or "cache"
 
 
 @dataclass(frozen=True)
@@ -233,7 +279,7 @@ def fold_clock(expr: ClockExpr, leaf: Callable[[ClockExpr], T],
 def map_atoms(expr: ClockExpr, fn: Callable[[DataAtom], ClockExpr]) -> ClockExpr:
     """``expr`` with every data-driven atom replaced by ``fn(atom)`` (spans kept)."""
     def leaf(node):
-        return fn(node) if isinstance(node, (LabelDiff, PixelDiff)) else node
+        return fn(node) if isinstance(node, DATA_ATOMS) else node
 
     def inner(node, operands):
         if isinstance(node, Not):

@@ -8,7 +8,8 @@ from __future__ import annotations
 import networkx as nx
 
 from cwdsl.lang import ast
-from cwdsl.core.errors import Diagnostic, ScheduleError, did_you_mean
+from cwdsl.core.clockmodel import load_clock_model, resolve_model
+from cwdsl.core.errors import Diagnostic, InputError, ScheduleError, did_you_mean
 from cwdsl.core.units import MAX_INPUT_SIDE
 from cwdsl.core.netspec import NetworkSpec, find_network, network_names
 
@@ -40,7 +41,7 @@ def clock_reads(expr: ast.ClockExpr, clocks: dict[str, ast.ClockDecl]) -> set[st
     pending = [expr]  # a worklist, not recursion: clock chains may be thousands long
     while pending:
         for node in ast.walk_clock(pending.pop()):
-            if isinstance(node, ast.LabelDiff):
+            if isinstance(node, ast.STAGE_ATOMS):
                 reads.add(node.stage.name)
             elif isinstance(node, ast.ClockRef) and node.name.name in clocks \
                     and node.name.name not in seen:
@@ -209,11 +210,13 @@ class _Checker:
                     elif not 0 <= phase < period:
                         self.error(f"phase must be in 0 .. {period - 1} for period {period}, "
                                    f"got {phase}", node)
-                case ast.LabelDiff() | ast.PixelDiff():
+                case ast.LabelDiff() | ast.PixelDiff() | ast.Predicted():
                     if not 0.0 <= node.theta <= 1.0:
                         self.error(f"threshold θ must be in [0, 1], got {node.theta:g}", node)
-                    if isinstance(node, ast.LabelDiff):
+                    if isinstance(node, ast.STAGE_ATOMS):
                         self.check_labeldiff(node)
+                    if isinstance(node, ast.Predicted):
+                        self.check_model(node)
                 case ast.ClockRef(name):
                     if name.name in self.clocks:
                         used.add(name.name)
@@ -221,15 +224,17 @@ class _Checker:
                         self.error(f"undefined clock '{name.name}'"
                                    f"{did_you_mean(name.name, self.clocks)}", name)
 
-    def check_labeldiff(self, node: ast.LabelDiff) -> None:
+    def check_labeldiff(self, node: ast.LabelDiff | ast.Predicted) -> None:
         """The stage exists, the region is one of ``ast.REGIONS``, and the head it compares
-        (the stage's deepest) gives class scores: argmax labels of features mean nothing."""
+        (the stage's deepest) gives class scores: argmax labels of features mean nothing.
+        A ``predicted`` atom reads the same labels."""
         name = node.stage.name
-        if node.region not in ast.REGIONS:  # the parser admits no other; an AST made in code
+        word = "labeldiff" if isinstance(node, ast.LabelDiff) else "predicted"
+        if isinstance(node, ast.LabelDiff) and node.region not in ast.REGIONS:  # the parser admits no other; an AST made in code
             self.error(f"labeldiff region must be {' or '.join(ast.REGIONS)}, got "
                        f"'{node.region}'{did_you_mean(node.region, ast.REGIONS)}", node)
         if name not in self.stages:
-            self.error(f"labeldiff reads unknown stage '{name}'"
+            self.error(f"{word} reads unknown stage '{name}'"
                        f"{did_you_mean(name, self.stages)}", node.stage)
             return
         if self.spec is None:
@@ -239,9 +244,34 @@ class _Checker:
             return
         head = self.spec.head(self.spec.deepest_head(heads))
         if head.kind != "scores":
-            self.error(f"labeldiff compares class labels (the argmax of a stage's deepest "
+            self.error(f"{word} compares class labels (the argmax of a stage's deepest "
                        f"head), but the deepest head of stage '{name}', '{head.name}', gives "
                        f"{head.kind}, not class scores", node.stage)
+
+    def check_model(self, node: ast.Predicted) -> None:
+        """The clock model file loads, and was trained for this network and the head the
+        atom reads (its signals are that head's label changes)."""
+        source = self.s.source.path if self.s.source else None
+        try:
+            model = load_clock_model(resolve_model(node.model.name, node.model.is_path, source))
+        except InputError as e:
+            d = e.diagnostics[0]
+            self.error(f"clock model {d.source.path}: {d.message}" if d.source is not None
+                       else d.message, node.model)
+            return
+        if self.spec is None or node.stage.name not in self.stages:
+            return
+        if model.network != self.spec.name:
+            self.error(f"clock model {node.model.name} was trained for network "
+                       f"{model.network}, not {self.spec.name}; fit one with cwdsl train-clock "
+                       f"--net {self.spec.name}", node.model)
+            return
+        heads = [h.name for h in self.stages[node.stage.name].heads
+                 if self.spec.head(h.name) is not None]
+        if heads and self.spec.deepest_head(heads) != model.head:
+            self.error(f"clock model {node.model.name} reads head {model.head}'s label "
+                       f"changes, but stage '{node.stage.name}' ends in head "
+                       f"{self.spec.deepest_head(heads)}", node.stage)
 
     # -- rules and output ---------------------------------------------------------------
     def check_rules(self) -> None:
@@ -254,6 +284,13 @@ class _Checker:
             if not self.declare(self.rules, name, rule, rule.stage,
                                 f"stage '{name}' already has a compute rule"):
                 continue
+            if rule.otherwise is not None and rule.otherwise not in ast.COUNTERS:
+                self.error(f"a stage's counter-clock action is {' or '.join(ast.COUNTERS)}, "
+                           f"got '{rule.otherwise}'", rule)  # an AST made in code
+            if rule.flow is not None and rule.flow.name not in ast.FLOW_METHODS:
+                self.error(f"unknown flow method '{rule.flow.name}' (known: "
+                           f"{', '.join(ast.FLOW_METHODS)})"
+                           f"{did_you_mean(rule.flow.name, ast.FLOW_METHODS)}", rule.flow)
             if rule.delay < 0:
                 self.error(f"delay must be 0 or more, got {rule.delay}", rule)
             elif rule.delay and self.s.stages and self.s.stages[0].name.name == name:
@@ -271,9 +308,9 @@ class _Checker:
                           self.stages[name].name)
         for expr in [d.expr for d in self.clocks.values()] + [r.clock for r in self.rules.values()]:
             for node in ast.walk_clock(expr):
-                if isinstance(node, ast.LabelDiff) and node.stage.name in self.stages \
+                if isinstance(node, ast.STAGE_ATOMS) and node.stage.name in self.stages \
                         and node.stage.name not in computable:
-                    self.error(f"labeldiff reads stage '{node.stage.name}', which is never "
+                    self.error(f"{'labeldiff' if isinstance(node, ast.LabelDiff) else 'predicted'} reads stage '{node.stage.name}', which is never "
                                f"computed", node.stage)
 
     def check_output(self) -> None:

@@ -23,6 +23,7 @@ _TERMINAL_WORDS = {
     "NUMBER": "a number",
     "SIZE": "a size such as 500x500",
     "CMP": "'>=' or '>'",
+    "STRING": 'a file name in double quotes',
     "$END": "the end of the file",
 }
 
@@ -216,19 +217,26 @@ class _ToAst(Transformer_NonRecursive):
     @v_args(meta=True)
     def compute_rule(self, meta, children):
         stage, clock, *rest = children
-        delay, otherwise = 0, None
+        delay, otherwise, flow = 0, None, None
         for kind, value in rest:
             if kind == "delay":
                 delay = value
             else:
-                otherwise = value
-        return ast.ComputeRule(_ident(stage), clock, delay, otherwise, span=Span.of(meta))
+                otherwise, flow = value
+        return ast.ComputeRule(_ident(stage), clock, delay, otherwise, flow, span=Span.of(meta))
 
     def delay(self, children):
         return ("delay", self._whole(children[0], "delay"))
 
-    def counter(self, children):
-        return ("counter", "cache")
+    def counter_cache(self, children):
+        return ("counter", ("cache", None))
+
+    def counter_warp(self, children):
+        flow = children[0] if children else ast.Ident(ast.DEFAULT_FLOW)
+        return ("counter", ("warp", flow))
+
+    def warp_option(self, children):
+        return _ident(children[0])
 
     @v_args(meta=True)
     def output_decl(self, meta, children):
@@ -282,6 +290,22 @@ class _ToAst(Transformer_NonRecursive):
         if options:
             since = options[0].value
         return ast.PixelDiff(since, str(op), self._fraction(theta), span=Span.of(meta))
+
+    @v_args(meta=True)
+    def predicted(self, meta, children):
+        stage, model, op, theta = children
+        return ast.Predicted(_ident(stage), model, str(op), self._fraction(theta),
+                             span=Span.of(meta))
+
+    def model_name(self, children):
+        return ast.ModelRef(str(children[0]), False, span=Span.of(children[0]))
+
+    def model_path(self, children):
+        token = children[0]
+        path = str(token)[1:-1]
+        if not path.strip():
+            raise self._error("model= names an empty file name", token)
+        return ast.ModelRef(path, True, span=Span.of(token))
 
     def reference(self, children):
         return str(children[0])

@@ -57,6 +57,9 @@ def _atom_text(node: ast.ClockExpr) -> str:
             return f"labeldiff({stage.name}, since={since}{where}) {op} {format_number(theta)}"
         case ast.PixelDiff(since, op, theta):
             return f"pixeldiff(since={since}) {op} {format_number(theta)}"
+        case ast.Predicted(stage, model, op, theta):
+            ref = f'"{model.name}"' if model.is_path else model.name
+            return f"predicted({stage.name}, model={ref}) {op} {format_number(theta)}"
         case ast.ClockRef(name):
             return name.name
     raise TypeError(f"not a clock expression: {node!r}")
@@ -79,6 +82,8 @@ def print_schedule(schedule: ast.Schedule) -> str:
     for rule in schedule.rules:
         delay = f" delay {rule.delay}" if rule.delay else ""
         otherwise = f" else {rule.otherwise}" if rule.otherwise else ""
+        if rule.flow is not None and rule.flow.name != ast.DEFAULT_FLOW:
+            otherwise += f"(flow={rule.flow.name})"
         lines.append(f"compute {rule.stage.name} when {print_clock(rule.clock)}{delay}{otherwise}")
     lines += ["", "output fuse(" + ", ".join(s.name for s in schedule.output.stages) + ")"]
     return "\n".join(lines) + "\n"

@@ -23,7 +23,7 @@ from cwdsl.ir.plan import Cache, Compute, Fuse, Measure, Planner, Wave
 from cwdsl.nets.preprocess import normalize
 from cwdsl.nets.staged import StagedNetwork
 from cwdsl.runtime.device import resolve_device, torch_dtype
-from cwdsl.runtime.measure import AtomState, AtomTest, Window, label_map
+from cwdsl.runtime.measure import AtomState, AtomTest, PredictedState, Window, label_map
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,9 @@ class Executor:
                 depth[prev] = max(depth[prev], self._stage[stage].delay + 1)
         self._features = {s: _History(depth[s]) for s in self.program.stages}
         self._scores: dict[str, dict[str, Tensor]] = {}
-        self._atom_states = {m.atom: AtomState(AtomTest.of(m)) for m in self.program.measures}
+        self._atom_states = {m.atom: PredictedState(m.model, m.expr.theta, m.expr.op)
+                             if m.model is not None else AtomState(AtomTest.of(m))
+                             for m in self.program.measures}
         self._frame = 0
 
     def close(self) -> None:
@@ -205,6 +207,9 @@ class Executor:
 
     def _measure(self, step: Measure) -> tuple[bool, float]:
         node = self.program.measure(step.atom)
+        if node.model is not None:  # a learned clock: the head's labels and the pixels
+            labels = label_map(self._scores[node.stage][node.head])
+            return self._atom_states[step.atom].measure(labels, self._pixels)
         if node.head is not None:
             current = label_map(self._scores[node.stage][node.head], self._window(node))
         else:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from cwdsl.core.clockmodel import ClockModel
 from cwdsl.ir.nodes import MeasureNode
 
 Window = tuple[slice, slice]
@@ -73,10 +74,73 @@ class AtomState:
             if test.labels:
                 value = changed_fraction(current, self.reference)
             else:  # the one host sync a data-driven decision needs
-                value = float((current - self.reference).abs().mean())
+                value = pixel_difference(current, self.reference)
             fires = value >= test.theta if test.op == ">=" else value > test.theta
         if test.since == "previous" or fires:
             self.reference = current
+        return fires, value
+
+
+def pixel_difference(current: Tensor, reference: Tensor) -> float:
+    """Mean absolute difference of two [0, 1] frames (one host sync)."""
+    return float((current - reference).abs().mean())
+
+
+@dataclass
+class SignalState:
+    """What a learned clock keeps between frames: the gating head's labels and the frame's
+    pixels where it last fired and on the previous frame, and the frames since it fired."""
+
+    fired_labels: Tensor | None = None
+    fired_pixels: Tensor | None = None
+    previous_labels: Tensor | None = None
+    previous_pixels: Tensor | None = None
+    since_fired: int = 0
+
+
+def clock_signals(labels: Tensor, pixels: Tensor, state: SignalState,
+                  wanted: tuple[str, ...]) -> dict[str, float]:
+    """The signals (``core.clockmodel.SIGNALS``) named in ``wanted`` for a frame with head
+    ``labels`` and ``pixels``, against ``state`` (not updated here). The one definition
+    ``cwdsl train-clock`` and the executor share."""
+    out: dict[str, float] = {}
+    for name in wanted:
+        if name == "labeldiff_fired":
+            out[name] = changed_fraction(labels, state.fired_labels)
+        elif name == "labeldiff_previous":
+            out[name] = changed_fraction(labels, state.previous_labels)
+        elif name == "pixeldiff_fired":
+            out[name] = pixel_difference(pixels, state.fired_pixels)
+        elif name == "pixeldiff_previous":
+            out[name] = pixel_difference(pixels, state.previous_pixels)
+        elif name == "frames_since_fired":
+            out[name] = float(state.since_fired + 1)
+        else:
+            raise ValueError(f"unknown clock signal {name!r}")
+    return out
+
+
+class PredictedState:
+    """A learned clock atom (``predicted(…)``): its model, its references, its test."""
+
+    def __init__(self, model: ClockModel, theta: float, op: str):
+        self.model, self.theta, self.op = model, theta, op
+        self.state = SignalState()
+
+    def measure(self, labels: Tensor, pixels: Tensor) -> tuple[bool, float]:
+        """Whether the atom fires on a frame with the gating head's ``labels`` and the
+        frame's ``pixels``, and the predicted change (1.0 on the first frame, which fires)."""
+        s = self.state
+        if s.fired_labels is None:
+            fires, value = True, 1.0
+        else:
+            value = self.model.predict(clock_signals(labels, pixels, s, self.model.signals))
+            fires = value >= self.theta if self.op == ">=" else value > self.theta
+        if fires:
+            s.fired_labels, s.fired_pixels, s.since_fired = labels, pixels, 0
+        else:
+            s.since_fired += 1
+        s.previous_labels, s.previous_pixels = labels, pixels
         return fires, value
 
 
