@@ -6,16 +6,21 @@ a clock gating stage k reads only earlier stages, so no clock reads its own stag
 """
 from __future__ import annotations
 
+import json
 import string
+import tempfile
+from pathlib import Path
 
 from hypothesis import strategies as st
 
+from cwdsl.core.clockmodel import SIGNALS, make_model
 from cwdsl.lang import ast
 from cwdsl.core.netspec import FCN8S, TINY
 
 KEYWORDS = {"network", "input", "stage", "head", "clock", "compute", "when", "delay", "else",
             "cache", "output", "fuse", "every", "phase", "labeldiff", "pixeldiff", "since",
-            "fired", "previous", "region", "map", "image", "and", "or", "not"}
+            "fired", "previous", "region", "map", "image", "and", "or", "not", "warp", "flow",
+            "predicted", "model"}
 
 names = st.text(string.ascii_lowercase, min_size=1, max_size=3).map(lambda s: "c" + s) \
     .filter(lambda n: n not in KEYWORDS)
@@ -24,6 +29,21 @@ thetas = st.floats(0.0, 1.0, allow_nan=False)
 
 def I(name: str) -> ast.Ident:  # noqa: E743 - short on purpose
     return ast.Ident(name)
+
+
+_MODELS = Path(tempfile.mkdtemp(prefix="cwdsl-clock-models-"))
+
+
+def clock_model_file(network: str, head: str) -> str:
+    """A valid clock model for ``network``'s ``head`` (written once per session)."""
+    path = _MODELS / f"{network}-{head}.json"
+    if not path.exists():
+        n = len(SIGNALS)
+        model = make_model(network, head, list(SIGNALS), [0.0] * n, [1.0] * n,
+                           [([[0.5] * n, [-0.5] * n], [0.0, 0.1]), ([[1.0, -1.0]], [-1.0])],
+                           {"made by": "tests/strategies.py"})
+        path.write_text(json.dumps(model.to_json()))
+    return str(path)
 
 
 @st.composite
@@ -45,8 +65,9 @@ def stage_splits(draw, spec):
     return stages
 
 
-def clock_exprs(readable: list[str], clock_names: list[str]):
-    """Random clock expressions reading only ``readable`` stages and ``clock_names``."""
+def clock_exprs(readable: list[str], clock_names: list[str], models: dict | None = None):
+    """Random clock expressions reading only ``readable`` stages and ``clock_names``;
+    ``models`` maps a readable stage to a clock model file for its deepest head."""
     leaves = [st.builds(ast.Const, st.sampled_from([0, 1])),
               st.integers(1, 8).flatmap(lambda n: st.builds(ast.Every, st.just(n),
                                                              st.integers(0, n - 1))),
@@ -57,6 +78,11 @@ def clock_exprs(readable: list[str], clock_names: list[str]):
                                 st.sampled_from(["previous", "fired"]),
                                 st.sampled_from([">=", ">"]), thetas,
                                 st.sampled_from(ast.REGIONS)))
+        modelled = [n for n in readable if models and n in models]
+        if modelled:
+            leaves.append(st.sampled_from(modelled).flatmap(lambda n: st.builds(
+                ast.Predicted, st.just(I(n)), st.just(ast.ModelRef(models[n], True)),
+                st.sampled_from([">=", ">"]), thetas)))
     if clock_names:
         leaves.append(st.sampled_from(clock_names).map(lambda n: ast.ClockRef(I(n))))
     return st.recursive(
@@ -75,21 +101,25 @@ def schedules(draw, networks=(FCN8S, TINY)):
     stage_names = draw(st.lists(names, min_size=len(split), max_size=len(split), unique=True))
     stages = tuple(ast.StageDecl(I(n), I(f), I(l), tuple(map(I, h)))
                    for n, (f, l, h) in zip(stage_names, split))
+    models = {n: clock_model_file(spec.name, spec.deepest_head(h))
+              for n, (_, _, h) in zip(stage_names, split)
+              if spec.head(spec.deepest_head(h)).kind == "scores"}
     # Named clocks, each reading only earlier clocks; remember which stages each reads.
     clocks, reads = [], {}
     for name in draw(st.lists(names.filter(lambda n: n not in stage_names), max_size=3,
                               unique=True)):
-        expr = draw(clock_exprs(stage_names, [c.name.name for c in clocks]))
+        expr = draw(clock_exprs(stage_names, [c.name.name for c in clocks], models))
         reads[name] = _reads(expr, reads)
         clocks.append(ast.ClockDecl(I(name), expr))
     rules = []
     for k, name in enumerate(stage_names):
         earlier = stage_names[:k]
         usable = [c for c, r in reads.items() if r <= set(earlier)]
-        expr = draw(clock_exprs(earlier, usable))
+        expr = draw(clock_exprs(earlier, usable, models))
         delay = 0 if k == 0 else draw(st.integers(0, 2))
-        otherwise = draw(st.sampled_from([None, "cache"]))
-        rules.append(ast.ComputeRule(I(name), expr, delay, otherwise))
+        otherwise = draw(st.sampled_from([None, "cache", "warp"]))
+        flow = I(draw(st.sampled_from(ast.FLOW_METHODS))) if otherwise == "warp" else None
+        rules.append(ast.ComputeRule(I(name), expr, delay, otherwise, flow))
     order = draw(st.permutations(rules))
     outputs = draw(st.lists(st.sampled_from(stage_names), min_size=1, unique=True))
     return ast.Schedule(ast.NetworkDecl(I(spec.name), size), stages, tuple(clocks),
@@ -99,7 +129,7 @@ def schedules(draw, networks=(FCN8S, TINY)):
 def _reads(expr, reads):
     out = set()
     for node in ast.walk_clock(expr):
-        if isinstance(node, ast.LabelDiff):
+        if isinstance(node, ast.STAGE_ATOMS):
             out.add(node.stage.name)
         elif isinstance(node, ast.ClockRef):
             out |= reads[node.name.name]

@@ -46,7 +46,9 @@ def mutated(draw):
         i = draw(st.integers(0, len(text)))
         j = draw(st.integers(i, min(len(text), i + 8)))
         insert = draw(st.sampled_from(["", " ", "\n", "(", ")", "..", ",", "0", "-1", "x",
-                                       "every", "not", "s1", "#", "=", ">=", "1.5", "é"]))
+                                       "every", "not", "s1", "#", "=", ">=", "1.5", "é",
+                                       "warp", "else warp", "predicted(", "model=",
+                                       '"x.json"', "flow="]))
         text = text[:i] + insert + text[j:]
     return text
 

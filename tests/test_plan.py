@@ -4,10 +4,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from cwdsl import compile_schedule, load
+from cwdsl import compile_schedule, compile_text, load
 from cwdsl.lang import ast
 from cwdsl.ir.graph import atom_id
-from cwdsl.ir.plan import Cache, Fuse, Measure, Planner, Wave
+from cwdsl.ir.plan import Cache, Flow, Fuse, Measure, Planner, Warp, Wave
 from strategies import schedules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,7 +19,7 @@ def reference_clock(expr, t, atoms, clocks):
         return expr.value == 1
     if isinstance(expr, ast.Every):
         return t % expr.period == expr.phase
-    if isinstance(expr, (ast.LabelDiff, ast.PixelDiff)):
+    if isinstance(expr, (ast.LabelDiff, ast.PixelDiff, ast.Predicted)):
         return atoms[atom_id(expr)]
     if isinstance(expr, ast.ClockRef):
         return reference_clock(clocks[expr.name.name], t, atoms, clocks)
@@ -48,9 +48,20 @@ def test_plans_follow_the_schedule(case):
     rules = {r.stage.name: r for r in program.schedule.rules}
     for t, values in enumerate(atoms):
         plan = planner.plan(t, values)
-        # each stage exactly one of compute / cache
-        assert sorted(plan.computed + plan.cached) == sorted(program.stages)
-        assert not set(plan.computed) & set(plan.cached)
+        # each stage exactly one of compute / its counter action (cache, or warp as written)
+        assert sorted(plan.computed + plan.cached + plan.warped) == sorted(program.stages)
+        assert not set(plan.computed) & set(plan.cached + plan.warped)
+        for stage in plan.cached + plan.warped:
+            assert (stage in plan.warped) == (rules[stage].counter == "warp"), (t, stage)
+        # a frame's flow by a method: once, just before its first warp, only when one warps
+        methods = [rules[s].flow.name for s in plan.warped]
+        flows = [step.method for step in plan.steps if isinstance(step, Flow)]
+        assert sorted(flows) == sorted(set(methods))
+        for i, step in enumerate(plan.steps):
+            if isinstance(step, Flow):
+                assert isinstance(plan.steps[i + 1], Warp) and plan.steps[i + 1].method == step.method
+                assert all(not (isinstance(p, Warp) and p.method == step.method)
+                           for p in plan.steps[:i])
         assert isinstance(plan.steps[-1], Fuse) and plan.steps[-1].stages == program.output_stages
         for stage in program.stages:
             expected = t == 0 or reference_clock(rules[stage].clock, t, values, clocks)
@@ -77,13 +88,13 @@ def test_stage_order_respects_within_frame_dependencies(case):
         plan = planner.plan(t, values)
         position, waves = {}, {}
         for i, step in enumerate(plan.steps):
-            if isinstance(step, Cache):
+            if isinstance(step, (Cache, Warp)):
                 position[step.stage] = i
             if isinstance(step, Wave):
                 assert step.computes, "a wave step holds at least one stage"
                 for stage in step.stages:
                     position[stage], waves[stage] = i, i
-            if isinstance(step, Measure) and isinstance(step.node, ast.LabelDiff):
+            if isinstance(step, Measure) and isinstance(step.node, ast.STAGE_ATOMS):
                 assert position[step.node.stage.name] < i  # its stage is settled first
         assert len(position) == len(program.stages)  # each stage computes or caches once
         for prev, stage in zip(program.stages, program.stages[1:]):
@@ -149,3 +160,25 @@ def test_paper_stage_splits():
     two = load(ROOT / "schedules" / "pipeline2.cw")
     assert two.stage("s1").heads == ("score_pool3", "score_pool4")
     assert two.stage("s2").delay == 1 and two.previous_stage("s2") == "s1"
+
+
+def test_warp_grid_and_flows():
+    """Skip frame with warp: every other frame warps all three stages after one flow."""
+    program = compile_text("""network fcn8s
+stage s1 = conv1_1 .. pool3 head score_pool3
+stage s2 = conv4_1 .. pool4 head score_pool4
+stage s3 = conv5_1 .. fc7 head score_fr
+compute s1 when every 2 else warp
+compute s2 when every 2 else warp
+compute s3 when every 3 else warp(flow=dis_medium)
+output fuse(s1, s2, s3)""")
+    planner = Planner(program)
+    kinds = []
+    for t in range(7):
+        kinds.append(" ".join(type(s).__name__ + (f"({s.method})" if isinstance(s, Flow) else "")
+                              for s in planner.plan(t).steps if not isinstance(s, Fuse)))
+    assert kinds[0] == "Wave Wave Wave"
+    assert kinds[1] == "Flow(dis) Warp Warp Flow(dis_medium) Warp"
+    assert kinds[2] == "Wave Wave Flow(dis_medium) Warp"
+    assert kinds[3] == "Flow(dis) Warp Warp Wave"
+    assert planner.period == 6
