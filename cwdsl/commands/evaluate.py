@@ -1,20 +1,28 @@
 """``cwdsl eval``: score schedules on labeled video (the paper's Tables 3-6)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from cwdsl.commands.options import (add_command, add_data_options, eval_network, eval_setup,
                                     size_phrase)
+from cwdsl.core.errors import InputError
 
 
 def register(sub) -> None:
     p = add_command(
         sub, "eval", handle, "score schedules on labeled video (the paper's Tables 3-6)",
         "cwdsl eval schedules/oracle.cw schedules/pipeline3.cw --data shift16\n"
+        "  cwdsl eval schedules/oracle.cw schedules/adaptive.cw --stride 3 --curve points.png\n"
         "  cwdsl eval schedules/*.cw --data camvid/val --net fcn8s_camvid --void 11")
     p.add_argument("schedules", nargs="+", metavar="SCHEDULE",
                    help="schedule files (.cw) to score on one network")
     add_data_options(p)
     p.add_argument("--timeline", metavar="OUT.png",
                    help="plot when each schedule computed every stage on the first clip (Fig. 7)")
+    p.add_argument("--curve", metavar="OUT.png",
+                   help="plot each schedule as a point, frames with every stage computed (%%) "
+                        "against mean IU (Fig. 6's axes); a frame oracle (every stage on every "
+                        "frame, undelayed) as a horizontal line")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -22,12 +30,19 @@ def register(sub) -> None:
 def handle(args) -> int:
     import json
 
+    from contextlib import ExitStack
+
+    from cwdsl.core.atomic import atomic_path
     from cwdsl.core.figures import check_plot_path
     from cwdsl.evaluate.evaluation import evaluate_schedules, format_eval_table, plot_timeline
+    from cwdsl.evaluate.sweep import SweepCurve, is_frame_oracle, plot_curves
     from cwdsl.ir.graph import load
 
     network = eval_network(args)
     check_plot_path(args.timeline)
+    check_plot_path(args.curve)
+    if args.curve and args.timeline and Path(args.curve).resolve() == Path(args.timeline).resolve():
+        raise InputError(f"--curve and --timeline both name {args.curve}; give two files")
     programs = [load(path, network) for path in args.schedules]
     weights, model, data = eval_setup(args, programs)
     rows = evaluate_schedules(data, weights, programs, args.device, model,
@@ -41,9 +56,19 @@ def handle(args) -> int:
         header = (f"{data.description}; {data.scored} scored frames; network {net} "
                   f"{size_phrase(args.size)}; time on {model.name} ({model.source})")
         print(format_eval_table(rows, header))
-    if args.timeline:
-        plot_timeline(args.timeline, rows, data, f"{data.clips[0].name or data.description}: "
-                                                 f"frames computing every stage (network {net})")
-        if not args.json:
-            print(f"wrote {args.timeline}")
+    with ExitStack() as outputs:  # every plot is written, or none
+        if args.timeline:
+            plot_timeline(outputs.enter_context(atomic_path(args.timeline)), rows, data,
+                          f"{data.clips[0].name or data.description}: frames computing every "
+                          f"stage (network {net})")
+        if args.curve:
+            plot_curves(outputs.enter_context(atomic_path(args.curve)),
+                        [SweepCurve(p.name, (), (r,)) for p, r in zip(programs, rows)
+                         if not is_frame_oracle(p)],
+                        [r for p, r in zip(programs, rows) if is_frame_oracle(p)],
+                        f"{data.description}\nnetwork {net}")
+    if not args.json:
+        for path in (args.timeline, args.curve):
+            if path:
+                print(f"wrote {path}")
     return 0

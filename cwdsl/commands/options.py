@@ -80,7 +80,8 @@ def add_data_options(p: argparse.ArgumentParser, default: str = "demo", extra: s
                      net_default: str = "tiny for generated data, else the schedule's",
                      time_column: bool = True) -> None:
     """What ``eval``, ``sweep`` and ``layers`` run on: data, network, weights, devices
-    (``--sim-device`` only with a ``time_column``), the scored crops and the network's size."""
+    (``--sim-device`` only with a ``time_column``), the scored crops, the frames kept of a
+    sequence (``--stride``) and the network's size."""
     p.add_argument("--data", default=default,
                    help="demo, shift16 or shift32 (translated crops of generated scenes), "
                         "shift16:DIR or shift32:DIR (of a labeled folder's images), or DIR (a "
@@ -96,6 +97,10 @@ def add_data_options(p: argparse.ArgumentParser, default: str = "demo", extra: s
                    help="which translated crops of shift16/shift32 are scored: filled (default; "
                         "frames 2-5, after frames 0-1 fill the pipelines, as the paper's "
                         "authors score) or all (all six); other data: every labeled frame")
+    p.add_argument("--stride", type=positive_int, default=1, metavar="N",
+                   help="keep every N-th frame of a sequence (demo, DIR) from frame 0, so the "
+                        "scene moves N times as far per frame (CamVid's 15 Hz at 3: 5 Hz); "
+                        "not for shift16/shift32, whose motion is the shift (default 1)")
     p.add_argument("--size", type=size_arg, metavar="HxW",
                    help="run the network on frames resized (bilinear) to HEIGHTxWIDTH and "
                         "resize its scores back (bilinear) to the labels' size before the "
@@ -124,7 +129,7 @@ def data_setup(args, network: str):
     weights = resolve_weights(network, args.weights)
     resolve_device(args.device)
     data = load_eval_data(args.data, get_network(network).num_classes, args.void, args.scenes,
-                          args.score)
+                          args.score, args.stride)
     return weights, data
 
 

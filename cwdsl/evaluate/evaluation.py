@@ -220,11 +220,13 @@ EVAL_COLUMNS = (Column("schedule", 13, align="<"), Column("time % full", 12, ".1
                 Column("label change %", 16, ".1f", suffix="%"))
 
 
-def format_eval_table(rows: Sequence[ScoreRow], header: str) -> str:
-    """Like the paper's Tables 3-6."""
+def format_eval_table(rows: Sequence[ScoreRow | str], header: str) -> str:
+    """Like the paper's Tables 3-6; a ``str`` among ``rows`` is a heading line (a group's
+    name, its other cells empty)."""
     return render_table(
         header, EVAL_COLUMNS,
-        [(r.schedule, r.time_pct_of_full, r.mean_iu, r.fw_iu, r.mean_iu_bdry, r.fw_iu_bdry,
+        [(r,) + (None,) * (len(EVAL_COLUMNS) - 1) if isinstance(r, str) else
+         (r.schedule, r.time_pct_of_full, r.mean_iu, r.fw_iu, r.mean_iu_bdry, r.fw_iu_bdry,
           r.all_stages_pct, r.label_change_pct) for r in rows],
         f"IU in %; -bdry: in the ground truth's boundary band (pixels within {BAND_RADIUS} px "
         f"of a foreground edge, or of any class edge without a background class); time and "

@@ -99,18 +99,55 @@ def generated_stills(count: int = SCENES, step: int = 16) -> Iterator[tuple[str,
         yield f"scene{SCENE_SEED + i}", clip.frames[0], clip.labels[0]
 
 
+def ordinal(n: int) -> str:
+    """``1`` → ``1st``, ``2`` → ``2nd``, ``11`` → ``11th``, ``23`` → ``23rd``."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def stride_phrase(stride: int, fps: float | None = None) -> str:
+    """How a stride changes the frame rate, for table headers: ``every 3rd frame (15 → 5
+    fps)`` given the source's ``fps``, else ``every 3rd frame (1/3 of its frame rate)``."""
+    rate = (f"{fps:g} → {fps / stride:g} fps" if fps else f"1/{stride} of its frame rate")
+    return f"every {ordinal(stride)} frame from frame 0 ({rate})"
+
+
+def check_stride(stride: int, spec: str) -> None:
+    """An ``InputError`` unless ``stride`` is a whole number ≥ 1, and 1 for the shift
+    protocols (see the module's docstring)."""
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise InputError(f"--stride {stride}: expected a whole number of at least 1")
+    if stride > 1 and re.fullmatch(r"shift\d+(:.*)?", spec, re.S):
+        raise InputError(f"--stride {stride}: --data {spec} is the translated-crop protocol, "
+                         f"whose motion per frame is the shift (shift32 is shift16 at stride 2); "
+                         f"--stride subsamples sequences (demo, DIR)")
+
+
+def _strided(indices: range, what: str, stride: int) -> range:
+    """Every ``stride``-th of ``indices`` from the first; an ``InputError`` when that leaves
+    fewer than two frames (nothing moves between them)."""
+    kept = indices[::stride]
+    if stride > 1 and len(kept) < 2:
+        raise InputError(f"--stride {stride}: {what} has {len(indices)} frame(s); every "
+                         f"{ordinal(stride)} leaves {len(kept)} (at least 2 are needed)")
+    return kept
+
+
 def is_generated(spec: str) -> bool:
     """Whether ``--data spec`` names data the project generates (the demo network's)."""
     return spec == "demo" or re.fullmatch(r"shift\d+", spec) is not None
 
 
 def load_eval_data(spec: str, num_classes: int, void: int | None = None,
-                   scenes: int = SCENES, score: str = "filled") -> EvalData:
+                   scenes: int = SCENES, score: str = "filled", stride: int = 1) -> EvalData:
     """``demo`` | ``shift16`` | ``shift32`` | ``shift16:DIR`` | ``shift32:DIR`` | ``DIR``
     (a labeled sequence: images in name order, labels for some or all of them).
-    ``score`` (:data:`SCORE_MODES`) picks the scored crops of the shift protocols."""
+    ``score`` (:data:`SCORE_MODES`) picks the scored crops of the shift protocols;
+    ``stride`` keeps every ``stride``-th frame of a sequence from frame 0 (see the module's
+    docstring; the description says so)."""
     from cwdsl.evaluate.datasets import open_labeled_folder
 
+    check_stride(stride, spec)
     if score not in SCORE_MODES:
         raise InputError(f"--score {score}: use one of {', '.join(SCORE_MODES)}")
     found = re.fullmatch(r"(shift\d+)(?::(.+))?", spec)
@@ -136,19 +173,31 @@ def load_eval_data(spec: str, num_classes: int, void: int | None = None,
         from cwdsl.demo.clip import DEMO, demo_clip
 
         clip = demo_clip()
-        return EvalData(f"demo clip (seed {DEMO.seed}, {DEMO.frames} frames)",
-                        (LabeledClip("demo", tuple(clip.frames), tuple(clip.labels)),))
+        keep = _strided(range(len(clip.frames)), "the demo clip", stride)
+        frames = tuple(clip.frames[i] for i in keep)
+        what = f"demo clip (seed {DEMO.seed}, {DEMO.frames} frames)"
+        if stride > 1:
+            what = (f"demo clip (seed {DEMO.seed}, {DEMO.frames} frames at {DEMO.fps:g} fps), "
+                    f"{stride_phrase(stride, DEMO.fps)}: {len(frames)} frames")
+        return EvalData(what, (LabeledClip("demo", frames,
+                                           tuple(clip.labels[i] for i in keep)),))
     path = Path(spec)
     if not path.exists():
         raise InputError(f"--data {spec}: not demo, shift16, shift32, shift16:DIR, shift32:DIR "
                          f"or an existing labeled folder")
     folder = open_labeled_folder(path, void, sparse=True)
+    keep = _strided(range(len(folder)), f"sequence {path}", stride)
+    if not any(folder.labels[i] is not None for i in keep):
+        raise InputError(f"--stride {stride}: no labeled frame of {path} is among every "
+                         f"{ordinal(stride)} frame from frame 0; nothing would be scored")
     frames, labels = [], []
-    for i in range(len(folder)):
+    for i in keep:
         frames.append(folder.image(i))
         labels.append(None if folder.labels[i] is None else folder.label(i, num_classes))
         if labels[-1] is not None and labels[-1].shape != frames[-1].shape[:2]:
             raise InputError(f"{folder.labels[i]}: label map size differs from its image's")
     clip = LabeledClip(path.name, tuple(frames), tuple(labels))
-    return EvalData(f"sequence {path}: {len(frames)} frames, "
-                    f"{sum(lab is not None for lab in labels)} labeled", (clip,))
+    kept = (f"sequence {path}: {len(frames)} frames" if stride == 1 else
+            f"sequence {path} ({len(folder)} frames), {stride_phrase(stride)}: "
+            f"{len(frames)} frames")
+    return EvalData(f"{kept}, {sum(lab is not None for lab in labels)} labeled", (clip,))
