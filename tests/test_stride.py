@@ -99,3 +99,10 @@ def test_stride_with_shift_protocol_exits_2(command, capsys, tmp_path):
     assert "--stride 3: --data shift16 is the translated-crop protocol" in err
     assert "Traceback" not in err and out == ""
     assert not any(tmp_path.iterdir())
+
+
+def test_layers_motion_refuses_a_stride(capsys):
+    from cwdsl.commands.main import main
+
+    assert main(["layers", "--stride", "2", "--quiet"]) == 2
+    assert "--data motion is two generated clips" in capsys.readouterr().err

@@ -42,6 +42,9 @@ def handle(args) -> int:
         raise InputError(f"--data {args.data}: give --net (no schedule names the network here)")
     spec = get_network(name)
     if motion:
+        if args.stride != 1:
+            raise InputError(f"--stride {args.stride}: --data motion is two generated clips of "
+                             f"fixed motion; --stride subsamples --data demo or a folder")
         weights = resolve_weights(spec.name, args.weights)
         resolve_device(args.device)
         data = motion_clips()
