@@ -13,24 +13,32 @@ bound convolution followed by a memory bound ReLU.
 
 Byte counts are those of the dispatched ops on the meta device, i.e. the GPU path:
 max pooling writes its int64 indices too, in-place ReLU reads and writes its tensor.
+
+Optical flow, warps and learned clocks are traced on demand by :mod:`cwdsl.sim.cost_extra`
+(the flow's OpenCV part, which runs on the host, is an analytic estimate there).
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
+from cwdsl.core.clockmodel import ClockModel
 from cwdsl.core.errors import InputError, InternalError
-from cwdsl.core.netspec import NetworkSpec, get_network
+from cwdsl.core.netspec import IMAGE, NetworkSpec, get_network
 from cwdsl.nets import build_network, count_macs, walk_trunk
 from cwdsl.nets.preprocess import normalize
 from cwdsl.runtime.device import torch_dtype
 from cwdsl.runtime.measure import Window, label_map, quiet_atom
 from cwdsl.core.units import HW
+
+if TYPE_CHECKING:
+    from cwdsl.sim.cost_extra import MotionTrace
 
 Shape = tuple[int, ...]
 
@@ -42,13 +50,19 @@ _ALLOCATIONS = frozenset({"aten::empty", "aten::empty_strided", "aten::empty_lik
 @dataclass(frozen=True)
 class Kernel:
     """One dispatched aten op: ``flops`` (FlopCounterMode), ``bytes`` read plus written
-    (of which ``weight_bytes`` are parameters and buffers), the host syncs it forces."""
+    (of which ``weight_bytes`` are parameters and buffers), the host syncs it forces.
+    ``host``: it runs on the host CPU, not the device (OpenCV's optical flow, a learned
+    clock's MLP); ``estimate``: its numbers are an analytic estimate, not a trace;
+    ``link_bytes``: bytes it copies between host and device memory."""
 
     op: str
     flops: int
     bytes: int
     weight_bytes: int = 0
     syncs: int = 0
+    host: bool = False
+    estimate: bool = False
+    link_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -106,7 +120,7 @@ class _Tracer(TorchDispatchMode):
         kwargs = kwargs or {}
         name = func._schema.name
         if func is torch.ops.aten._local_scalar_dense.default:  # .item(): a host sync
-            self.kernels.append(Kernel(name, 0, _nbytes(args[0]), syncs=1))
+            self.kernels.append(Kernel(name, 0, nbytes(args[0]), syncs=1))
             return 0.0 if args[0].dtype.is_floating_point else 0
         before = self.counter.get_total_flops()
         out = func(*args, **kwargs)
@@ -114,8 +128,8 @@ class _Tracer(TorchDispatchMode):
             return out
         flops = self.counter.get_total_flops() - before
         inputs = [t for t in _tensors((args, kwargs))]
-        weight = sum(_nbytes(t) for t in inputs if id(t) in self.weights)
-        moved = sum(_nbytes(t) for t in inputs) + sum(_nbytes(t) for t in _tensors(out))
+        weight = sum(nbytes(t) for t in inputs if id(t) in self.weights)
+        moved = sum(nbytes(t) for t in inputs) + sum(nbytes(t) for t in _tensors(out))
         self.kernels.append(Kernel(name, flops, moved, weight))
         return out
 
@@ -131,11 +145,12 @@ def _tensors(tree) -> Iterable[torch.Tensor]:
             yield from _tensors(item)
 
 
-def _nbytes(t: torch.Tensor) -> int:
+def nbytes(t: torch.Tensor) -> int:
+    """Bytes of a tensor's elements."""
     return t.numel() * t.element_size()
 
 
-class _Session:
+class TraceSession:
     """A meta network and a way to trace calls on it."""
 
     def __init__(self, spec: NetworkSpec, dtype: torch.dtype):
@@ -162,7 +177,8 @@ class NetworkCost:
     ``label_diffs`` (per head, over the whole score map), ``image_label_diffs`` (per head,
     over the cells that see the image: region ``image``) and ``pixel_diff`` a data-driven
     clock's measurement (:meth:`measure_op` picks one as a program's ``MeasureNode`` says).
-    Fuses of head subsets are traced on demand (:meth:`fuse_op`).
+    Fuses of head subsets (:meth:`fuse_op`), flows (:meth:`flow_op`), warps
+    (:meth:`warp_op`) and learned clocks (:meth:`predicted_op`) are traced on demand.
     """
 
     network: str
@@ -179,6 +195,7 @@ class NetworkCost:
     _fuser: Callable[[frozenset[str]], OpCost] = field(repr=False, compare=False)
     _fuses: dict = field(default_factory=dict, repr=False, compare=False)
     image_label_diffs: Mapping[str, OpCost] = field(default_factory=dict)
+    _motion: MotionTrace | None = field(default=None, repr=False, compare=False)
 
     def measure_op(self, head: str | None, region: str | None = "map") -> OpCost:
         """The measurement of a data-driven atom: the pixel difference (``head`` None) or
@@ -187,6 +204,31 @@ class NetworkCost:
         if head is None:
             return self.pixel_diff
         return (self.image_label_diffs if region == "image" else self.label_diffs)[head]
+
+    def predicted_op(self, head: str, model: ClockModel) -> OpCost:
+        """A learned clock's measurement on ``head``'s whole map with ``model`` (its labels,
+        the signals ``model`` reads, the MLP on the host), traced once per signal set."""
+        return self._motion.predicted_op(head, model)
+
+    def flow_op(self, method: str) -> OpCost:
+        """One frame's optical flow by ``method``: gray frames on the device, OpenCV on the
+        host (an analytic estimate: its kernel says ``host`` and ``estimate``), copies."""
+        return self._motion.flow_op(method)
+
+    def warp_parts(self, first: str, last: str, heads: Sequence[str] = ()) -> tuple[str, ...]:
+        """The parts of warping stage ``first .. last`` with ``heads``: ``compose``, then
+        ``features:NAME`` per tensor it hands on and ``head:NAME`` per head."""
+        self.stage_ops(first, last, heads)  # checks the range and the heads
+        return self._motion.warp_parts(first, last, heads)
+
+    def warp_part(self, part: str) -> OpCost:
+        """One part of a warp (see :meth:`warp_parts`), traced once."""
+        return self._motion.warp_part(part)
+
+    def warp_op(self, first: str, last: str, heads: Sequence[str] = ()) -> OpCost:
+        """Warping the state of stage ``first .. last`` with ``heads``: every part's kernels."""
+        self.stage_ops(first, last, heads)
+        return self._motion.warp_op(first, last, heads)
 
     # -- selections ----------------------------------------------------------------------
     def layer_range(self, first: str, last: str) -> tuple[str, ...]:
@@ -273,19 +315,21 @@ def _size(input_hw: Sequence[int]) -> HW:
 
 
 def _trace_network(spec: NetworkSpec, hw: HW, dtype: str) -> NetworkCost:
+    from cwdsl.sim.cost_extra import MotionTrace  # it builds on this module's records
+
     dt = torch_dtype(dtype)
-    session = _Session(spec, dt)
+    session = TraceSession(spec, dt)
     net = session.net
     spec.check_input(hw, "input")
     pixels = torch.empty(1, spec.in_channels, *hw, device="meta")
     # The executor's per-frame conversion (Executor.step).
     input_op, x = session.trace("input", lambda p: normalize(p.float(), spec.norm)
                                 .to(dt), pixels)
-    layers, heads = {}, {}
+    layers, heads, outputs = {}, {}, {IMAGE: x}
 
     def layer(name, inputs):
-        layers[name], out = session.trace(name, net.run_layer, name, *inputs)
-        return out
+        layers[name], outputs[name] = session.trace(name, net.run_layer, name, *inputs)
+        return outputs[name]
 
     def head(name, features):
         heads[name], out = session.trace(name, net.head, name, features)
@@ -311,13 +355,14 @@ def _trace_network(spec: NetworkSpec, hw: HW, dtype: str) -> NetworkCost:
     cost = NetworkCost(spec.name, hw, dtype, spec.layer_names, MappingProxyType(layers),
                        MappingProxyType(heads),
                        MappingProxyType({h.name: h.reads for h in spec.heads}), input_op,
-                       _nbytes(pixels), MappingProxyType(label_diffs), pixel_diff, fuser,
-                       image_label_diffs=MappingProxyType(image_label_diffs))
+                       nbytes(pixels), MappingProxyType(label_diffs), pixel_diff, fuser,
+                       image_label_diffs=MappingProxyType(image_label_diffs),
+                       _motion=MotionTrace(session, spec, hw, pixels, outputs, scores))
     _cross_check(spec, hw, cost)
     return cost
 
 
-def _trace_measure(session: _Session, name: str, head: str | None,
+def _trace_measure(session: TraceSession, name: str, head: str | None,
                    source: torch.Tensor, window: Window | None = None) -> OpCost:
     """A clock measurement on a frame where it does not fire (the executor's own code),
     of a label difference over ``window`` of the map (None: all of it)."""
