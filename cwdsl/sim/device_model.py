@@ -8,6 +8,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
+from cwdsl.core.clockmodel import ClockModel
 from cwdsl.core.netspec import NetworkSpec, head_segments
 from cwdsl.sim.cost import NetworkCost
 
@@ -42,6 +43,23 @@ class DeviceModel(ABC):
         ``region`` (``map``: the whole score map; ``image``: the cells that see the image;
         argmax, compare with the reference, mean, read back), or the pixel difference of
         the frame when ``head`` is None."""
+
+    @abstractmethod
+    def predicted_ms(self, cost: NetworkCost, head: str, model: ClockModel) -> float:
+        """A learned clock's measurement: ``head``'s labels over its whole map, the signals
+        ``model`` reads (label differences, pixel differences, each read back) and its MLP
+        on the host."""
+
+    @abstractmethod
+    def flow_ms(self, cost: NetworkCost, method: str) -> float:
+        """One frame's optical flow by ``method`` (``lang.ast.FLOW_METHODS``): OpenCV on the
+        host CPU, whatever device runs the network, and the copies to and from it."""
+
+    @abstractmethod
+    def warp_ms(self, cost: NetworkCost, first: str, last: str, heads: Sequence[str]) -> float:
+        """Warping the state of stage ``first`` .. ``last`` with ``heads`` by one frame's
+        flow: compose the flow into the stage's total, resample every tensor it holds
+        (:meth:`~cwdsl.sim.cost.NetworkCost.warp_parts`)."""
 
     @abstractmethod
     def frame_overhead_ms(self, cost: NetworkCost) -> float:

@@ -9,7 +9,7 @@ behind one interface (:class:`~cwdsl.sim.device_model.DeviceModel`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cwdsl.core.errors import file_error
@@ -30,7 +30,9 @@ class ScheduleCosts:
     ``frame_overhead_ms``: paid on every frame; ``full_*``: the frame oracle (the whole
     network every frame, frame overhead excluded like the stages'); ``source`` says where
     the numbers come from (``roofline:h100``, ``roofline:spec.json``,
-    ``profile:cpu.json``).
+    ``profile:cpu.json``). ``flow_ms``/``flow_flops``: one frame's optical flow per method
+    the program uses (its FLOPs include the host's DIS, an estimate); ``warp_ms``/
+    ``warp_flops``: per stage that warps, one frame's warp of its state.
     """
 
     device: str
@@ -46,13 +48,17 @@ class ScheduleCosts:
     full_ms: float
     full_flops: float
     source: str
+    flow_ms: dict[str, float] = field(default_factory=dict)
+    flow_flops: dict[str, float] = field(default_factory=dict)
+    warp_ms: dict[str, float] = field(default_factory=dict)
+    warp_flops: dict[str, float] = field(default_factory=dict)
 
 
 def schedule_costs(program: Program, device: DeviceModel,
                    input_hw: Sequence[int] | None = None,
                    dtype: str = "float32") -> ScheduleCosts:
-    """The costs of ``program``'s stages, clock measurements and fuse on ``device``,
-    for frames of ``input_hw`` (default: the program's input size) in ``dtype``."""
+    """The costs of ``program``'s stages, clock measurements, flows, warps and fuse on
+    ``device``, for frames of ``input_hw`` (default: the program's input size) in ``dtype``."""
     hw = (int(input_hw[0]), int(input_hw[1])) if input_hw is not None else program.input_size
     device.check(program.network, hw, dtype)
     cost = network_cost(program.network, hw, dtype)
@@ -60,8 +66,16 @@ def schedule_costs(program: Program, device: DeviceModel,
     for stage in program.stage_nodes:
         stage_ms[stage.name] = device.stage_ms(cost, stage.first, stage.last, stage.heads)
         stage_flops[stage.name] = float(cost.stage(stage.first, stage.last, stage.heads).flops)
-    measure_ms = {m.atom: device.measure_ms(cost, m.head, m.region)
-                  for m in program.measures}
+    measure_ms = {m.atom: device.predicted_ms(cost, m.head, m.model) if m.model is not None
+                  else device.measure_ms(cost, m.head, m.region) for m in program.measures}
+    flow_ms = {f.method: device.flow_ms(cost, f.method) for f in program.flows}
+    flow_flops = {f.method: float(cost.flow_op(f.method).cost.flops) for f in program.flows}
+    warp_ms, warp_flops = {}, {}
+    for warp in program.warps:
+        stage = program.stage(warp.stage)
+        warp_ms[stage.name] = device.warp_ms(cost, stage.first, stage.last, stage.heads)
+        warp_flops[stage.name] = float(cost.warp_op(stage.first, stage.last,
+                                                    stage.heads).cost.flops)
     heads = program.output_heads
     return ScheduleCosts(
         device=device.name, network=program.network.name, input_hw=hw, dtype=dtype,
@@ -69,7 +83,8 @@ def schedule_costs(program: Program, device: DeviceModel,
         fuse_ms=device.fuse_ms(cost, heads), fuse_flops=float(cost.fuse(heads).flops),
         frame_overhead_ms=device.frame_overhead_ms(cost),
         full_ms=device.full_ms(cost), full_flops=float(cost.full().flops),
-        source=device.source)
+        source=device.source, flow_ms=flow_ms, flow_flops=flow_flops, warp_ms=warp_ms,
+        warp_flops=warp_flops)
 
 
 def load_device(name_or_path: str | Path) -> DeviceModel:

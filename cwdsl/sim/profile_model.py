@@ -9,6 +9,19 @@ The file's format is described in :mod:`cwdsl.sim.profiling`, which writes it. T
   ``direct / sum`` ratio;
 - times each segment's *in-frame* ratio (its time inside ``Executor.step`` over its
   direct time).
+
+Optical flow, warps and learned clocks (timings a profile holds since they exist; older
+profiles lack them and keep pricing every other schedule as before):
+
+- a ``Flow`` step takes the profile's ``flows[METHOD]`` (OpenCV on two real frames); a
+  profile without it refuses a schedule that warps, saying how to profile again;
+- a stage's warp is ``warps["compose"]`` plus the warp of every tensor the stage holds
+  (``features:NAME`` for what it hands on, ``head:NAME`` for its scores; the parts of
+  :meth:`~cwdsl.sim.cost.NetworkCost.warp_parts`);
+- a learned clock on ``HEAD`` takes ``predicted[HEAD]``, timed with a model reading every
+  signal, scaled by its parts for a model reading fewer; a profile without it sums the
+  parts: ``labeldiff:HEAD`` per label signal (at least one: the labels are always taken)
+  plus ``pixeldiff`` per pixel signal.
 """
 from __future__ import annotations
 
@@ -16,6 +29,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from cwdsl.core.clockmodel import SIGNALS, ClockModel
 from cwdsl.core.errors import file_error
 from cwdsl.core.jsonfile import read_json_object
 from cwdsl.core.netspec import NetworkSpec, get_network
@@ -53,6 +67,9 @@ class Profile(DeviceModel):
         self._fuses = {frozenset(k.split("+")): s["median_ms"] for k, s in t["fuses"].items()}
         self._measures = {k: s["median_ms"] for k, s in t["measures"].items()}
         self._overhead = t["frame_overhead"]["median_ms"]
+        self._flows = {k: v["median_ms"] for k, v in t.get("flows", {}).items()}
+        self._warps = {k: v["median_ms"] for k, v in t.get("warps", {}).items()}
+        self._predicted = {k: v["median_ms"] for k, v in t.get("predicted", {}).items()}
         self._ranges = {(r["first"], r["last"], frozenset(r["heads"])): r["direct"]["median_ms"]
                         for r in t["ranges"]}
         order = data["layers"]
@@ -115,6 +132,39 @@ class Profile(DeviceModel):
         whole = self._measures[f"labeldiff:{head}"]
         return self._measures.get(f"labeldiff:{head}:image", whole) if region == "image" \
             else whole
+
+    def predicted_ms(self, cost: NetworkCost, head: str, model: ClockModel) -> float:
+        parts = self._signal_parts(head, model.signals)
+        timed = self._predicted.get(head)
+        if timed is None:  # a profile from before learned clocks: the sum of the parts
+            return parts
+        every = self._signal_parts(head, tuple(SIGNALS))
+        return timed * parts / every if every > 0 else timed
+
+    def _signal_parts(self, head: str, signals: Sequence[str]) -> float:
+        labels = sum(s.startswith("labeldiff") for s in signals)
+        pixels = sum(s.startswith("pixeldiff") for s in signals)
+        return (max(1, labels) * self._measures[f"labeldiff:{head}"]
+                + pixels * self._measures["pixeldiff"])
+
+    def flow_ms(self, cost: NetworkCost, method: str) -> float:
+        if method not in self._flows:
+            raise self._missing(f"timing of optical flow '{method}'")
+        return self._flows[method]
+
+    def warp_ms(self, cost: NetworkCost, first: str, last: str, heads: Sequence[str]) -> float:
+        parts = cost.warp_parts(first, last, heads)
+        missing = [p for p in parts if p not in self._warps]
+        if missing:
+            raise self._missing(f"warp timing ({', '.join(missing)})")
+        return sum(self._warps[p] for p in parts)
+
+    def _missing(self, what: str) -> Exception:
+        h, w = self.input_hw
+        return file_error(self.path, f"this profile has no {what} (it was made before warps "
+                                     f"existed); profile again with: cwdsl profile --net "
+                                     f"{self.network} --size {h}x{w} --dtype {self.dtype} "
+                                     f"--device {self.data['device']} -o NEW.json")
 
     def frame_overhead_ms(self, cost: NetworkCost) -> float:
         return self._overhead
@@ -185,6 +235,10 @@ def profile_from_dict(data: dict, path: str | Path) -> Profile:
     _need_stats(path, t["measures"], "timings.measures.", "pixeldiff")
     for subset in head_subsets(tuple(heads)):
         _need_stats(path, t["fuses"], "timings.fuses.", fuse_key(subset))
+    for group in ("flows", "warps", "predicted"):  # optional: newer profiles have them
+        if group in t:
+            for key in _need(path, t, "timings.", group, dict):
+                _need_stats(path, t[group], f"timings.{group}.", key)
     overhead = _need(path, t, "timings.", "frame_overhead", dict)
     _need(path, overhead, "timings.frame_overhead.", "median_ms", (int, float))
     in_frame = _need(path, t, "timings.", "in_frame", dict)
@@ -236,7 +290,27 @@ def format_profile_summary(data: dict, path: str | Path) -> str:
               f"{t['in_frame']['step_all_compute']['median_ms']:.2f} ms\n"
               f"whole network in one call: {t['full']['direct']['median_ms']:.2f} ms; "
               f"per-frame overhead: {t['frame_overhead']['median_ms']:.2f} ms\n"
+              + _motion_lines(data) +
               f"wrote {path} (use it with cwdsl simulate --device {path})")
     return render_table(header, [Column("segment", 22, align="<"),
                                  Column("alone ms", 10, ".2f"),
                                  Column("in frame ms", 13, ".2f")], rows, footer)
+
+
+def _motion_lines(data: dict) -> str:
+    """The summary's lines on flows, warps and learned clocks ("" for an older profile)."""
+    t = data["timings"]
+    if "flows" not in t:
+        return ""
+    from cwdsl.core.netspec import get_network
+    from cwdsl.sim.cost_extra import warp_parts
+
+    spec = get_network(data["network"])
+    warps = ", ".join(f"{s['first']}..{s['last']} "
+                      f"{sum(t['warps'][p]['median_ms'] for p in warp_parts(spec, *seg)):.2f}"
+                      for s, seg in zip(t["in_frame"]["segments"], spec.head_segments()))
+    return ("optical flow (on the host): "
+            + ", ".join(f"{m} {s['median_ms']:.2f}" for m, s in t["flows"].items()) + " ms\n"
+            f"warp of each segment's state (compose + what it holds): {warps} ms\n"
+            "learned clock (every signal): "
+            + ", ".join(f"{h} {s['median_ms']:.2f}" for h, s in t["predicted"].items()) + " ms\n")

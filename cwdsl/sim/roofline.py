@@ -4,6 +4,12 @@
 Each aten kernel of the traced cost model (:mod:`cwdsl.sim.cost`) takes
 ``max(flops / peak[dtype], bytes / bandwidth) + launch``, a clock measurement adds a host
 sync, and a frame adds the executor's host work, the frame's upload and its normalisation.
+
+Work on the host CPU (OpenCV's optical flow, estimated; a learned clock's MLP) is priced on
+the *host's* roofline, whatever the device: the device's own spec when it is the host (no
+``host_link_gbs``: a CPU), else the named ``cpu`` spec's float32 rate, bandwidth and per-call
+cost; bytes copied between host and device (a flow's gray frames down, the flow up) cross
+``host_link_gbs``.
 """
 from __future__ import annotations
 
@@ -14,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from cwdsl.core.clockmodel import ClockModel
 from cwdsl.core.errors import InputError, did_you_mean, file_error
 from cwdsl.core.jsonfile import read_json_object
 from cwdsl.core.netspec import NetworkSpec
 from cwdsl.core.units import DTYPE_NAMES
-from cwdsl.sim.cost import Cost, NetworkCost, OpCost
+from cwdsl.sim.cost import Cost, Kernel, NetworkCost, OpCost
 from cwdsl.sim.device_model import DeviceModel
 
 DEVICE_FORMAT = "cwdsl-device"
@@ -194,12 +201,15 @@ def load_spec(path: str | Path) -> DeviceSpec:
 
 
 class Roofline(DeviceModel):
-    """Roofline timing: per kernel ``max(flops / peak, bytes / bandwidth) + launch``."""
+    """Roofline timing: per kernel ``max(flops / peak, bytes / bandwidth) + launch``; host
+    kernels on ``host`` (default: ``spec`` itself for a CPU, else the named ``cpu``)."""
 
-    def __init__(self, spec: DeviceSpec, source: str | None = None):
+    def __init__(self, spec: DeviceSpec, source: str | None = None,
+                 host: DeviceSpec | None = None):
         self.spec = spec
         self.name = spec.name
         self.source = source or f"roofline:{spec.name}"
+        self.host = host or (spec if spec.host_link_gbs is None else NAMED["cpu"])
 
     def check(self, spec: NetworkSpec, input_hw: tuple[int, int], dtype: str) -> None:
         self.spec.peak_flops(dtype)
@@ -212,10 +222,22 @@ class Roofline(DeviceModel):
         busy = max(cost.flops / s.peak_flops(dtype), cost.bytes / (s.bandwidth_gbs * 1e9))
         return 1e3 * busy + 1e-3 * (s.launch_us * cost.kernels + s.sync_us * cost.syncs)
 
+    def kernel_ms(self, k: Kernel, dtype: str) -> float:
+        """One kernel's roofline time: on the host's roofline (float32) when ``k.host``,
+        plus its host-device copy over ``host_link_gbs`` (none on a CPU)."""
+        if k.host:
+            h = self.host
+            peak = 1e12 * h.peak_tflops.get("float32", max(h.peak_tflops.values()))
+            busy = max(k.flops / peak, k.bytes / (h.bandwidth_gbs * 1e9))
+            return 1e3 * busy + 1e-3 * (h.launch_us + h.sync_us * k.syncs)
+        ms = self.cost_ms(Cost(flops=k.flops, bytes=k.bytes, kernels=1, syncs=k.syncs), dtype)
+        if k.link_bytes and self.spec.host_link_gbs is not None:
+            ms += 1e3 * k.link_bytes / (self.spec.host_link_gbs * 1e9)
+        return ms
+
     def ops_ms(self, ops: Sequence[OpCost], dtype: str) -> float:
         """Sum over every kernel of ``ops`` of its own roofline time."""
-        return sum(self.cost_ms(Cost(flops=k.flops, bytes=k.bytes, kernels=1, syncs=k.syncs),
-                                dtype) for op in ops for k in op.kernels)
+        return sum(self.kernel_ms(k, dtype) for op in ops for k in op.kernels)
 
     def stage_ms(self, cost: NetworkCost, first: str, last: str, heads: Sequence[str]) -> float:
         return self.ops_ms(cost.stage_ops(first, last, heads), cost.dtype)
@@ -226,6 +248,15 @@ class Roofline(DeviceModel):
     def measure_ms(self, cost: NetworkCost, head: str | None,
                    region: str | None = "map") -> float:
         return self.ops_ms((cost.measure_op(head, region),), cost.dtype)
+
+    def predicted_ms(self, cost: NetworkCost, head: str, model: ClockModel) -> float:
+        return self.ops_ms((cost.predicted_op(head, model),), cost.dtype)
+
+    def flow_ms(self, cost: NetworkCost, method: str) -> float:
+        return self.ops_ms((cost.flow_op(method),), cost.dtype)
+
+    def warp_ms(self, cost: NetworkCost, first: str, last: str, heads: Sequence[str]) -> float:
+        return self.ops_ms((cost.warp_op(first, last, heads),), cost.dtype)
 
     def frame_overhead_ms(self, cost: NetworkCost) -> float:
         s = self.spec

@@ -2,8 +2,9 @@
 
 It walks the same :class:`~cwdsl.ir.plan.Planner` plans as the executor and prices them:
 a frame's latency is the sum, in plan order, of each measurement, each :class:`Wave` of
-computing stages (the slowest stage of a wave: its stages run concurrently), the fuse
-and a fixed per-frame overhead; its work is the sum of everything computed.
+computing stages (the slowest stage of a wave: its stages run concurrently), each optical
+:class:`Flow` (once per method and frame) and each stage's :class:`Warp`, the fuse and a
+fixed per-frame overhead; its work is the sum of everything computed.
 
 Fixed clocks are periodic: the plans of frames ``t >= 1`` repeat with the planner's
 ``period`` (the least common multiple of the periods), so one period is priced and
@@ -12,13 +13,13 @@ firing rate, frame by frame.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from cwdsl.core.tables import Column, render_table
-from cwdsl.ir.plan import FramePlan, Fuse, Measure, Planner, Wave
+from cwdsl.ir.plan import FramePlan, Flow, Fuse, Measure, Planner, Warp, Wave
 from cwdsl.ir.trace import AtomTrace
 from cwdsl.sim.devices import ScheduleCosts
 
@@ -35,12 +36,13 @@ class FrameCost:
     work_ms: float       # everything run one after the other (what a shared device spends)
     flops: float
     computed: tuple[str, ...]
+    motion_ms: float = 0.0  # of work_ms: optical flows and warps
 
 
 def price(plan: FramePlan, costs: ScheduleCosts) -> FrameCost:
     """Latency, work and FLOPs of one plan."""
     latency = work = costs.frame_overhead_ms
-    flops = 0.0
+    flops = motion = 0.0
     for step in plan.steps:
         if isinstance(step, Wave):
             times = [costs.stage_ms[stage] for stage in step.stages]
@@ -55,7 +57,15 @@ def price(plan: FramePlan, costs: ScheduleCosts) -> FrameCost:
             latency += costs.fuse_ms
             work += costs.fuse_ms
             flops += costs.fuse_flops
-    return FrameCost(latency, work, flops, plan.computed)
+        elif isinstance(step, Flow):
+            ms = costs.flow_ms[step.method]
+            latency, work, motion = latency + ms, work + ms, motion + ms
+            flops += costs.flow_flops[step.method]
+        elif isinstance(step, Warp):
+            ms = costs.warp_ms[step.stage]
+            latency, work, motion = latency + ms, work + ms, motion + ms
+            flops += costs.warp_flops[step.stage]
+    return FrameCost(latency, work, flops, plan.computed, motion)
 
 
 def periodic_prices(planner: Planner, costs: ScheduleCosts) -> tuple[FrameCost, list[FrameCost]]:
@@ -217,8 +227,10 @@ SIMULATION_COLUMNS = (
 def format_table(sims: Sequence[Simulation], header: str) -> str:
     """One row per schedule, like the paper's "Time (% of full)" column, plus absolutes."""
     rows = [sim.summary() for sim in sims]
+    name = SIMULATION_COLUMNS[0]  # widened for a name that would not fit
+    width = max([name.width] + [len(r.schedule) + 1 for r in rows])
     return render_table(
-        header, SIMULATION_COLUMNS,
+        header, (replace(name, width=width), *SIMULATION_COLUMNS[1:]),
         [(r.schedule, r.time_pct_of_full, r.latency_ms_mean, r.latency_ms_p50, r.latency_ms_p99,
           r.compute_pct_of_full, r.gflops_per_frame, r.all_stages_pct, r.throughput_fps)
          for r in rows],
@@ -245,6 +257,10 @@ def plot_timeline(sims: Sequence[Simulation], path, frames: int = 48) -> None:
                           for p in timeline])
             ax.bar(x, h, bottom=bottom, color=colours(i), label=stage, width=0.85)
             bottom += h
+        motion = np.array([p.motion_ms for p in timeline])
+        if motion.any():
+            ax.bar(x, motion, bottom=bottom, color="#8c6d31", label="flow and warp", width=0.85)
+            bottom += motion
         rest = np.array([p.work_ms for p in timeline]) - bottom
         ax.bar(x, rest, bottom=bottom, color="#bbbbbb", label="clocks, fuse, overhead", width=0.85)
         ax.plot(x, [p.latency_ms for p in timeline], "k.", ms=4, label="latency")
