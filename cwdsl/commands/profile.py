@@ -1,4 +1,5 @@
-"""``cwdsl profile``: time every layer, head, fuse and clock of a network on a device."""
+"""``cwdsl profile``: time every layer, head, fuse, clock, optical flow and warp of a network
+on a device."""
 from __future__ import annotations
 
 from cwdsl.commands.options import add_command, add_dtype, count, positive_int
@@ -6,7 +7,8 @@ from cwdsl.commands.options import add_command, add_dtype, count, positive_int
 
 def register(sub) -> None:
     p = add_command(
-        sub, "profile", handle, "time every layer, head, fuse and clock of a network on a device",
+        sub, "profile", handle,
+        "time every layer, head, fuse, clock, optical flow and warp of a network on a device",
         "cwdsl profile --net fcn8s --size 256x256 --device cpu -o cpu.json")
     p.add_argument("--net", required=True, metavar="NAME",
                    help="network to time (a registered one: fcn8s, tiny, fcn8s_camvid, …)")

@@ -4,7 +4,8 @@
 operation the executor runs: each trunk layer (``run_layer`` on its real inputs, found by
 the one DAG walk :func:`cwdsl.nets.walk_trunk`), each
 score head, the fuse of every non-empty subset of heads, each clock measurement (label
-difference per head, pixel difference) and the executor's fixed per-frame work. Each is
+difference per head, pixel difference), optical flows, warps and learned clocks
+(:mod:`cwdsl.sim.profiling_motion`) and the executor's fixed per-frame work. Each is
 warmed up, then timed ``repeats`` times in round-robin order (so drift in the machine's
 load hits every entry alike) and summarised by its median; CUDA timings use events
 after a synchronize.
@@ -40,8 +41,12 @@ The profile is a JSON file written atomically, with the machine, torch version a
                  "in_frame": {"segments": [{"first", "last", "in_frame": STATS,
                                             "direct_ms", "ratio"}], "step_all_compute": STATS},
                  "ranges": [{"first", "last", "heads", "direct": STATS, "sum_ms", "ratio"}],
-                 "full": {"direct": STATS, "sum_ms"}}}
+                 "full": {"direct": STATS, "sum_ms"},
+                 "flows": {METHOD: STATS}, "predicted": {HEAD: STATS + "signals"},
+                 "warps": {"compose": STATS, "features:NAME": STATS, "head:NAME": STATS}}}
     STATS = {"median_ms", "min_ms", "max_ms", "samples_ms": [...]}
+
+(``flows``, ``warps`` and ``predicted`` are absent from profiles made before they existed.)
 """
 from __future__ import annotations
 
@@ -70,6 +75,7 @@ from cwdsl.runtime.device import resolve_device, torch_dtype
 from cwdsl.runtime.executor import Executor
 from cwdsl.runtime.measure import label_map, quiet_atom
 from cwdsl.sim.profile_model import PROFILE_FORMAT, PROFILE_VERSION, fuse_key, head_subsets
+from cwdsl.sim.profiling_motion import motion_tasks, motion_timings
 
 MAX_FUSE_HEADS = 8  # 255 fuse subsets
 
@@ -241,6 +247,7 @@ def _tasks(spec: NetworkSpec, net, hw, dev: torch.device, dtype: str) -> _Tasks:
         tasks[f"range:{first}..{last}"] = (lambda a, b, hs: lambda: net.run_stage(
             available, a, b, hs))(first, last, seg_heads)
     tasks["full"] = lambda: net(x0)
+    tasks.update(motion_tasks(spec, net, hw, dev, x0, outputs, scores))
     executor = _all_cache_executor(spec, net, hw, dev, dtype)
     executor.step(frame)  # frame 0 computes everything; every later frame caches
     computing = _all_compute_executor(spec, net, hw, dev, dtype)
@@ -351,6 +358,7 @@ def _assemble(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, war
                                 "stage computing every frame) / its direct median"},
             "ranges": ranges,
             "full": {"direct": _stats(samples["full"]), "sum_ms": full_sum},
+            **motion_timings(samples, _stats),
         },
     }
 
