@@ -6,10 +6,10 @@ computed, and tools can size feature maps without torch.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-from cwdsl.core.netspec import Layer, NetworkSpec
+from cwdsl.core.netspec import IMAGE, Layer, NetworkSpec
 from cwdsl.core.units import HW
-
 
 
 def conv_size(n: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
@@ -82,3 +82,63 @@ def image_window(spec: NetworkSpec, layer: str, input_hw: HW) -> tuple[slice, sl
         last = min(size - 1, math.floor((n - 1 - start) / jump))
         windows.append(slice(first, max(last, first) + 1))
     return windows[0], windows[1]
+
+
+@dataclass(frozen=True)
+class CellGrid:
+    """Where a map's cells sit on the image: cell ``(i, j)`` is centred on image pixel
+    coordinate ``(start_y + i * jump_y, start_x + j * jump_x)``, pixel centres being at
+    integer coordinates ``0 .. H-1`` (a cell may sit outside the image: FCN's padding)."""
+
+    start_y: float
+    jump_y: float
+    start_x: float
+    jump_x: float
+
+
+IDENTITY_GRID = CellGrid(0.0, 1.0, 0.0, 1.0)
+"""The image's own grid: cell (i, j) is pixel (i, j)."""
+
+
+def uniform_grid(input_hw: HW, map_hw: HW) -> CellGrid:
+    """A map spread evenly over the image: ``jump = H / h``, cell 0 centred on the first
+    ``jump`` pixels (``start = (jump - 1) / 2``). The fallback where the layers' geometry is
+    not known from the description (module layers)."""
+    jy, jx = input_hw[0] / map_hw[0], input_hw[1] / map_hw[1]
+    return CellGrid((jy - 1) / 2, jy, (jx - 1) / 2, jx)
+
+
+def chain_geometry(spec: NetworkSpec, layer: str) -> tuple[float, float] | None:
+    """``(start, jump)`` of ``layer``'s output by receptive-field arithmetic (the same on
+    both axes: square kernels), or None when some layer up to it is a module layer or reads
+    anything but the layer before it (a DAG: no one chain to follow)."""
+    if layer == IMAGE:
+        return 0.0, 1.0
+    jump, start = 1.0, 0.0
+    previous = IMAGE
+    for item in spec.layers:
+        if item.kind not in ("conv", "pool") or spec.layer_inputs(item.name) != (previous,):
+            return None
+        start += ((item.kernel - 1) / 2 - item.padding) * jump
+        jump *= item.stride
+        if item.name == layer:
+            return start, jump
+        previous = item.name
+    raise ValueError(f"network {spec.name} has no layer {layer!r}")
+
+
+def cell_grid(spec: NetworkSpec, layer: str, input_hw: HW, map_hw: HW | None = None
+              ) -> CellGrid:
+    """The :class:`CellGrid` of trunk layer ``layer``'s output (or of ``"image"``) for an
+    input of ``input_hw``: receptive-field arithmetic when every layer up to it has a
+    kernel, stride and padding (FCN: conv1_1 pads 100, so cell 0 of a deep map sits far
+    outside the image), else :func:`uniform_grid` over ``map_hw``, the map's (h, w)
+    (default: :func:`feature_sizes`; a ``ValueError`` for module layers without it)."""
+    geometry = chain_geometry(spec, layer)
+    if geometry is not None:
+        start, jump = geometry
+        return CellGrid(start, jump, start, jump)
+    if map_hw is None:
+        raise ValueError(f"network {spec.name}: the geometry of layer {layer} is not known "
+                         f"from its description; give the map's size (map_hw)")
+    return uniform_grid(input_hw, map_hw)

@@ -22,11 +22,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+import torch
 from torch import Tensor, nn
 
 from cwdsl.core.errors import InputError
 from cwdsl.core.netspec import IMAGE, NetworkSpec
 from cwdsl.core.units import HW
+from cwdsl.nets.geometry import (IDENTITY_GRID, CellGrid, cell_grid, chain_geometry,
+                                 feature_sizes, uniform_grid)
 
 FuseFn = Callable[[Mapping[str, Tensor], HW], Tensor]
 """``fuse(heads, input_hw)``: head name → head output in, (N, C, H, W) class scores out."""
@@ -152,6 +155,44 @@ class StagedNetwork(nn.Module, ABC):
         use it."""
         return slice(None), slice(None)
 
+    def cell_grid(self, name: str, input_hw: Sequence[int], map_hw: Sequence[int] | None = None
+                  ) -> CellGrid:
+        """Where the cells of ``name``'s map (a trunk layer, a head, or ``"image"``) sit on
+        an image of ``input_hw`` (:class:`~cwdsl.nets.geometry.CellGrid`). A head is on the
+        grid of the layer it reads when its map has that layer's size (a 1x1 head; an
+        ``input_scale`` only scales values), else spread uniformly over the image, as is a
+        layer whose geometry the description does not state (module layers).
+        ``map_hw``: the map's (h, w) when known (the executor's tensors); otherwise sizes
+        the description cannot give are traced on the meta device (nothing computed)."""
+        hw = (int(input_hw[0]), int(input_hw[1]))
+        if name == IMAGE:
+            return IDENTITY_GRID
+        head = self.spec.head(name)
+        layer = head.reads if head is not None else name
+        if head is None and layer not in self.spec.layer_names:
+            raise ValueError(f"network {self.spec.name} has no layer or head {name!r}")
+        if chain_geometry(self.spec, layer) is not None:
+            grid = cell_grid(self.spec, layer, hw)
+            if head is None:
+                return grid
+            if map_hw is None:
+                map_hw = self.map_sizes(hw)[name]
+            if tuple(map_hw) == feature_sizes(self.spec, hw)[layer]:
+                return grid
+        if map_hw is None:
+            map_hw = self.map_sizes(hw)[name]
+        return uniform_grid(hw, (int(map_hw[0]), int(map_hw[1])))
+
+    def map_sizes(self, input_hw: Sequence[int]) -> dict[str, HW]:
+        """The (h, w) of every layer's and head's output for an input of ``input_hw``,
+        traced with meta stand-ins for the weights (no memory, no arithmetic)."""
+        x = torch.empty(1, self.spec.in_channels, int(input_hw[0]), int(input_hw[1]),
+                        device="meta")
+        stand_ins = {f"net.{k}": torch.empty_like(v, device="meta")
+                     for k, v in (*self.named_parameters(), *self.named_buffers())}
+        with torch.no_grad():
+            return torch.func.functional_call(_SizeTrace(self), stand_ins, (x,))
+
     def plan(self, first: str, last: str, heads: Sequence[str] = (),
              keep: Sequence[str] = ()) -> StagePlan:
         """:func:`plan_stage` for this network, cached."""
@@ -223,6 +264,25 @@ class StagedNetwork(nn.Module, ABC):
         _, heads = self.run_stage(x, names[0], self.spec.deepest_read(),
                                   tuple(h.name for h in self.spec.heads))
         return self.fuse(heads, tuple(x.shape[-2:]))
+
+
+class _SizeTrace(nn.Module):
+    """Runs a network's trunk and records each layer's and head's output size."""
+
+    def __init__(self, net: StagedNetwork):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: Tensor) -> dict[str, HW]:
+        sizes: dict[str, HW] = {}
+
+        def record(name: str, out: Tensor) -> Tensor:
+            sizes[name] = (int(out.shape[-2]), int(out.shape[-1]))
+            return out
+
+        walk_trunk(self.net, x, lambda name, args: record(name, self.net.run_layer(name, *args)),
+                   lambda name, features: record(name, self.net.head(name, features)))
+        return sizes
 
 
 def walk_trunk(net: StagedNetwork, image: Tensor, layer: Callable | None = None,
