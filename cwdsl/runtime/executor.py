@@ -1,7 +1,9 @@
 """The torch executor: walks FramePlans over frames, keeping each stage's cache.
 
 Per frame it does nothing but walk :meth:`Planner.walk`: ``Compute`` runs a stage and its
-heads, ``Cache`` keeps the stage's state, ``Measure`` evaluates a data-driven clock atom
+heads, ``Cache`` keeps the stage's state, ``Flow`` computes the frame's optical flow back
+to the previous frame, ``Warp`` moves a stage's last computed state to this frame by the
+flows since (:mod:`cwdsl.runtime.warp`), ``Measure`` evaluates a data-driven clock atom
 on the device, ``Fuse`` fuses the output stages' scores. ``Compute`` steps of one wave
 (stages that do not depend on each other within the frame: a pipeline) run concurrently:
 in CUDA streams ordered by events on a GPU, in worker threads on a CPU.
@@ -11,7 +13,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 import torch
@@ -19,11 +21,13 @@ from torch import Tensor
 
 from cwdsl.ir.graph import Program
 from cwdsl.ir.nodes import MeasureNode
-from cwdsl.ir.plan import Cache, Compute, Fuse, Measure, Planner, Wave
+from cwdsl.ir.plan import Cache, Compute, Flow, Fuse, Measure, Planner, Warp, Wave
 from cwdsl.nets.preprocess import normalize
 from cwdsl.nets.staged import StagedNetwork
 from cwdsl.runtime.device import resolve_device, torch_dtype
+from cwdsl.runtime.flow import OpticalFlow
 from cwdsl.runtime.measure import AtomState, AtomTest, PredictedState, Window, label_map
+from cwdsl.runtime.warp import StageWarp
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,15 @@ class FrameResult:
     """Per computed stage: its time in ms (CUDA events on a GPU, wall clock on a CPU)."""
     latency_ms: float
     """Wall-clock ms of the whole step, from its call to the frame's last result."""
+    warped: tuple[str, ...] = ()
+    """Stages that moved their last computed state to this frame by optical flow."""
+    flow_ms: dict[str, float] = field(default_factory=dict)
+    """Per flow method computed this frame: its wall-clock ms (OpenCV on the host, with
+    the grey conversion and copies)."""
+    warp_ms: dict[str, float] = field(default_factory=dict)
+    """Per warped stage: ms of composing its flow and warping its state (CUDA events on a
+    GPU, wall clock on a CPU). Stages of one flow method that last computed on the same
+    frame share one composition, counted in the first of them to warp."""
 
     @property
     def labels(self) -> Tensor:
@@ -89,6 +102,7 @@ class Executor:
         self._stage = {s.name: s for s in program.stage_nodes}
         self._previous = {s: program.previous_stage(s) for s in program.stages}
         self._windows: dict = {}  # (head, input size) → cells that see the image (region image)
+        self._flows = {f.method: OpticalFlow(f.method) for f in program.flows}
         lanes = len(program.stages)
         self._pool = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="cwdsl-lane") \
             if concurrency == "auto" and self.device.type == "cpu" and lanes > 1 else None
@@ -107,6 +121,10 @@ class Executor:
         self._atom_states = {m.atom: PredictedState(m.model, m.expr.theta, m.expr.op)
                              if m.model is not None else AtomState(AtomTest.of(m))
                              for m in self.program.measures}
+        # Warping stages: last computed state and composed flow (reset by every Compute).
+        self._warps = {s.name: StageWarp(self.net) for s in self.program.stage_nodes
+                       if s.counter == "warp"}
+        self._last_frame: Tensor | None = None  # the previous frame, as it was given
         self._frame = 0
 
     def close(self) -> None:
@@ -123,6 +141,10 @@ class Executor:
         differences: dict[str, float] = {}
         stage_ms: dict[str, float] = {}
         computed: list[str] = []
+        flows: dict[str, Tensor] = {}
+        composed: dict[str, dict[int, Tensor]] = {}  # per method: totals by start frame
+        flow_ms: dict[str, float] = {}
+        warp_ms: dict[str, float] = {}
         start = time.perf_counter()
         with torch.inference_mode():
             for step in self.planner.walk(t, atom_values):
@@ -133,17 +155,31 @@ class Executor:
                     self._features[step.stage].push(t, self._features[step.stage].current)
                 elif isinstance(step, Measure):
                     atom_values[step.atom], differences[step.atom] = self._measure(step)
+                elif isinstance(step, Flow):
+                    began = time.perf_counter()
+                    # DIS runs on the host: a frame given on the host goes straight to it
+                    # (no device sync); the flow is uploaded to the device
+                    flows[step.method] = self._flows[step.method](self._last_frame, frame,
+                                                                  self.device)
+                    flow_ms[step.method] = 1e3 * (time.perf_counter() - began)
+                    composed[step.method] = {}
+                elif isinstance(step, Warp):
+                    warp_ms[step.stage] = self._warp(t, step, flows[step.method],
+                                                     composed[step.method])
                 elif isinstance(step, Fuse):
                     scores = self._fuse(step)
             if self.device.type == "cuda":
                 torch.cuda.current_stream(self.device).synchronize()
         latency = 1e3 * (time.perf_counter() - start)
-        for stage, timing in stage_ms.items():
-            if isinstance(timing, tuple):  # CUDA events, complete after the sync
-                stage_ms[stage] = timing[0].elapsed_time(timing[1])
+        for timings in (stage_ms, warp_ms):
+            for stage, timing in timings.items():
+                if isinstance(timing, tuple):  # CUDA events, complete after the sync
+                    timings[stage] = timing[0].elapsed_time(timing[1])
+        if self._flows:
+            self._last_frame = frame
         self._frame += 1
         return FrameResult(t, tuple(computed), scores, atom_values, differences, stage_ms,
-                           latency)
+                           latency, tuple(warp_ms), flow_ms, warp_ms)
 
     def run(self, frames: Iterable[Tensor]) -> Iterator[FrameResult]:
         for frame in frames:
@@ -169,6 +205,26 @@ class Executor:
             self._features[step.stage].push(t, features)
             self._scores[step.stage] = scores
             stage_ms[step.stage] = timing
+            if step.stage in self._warps:
+                self._warps[step.stage].computed(t, features, scores)
+
+    def _warp(self, t: int, step: Warp, flow: Tensor, composed: dict[int, Tensor]):
+        """Move stage ``step.stage``'s last computed state to frame ``t`` (its history and
+        scores now hold the warped state, as a ``Cache`` holds the cached one); its time.
+        ``composed``: this frame's composed flows of the method, shared between stages."""
+        cuda = self.device.type == "cuda"
+        if cuda:
+            begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            begin.record()
+        began = time.perf_counter()
+        features, scores = self._warps[step.stage].warp(flow, tuple(self._input.shape[-2:]),
+                                                        composed)
+        self._features[step.stage].push(t, features)
+        self._scores[step.stage] = scores
+        if cuda:
+            end.record()
+            return begin, end
+        return 1e3 * (time.perf_counter() - began)
 
     def _compute(self, step: Compute, x: Tensor):
         """Run one stage here and now (CPU, or CUDA without lanes); time it."""
