@@ -61,6 +61,12 @@ class RunSummary:
     oracle_mean_iu: float | None = None        # the frame oracle against ground truth
     oracle_agreement: float | None = None      # pixels labelled as the frame oracle does
     mean_iu_vs_oracle: float | None = None
+    # schedules that warp (else None): per warping stage, the fraction of frames it warped
+    # and its mean warp ms; per flow method, its mean ms over the frames it ran (frame 0
+    # never warps); None where it never ran
+    warped_fraction: dict[str, float] | None = None
+    warp_ms_mean: dict[str, float | None] | None = None
+    flow_ms_mean: dict[str, float | None] | None = None
 
     def to_json(self) -> dict:
         out = {"frames": self.frames, "latency_ms_mean": self.latency_ms_mean,
@@ -69,7 +75,7 @@ class RunSummary:
                "all_stages_fraction": self.all_stages_fraction,
                "stage_ms_mean": dict(self.stage_ms_mean), "note": self.note}
         for key in ("mean_iu", "pixel_accuracy", "oracle_mean_iu", "oracle_agreement",
-                    "mean_iu_vs_oracle"):
+                    "mean_iu_vs_oracle", "warped_fraction", "warp_ms_mean", "flow_ms_mean"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         return out
@@ -94,7 +100,7 @@ class RunRecord:
     source: str
     size: tuple[int, int]
     atom_ids: tuple[str, ...]
-    frames: tuple[dict, ...]   # per frame: computed stages, atoms, differences, timings
+    frames: tuple[dict, ...]   # per frame: computed and warped stages, atoms, differences, timings
     summary: RunSummary
     notes: tuple[str, ...] = ()
 
@@ -156,10 +162,34 @@ class Totals:
 
 
 def frame_record(result: FrameResult) -> dict:
-    return {"frame": result.frame, "computed": list(result.computed), "atoms": result.atom_values,
-            "differences": {k: round(v, 6) for k, v in result.differences.items()},
-            "stage_ms": {k: round(float(v), 4) for k, v in result.stage_ms.items()},
-            "latency_ms": round(result.latency_ms, 4)}
+    """One frame of ``run.json``; ``flow_ms`` (per method) and ``warp_ms`` (per stage) only
+    on frames that warped, so records of schedules that never warp keep their shape."""
+    record = {"frame": result.frame, "computed": list(result.computed),
+              "warped": list(result.warped), "atoms": result.atom_values,
+              "differences": {k: round(v, 6) for k, v in result.differences.items()},
+              "stage_ms": {k: round(float(v), 4) for k, v in result.stage_ms.items()},
+              "latency_ms": round(result.latency_ms, 4)}
+    if result.warped:
+        record["flow_ms"] = {k: round(float(v), 4) for k, v in result.flow_ms.items()}
+        record["warp_ms"] = {k: round(float(v), 4) for k, v in result.warp_ms.items()}
+    return record
+
+
+def _mean_ms(frames: list[dict], field: str, key: str) -> float | None:
+    times = [f[field][key] for f in frames if key in f.get(field, {})]
+    return float(np.mean(times)) if times else None
+
+
+def warp_summary(program: Program, frames: list[dict]) -> dict:
+    """The :class:`RunSummary` fields of a schedule that warps (none for one that does not)."""
+    if not program.warps:
+        return {}
+    stages = [w.stage for w in program.warps]
+    return {"warped_fraction": {s: sum(s in f.get("warped", ()) for f in frames) / len(frames)
+                                for s in stages},
+            "warp_ms_mean": {s: _mean_ms(frames, "warp_ms", s) for s in stages},
+            "flow_ms_mean": {f.method: _mean_ms(frames, "flow_ms", f.method)
+                             for f in program.flows}}
 
 
 def summarize(program: Program, frames: list[dict], totals: Totals) -> RunSummary:
@@ -175,7 +205,7 @@ def summarize(program: Program, frames: list[dict], totals: Totals) -> RunSummar
         latency_ms_p50=float(np.percentile(latency, 50)),
         latency_ms_p99=float(np.percentile(latency, 99)), fps=float(1e3 / latency.mean()),
         computed_fraction=computed, all_stages_fraction=full, stage_ms_mean=stage_ms,
-        **totals.scores())
+        **totals.scores(), **warp_summary(program, frames))
 
 
 def make_record(options, program: Program, weights: str, source, frames: list[dict],
@@ -218,6 +248,13 @@ def summary_table(record: RunRecord) -> str:
     if s.oracle_agreement is not None:
         lines.append(f"agreement with the frame oracle: {100 * s.oracle_agreement:.1f}% of "
                      f"pixels, mean IU {100 * s.mean_iu_vs_oracle:.1f}")
+    for stage, frac in (s.warped_fraction or {}).items():
+        ms = s.warp_ms_mean[stage]
+        lines.append(f"{stage} warped on {100 * frac:.1f}% of frames"
+                     + ("" if ms is None else f", {ms:.2f} ms mean"))
+    for method, ms in (s.flow_ms_mean or {}).items():
+        if ms is not None:
+            lines.append(f"optical flow {method}: {ms:.2f} ms mean on the frames it ran")
     rows = [(stage, 100 * frac, FRAME0_ONLY if s.stage_ms_mean[stage] is None
              else s.stage_ms_mean[stage]) for stage, frac in s.computed_fraction.items()]
     return render_table(f"{record.schedule_name} on {record.source} at {record.size[0]}x"
