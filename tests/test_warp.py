@@ -308,3 +308,19 @@ output fuse(s1, s2, s3)
             expected = trained.fuse(heads, hw)
         assert result.warped == tuple(s for s, p in (("s2", 2), ("s3", 4)) if t % p)
         assert torch.allclose(result.scores, expected, atol=1e-5), t
+
+
+def test_espnet_warps_module_layers_and_its_image_on_uniform_grids():
+    """ESPNet's first stage hands on b1 and the image; both warp (b1 on a uniform grid, the
+    image on its own), and a still frame warps to (nearly) what caching gives."""
+    text = (ROOT / "schedules" / "espnet" / "alternating.cw").read_text()
+    text = text.replace("compute s1 when 1", "compute s1 when even else warp")
+    torch.manual_seed(0)
+    net = build_network("espnet").eval()
+    executor = Executor(compile_text(text.replace("else cache", "else warp")), net)
+    cached = Executor(compile_text(text.replace("else warp", "else cache")), net)
+    x = torch.rand(1, 3, 64, 80, generator=torch.Generator().manual_seed(4))
+    for t in range(3):
+        result, reference = executor.step(x), cached.step(x)
+        assert result.warped == (() if t % 2 == 0 else ("s1", "s3"))
+        assert torch.allclose(result.scores, reference.scores, atol=1e-4)
