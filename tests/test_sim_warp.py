@@ -1,0 +1,286 @@
+"""The simulator prices optical flow, warps and learned clocks from the frame plans: traced
+costs, rooflines (the flow on the host CPU), measured profiles (old ones still load)."""
+import copy
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from cwdsl.commands.main import main
+from cwdsl.core.clockmodel import SIGNALS, make_model
+from cwdsl.core.errors import InputError
+from cwdsl.ir.graph import compile_text, load
+from cwdsl.ir.plan import Flow, Planner, Warp
+from cwdsl.lang.ast import FLOW_METHODS
+from cwdsl.sim.cost import network_cost
+from cwdsl.sim.devices import load_device, schedule_costs
+from cwdsl.sim.profiling import run_profile
+from cwdsl.sim.roofline import NAMED, Roofline
+from cwdsl.sim.simulate import price, simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEDULES = ROOT / "schedules"
+SIZE = (64, 64)
+SHARED = Path("/work/shared/measurements/h200-2026-11-26")
+
+STAGES = """network tiny input 64x64
+stage s1 = conv1_1 .. pool3 head score_pool3
+stage s2 = conv4_1 .. pool4 head score_pool4
+stage s3 = conv5_1 .. fc7   head score_fr
+"""
+
+
+def program(rules: str):
+    return compile_text(STAGES + rules + "output fuse(s1, s2, s3)\n", "<test>")
+
+
+@pytest.fixture(scope="module")
+def profile_path(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("profile") / "tiny.json"
+    run_profile("tiny", "64x64", "cpu", "float32", out, progress=False, warmup=0, repeats=1,
+                threads=1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def old_profile_path(profile_path, tmp_path_factory) -> Path:
+    """The same profile as one written before flows, warps and learned clocks existed."""
+    data = json.loads(profile_path.read_text())
+    for group in ("flows", "warps", "predicted"):
+        del data["timings"][group]
+    out = tmp_path_factory.mktemp("old") / "old.json"
+    out.write_text(json.dumps(data))
+    return out
+
+
+def clock_model(tmp_path: Path, signals=tuple(SIGNALS), network="tiny", head="score_pool4"):
+    n = len(signals)
+    model = make_model(network, head, signals, [0.0] * n, [1.0] * n,
+                       [([[0.1] * n] * 8, [0.0] * 8), ([[0.1] * 8], [0.0])], {"test": True})
+    path = tmp_path / f"clock-{n}.json"
+    path.write_text(json.dumps(model.to_json()))
+    return path
+
+
+# -- the cost model -------------------------------------------------------------------------
+def test_cost_traces_flow_warp_and_learned_clock():
+    cost = network_cost("tiny", SIZE)
+    for method in FLOW_METHODS:
+        op = cost.flow_op(method)
+        host = [k for k in op.kernels if k.host]
+        assert len(host) == 1 and host[0].estimate and host[0].flops > 0
+        assert method in host[0].op and "estimate" in host[0].op
+        assert sum(k.syncs for k in op.kernels) == 1  # the gray frames read back once
+        assert sum(k.link_bytes for k in op.kernels) == 2 * 64 * 64 + 8 * 64 * 64
+        assert any(not k.host and k.op.startswith("aten::") for k in op.kernels)  # gray_frame
+    assert cost.flow_op("dis_medium").cost.flops > cost.flow_op("dis_ultrafast").cost.flops
+    # a stage's warp: compose, what it hands on, its heads
+    assert cost.warp_parts("conv1_1", "pool3", ["score_pool3"]) == (
+        "compose", "features:pool3", "head:score_pool3")
+    assert cost.warp_parts("conv5_1", "fc7", ["score_fr"]) == ("compose", "head:score_fr")
+    op = cost.warp_op("conv1_1", "pool3", ["score_pool3"])
+    parts = [cost.warp_part(p) for p in ("compose", "features:pool3", "head:score_pool3")]
+    assert op.kernels == tuple(k for p in parts for k in p.kernels)
+    assert op.cost.bytes > 0 and "aten::grid_sampler_2d" in {k.op for k in op.kernels}
+    with pytest.raises(InputError):
+        cost.warp_op("conv1_1", "pool3", ["score_fr"])  # a head outside the stage
+    # a learned clock: the labels, 2 label and 2 pixel differences (each a sync), the MLP
+    model = make_model("tiny", "score_pool4", tuple(SIGNALS), [0] * 5, [1] * 5,
+                       [([[0.1] * 5] * 8, [0] * 8), ([[0.1] * 8], [0])], {})
+    op = cost.predicted_op("score_pool4", model)
+    assert sum(k.syncs for k in op.kernels) == 4
+    mlp = [k for k in op.kernels if k.host]
+    assert len(mlp) == 1 and mlp[0].estimate and mlp[0].flops == 2 * (5 * 8 + 8)
+    fewer = make_model("tiny", "score_pool4", ("labeldiff_fired",), [0], [1], [([[1.0]], [0])], {})
+    assert sum(k.syncs for k in cost.predicted_op("score_pool4", fewer).kernels) == 1
+
+
+def test_rooflines_price_the_flow_on_the_host_cpu():
+    cost = network_cost("tiny", SIZE)
+    estimate = next(k for k in cost.flow_op("dis").kernels if k.host)
+    cpu = NAMED["cpu"]
+    on_cpu = 1e3 * max(estimate.flops / (cpu.peak_tflops["float32"] * 1e12),
+                       estimate.bytes / (cpu.bandwidth_gbs * 1e9)) + 1e-3 * cpu.launch_us
+    for name in ("h100", "a100", "titanx", "cpu"):
+        device = load_device(name)
+        assert device.host is NAMED["cpu"]
+        assert device.kernel_ms(estimate, "float32") == pytest.approx(on_cpu)
+    # a CPU spec of one's own (no host link) is its own host
+    mine = Roofline(replace(NAMED["cpu"], name="mycpu", peak_tflops={"float32": 1.0}))
+    assert mine.host is mine.spec
+    # the copies cross a GPU's host link (and the read back syncs); a CPU copies nothing
+    down = next(k for k in cost.flow_op("dis").kernels if k.op == "copy:gray_to_host")
+    h100 = NAMED["h100"]
+    assert load_device("h100").kernel_ms(down, "float32") == pytest.approx(
+        1e-3 * (h100.launch_us + h100.sync_us) + 1e3 * 2 * 64 * 64 / (h100.host_link_gbs * 1e9))
+    assert load_device("cpu").kernel_ms(down, "float32") == pytest.approx(1e-3 * cpu.launch_us)
+
+
+# -- the simulator ---------------------------------------------------------------------------
+def test_warp_schedule_latency_is_the_sum_its_plans_imply():
+    prog = load(SCHEDULES / "skipframe_warp.cw", network="tiny")
+    costs = schedule_costs(prog, load_device("titanx"), SIZE)
+    assert set(costs.flow_ms) == {"dis"} and set(costs.warp_ms) == {"s1", "s2", "s3"}
+    assert all(v > 0 for v in (*costs.flow_ms.values(), *costs.warp_ms.values()))
+    common = costs.fuse_ms + costs.frame_overhead_ms
+    full = sum(costs.stage_ms.values()) + common
+    warped = costs.flow_ms["dis"] + sum(costs.warp_ms.values()) + common
+    sim = simulate(Planner(prog), costs, 10)  # frames 0, 2, 4, 6, 8 compute; the rest warp
+    assert sim.mean("latency_ms") == pytest.approx((5 * full + 5 * warped) / 10)
+    assert sim.mean("work_ms") == pytest.approx((5 * full + 5 * warped) / 10)
+    flops = (5 * (sum(costs.stage_flops.values()) + costs.fuse_flops)
+             + 5 * (costs.flow_flops["dis"] + sum(costs.warp_flops.values()) + costs.fuse_flops))
+    assert sim.mean("flops") == pytest.approx(flops / 10)
+    assert price(Planner(prog).plan(1), costs).motion_ms == pytest.approx(
+        costs.flow_ms["dis"] + sum(costs.warp_ms.values()))
+    # against the cache version: the flow and the warps are all that differs
+    cached = load(SCHEDULES / "skipframe.cw", network="tiny")
+    plain = simulate(Planner(cached), schedule_costs(cached, load_device("titanx"), SIZE), 10)
+    assert sim.mean("latency_ms") - plain.mean("latency_ms") == pytest.approx(
+        (costs.flow_ms["dis"] + sum(costs.warp_ms.values())) / 2)
+    assert schedule_costs(cached, load_device("titanx"), SIZE).flow_ms == {}
+
+
+@pytest.mark.parametrize("rules, flows", [
+    ("compute s1 when 1\ncompute s2 when every 2 else warp\ncompute s3 when every 2 else warp\n",
+     ["dis"]),
+    ("compute s1 when 1\ncompute s2 when every 2 else warp(flow=dis_ultrafast)\n"
+     "compute s3 when every 2 else warp(flow=dis_medium)\n", ["dis_ultrafast", "dis_medium"]),
+])
+def test_flow_is_priced_once_per_frame_and_method(rules, flows):
+    prog = program(rules)
+    costs = schedule_costs(prog, load_device("h100"), SIZE)
+    assert sorted(costs.flow_ms) == sorted(flows)
+    plan = Planner(prog).plan(1)
+    assert [s.method for s in plan.steps if isinstance(s, Flow)] == flows
+    assert [s.stage for s in plan.steps if isinstance(s, Warp)] == ["s2", "s3"]
+    expected = (costs.frame_overhead_ms + costs.stage_ms["s1"] + costs.fuse_ms
+                + sum(costs.flow_ms[m] for m in flows) + costs.warp_ms["s2"] + costs.warp_ms["s3"])
+    assert price(plan, costs).latency_ms == pytest.approx(expected)
+
+
+# -- measured profiles ----------------------------------------------------------------------
+def test_profile_times_flows_warps_and_learned_clocks(profile_path, tmp_path):
+    data = json.loads(profile_path.read_text())
+    t = data["timings"]
+    assert set(t["flows"]) == set(FLOW_METHODS)
+    layers, heads = data["layers"], list(data["heads"])
+    assert set(t["warps"]) == {"compose", "features:image"} | {f"features:{n}" for n in layers} \
+        | {f"head:{h}" for h in heads}
+    assert set(t["predicted"]) == set(heads)
+    assert all(p["signals"] == list(SIGNALS) for p in t["predicted"].values())
+    for group in ("flows", "warps", "predicted"):
+        assert all(s["median_ms"] > 0 for s in t[group].values())
+    # the simulator uses them
+    model = load_device(str(profile_path))
+    prog = load(SCHEDULES / "skipframe_warp.cw", network="tiny")
+    costs = schedule_costs(prog, model, SIZE)
+    w = {k: v["median_ms"] for k, v in t["warps"].items()}
+    assert costs.flow_ms == {"dis": t["flows"]["dis"]["median_ms"]}
+    assert costs.warp_ms["s1"] == pytest.approx(w["compose"] + w["features:pool3"]
+                                                + w["head:score_pool3"])
+    assert costs.warp_ms["s3"] == pytest.approx(w["compose"] + w["head:score_fr"])
+    # a learned clock reading every signal takes its timing; one reading fewer, its share
+    measures = {k: v["median_ms"] for k, v in t["measures"].items()}
+    timed = t["predicted"]["score_pool4"]["median_ms"]
+    every = 2 * measures["labeldiff:score_pool4"] + 2 * measures["pixeldiff"]
+    for signals, parts in ((tuple(SIGNALS), every),
+                           (("labeldiff_fired", "frames_since_fired"),
+                            measures["labeldiff:score_pool4"]),
+                           (("pixeldiff_previous",),
+                            measures["labeldiff:score_pool4"] + measures["pixeldiff"])):
+        prog = learned_program(clock_model(tmp_path, signals))
+        costs = schedule_costs(prog, model, SIZE)
+        assert list(costs.measure_ms.values()) == [pytest.approx(timed * parts / every)]
+
+
+def learned_program(model_path: Path):
+    return program(f'clock moved = predicted(s2, model="{model_path}") >= 0.5\n'
+                   "compute s1 when 1\ncompute s2 when 1\ncompute s3 when moved\n")
+
+
+def test_old_profiles_price_plain_schedules_as_before_and_refuse_warps(
+        profile_path, old_profile_path, tmp_path):
+    new, old = load_device(str(profile_path)), load_device(str(old_profile_path))
+    for name in ("skipframe", "adaptive", "pipeline3", "oracle"):
+        prog = load(SCHEDULES / f"{name}.cw", network="tiny")
+        before = schedule_costs(prog, old, SIZE)
+        assert replace(before, source="new") == replace(schedule_costs(prog, new, SIZE),
+                                                        source="new")
+    for name in ("skipframe_warp", "dff", "accel"):
+        with pytest.raises(InputError, match=r"old\.json.*no timing of optical flow 'dis' "
+                                             r"\(it was made before warps existed\); profile "
+                                             r"again with: cwdsl profile --net tiny --size 64x64"):
+            schedule_costs(load(SCHEDULES / f"{name}.cw", network="tiny"), old, SIZE)
+    # warp timings missing alone are named too
+    data = json.loads(profile_path.read_text())
+    del data["timings"]["warps"]
+    no_warps = tmp_path / "nowarps.json"
+    no_warps.write_text(json.dumps(data))
+    with pytest.raises(InputError, match=r"no warp timing \(compose, features:pool3"):
+        schedule_costs(load(SCHEDULES / "skipframe_warp.cw", network="tiny"),
+                       load_device(str(no_warps)), SIZE)
+    # a learned clock on an old profile: the sum of its parts
+    measures = json.loads(old_profile_path.read_text())["timings"]["measures"]
+    costs = schedule_costs(learned_program(clock_model(tmp_path)), old, SIZE)
+    assert list(costs.measure_ms.values()) == [pytest.approx(
+        2 * measures["labeldiff:score_pool4"]["median_ms"]
+        + 2 * measures["pixeldiff"]["median_ms"])]
+
+
+def test_bad_motion_groups_name_path_and_reason(profile_path, tmp_path):
+    data = copy.deepcopy(json.loads(profile_path.read_text()))
+    data["timings"]["flows"]["dis"] = {"median_ms": "fast"}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(InputError, match=r"bad\.json.*'timings\.flows\.dis\.median_ms'"):
+        load_device(str(bad))
+
+
+# -- the command -------------------------------------------------------------------------------
+def test_cli_simulates_warp_and_learned_clock_schedules(capsys, tmp_path, profile_path):
+    learned = tmp_path / "learned.cw"
+    model = clock_model(tmp_path, network="fcn8s")
+    learned.write_text((SCHEDULES / "adaptive.cw").read_text().replace(
+        "labeldiff(s2, since=fired) >= 0.03", f'predicted(s2, model="{model}") >= 0.5'))
+    plot = tmp_path / "timeline.png"
+    assert main(["simulate", str(SCHEDULES / "skipframe_warp.cw"), str(SCHEDULES / "dff.cw"),
+                 str(learned), "--size", "180x240", "--device", "h100", "--fire-rate", "0.2",
+                 "--frames", "200", "--json", "--plot", str(plot), "--plot-frames", "12"]) == 0
+    out = capsys.readouterr().out
+    rows = {r["schedule"]: r for r in json.loads(out[:out.rindex("]") + 1])}
+    assert rows["skipframe_warp"]["computed_pct"] == {"s1": 50.0, "s2": 50.0, "s3": 50.0}
+    assert rows["dff"]["all_stages_pct"] == pytest.approx(20.0)
+    assert 0 < rows["learned"]["computed_pct"]["s3"] < 100
+    assert plot.stat().st_size > 0
+    # a profile without flow timings: a clear error, exit 2
+    data = json.loads(profile_path.read_text())
+    del data["timings"]["flows"]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(data))
+    assert main(["simulate", str(SCHEDULES / "skipframe_warp.cw"), "--net", "tiny", "--size",
+                 "64x64", "--device", str(old)]) == 2
+    assert "profile again with: cwdsl profile --net tiny" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="the shared H200 measurements are not here")
+def test_shared_h200_profiles_still_load_and_price_the_paper_schedules():
+    profiles = sorted(SHARED.glob("profile-*.json"))
+    assert profiles
+    for path in profiles:
+        device = load_device(str(path))
+        hw, dtype = device.input_hw, device.dtype
+        for name in ("oracle", "skipframe", "alternating", "exponential", "pipeline3",
+                     "adaptive"):
+            prog = load(SCHEDULES / f"{name}.cw", network=device.network)
+            costs = schedule_costs(prog, device, hw, dtype)
+            assert costs.full_ms > 0 and all(v > 0 for v in costs.stage_ms.values())
+            row = simulate(Planner(prog), costs, 100,
+                           [dict.fromkeys(prog.atom_ids, t % 3 == 0) for t in range(100)]
+                           ).summary()
+            assert 0 < row.time_pct_of_full <= 100.5
+        warp = load(SCHEDULES / "skipframe_warp.cw", network=device.network)
+        if "flows" not in device.data["timings"]:
+            with pytest.raises(InputError, match="profile again"):
+                schedule_costs(warp, device, hw, dtype)
