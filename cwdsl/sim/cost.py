@@ -211,22 +211,28 @@ class NetworkCost:
         return self._motion.predicted_op(head, model)
 
     def flow_op(self, method: str) -> OpCost:
-        """One frame's optical flow by ``method``: gray frames on the device, OpenCV on the
-        host (an analytic estimate: its kernel says ``host`` and ``estimate``), copies."""
+        """One frame's optical flow by ``method``: gray frames and OpenCV's DIS on the host
+        (DIS an analytic estimate: its kernel says ``host`` and ``estimate``), the upload."""
         return self._motion.flow_op(method)
 
+    def compose_op(self) -> OpCost:
+        """Composing a frame's flow into a warping stage's total flow (one grid sample at
+        the image's size; the simulator knows when it is needed and shared)."""
+        return self._motion.compose_op()
+
     def warp_parts(self, first: str, last: str, heads: Sequence[str] = ()) -> tuple[str, ...]:
-        """The parts of warping stage ``first .. last`` with ``heads``: ``compose``, then
-        ``features:NAME`` per tensor it hands on and ``head:NAME`` per head."""
+        """The tensors warping stage ``first .. last`` with ``heads`` moves:
+        ``features:NAME`` per tensor it hands on, ``head:NAME`` per head."""
         self.stage_ops(first, last, heads)  # checks the range and the heads
         return self._motion.warp_parts(first, last, heads)
 
     def warp_part(self, part: str) -> OpCost:
-        """One part of a warp (see :meth:`warp_parts`), traced once."""
+        """Warping one tensor (see :meth:`warp_parts`), traced once."""
         return self._motion.warp_part(part)
 
     def warp_op(self, first: str, last: str, heads: Sequence[str] = ()) -> OpCost:
-        """Warping the state of stage ``first .. last`` with ``heads``: every part's kernels."""
+        """Warping the state of stage ``first .. last`` with ``heads`` by a composed flow:
+        every tensor's kernels (its composition apart: :meth:`compose_op`)."""
         self.stage_ops(first, last, heads)
         return self._motion.warp_op(first, last, heads)
 

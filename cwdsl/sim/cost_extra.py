@@ -4,14 +4,18 @@
 trace (the frame, every layer's output, every head's scores) and traces, when a program
 first asks, with the executor's own functions on the meta device:
 
-- a **flow** (``flow_op``): the two frames' conversion to gray (``runtime.flow.gray_frame``,
-  traced) on the device, their copy to the host (one sync), OpenCV's DIS on the host (not
+- a **flow** (``flow_op``): as the executor runs it, all on the host (it hands
+  ``OpticalFlow`` the frame it was given, in host memory): the two frames' conversion to
+  gray (``runtime.flow.gray_frame``, traced, its kernels marked ``host``), OpenCV's DIS (not
   traceable: ``runtime.flow.flow_work``'s analytic estimate, a kernel marked ``host`` and
-  ``estimate``) and the flow's copy back to the device;
-- a **warp part** (``warp_part``): ``compose`` of this frame's flow into a stage's total
-  (``"compose"``), or ``warp_tensor`` of one tensor a stage holds: the features it hands
-  on (``"features:NAME"``, NAME a layer or ``image``) or a head's scores (``"head:NAME"``);
-  :func:`warp_parts` says which parts a stage's warp is;
+  ``estimate``) and the flow's upload to the device (``link_bytes``);
+- a **composition** (``compose_op``): ``runtime.warp.compose`` of a frame's flow into a
+  total, in the general case (a total exists); the executor composes once per flow method
+  and frame the warping stages last computed on, and not at all for a stage that computed
+  on the frame before (the simulator decides which from the plans);
+- a **warp part** (``warp_part``): ``warp_tensor`` of one tensor a stage holds: the features
+  it hands on (``"features:NAME"``, NAME a layer or ``image``) or a head's scores
+  (``"head:NAME"``); :func:`warp_parts` says which parts a stage's state is;
 - a **learned clock's measurement** (``predicted_op``): the head's labels, the signals the
   model reads (``runtime.measure.clock_signals``, through ``PredictedState.measure``) and
   the model's MLP on the host (its FLOPs counted from the model, an estimate).
@@ -19,6 +23,7 @@ first asks, with the executor's own functions on the meta device:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 
@@ -30,7 +35,7 @@ from cwdsl.runtime.measure import PredictedState, SignalState, label_map
 from cwdsl.sim.cost import Kernel, OpCost, TraceSession
 
 COMPOSE = "compose"
-"""The warp part that composes this frame's flow into a stage's total flow."""
+"""A profile's key of the composition of a frame's flow into a total (``warps`` group)."""
 
 
 def features_part(name: str) -> str:
@@ -44,10 +49,10 @@ def head_part(name: str) -> str:
 
 
 def warp_parts(spec: NetworkSpec, first: str, last: str, heads: Sequence[str]) -> tuple[str, ...]:
-    """What warping stage ``first .. last`` with ``heads`` does: compose its flow, then warp
-    each tensor it hands on (``plan_stage(...).keeps``) and each head's scores."""
+    """The tensors warping stage ``first .. last`` with ``heads`` moves: each it hands on
+    (``plan_stage(...).keeps``) and each head's scores (its flow's composition apart)."""
     keeps = plan_stage(spec, first, last, heads).keeps
-    return (COMPOSE, *(features_part(k) for k in keeps), *(head_part(h) for h in heads))
+    return (*(features_part(k) for k in keeps), *(head_part(h) for h in heads))
 
 
 def mlp_flops(model: ClockModel) -> int:
@@ -86,16 +91,18 @@ class MotionTrace:
                                    previous, self.pixels)
         flops, moved = flow_work(method, self.hw)
         h, w = self.hw
-        gray, flow = 2 * h * w, 2 * 4 * h * w  # two uint8 frames down, (1, 2, H, W) float32 up
-        kernels = op.kernels + (
-            Kernel("copy:gray_to_host", 0, 0, syncs=1, link_bytes=gray),
+        kernels = tuple(replace(k, host=True) for k in op.kernels) + (
             Kernel(f"host:flow:{method}:estimate", int(flops), int(moved), host=True,
                    estimate=True),
-            Kernel("copy:flow_to_device", 0, 0, link_bytes=flow))
+            Kernel("copy:flow_to_device", 0, 0, link_bytes=2 * 4 * h * w))  # float32 (1, 2, H, W)
         return OpCost(f"flow:{method}", kernels, tuple(self.pixels.shape), (1, 2, h, w))
 
+    def compose_op(self) -> OpCost:
+        """Composing a frame's flow into a total (see the module's docstring)."""
+        return self._once(("warp", COMPOSE), lambda: self._warp(COMPOSE))
+
     def warp_part(self, part: str) -> OpCost:
-        """One part of a warp (:data:`COMPOSE`, ``features:NAME``, ``head:NAME``)."""
+        """Warping one tensor of a stage's state (``features:NAME``, ``head:NAME``)."""
         return self._once(("warp", part), lambda: self._warp(part))
 
     def _warp(self, part: str) -> OpCost:
@@ -103,7 +110,7 @@ class MotionTrace:
 
         h, w = self.hw
         flow = torch.empty(1, 2, h, w, device="meta")
-        if part == COMPOSE:  # a stage's total after a frame or more: the general case
+        if part == COMPOSE:  # a total exists: the general case
             fn, x = compose, torch.empty_like(flow)
         else:
             kind, name = part.split(":", 1)
@@ -119,10 +126,11 @@ class MotionTrace:
         return warp_parts(self.spec, first, last, heads)
 
     def warp_op(self, first: str, last: str, heads: Sequence[str]) -> OpCost:
-        """Warping stage ``first .. last`` with ``heads``: its parts' kernels together."""
+        """Warping the state of stage ``first .. last`` with ``heads``: its parts' kernels."""
         parts = tuple(self.warp_part(p) for p in self.warp_parts(first, last, heads))
         kernels = tuple(k for op in parts for k in op.kernels)
-        return OpCost(f"warp:{first}..{last}", kernels, parts[0].in_shape, parts[-1].out_shape)
+        return OpCost(f"warp:{first}..{last}", kernels, parts[0].in_shape if parts else (),
+                      parts[-1].out_shape if parts else ())
 
     def predicted_op(self, head: str, model: ClockModel) -> OpCost:
         """A learned clock's measurement on ``head`` with ``model`` on a frame where it does

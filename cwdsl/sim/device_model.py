@@ -57,9 +57,15 @@ class DeviceModel(ABC):
 
     @abstractmethod
     def warp_ms(self, cost: NetworkCost, first: str, last: str, heads: Sequence[str]) -> float:
-        """Warping the state of stage ``first`` .. ``last`` with ``heads`` by one frame's
-        flow: compose the flow into the stage's total, resample every tensor it holds
-        (:meth:`~cwdsl.sim.cost.NetworkCost.warp_parts`)."""
+        """Warping the state of stage ``first`` .. ``last`` with ``heads`` by its composed
+        flow: resampling every tensor it holds (:meth:`~cwdsl.sim.cost.NetworkCost.warp_parts`),
+        the flow's composition apart (:meth:`compose_ms`)."""
+
+    @abstractmethod
+    def compose_ms(self, cost: NetworkCost) -> float:
+        """Composing a frame's flow into a total flow (a warping stage's, when it did not
+        compute on the frame before; shared by stages of one method that last computed on
+        the same frame)."""
 
     @abstractmethod
     def frame_overhead_ms(self, cost: NetworkCost) -> float:

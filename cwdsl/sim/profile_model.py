@@ -15,9 +15,10 @@ profiles lack them and keep pricing every other schedule as before):
 
 - a ``Flow`` step takes the profile's ``flows[METHOD]`` (OpenCV on two real frames); a
   profile without it refuses a schedule that warps, saying how to profile again;
-- a stage's warp is ``warps["compose"]`` plus the warp of every tensor the stage holds
-  (``features:NAME`` for what it hands on, ``head:NAME`` for its scores; the parts of
-  :meth:`~cwdsl.sim.cost.NetworkCost.warp_parts`);
+- a stage's warp is the warp of every tensor the stage holds (``features:NAME`` for what it
+  hands on, ``head:NAME`` for its scores; the parts of
+  :meth:`~cwdsl.sim.cost.NetworkCost.warp_parts`), and a composition of its flow
+  ``warps["compose"]`` where the plans say one is needed;
 - a learned clock on ``HEAD`` takes ``predicted[HEAD]``, timed with a model reading every
   signal, scaled by its parts for a model reading fewer; a profile without it sums the
   parts: ``labeldiff:HEAD`` per label signal (at least one: the labels are always taken)
@@ -158,6 +159,11 @@ class Profile(DeviceModel):
         if missing:
             raise self._missing(f"warp timing ({', '.join(missing)})")
         return sum(self._warps[p] for p in parts)
+
+    def compose_ms(self, cost: NetworkCost) -> float:
+        if "compose" not in self._warps:
+            raise self._missing("warp timing (compose)")
+        return self._warps["compose"]
 
     def _missing(self, what: str) -> Exception:
         h, w = self.input_hw
@@ -311,6 +317,7 @@ def _motion_lines(data: dict) -> str:
                       for s, seg in zip(t["in_frame"]["segments"], spec.head_segments()))
     return ("optical flow (on the host): "
             + ", ".join(f"{m} {s['median_ms']:.2f}" for m, s in t["flows"].items()) + " ms\n"
-            f"warp of each segment's state (compose + what it holds): {warps} ms\n"
+            f"warp of each segment's state: {warps} ms; composing a flow: "
+            f"{t['warps']['compose']['median_ms']:.2f} ms\n"
             "learned clock (every signal): "
             + ", ".join(f"{h} {s['median_ms']:.2f}" for h, s in t["predicted"].items()) + " ms\n")

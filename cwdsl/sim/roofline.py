@@ -5,10 +5,10 @@ Each aten kernel of the traced cost model (:mod:`cwdsl.sim.cost`) takes
 ``max(flops / peak[dtype], bytes / bandwidth) + launch``, a clock measurement adds a host
 sync, and a frame adds the executor's host work, the frame's upload and its normalisation.
 
-Work on the host CPU (OpenCV's optical flow, estimated; a learned clock's MLP) is priced on
-the *host's* roofline, whatever the device: the device's own spec when it is the host (no
-``host_link_gbs``: a CPU), else the named ``cpu`` spec's float32 rate, bandwidth and per-call
-cost; bytes copied between host and device (a flow's gray frames down, the flow up) cross
+Work on the host CPU (optical flow: the gray frames and OpenCV's DIS, estimated; a learned
+clock's MLP) is priced on the *host's* roofline, whatever the device: the device's own spec
+when it is the host (no ``host_link_gbs``: a CPU), else the named ``cpu`` spec's float32
+rate, bandwidth and per-call cost; bytes copied from host to device (the flow) cross
 ``host_link_gbs``.
 """
 from __future__ import annotations
@@ -257,6 +257,9 @@ class Roofline(DeviceModel):
 
     def warp_ms(self, cost: NetworkCost, first: str, last: str, heads: Sequence[str]) -> float:
         return self.ops_ms((cost.warp_op(first, last, heads),), cost.dtype)
+
+    def compose_ms(self, cost: NetworkCost) -> float:
+        return self.ops_ms((cost.compose_op(),), cost.dtype)
 
     def frame_overhead_ms(self, cost: NetworkCost) -> float:
         s = self.spec
