@@ -17,7 +17,7 @@ from cwdsl.sim.cost import network_cost
 from cwdsl.sim.devices import load_device, schedule_costs
 from cwdsl.sim.profiling import run_profile
 from cwdsl.sim.roofline import NAMED, Roofline
-from cwdsl.sim.simulate import price, simulate
+from cwdsl.sim.simulate import frame_prices, price, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEDULES = ROOT / "schedules"
@@ -68,21 +68,26 @@ def test_cost_traces_flow_warp_and_learned_clock():
     cost = network_cost("tiny", SIZE)
     for method in FLOW_METHODS:
         op = cost.flow_op(method)
-        host = [k for k in op.kernels if k.host]
-        assert len(host) == 1 and host[0].estimate and host[0].flops > 0
-        assert method in host[0].op and "estimate" in host[0].op
-        assert sum(k.syncs for k in op.kernels) == 1  # the gray frames read back once
-        assert sum(k.link_bytes for k in op.kernels) == 2 * 64 * 64 + 8 * 64 * 64
-        assert any(not k.host and k.op.startswith("aten::") for k in op.kernels)  # gray_frame
+        estimated = [k for k in op.kernels if k.estimate]
+        assert len(estimated) == 1 and estimated[0].host and estimated[0].flops > 0
+        assert method in estimated[0].op and "estimate" in estimated[0].op
+        # all on the host (gray frames, DIS), then the flow's upload; no device sync
+        assert sum(k.syncs for k in op.kernels) == 0
+        assert [k.op for k in op.kernels if not k.host] == ["copy:flow_to_device"]
+        assert sum(k.link_bytes for k in op.kernels) == 8 * 64 * 64
+        assert any(k.op.startswith("aten::") for k in op.kernels)  # gray_frame, traced
     assert cost.flow_op("dis_medium").cost.flops > cost.flow_op("dis_ultrafast").cost.flops
-    # a stage's warp: compose, what it hands on, its heads
+    # a stage's warp: what it hands on, its heads; composing a flow apart
     assert cost.warp_parts("conv1_1", "pool3", ["score_pool3"]) == (
-        "compose", "features:pool3", "head:score_pool3")
-    assert cost.warp_parts("conv5_1", "fc7", ["score_fr"]) == ("compose", "head:score_fr")
+        "features:pool3", "head:score_pool3")
+    assert cost.warp_parts("conv5_1", "fc7", ["score_fr"]) == ("head:score_fr",)
     op = cost.warp_op("conv1_1", "pool3", ["score_pool3"])
-    parts = [cost.warp_part(p) for p in ("compose", "features:pool3", "head:score_pool3")]
+    parts = [cost.warp_part(p) for p in ("features:pool3", "head:score_pool3")]
     assert op.kernels == tuple(k for p in parts for k in p.kernels)
     assert op.cost.bytes > 0 and "aten::grid_sampler_2d" in {k.op for k in op.kernels}
+    compose = cost.compose_op()
+    assert compose.out_shape == (1, 2, 64, 64)
+    assert "aten::grid_sampler_2d" in {k.op for k in compose.kernels}
     with pytest.raises(InputError):
         cost.warp_op("conv1_1", "pool3", ["score_fr"])  # a head outside the stage
     # a learned clock: the labels, 2 label and 2 pixel differences (each a sync), the MLP
@@ -98,7 +103,7 @@ def test_cost_traces_flow_warp_and_learned_clock():
 
 def test_rooflines_price_the_flow_on_the_host_cpu():
     cost = network_cost("tiny", SIZE)
-    estimate = next(k for k in cost.flow_op("dis").kernels if k.host)
+    estimate = next(k for k in cost.flow_op("dis").kernels if k.estimate)
     cpu = NAMED["cpu"]
     on_cpu = 1e3 * max(estimate.flops / (cpu.peak_tflops["float32"] * 1e12),
                        estimate.bytes / (cpu.bandwidth_gbs * 1e9)) + 1e-3 * cpu.launch_us
@@ -109,12 +114,16 @@ def test_rooflines_price_the_flow_on_the_host_cpu():
     # a CPU spec of one's own (no host link) is its own host
     mine = Roofline(replace(NAMED["cpu"], name="mycpu", peak_tflops={"float32": 1.0}))
     assert mine.host is mine.spec
-    # the copies cross a GPU's host link (and the read back syncs); a CPU copies nothing
-    down = next(k for k in cost.flow_op("dis").kernels if k.op == "copy:gray_to_host")
+    # the flow's upload crosses a GPU's host link; a CPU copies nothing
+    up = next(k for k in cost.flow_op("dis").kernels if k.op == "copy:flow_to_device")
     h100 = NAMED["h100"]
-    assert load_device("h100").kernel_ms(down, "float32") == pytest.approx(
-        1e-3 * (h100.launch_us + h100.sync_us) + 1e3 * 2 * 64 * 64 / (h100.host_link_gbs * 1e9))
-    assert load_device("cpu").kernel_ms(down, "float32") == pytest.approx(1e-3 * cpu.launch_us)
+    assert load_device("h100").kernel_ms(up, "float32") == pytest.approx(
+        1e-3 * h100.launch_us + 1e3 * 8 * 64 * 64 / (h100.host_link_gbs * 1e9))
+    assert load_device("cpu").kernel_ms(up, "float32") == pytest.approx(1e-3 * cpu.launch_us)
+    # the gray frames are host work too: the flow costs the same on every GPU but the upload
+    gpus = {n: load_device(n).flow_ms(cost, "dis") - load_device(n).kernel_ms(up, "float32")
+            for n in ("h100", "a100", "titanx")}
+    assert gpus["h100"] == pytest.approx(gpus["a100"]) == pytest.approx(gpus["titanx"])
 
 
 # -- the simulator ---------------------------------------------------------------------------
@@ -123,16 +132,18 @@ def test_warp_schedule_latency_is_the_sum_its_plans_imply():
     costs = schedule_costs(prog, load_device("titanx"), SIZE)
     assert set(costs.flow_ms) == {"dis"} and set(costs.warp_ms) == {"s1", "s2", "s3"}
     assert all(v > 0 for v in (*costs.flow_ms.values(), *costs.warp_ms.values()))
+    assert costs.compose_ms > 0
     common = costs.fuse_ms + costs.frame_overhead_ms
     full = sum(costs.stage_ms.values()) + common
+    # every stage computed on the frame before: its total is this frame's flow, no compose
     warped = costs.flow_ms["dis"] + sum(costs.warp_ms.values()) + common
-    sim = simulate(Planner(prog), costs, 10)  # frames 0, 2, 4, 6, 8 compute; the rest warp
+    sim = simulate(Planner(prog), costs, 10, timeline=2)  # 0, 2, 4, 6, 8 compute; 1, 3, … warp
     assert sim.mean("latency_ms") == pytest.approx((5 * full + 5 * warped) / 10)
     assert sim.mean("work_ms") == pytest.approx((5 * full + 5 * warped) / 10)
     flops = (5 * (sum(costs.stage_flops.values()) + costs.fuse_flops)
              + 5 * (costs.flow_flops["dis"] + sum(costs.warp_flops.values()) + costs.fuse_flops))
     assert sim.mean("flops") == pytest.approx(flops / 10)
-    assert price(Planner(prog).plan(1), costs).motion_ms == pytest.approx(
+    assert sim.timeline[1].motion_ms == pytest.approx(
         costs.flow_ms["dis"] + sum(costs.warp_ms.values()))
     # against the cache version: the flow and the warps are all that differs
     cached = load(SCHEDULES / "skipframe.cw", network="tiny")
@@ -143,21 +154,77 @@ def test_warp_schedule_latency_is_the_sum_its_plans_imply():
 
 
 @pytest.mark.parametrize("rules, flows", [
-    ("compute s1 when 1\ncompute s2 when every 2 else warp\ncompute s3 when every 2 else warp\n",
+    ("compute s1 when 1\ncompute s2 when every 3 else warp\ncompute s3 when every 3 else warp\n",
      ["dis"]),
-    ("compute s1 when 1\ncompute s2 when every 2 else warp(flow=dis_ultrafast)\n"
-     "compute s3 when every 2 else warp(flow=dis_medium)\n", ["dis_ultrafast", "dis_medium"]),
+    ("compute s1 when 1\ncompute s2 when every 3 else warp(flow=dis_ultrafast)\n"
+     "compute s3 when every 3 else warp(flow=dis_medium)\n", ["dis_ultrafast", "dis_medium"]),
 ])
-def test_flow_is_priced_once_per_frame_and_method(rules, flows):
+def test_flow_and_composition_are_priced_once_per_frame_and_method(rules, flows):
     prog = program(rules)
     costs = schedule_costs(prog, load_device("h100"), SIZE)
     assert sorted(costs.flow_ms) == sorted(flows)
-    plan = Planner(prog).plan(1)
-    assert [s.method for s in plan.steps if isinstance(s, Flow)] == flows
-    assert [s.stage for s in plan.steps if isinstance(s, Warp)] == ["s2", "s3"]
-    expected = (costs.frame_overhead_ms + costs.stage_ms["s1"] + costs.fuse_ms
-                + sum(costs.flow_ms[m] for m in flows) + costs.warp_ms["s2"] + costs.warp_ms["s3"])
-    assert price(plan, costs).latency_ms == pytest.approx(expected)
+    planner = Planner(prog)
+    for t in (1, 2):
+        plan = planner.plan(t)
+        assert [s.method for s in plan.steps if isinstance(s, Flow)] == flows
+        assert [s.stage for s in plan.steps if isinstance(s, Warp)] == ["s2", "s3"]
+    base = (costs.frame_overhead_ms + costs.stage_ms["s1"] + costs.fuse_ms
+            + sum(costs.flow_ms[m] for m in flows) + costs.warp_ms["s2"] + costs.warp_ms["s3"])
+    # frame 1: both computed on frame 0, the frame before: nothing to compose; frame 2: one
+    # composition per method (s2 and s3 computed on the same frame: shared when one method)
+    sim = simulate(planner, costs, 3, timeline=3)
+    assert [p.latency_ms for p in sim.timeline[1:]] == [
+        pytest.approx(base), pytest.approx(base + len(flows) * costs.compose_ms)]
+    assert price(planner.plan(2), costs).latency_ms == pytest.approx(  # no history: upper bound
+        base + 2 * costs.compose_ms)
+
+
+def test_periodic_fast_path_prices_early_frames_apart():
+    """A stage that never computes again keeps composing; one that computed on frame 0 by
+    its clock stops sharing with it after the first period."""
+    prog = program("compute s1 when 1\ncompute s2 when 0 else warp\n"
+                   "compute s3 when every 2 else warp\n")
+    planner = Planner(prog)
+    costs = schedule_costs(prog, load_device("titanx"), SIZE)
+    slow = list(frame_prices(planner, costs, 40))
+    for frames in (1, 2, 3, 5, 40):
+        fast = simulate(planner, costs, frames, timeline=frames)
+        assert list(fast.timeline) == slow[:frames]
+        assert fast.mean("latency_ms") == pytest.approx(
+            sum(p.latency_ms for p in slow[:frames]) / frames)
+
+
+def test_compositions_are_priced_where_the_executor_composes(monkeypatch):
+    """The simulator's compositions per frame are the executor's: compose calls with a
+    total to compose into (the others return the frame's flow as it is)."""
+    import cwdsl.runtime.warp as warp
+    from cwdsl.demo.clip import demo_clip
+    from cwdsl.nets import build_network
+    from cwdsl.nets.preprocess import frame_tensor
+    from cwdsl.runtime.executor import Executor
+
+    prog = program("compute s1 when every 2 else warp\ncompute s2 when 0 else warp\n"
+                   "compute s3 when every 3 else warp(flow=dis_ultrafast)\n")
+    frames = 9
+    calls: list[int] = []
+    real = warp.compose
+    monkeypatch.setattr(warp, "compose", lambda step, total: (
+        calls.__setitem__(-1, calls[-1] + (total is not None)), real(step, total))[1])
+    executor = Executor(prog, build_network("tiny"), "cpu", concurrency="sequential")
+    for rgb in demo_clip(frames).frames:
+        calls.append(0)
+        executor.step(frame_tensor(rgb))
+    executor.close()
+    monkeypatch.undo()
+    costs = schedule_costs(prog, load_device("titanx"), SIZE)
+    counting = replace(costs, frame_overhead_ms=0.0, fuse_ms=0.0, compose_ms=1.0,
+                       stage_ms=dict.fromkeys(costs.stage_ms, 0.0),
+                       flow_ms=dict.fromkeys(costs.flow_ms, 0.0),
+                       warp_ms=dict.fromkeys(costs.warp_ms, 0.0))
+    priced = [p.latency_ms for p in frame_prices(Planner(prog), counting, frames)]
+    assert priced == calls and sum(calls) > 0
+    assert [p.latency_ms for p in simulate(Planner(prog), counting, frames,
+                                           timeline=frames).timeline] == calls
 
 
 # -- measured profiles ----------------------------------------------------------------------
@@ -178,9 +245,9 @@ def test_profile_times_flows_warps_and_learned_clocks(profile_path, tmp_path):
     costs = schedule_costs(prog, model, SIZE)
     w = {k: v["median_ms"] for k, v in t["warps"].items()}
     assert costs.flow_ms == {"dis": t["flows"]["dis"]["median_ms"]}
-    assert costs.warp_ms["s1"] == pytest.approx(w["compose"] + w["features:pool3"]
-                                                + w["head:score_pool3"])
-    assert costs.warp_ms["s3"] == pytest.approx(w["compose"] + w["head:score_fr"])
+    assert costs.warp_ms["s1"] == pytest.approx(w["features:pool3"] + w["head:score_pool3"])
+    assert costs.warp_ms["s3"] == pytest.approx(w["head:score_fr"])
+    assert costs.compose_ms == w["compose"]
     # a learned clock reading every signal takes its timing; one reading fewer, its share
     measures = {k: v["median_ms"] for k, v in t["measures"].items()}
     timed = t["predicted"]["score_pool4"]["median_ms"]
@@ -218,7 +285,7 @@ def test_old_profiles_price_plain_schedules_as_before_and_refuse_warps(
     del data["timings"]["warps"]
     no_warps = tmp_path / "nowarps.json"
     no_warps.write_text(json.dumps(data))
-    with pytest.raises(InputError, match=r"no warp timing \(compose, features:pool3"):
+    with pytest.raises(InputError, match=r"no warp timing \(features:pool3, head:score_pool3"):
         schedule_costs(load(SCHEDULES / "skipframe_warp.cw", network="tiny"),
                        load_device(str(no_warps)), SIZE)
     # a learned clock on an old profile: the sum of its parts

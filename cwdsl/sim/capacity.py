@@ -18,7 +18,7 @@ import numpy as np
 
 from cwdsl.ir.plan import Planner
 from cwdsl.sim.devices import ScheduleCosts
-from cwdsl.sim.simulate import periodic_prices, price
+from cwdsl.sim.simulate import frame_prices, periodic_prices
 from cwdsl.ir.trace import AtomTrace
 
 
@@ -110,13 +110,14 @@ def run_capacity(planner: Planner, costs: ScheduleCosts, streams: int, fps: floa
 def _work_table(planner, costs, streams, per_stream, trace_for) -> list[list[float]]:
     """``work[i][k]``: service time of stream ``i``'s ``k``-th processed frame."""
     if planner.period is not None and planner.period <= per_stream:  # the same periodic plans
-        first, cycle = periodic_prices(planner, costs)
-        row = [first.work_ms] + [cycle[t % planner.period].work_ms for t in range(1, per_stream)]
+        first, cycle, early = periodic_prices(planner, costs)
+        row = [first.work_ms] + [early.get(t, cycle[t % planner.period]).work_ms
+                                 for t in range(1, per_stream)]
         return [row] * streams
     table = []
     for i in range(streams):
         trace = trace_for(i, per_stream)
-        table.append([price(planner.plan(t, trace[t]), costs).work_ms for t in range(per_stream)])
+        table.append([p.work_ms for p in frame_prices(planner, costs, per_stream, trace)])
     return table
 
 
@@ -124,8 +125,7 @@ def sustainable_streams(planner: Planner, costs: ScheduleCosts, fps: float, seco
                         trace_for=None, limit: int = 4096) -> tuple[int, Capacity | None]:
     """The largest stream count the device sustains (see :attr:`Capacity.sustained`)."""
     sample = trace_for(0, 64) if planner.atom_ids else None
-    mean_work = np.mean([price(planner.plan(t, sample[t] if sample else None), costs).work_ms
-                         for t in range(1, 64)])
+    mean_work = np.mean([p.work_ms for p in frame_prices(planner, costs, 64, sample)][1:])
     guess = max(1, int(1e3 / fps / mean_work))
     lo, hi = 0, min(limit, 2 * guess + 2)
     best = None

@@ -32,7 +32,9 @@ class ScheduleCosts:
     the numbers come from (``roofline:h100``, ``roofline:spec.json``,
     ``profile:cpu.json``). ``flow_ms``/``flow_flops``: one frame's optical flow per method
     the program uses (its FLOPs include the host's DIS, an estimate); ``warp_ms``/
-    ``warp_flops``: per stage that warps, one frame's warp of its state.
+    ``warp_flops``: per stage that warps, warping its state by a composed flow;
+    ``compose_*``: composing a frame's flow into a total, where the plans need one
+    (:func:`cwdsl.sim.simulate.price`; 0 for a program without warps).
     """
 
     device: str
@@ -52,6 +54,8 @@ class ScheduleCosts:
     flow_flops: dict[str, float] = field(default_factory=dict)
     warp_ms: dict[str, float] = field(default_factory=dict)
     warp_flops: dict[str, float] = field(default_factory=dict)
+    compose_ms: float = 0.0
+    compose_flops: float = 0.0
 
 
 def schedule_costs(program: Program, device: DeviceModel,
@@ -76,6 +80,8 @@ def schedule_costs(program: Program, device: DeviceModel,
         warp_ms[stage.name] = device.warp_ms(cost, stage.first, stage.last, stage.heads)
         warp_flops[stage.name] = float(cost.warp_op(stage.first, stage.last,
                                                     stage.heads).cost.flops)
+    compose = (device.compose_ms(cost), float(cost.compose_op().cost.flops)) \
+        if program.warps else (0.0, 0.0)
     heads = program.output_heads
     return ScheduleCosts(
         device=device.name, network=program.network.name, input_hw=hw, dtype=dtype,
@@ -84,7 +90,7 @@ def schedule_costs(program: Program, device: DeviceModel,
         frame_overhead_ms=device.frame_overhead_ms(cost),
         full_ms=device.full_ms(cost), full_flops=float(cost.full().flops),
         source=device.source, flow_ms=flow_ms, flow_flops=flow_flops, warp_ms=warp_ms,
-        warp_flops=warp_flops)
+        warp_flops=warp_flops, compose_ms=compose[0], compose_flops=compose[1])
 
 
 def load_device(name_or_path: str | Path) -> DeviceModel:

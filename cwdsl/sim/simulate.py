@@ -4,16 +4,21 @@ It walks the same :class:`~cwdsl.ir.plan.Planner` plans as the executor and pric
 a frame's latency is the sum, in plan order, of each measurement, each :class:`Wave` of
 computing stages (the slowest stage of a wave: its stages run concurrently), each optical
 :class:`Flow` (once per method and frame) and each stage's :class:`Warp`, the fuse and a
-fixed per-frame overhead; its work is the sum of everything computed.
+fixed per-frame overhead; its work is the sum of everything computed. A warp also composes
+its flow where the executor does: not when its stage computed on the frame before, and once
+for the stages of one flow method that last computed on the same frame; so frames are
+priced in order (:func:`frame_prices`), knowing when each stage last computed.
 
 Fixed clocks are periodic: the plans of frames ``t >= 1`` repeat with the planner's
 ``period`` (the least common multiple of the periods), so one period is priced and
-counted (millions of frames per second). Data-driven clocks replay a trace or a seeded
+counted (millions of frames per second); with warps, the first frames, whose history is
+shorter, are priced apart where they differ. Data-driven clocks replay a trace or a seeded
 firing rate, frame by frame.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -39,10 +44,16 @@ class FrameCost:
     motion_ms: float = 0.0  # of work_ms: optical flows and warps
 
 
-def price(plan: FramePlan, costs: ScheduleCosts) -> FrameCost:
-    """Latency, work and FLOPs of one plan."""
+def price(plan: FramePlan, costs: ScheduleCosts,
+          since: Mapping[str, int] | None = None) -> FrameCost:
+    """Latency, work and FLOPs of one plan. ``since``: the frame each stage last computed
+    before this one (what :func:`frame_prices` keeps); a :class:`Warp` composes its flow
+    (``costs.compose_ms``) unless its stage computed on the frame before or a stage of its
+    method that last computed on the same frame composed it already. Without ``since``
+    every Warp composes (an upper bound)."""
     latency = work = costs.frame_overhead_ms
     flops = motion = 0.0
+    composed: set[tuple[str, int]] = set()  # (flow method, start frame) composed this frame
     for step in plan.steps:
         if isinstance(step, Wave):
             times = [costs.stage_ms[stage] for stage in step.stages]
@@ -62,20 +73,43 @@ def price(plan: FramePlan, costs: ScheduleCosts) -> FrameCost:
             latency, work, motion = latency + ms, work + ms, motion + ms
             flops += costs.flow_flops[step.method]
         elif isinstance(step, Warp):
-            ms = costs.warp_ms[step.stage]
+            ms, fl = costs.warp_ms[step.stage], costs.warp_flops[step.stage]
+            start = None if since is None else since.get(step.stage)
+            if start is None or start < plan.frame - 1 and (step.method, start) not in composed:
+                if start is not None:
+                    composed.add((step.method, start))
+                ms, fl = ms + costs.compose_ms, fl + costs.compose_flops
             latency, work, motion = latency + ms, work + ms, motion + ms
-            flops += costs.warp_flops[step.stage]
+            flops += fl
     return FrameCost(latency, work, flops, plan.computed, motion)
 
 
-def periodic_prices(planner: Planner, costs: ScheduleCosts) -> tuple[FrameCost, list[FrameCost]]:
-    """For a schedule of fixed clocks (``planner.period`` set): frame 0's price and the
-    prices of one period, ``cycle[t % period]`` being frame ``t``'s for every ``t >= 1``."""
+def frame_prices(planner: Planner, costs: ScheduleCosts, frames: int,
+                 trace: AtomTrace | None = None) -> Iterator[FrameCost]:
+    """The prices of frames ``0 .. frames-1`` in order (``trace[t]``: frame ``t``'s
+    data-driven clock values), each knowing when every stage last computed."""
+    since: dict[str, int] = {}
+    for t in range(frames):
+        plan = planner.plan(t, trace[t] if trace else None)
+        yield price(plan, costs, since)
+        since.update(dict.fromkeys(plan.computed, t))
+
+
+def periodic_prices(planner: Planner, costs: ScheduleCosts
+                    ) -> tuple[FrameCost, list[FrameCost], dict[int, FrameCost]]:
+    """For a schedule of fixed clocks (``planner.period`` set): frame 0's price, the prices
+    of one period, ``cycle[t % period]`` being frame ``t``'s for ``t >= 1``, and the early
+    frames ``t`` whose price differs from ``cycle[t % period]`` (a warp's composition
+    depends on when its stage last computed, which settles after two periods; none
+    without warps)."""
     period = planner.period
     if period is None:
         raise ValueError("the schedule has data-driven clocks: its plans are not periodic")
-    first = price(planner.plan(0), costs)
-    return first, [price(planner.plan(t), costs) for t in range(period, 2 * period)]
+    start = 2 * period  # a multiple of the period from which the history repeats too
+    prices = list(frame_prices(planner, costs, start + period))
+    cycle = prices[start:]
+    early = {t: prices[t] for t in range(1, start) if prices[t] != cycle[t % period]}
+    return prices[0], cycle, early
 
 
 @dataclass(frozen=True)
@@ -191,20 +225,22 @@ def simulate(planner: Planner, costs: ScheduleCosts, frames: int, trace: AtomTra
     name = name or planner.program.name
     period = planner.period
     if period is not None and period < frames:
-        first, cycle = periodic_prices(planner, costs)
-        # frames 1 .. frames-1 visit residues t mod period
-        residues = np.arange(1, frames) % period
-        counts = np.concatenate([[1], np.bincount(residues, minlength=period)])
-        kept = tuple([first] + [cycle[t % period] for t in range(1, min(timeline, frames))]) \
-            if timeline else ()
-        return Simulation(name, frames, tuple([first] + cycle), counts, costs, planner.stages,
-                          kept)
+        first, cycle, early = periodic_prices(planner, costs)
+        # frames 1 .. frames-1 visit residues t mod period, but early frames priced apart
+        counts = np.bincount(np.arange(1, frames) % period, minlength=period)
+        extra = {t: p for t, p in early.items() if t < frames}
+        for t in extra:
+            counts[t % period] -= 1
+        counts = np.concatenate([[1], counts, np.ones(len(extra), dtype=counts.dtype)])
+        kept = tuple([first] + [early.get(t, cycle[t % period])
+                                for t in range(1, min(timeline, frames))]) if timeline else ()
+        return Simulation(name, frames, tuple([first, *cycle, *extra.values()]), counts, costs,
+                          planner.stages, kept)
     if planner.atom_ids and (trace is None or len(trace) < frames):
         raise ValueError("data-driven clocks need atom values for every frame")
     prices: dict[FrameCost, int] = {}
     ordered = []
-    for t in range(frames):
-        p = price(planner.plan(t, trace[t] if trace else None), costs)
+    for t, p in enumerate(frame_prices(planner, costs, frames, trace)):
         prices[p] = prices.get(p, 0) + 1
         if t < timeline:
             ordered.append(p)
