@@ -321,6 +321,10 @@ def test_cli_simulates_warp_and_learned_clock_schedules(capsys, tmp_path, profil
     assert rows["dff"]["all_stages_pct"] == pytest.approx(20.0)
     assert 0 < rows["learned"]["computed_pct"]["s3"] < 100
     assert plot.stat().st_size > 0
+    # the table says where the flow's price comes from
+    assert main(["simulate", str(SCHEDULES / "dff.cw"), "--device", "h100", "--frames",
+                 "20"]) == 0
+    assert "DIS runs on the host, priced on the cpu roofline" in capsys.readouterr().out
     # a profile without flow timings: a clear error, exit 2
     data = json.loads(profile_path.read_text())
     del data["timings"]["flows"]

@@ -75,7 +75,7 @@ from cwdsl.runtime.device import resolve_device, torch_dtype
 from cwdsl.runtime.executor import Executor
 from cwdsl.runtime.measure import label_map, quiet_atom
 from cwdsl.sim.profile_model import PROFILE_FORMAT, PROFILE_VERSION, fuse_key, head_subsets
-from cwdsl.sim.profiling_motion import motion_tasks, motion_timings
+from cwdsl.sim.profiling_motion import motion_tasks, motion_timings, opencv_info
 
 MAX_FUSE_HEADS = 8  # 255 fuse subsets
 
@@ -116,7 +116,7 @@ def segments(spec: NetworkSpec) -> list[tuple[str, str, tuple[str, ...]]]:
 def _machine(device: torch.device) -> dict:
     info = {"platform": platform.platform(), "python": platform.python_version(),
             "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads()}
+            "torch_threads": torch.get_num_threads(), **opencv_info()}
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         info.update(gpu=props.name, gpu_capability=f"{props.major}.{props.minor}",

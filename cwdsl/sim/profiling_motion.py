@@ -86,6 +86,14 @@ def motion_tasks(spec: NetworkSpec, net, hw: HW, dev: torch.device, x0: torch.Te
     return tasks
 
 
+def opencv_info() -> dict:
+    """OpenCV's version and thread count, which the flow timings depend on (its threads and
+    torch's contend for a small CPU's cores)."""
+    import cv2
+
+    return {"opencv": cv2.__version__, "opencv_threads": cv2.getNumThreads()}
+
+
 def motion_timings(samples: Mapping[str, list[float]],
                    stats: Callable[[list[float]], dict]) -> dict:
     """The profile's ``flows`` (method → STATS), ``warps`` (part → STATS) and ``predicted``

@@ -15,6 +15,7 @@ from cwdsl.ir.plan import Planner
 from cwdsl.ir.trace import AtomTrace, ClockSource
 from cwdsl.sim.capacity import run_capacity, sustainable_streams
 from cwdsl.sim.devices import DeviceModel, schedule_costs
+from cwdsl.sim.roofline import Roofline
 from cwdsl.sim.simulate import Simulation, SimulationRow, format_table, simulate
 
 @dataclass(frozen=True)
@@ -90,6 +91,17 @@ def clock_note(report: SimulationReport) -> str:
     return report.options.clocks.describe(cycle=True) if report.data_driven else ""
 
 
+def flow_note(report: SimulationReport) -> str:
+    """Where optical flow's price comes from ("" when no schedule warps)."""
+    if not any(sim.costs.flow_ms for sim in report.sims):
+        return ""
+    device = report.options.device
+    if isinstance(device, Roofline):
+        return (f"optical flow: OpenCV's DIS runs on the host, priced on the "
+                f"{device.host.name} roofline from an estimate of its work")
+    return "optical flow: OpenCV's DIS on the host, as the profile timed it"
+
+
 def capacity_line(row: SimulationRow, fps: float) -> str | None:
     """The capacity run's result in a sentence (None when there was none)."""
     cap = row.capacity
@@ -110,8 +122,8 @@ def format_report(report: SimulationReport) -> str:
     header = (f"device {c.device} ({c.source}), {c.network} {c.input_hw[0]}x{c.input_hw[1]} "
               f"{c.dtype}; {o.frames} frames; frame oracle {report.sims[0].oracle_ms:.2f} ms")
     lines = [format_table(report.sims, header)]
-    note = clock_note(report)
-    if note:
-        lines.append(note)
+    for note in (clock_note(report), flow_note(report)):
+        if note:
+            lines.append(note)
     lines += [line for line in (capacity_line(row, o.fps) for row in report.rows) if line]
     return "\n".join(lines)
