@@ -8,6 +8,7 @@ schedules run round-robin, ``--rounds`` times; a measured time is the median of 
 Target (issue: simulator): within ±10%.
 
   python benchmarks/bench_fidelity.py [--fcn8s-size 256] [--frames 40]
+  python benchmarks/bench_fidelity.py --nets tiny --schedules skipframe,skipframe_warp,dff_cache,dff,accel
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ SCHEDULES = ("oracle", "alternating", "exponential", "skipframe", "adaptive", "p
 
 
 def fidelity(net_name: str, size: tuple[int, int], frames: int, weights,
-             repeats: int, rounds: int) -> list[tuple]:
+             repeats: int, rounds: int, schedules=SCHEDULES) -> list[tuple]:
     with tempfile.TemporaryDirectory() as tmp:
         profile = run_profile(net_name, size, out=Path(tmp) / "p.json", weights=weights,
                               progress=False, repeats=repeats)
@@ -52,10 +53,10 @@ def fidelity(net_name: str, size: tuple[int, int], frames: int, weights,
     clip = generate_clip(2016, frames, size)
     xs = [frame_tensor(f) for f in clip.frames]
     programs = {name: load(ROOT / "schedules" / f"{name}.cw", network=net_name)
-                for name in SCHEDULES}
+                for name in schedules}
     # Round-robin over the schedules, `rounds` times, so drifts of a shared machine's load
     # hit every schedule alike; a schedule's measured time is the median of its rounds'.
-    means: dict[str, list[float]] = {name: [] for name in SCHEDULES}
+    means: dict[str, list[float]] = {name: [] for name in schedules}
     results = {}
     for _ in range(rounds):
         for name, program in programs.items():
@@ -83,6 +84,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=9, help="profile repeats per part")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each schedule")
     parser.add_argument("--nets", default="tiny,fcn8s", help="comma-separated subset")
+    parser.add_argument("--schedules", default=",".join(SCHEDULES),
+                        help="comma-separated schedules/ names (default: the paper's five and "
+                             "pipeline3)")
     args = parser.parse_args()
     print(f"machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
     cases = [("tiny", (128, 128), args.frames, bundled_weights("tiny")),
@@ -91,10 +95,11 @@ def main():
         if net_name not in args.nets.split(","):
             continue
         print(f"\n## {net_name} at {size[0]}x{size[1]}, {frames} frames of the demo clip")
-        print(f"{'schedule':<12}{'measured ms':>12}{'simulated ms':>13}{'error':>9}{'s3 on':>8}")
-        for name, measured, simulated, error, fired in fidelity(net_name, size, frames, weights,
-                                                                     args.repeats, args.rounds):
-            print(f"{name:<12}{measured:>12.2f}{simulated:>13.2f}{error:>+8.1f}%{100 * fired:>7.0f}%")
+        print(f"{'schedule':<16}{'measured ms':>12}{'simulated ms':>13}{'error':>9}{'s3 on':>8}")
+        for name, measured, simulated, error, fired in fidelity(
+                net_name, size, frames, weights, args.repeats, args.rounds,
+                tuple(args.schedules.split(","))):
+            print(f"{name:<16}{measured:>12.2f}{simulated:>13.2f}{error:>+8.1f}%{100 * fired:>7.0f}%")
 
 
 if __name__ == "__main__":
