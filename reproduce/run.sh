@@ -51,6 +51,12 @@ if [ -n "${CAMVID:-}" ]; then
   done
   # Table 1 and Fig. 2 analogues on real video
   cwdsl layers --data "$CAMVID/val" $C --plot "$OUT/fig2-camvid.png" > "$OUT/table1-camvid.txt"
+  # Beyond the paper: warp instead of cache (translated crops; the sequence at 5 Hz)
+  cwdsl eval $S/{oracle,skipframe,skipframe_warp}.cw --data "shift32:$CAMVID/val" $C \
+    --sim-device "$OUT/camvid-180x80.json" > "$OUT/warp-shift32-camvid.txt"
+  cwdsl eval $S/{oracle,skipframe,skipframe_warp,dff_cache,dff,accel}.cw --data "$CAMVID/val" \
+    --stride 3 $C --sim-device "$OUT/camvid-180x240.json" --curve "$OUT/warp-camvid.png" \
+    > "$OUT/warp-stride3-camvid.txt"
 fi
 # ESPNet (the released CamVid checkpoint): ESPNET=path/to/espnet_p_2_q_8_camvid.pth, with CAMVID.
 # Its sides must be multiples of 8, so the 180x240 frames run at 184x240 (scores resized back)
