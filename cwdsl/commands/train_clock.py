@@ -9,9 +9,9 @@ def register(sub) -> None:
     p = add_command(
         sub, "train-clock", handle,
         "fit a learned clock model (predicted(STAGE, model=…)) from video, no labels needed",
-        "cwdsl train-clock schedules/adaptive.cw --reads s2 --net fcn8s_camvid "
-        "--data motion:camvid/train -o clock.json\n"
-        "  cwdsl train-clock schedules/learned.cw --data demo --data scenes:20 --net tiny "
+        "cwdsl train-clock schedules/learned.cw --data motion:camvid/train "
+        "--clips-per-image 2 -o clock.json\n"
+        "  cwdsl train-clock schedules/adaptive.cw --reads s2 --net tiny --data scenes:40 "
         "-o clock_demo.json")
     p.add_argument("schedule", metavar="SCHEDULE",
                    help="a schedule (.cw) giving the network and its stages")
@@ -48,9 +48,11 @@ def register(sub) -> None:
                         "frames_since_fired)")
     p.add_argument("--hidden", type=count, default=16, metavar="N",
                    help="units of the hidden layer (default 16; 0: logistic regression)")
-    p.add_argument("--epochs", type=positive_int, default=2000,
-                   help="full-batch Adam steps (default 2000)")
-    p.add_argument("--lr", type=float, default=0.01, help="Adam's learning rate (default 0.01)")
+    p.add_argument("--no-monotone", dest="monotone", action="store_false",
+                   help="let the prediction fall as a signal grows (by default it never does)")
+    p.add_argument("--epochs", type=positive_int, default=3000,
+                   help="full-batch Adam steps (default 3000)")
+    p.add_argument("--lr", type=float, default=0.03, help="Adam's learning rate (default 0.03)")
     p.add_argument("--hold-out", type=float, default=0.2, metavar="SHARE",
                    help="share of clips held out to report the fit on (default 0.2)")
     p.add_argument("--seed", type=int, default=0,
@@ -87,7 +89,8 @@ def handle(args) -> int:
         per_image=args.clips_per_image,
         motion=Motion(frames=args.clip_frames, speed=(0.0, args.max_speed)),
         fit=FitSettings(signals=signals, hidden=args.hidden, epochs=args.epochs, lr=args.lr,
-                        hold_out=args.hold_out, seed=args.seed))
+                        hold_out=args.hold_out, seed=args.seed,
+                        monotone=args.monotone))
     report = train_clock(config, args.out, progress=not args.quiet)
     held, fitted = report.metrics["held_out"], report.metrics["fitted"]
     alone = report.metrics["held_out_signal_rank_correlation"]

@@ -2,9 +2,8 @@
 
 Signals are standardised (mean and scale kept in the model) and a multilayer perceptron
 (one ReLU hidden layer, a sigmoid output) is fitted to the target fractions with Adam on
-the binary cross-entropy, full batch, seeded. By default it is *monotone*: every weight is
-the softplus of its parameter, so positive, and the predicted cost of keeping the cache
-never falls when a signal grows. Samples come in groups (a clip, or a run of key frames of
+the binary cross-entropy, full batch, seeded. By default it is *monotone*: the predicted
+cost of keeping the cache never falls when a signal grows (:func:`monotone_signs`). Samples come in groups (a clip, or a run of key frames of
 a longer one); a seeded share of the groups is held out, the model is fitted on the rest,
 and its held-out R², rank correlation (Spearman's ρ) and mean absolute error are reported
 beside each signal's own rank correlation with the target.
@@ -69,8 +68,8 @@ class FitSettings:
 
     signals: tuple[str, ...] = tuple(SIGNALS)
     hidden: int = 16
-    epochs: int = 2000
-    lr: float = 0.01
+    epochs: int = 3000
+    lr: float = 0.03
     hold_out: float = 0.2
     seed: int = 0
     monotone: bool = True
@@ -106,20 +105,21 @@ def fit_clock(samples: Samples, settings: FitSettings) -> tuple[list, list, list
             init = torch.nn.Linear(n_in, n_out).double()
             weight = init.weight.detach() - 2.0 if settings.monotone else init.weight.detach()
             params += [weight.requires_grad_(), init.bias.detach().requires_grad_()]
+        signs = monotone_signs(widths) if settings.monotone else None
         xt = torch.from_numpy((x - mean) / scale)
         yt = torch.from_numpy(y)[:, None]
         opt = torch.optim.Adam(params, lr=settings.lr)
         loss_fn = torch.nn.BCEWithLogitsLoss()
         for _ in range(settings.epochs):
             opt.zero_grad()
-            loss = loss_fn(_forward(params, xt, settings.monotone), yt)
+            loss = loss_fn(_forward(params, xt, signs), yt)
             loss.backward()
             opt.step()
         with torch.no_grad():
-            logits = _forward(params, torch.from_numpy((x_all - mean) / scale), settings.monotone)
+            logits = _forward(params, torch.from_numpy((x_all - mean) / scale), signs)
             predict = torch.sigmoid(logits)[:, 0].numpy()
-            layers = [((torch.nn.functional.softplus(w) if settings.monotone else w).tolist(),
-                       b.tolist()) for w, b in zip(params[::2], params[1::2])]
+            layers = [(_weight(params, i, signs).tolist(), params[2 * i + 1].tolist())
+                      for i in range(len(params) // 2)]
     metrics = {"held_out": _scores(predict[held], y_all[held]),
                "fitted": _scores(predict[~held], y), "final_loss": round(loss.item(), 6),
                "held_out_signal_rank_correlation": {
@@ -131,13 +131,35 @@ def fit_clock(samples: Samples, settings: FitSettings) -> tuple[list, list, list
     return mean.tolist(), scale.tolist(), layers, metrics
 
 
-def _forward(params: list[torch.Tensor], x: torch.Tensor, monotone: bool) -> torch.Tensor:
-    """The model's logits: layers ``(weight, bias)`` from ``params`` with ReLU between;
-    ``monotone``: every weight is the softplus of its parameter, so positive."""
-    for i in range(0, len(params), 2):
-        weight = torch.nn.functional.softplus(params[i]) if monotone else params[i]
-        x = x @ weight.T + params[i + 1]
-        if i + 2 < len(params):
+def monotone_signs(widths: list[int]) -> list[torch.Tensor]:
+    """The sign of every weight of a monotone perceptron with layer ``widths``: the first
+    half of the hidden units take their inputs and give their output with a plus (convex
+    pieces), the rest with a minus (``-v relu(b - w x)``, concave pieces); every path from
+    an input to the output has an even number of minuses, so the output never falls when
+    an input grows, and it may bend either way."""
+    unit = [torch.ones(widths[0], dtype=torch.float64)]
+    for width in widths[1:-1]:
+        unit.append(torch.tensor([1.0] * ((width + 1) // 2) + [-1.0] * (width // 2),
+                                 dtype=torch.float64))
+    unit.append(torch.ones(widths[-1], dtype=torch.float64))
+    return [out[:, None] * into[None, :] for into, out in zip(unit, unit[1:])]
+
+
+def _weight(params: list[torch.Tensor], i: int, signs: list[torch.Tensor] | None):
+    """Layer ``i``'s weight: its parameter, or with ``signs`` (monotone) the parameter's
+    softplus (positive) times the signs."""
+    if signs is None:
+        return params[2 * i]
+    return torch.nn.functional.softplus(params[2 * i]) * signs[i]
+
+
+def _forward(params: list[torch.Tensor], x: torch.Tensor,
+             signs: list[torch.Tensor] | None) -> torch.Tensor:
+    """The model's logits: layers ``(weight, bias)`` from ``params`` (see :func:`_weight`)
+    with ReLU between."""
+    for i in range(len(params) // 2):
+        x = x @ _weight(params, i, signs).T + params[2 * i + 1]
+        if 2 * i + 2 < len(params):
             x = x.relu()
     return x
 
