@@ -2,6 +2,7 @@
 fit learns a known relation, the model file loads and records its data, bad input exits 2."""
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from cwdsl.ir.graph import compile_text
 from cwdsl.nets.bundled import resolve_weights
 from cwdsl.runtime.executor import Executor
 
+ROOT = Path(__file__).resolve().parents[1]
 SIZE = (64, 64)
 STAGES = """network tiny input 64x64
 stage s1 = conv1_1 .. pool3 head score_pool3
@@ -113,6 +115,7 @@ def test_signals_are_the_definitions(frames, net, tmp_path):
         assert dict(zip(SIGNALS, row)) == pytest.approx(expect, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_the_fit_learns_a_monotone_relation():
     rng = np.random.default_rng(1)
     n = 1200
@@ -128,6 +131,24 @@ def test_the_fit_learns_a_monotone_relation():
     grid = [model.predict({**dict(zip(SIGNALS, x[0])), "pixeldiff_fired": v})
             for v in np.linspace(0.02, 0.38, 10)]
     assert all(b > a for a, b in zip(grid, grid[1:]))
+
+
+@pytest.mark.parametrize("hidden", [0, 1, 5, 16])
+def test_a_monotone_model_never_predicts_less_when_a_signal_grows(hidden):
+    """Whatever the fit (here: barely started, from a random start), the exported plain
+    weights keep the promise: raise any one signal and the prediction does not fall."""
+    rng = np.random.default_rng(hidden)
+    x = rng.uniform(0, 0.3, (200, len(SIGNALS)))
+    samples = Samples(x, rng.uniform(0, 0.2, 200), np.arange(200) // 20, np.ones(200, int))
+    mean, scale, layers, _ = fit_clock(samples, FitSettings(hidden=hidden, epochs=5, seed=2))
+    model = make_model("tiny", "score_pool4", SIGNALS, mean, scale, layers, {})
+    if hidden > 1:
+        assert any(w < 0 for row in layers[0][0] for w in row)  # concave pieces too
+    for point in rng.uniform(0, 0.5, (20, len(SIGNALS))):
+        base = dict(zip(SIGNALS, point))
+        for name in SIGNALS:
+            values = [model.predict({**base, name: v}) for v in np.linspace(0, 40, 30)]
+            assert all(b >= a - 1e-12 for a, b in zip(values, values[1:])), name
 
 
 def test_ranks_and_rank_correlation():
@@ -160,7 +181,6 @@ def run(*argv):
     return main(["train-clock", *argv, "--quiet", "--threads", "1"])
 
 
-@pytest.mark.slow
 def test_command_writes_a_model_that_loads_and_says_what_it_was_trained_on(tmp_path, capsys):
     schedule = tmp_path / "adaptive.cw"
     schedule.write_text(LABELDIFF)
@@ -225,3 +245,17 @@ def test_output_path_is_checked_before_any_work(tmp_path, capsys):
     assert run(str(schedule), "--reads", "s2", "--data", "demo", "-o",
                str(tmp_path / "dir")) == 2
     assert "cannot write clock model: it is a folder" in capsys.readouterr().err
+
+
+def test_the_bundled_camvid_model_was_fitted_on_training_stills_only():
+    from cwdsl.core.clockmodel import resolve_model
+
+    model = load_clock_model(resolve_model("camvid", False, None))
+    assert (model.network, model.head) == ("fcn8s_camvid", "score_pool4")
+    record = json.loads(model.trained_on)
+    assert [d["spec"] for d in record["data"]] == ["motion:../shared/data/camvid-half/train"]
+    assert record["split"]["fires"] == "s3" and record["size"] == [180, 240]
+    assert record["fit"]["monotone"] and record["fit"]["held_out"]["rank_correlation"] > 0.85
+    program = compile_text((ROOT / "schedules" / "learned.cw").read_text(),
+                           str(ROOT / "schedules" / "learned.cw"))
+    assert program.measures[0].model.to_json() == model.to_json()
