@@ -66,14 +66,17 @@ def test_schedule_costs_on_every_shipped_schedule():
     full = {}
     for path in SCHEDULES:
         program = load(path)
+        paper = program.network.name == "fcn8s"  # learned.cw: its clock model's fcn8s_camvid
         for name in ("h100", "titanx"):
             costs = schedule_costs(program, load_device(name))
-            assert costs.network == "fcn8s" and costs.input_hw == (500, 500)
+            assert costs.network == program.network.name
+            assert costs.input_hw == ((500, 500) if paper else program.input_size)
             assert set(costs.stage_ms) == set(program.stages)
             assert set(costs.measure_ms) == set(program.atom_ids)
             assert all(v > 0 for v in (*costs.stage_ms.values(), *costs.measure_ms.values(),
                                        costs.fuse_ms, costs.frame_overhead_ms, costs.full_ms))
-            full.setdefault(name, set()).add(costs.full_ms)
+            if paper:
+                full.setdefault(name, set()).add(costs.full_ms)
             if len(program.stages) == len(program.output_stages) == 3:  # tiles the network
                 assert sum(costs.stage_flops.values()) + costs.fuse_flops == costs.full_flops
                 assert sum(costs.stage_ms.values()) + costs.fuse_ms == \
