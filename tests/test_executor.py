@@ -12,6 +12,8 @@ from cwdsl.ir.graph import atom_id
 from cwdsl.core.netspec import TINY
 from cwdsl.nets import build_network
 from cwdsl.nets.preprocess import normalize
+from cwdsl.runtime.flow import OpticalFlow
+from cwdsl.runtime.warp import compose, state_grids, warp_state
 from strategies import schedules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,8 +66,33 @@ def reference_run(program, net, frames):
         return max((h.name for h in stages[stage].heads),
                    key=lambda h: TINY.layer_index(TINY.head(h).reads))
 
+    fired_at = {}  # learned clocks: the frame, labels and pixels where each last fired
+
+    def predicted_value(atom, t, x):
+        key = atom_id(atom)
+        model = program.measure(key).model
+        labels = S[atom.stage.name][t][deepest(atom.stage.name)].argmax(1)
+        if key not in fired_at:
+            fires = True
+        else:
+            k, fired_labels, fired_x, prev_labels, prev_x = fired_at[key]
+            signals = {"labeldiff_fired": (labels != fired_labels).numpy().mean(),
+                       "labeldiff_previous": (labels != prev_labels).numpy().mean(),
+                       "pixeldiff_fired": float((x - fired_x).abs().mean()),
+                       "pixeldiff_previous": float((x - prev_x).abs().mean()),
+                       "frames_since_fired": float(t - k)}
+            value = model.predict({n: float(signals[n]) for n in model.signals})
+            fires = value >= atom.theta if atom.op == ">=" else value > atom.theta
+        if fires:
+            fired_at[key] = (t, labels, x, labels, x)
+        else:
+            fired_at[key] = fired_at[key][:3] + (labels, x)
+        return fires
+
     def atom_value(atom, t, x):
         key = atom_id(atom)
+        if isinstance(atom, ast.Predicted):
+            return predicted_value(atom, t, x)
         if isinstance(atom, ast.LabelDiff):
             head = deepest(atom.stage.name)
             scores = S[atom.stage.name][t][head]
@@ -89,7 +116,8 @@ def reference_run(program, net, frames):
         match expr:
             case ast.Const(v): return v == 1
             case ast.Every(n, p): return t % n == p
-            case ast.LabelDiff() | ast.PixelDiff(): return values[atom_id(expr)]
+            case ast.LabelDiff() | ast.PixelDiff() | ast.Predicted():
+                return values[atom_id(expr)]
             case ast.ClockRef(name): return clock(clocks[name.name], t, values)
             case ast.Not(e): return not clock(e, t, values)
             case ast.And(a, b): return clock(a, t, values) and clock(b, t, values)
@@ -98,13 +126,21 @@ def reference_run(program, net, frames):
     atoms_by_stage = {}  # atoms are measured once per frame, as soon as their input exists
     for atom in dict.fromkeys(n for r in program.schedule.rules
                               for n in ast.walk_clock(r.clock)
-                              if isinstance(n, (ast.LabelDiff, ast.PixelDiff))) | \
+                              if isinstance(n, ast.DATA_ATOMS)) | \
             dict.fromkeys(n for c in program.schedule.clocks for n in ast.walk_clock(c.expr)
-                          if isinstance(n, (ast.LabelDiff, ast.PixelDiff))
-                          and atom_id(n) in program.atom_ids):
-        after = atom.stage.name if isinstance(atom, ast.LabelDiff) else None
+                          if isinstance(n, ast.DATA_ATOMS) and atom_id(n) in program.atom_ids):
+        after = atom.stage.name if isinstance(atom, ast.STAGE_ATOMS) else None
         if atom not in atoms_by_stage.get(after, []):
             atoms_by_stage.setdefault(after, []).append(atom)
+    # Warps: each stage's last computed state and the frame it was computed on; each frame's
+    # flow (t back to t-1) by method, composed per stage from its frame onwards.
+    computed_at, totals, flows = {}, {}, {}
+
+    def flow(method, t):
+        if (method, t) not in flows:
+            flows[method, t] = OpticalFlow(method)(frames[t - 1], frames[t])
+        return flows[method, t]
+
     with torch.inference_mode():
         for t, x in enumerate(frames):
             inp = normalize(x, net.spec.norm)
@@ -117,6 +153,13 @@ def reference_run(program, net, frames):
                     st_ = stages[k]
                     feats, scores = net.run_stage(source, st_.first.name, st_.last.name,
                                                   tuple(h.name for h in st_.heads))
+                    computed_at[k], totals[k] = (feats, scores), None
+                elif rules[k].counter == "warp":  # the last computed state, moved
+                    method = rules[k].flow.name
+                    totals[k] = compose(flow(method, t), totals[k])
+                    feats, scores = computed_at[k]
+                    grids = state_grids(net, feats, scores, x.shape[-2:])
+                    feats, scores = warp_state(feats, scores, totals[k], grids, x.shape[-2:])
                 else:
                     feats, scores = F[k][t - 1], S[k][t - 1]
                 F[k].append(feats)
