@@ -76,3 +76,15 @@ def test_flow_work_is_an_estimate_that_grows_with_size_and_preset():
                            for m in ("dis", "dis_ultrafast", "dis_medium"))
     assert ultra < fast < medium  # ultrafast drops the variational refinement
     assert flow_work("dis", (16, 16))[0] > 0  # a pyramid of one level still costs
+
+
+def test_a_flow_does_not_depend_on_the_calls_before():
+    """DIS called without a start flow keeps state between calls; OpticalFlow always gives
+    one, so a frame pair's flow is the same from a fresh object and a used one."""
+    from test_executor import frames_like  # repeats, drifts and jumps: found the bug
+
+    frames = frames_like(65535, 6)
+    used = OpticalFlow("dis")
+    for t in range(1, len(frames)):
+        assert torch.equal(used(frames[t - 1], frames[t]),
+                           OpticalFlow("dis")(frames[t - 1], frames[t]))

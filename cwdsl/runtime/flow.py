@@ -101,10 +101,11 @@ class OpticalFlow:
         if window is None:
             window = self._windows[now.shape] = cv2.createHanningWindow(now.shape[::-1],
                                                                         cv2.CV_32F)
-        start = None
+        # Always a start (zeros without a clear shift): DIS given no flow keeps state from
+        # its previous call (measured: a frame's flow then depends on the frames before).
+        start = np.zeros(now.shape + (2,), np.float32)
         shift = global_shift(now, before, window)
         if shift is not None:  # DIS refines a flow it is given (OpenCV: a non-empty flow)
-            start = np.empty(now.shape + (2,), np.float32)
             start[..., 0], start[..., 1] = shift
         flow = torch.from_numpy(self._dis.calc(now, before, start))  # (H, W, 2): dx, dy
         flow = flow.permute(2, 0, 1).unsqueeze(0)
