@@ -226,21 +226,15 @@ class Planner:
                 fires = direct(t, values) if direct is not None else value(gate, t, values, named)
                 if fires:
                     yield item.full
-                    continue
-                if cache.__class__ is Warp and cache.method not in flowed:
-                    flowed.add(cache.method)
-                    yield Flow(cache.method)
-                yield cache
+                else:
+                    yield from _counter(cache, flowed)
                 continue
             computes = []
             for direct, gate, compute, cache in item.stages:
                 if direct(t, values) if direct is not None else value(gate, t, values, named):
                     computes.append(compute)
                 else:
-                    if cache.__class__ is Warp and cache.method not in flowed:
-                        flowed.add(cache.method)
-                        yield Flow(cache.method)
-                    yield cache
+                    yield from _counter(cache, flowed)
             if len(computes) == len(item.stages):
                 yield item.full
             elif computes:
@@ -255,6 +249,15 @@ class Planner:
         clocks = {gate: (t == 0 or self.clocks.value(gate, t, values, named))
                   for gate in dict.fromkeys(self.gates.values())}
         return FramePlan(t, steps, MappingProxyType(clocks), values)
+
+
+def _counter(step: Cache | Warp, flowed: set[str]) -> Iterator[Step]:
+    """A stage's counter action; a warp is preceded by its method's ``Flow`` the first
+    time the frame needs that method (``flowed`` holds the methods computed so far)."""
+    if step.__class__ is Warp and step.method not in flowed:
+        flowed.add(step.method)
+        yield Flow(step.method)
+    yield step
 
 
 def _depths(frame: nx.DiGraph, order: list[str]) -> dict[str, int]:
