@@ -13,6 +13,13 @@ from cwdsl.core.netspec import NetworkSpec, head_segments
 from cwdsl.sim.cost import NetworkCost
 
 
+def oracle_segments(cost: NetworkCost) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The frame oracle as the network's head segments (FCN-8s: the paper's three stages),
+    each ``(first, last, heads)``, up to the deepest layer a head reads."""
+    deepest = cost.layer_names.index(cost.deepest_read())
+    return head_segments(cost.layer_names[:deepest + 1], dict(cost.head_reads))
+
+
 class DeviceModel(ABC):
     """Times of the operations an executor runs, for one device.
 
@@ -72,12 +79,50 @@ class DeviceModel(ABC):
         """Fixed per-frame work besides stages, measurements and fuse: the executor's
         plan walk and bookkeeping, the frame's upload and normalisation."""
 
+    # -- the host beside the device (a GPU); a CPU keeps these defaults ---------------
+    def overlaps_host(self) -> bool:
+        """Whether the device runs queued work while the host goes on (a GPU). Then a
+        frame costs, between two syncs, about the larger of the host's time (the frame's
+        own work, issuing each part, optical flow) and the device's (each part's
+        ``*_ms``), plus :meth:`sync_ms` per sync. False (a CPU): host and device are one
+        processor and every part, the frame overhead included, runs in turn."""
+        return False
+
+    def stage_host_ms(self, cost: NetworkCost, first: str, last: str,
+                      heads: Sequence[str]) -> float:
+        """Host time to issue a stage (its device time is :meth:`stage_ms`); 0 where it is
+        not known apart (then the device time includes any wait for the host)."""
+        return 0.0
+
+    def fuse_host_ms(self, cost: NetworkCost, heads: Sequence[str]) -> float:
+        """Host time to issue the fuse (see :meth:`stage_host_ms`)."""
+        return 0.0
+
+    def measure_host_ms(self, cost: NetworkCost, head: str | None,
+                        region: str | None = "map") -> float:
+        """Host time to issue a clock measurement, its read-back excluded (that is a
+        sync, :meth:`sync_ms`)."""
+        return 0.0
+
+    def sync_ms(self, cost: NetworkCost) -> float:
+        """What one device-to-host read costs beyond waiting for the queue to drain (a
+        data-driven clock's number; the frame's result at its end)."""
+        return 0.0
+
+    def lane_overlap(self, cost: NetworkCost) -> float:
+        """Of a pipelined wave's lanes beyond the slowest, the fraction their concurrency
+        hides: 1 a perfect overlap (the wave costs its slowest lane), 0 none (the sum)."""
+        return 1.0
+
     def full_ms(self, cost: NetworkCost) -> float:
         """The frame oracle's compute: the whole network as its head segments (for FCN-8s
         the paper's three stages), every head, the fuse of all heads (frame overhead not
         included, as in ``stage_ms``). Pricing it in segments makes an oracle schedule of
         that split exactly 100% of it under any device model."""
-        deepest = cost.layer_names.index(cost.deepest_read())
-        runs = head_segments(cost.layer_names[:deepest + 1], dict(cost.head_reads))
-        return (sum(self.stage_ms(cost, first, last, heads) for first, last, heads in runs)
+        return (sum(self.stage_ms(cost, *run) for run in oracle_segments(cost))
                 + self.fuse_ms(cost, tuple(cost.heads)))
+
+    def full_host_ms(self, cost: NetworkCost) -> float:
+        """Host time to issue the frame oracle's compute (as :meth:`full_ms` splits it)."""
+        return (sum(self.stage_host_ms(cost, *run) for run in oracle_segments(cost))
+                + self.fuse_host_ms(cost, tuple(cost.heads)))

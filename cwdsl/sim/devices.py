@@ -35,6 +35,12 @@ class ScheduleCosts:
     ``warp_flops``: per stage that warps, warping its state by a composed flow;
     ``compose_*``: composing a frame's flow into a total, where the plans need one
     (:func:`cwdsl.sim.simulate.price`; 0 for a program without warps).
+
+    The host beside the device (:meth:`DeviceModel.overlaps_host`): ``overlaps_host``
+    says whether host work overlaps queued device work (a GPU); then ``frame_overhead_ms``
+    is host time, ``*_host_ms`` the host time to issue each part (the other fields being
+    device time), ``sync_ms`` the cost of one read-back. ``lane_overlap``: the share of a
+    pipelined wave's non-slowest lanes that concurrency hides (1: the slowest lane only).
     """
 
     device: str
@@ -56,6 +62,29 @@ class ScheduleCosts:
     warp_flops: dict[str, float] = field(default_factory=dict)
     compose_ms: float = 0.0
     compose_flops: float = 0.0
+    overlaps_host: bool = False
+    stage_host_ms: dict[str, float] = field(default_factory=dict)
+    measure_host_ms: dict[str, float] = field(default_factory=dict)
+    fuse_host_ms: float = 0.0
+    full_host_ms: float = 0.0
+    sync_ms: float = 0.0
+    lane_overlap: float = 1.0
+
+    def wave_ms(self, stages: Sequence[str]) -> float:
+        """A wave of concurrently running stages: its slowest lane plus the part of the
+        others that concurrency does not hide (``lane_overlap``)."""
+        times = [self.stage_ms[s] for s in stages]
+        slowest = max(times)
+        return slowest + (1.0 - self.lane_overlap) * (sum(times) - slowest)
+
+    @property
+    def oracle_ms(self) -> float:
+        """The frame oracle's latency: its compute and the frame overhead in turn, or, on
+        a device that overlaps its host, the larger of host and device time plus the
+        frame's closing sync."""
+        if not self.overlaps_host:
+            return self.full_ms + self.frame_overhead_ms
+        return max(self.frame_overhead_ms + self.full_host_ms, self.full_ms) + self.sync_ms
 
 
 def schedule_costs(program: Program, device: DeviceModel,
@@ -90,7 +119,14 @@ def schedule_costs(program: Program, device: DeviceModel,
         frame_overhead_ms=device.frame_overhead_ms(cost),
         full_ms=device.full_ms(cost), full_flops=float(cost.full().flops),
         source=device.source, flow_ms=flow_ms, flow_flops=flow_flops, warp_ms=warp_ms,
-        warp_flops=warp_flops, compose_ms=compose[0], compose_flops=compose[1])
+        warp_flops=warp_flops, compose_ms=compose[0], compose_flops=compose[1],
+        overlaps_host=device.overlaps_host(),
+        stage_host_ms={s.name: device.stage_host_ms(cost, s.first, s.last, s.heads)
+                       for s in program.stage_nodes},
+        measure_host_ms={m.atom: device.measure_host_ms(cost, m.head, m.region)
+                         for m in program.measures},
+        fuse_host_ms=device.fuse_host_ms(cost, heads), full_host_ms=device.full_host_ms(cost),
+        sync_ms=device.sync_ms(cost), lane_overlap=device.lane_overlap(cost))
 
 
 def load_device(name_or_path: str | Path) -> DeviceModel:

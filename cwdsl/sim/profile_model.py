@@ -36,7 +36,7 @@ from cwdsl.core.jsonfile import read_json_object
 from cwdsl.core.netspec import NetworkSpec, get_network
 from cwdsl.core.units import DTYPE_NAMES
 from cwdsl.sim.cost import NetworkCost
-from cwdsl.sim.device_model import DeviceModel
+from cwdsl.sim.device_model import DeviceModel, oracle_segments
 
 PROFILE_FORMAT = "cwdsl-profile"
 PROFILE_VERSION = 2
@@ -73,6 +73,14 @@ class Profile(DeviceModel):
         self._predicted = {k: v["median_ms"] for k, v in t.get("predicted", {}).items()}
         self._ranges = {(r["first"], r["last"], frozenset(r["heads"])): r["direct"]["median_ms"]
                         for r in t["ranges"]}
+        host = t.get("host", {})  # version 3: host issue times and the sync, per part
+        self._host = {k: v["median_ms"] for k, v in host.items() if k != "ranges"}
+        self._host_ranges = {(r["first"], r["last"], frozenset(r["heads"])):
+                             r["host"]["median_ms"] for r in host.get("ranges", [])}
+        self._host_all = sum(r["host"]["median_ms"] for r in host.get("ranges", [])
+                             if _is_segment(data["layers"], data["heads"], r["first"], r["last"]))
+        lanes = t.get("lanes")
+        self._lane_overlap = None if lanes is None else lanes["overlap"]
         order = data["layers"]
         reads = data["heads"]
         self._segment: dict[str, float] = {}
@@ -174,6 +182,40 @@ class Profile(DeviceModel):
 
     def frame_overhead_ms(self, cost: NetworkCost) -> float:
         return self._overhead
+
+    # -- host beside device: measured where the profile has ``host``/``lanes`` ----------
+    def overlaps_host(self) -> bool:
+        return self.data["device"].startswith("cuda")
+
+    def stage_host_ms(self, cost: NetworkCost, first: str, last: str,
+                      heads: Sequence[str]) -> float:
+        if not self._host_ranges:  # not measured apart: the device times include it
+            return 0.0
+        direct = self._host_ranges.get((first, last, frozenset(heads)))
+        if direct is not None:
+            return direct
+        # any other stage: its share of the segments' issue time, by their device time
+        share = self.stage_ms(cost, first, last, heads)
+        total = sum(self.stage_ms(cost, *run) for run in oracle_segments(cost))
+        return self._host_all * share / total if total > 0 else 0.0
+
+    def fuse_host_ms(self, cost: NetworkCost, heads: Sequence[str]) -> float:
+        return self._host.get("fuse", 0.0)
+
+    def measure_host_ms(self, cost: NetworkCost, head: str | None,
+                        region: str | None = "map") -> float:
+        return self._host.get("measure", 0.0)
+
+    def sync_ms(self, cost: NetworkCost) -> float:
+        return self._host.get("sync", 0.0)
+
+    def lane_overlap(self, cost: NetworkCost) -> float:
+        if self._lane_overlap is not None:
+            return self._lane_overlap
+        # Not measured (profiles before version 3): threads on a CPU were modelled as a
+        # perfect overlap; CUDA streams were measured to overlap little (the shared H200
+        # runs: pipeline3 saved 8-21% of its sequential time), so none is assumed there.
+        return 0.0 if self.overlaps_host() else 1.0
 
 
 def _is_segment(order, reads: Mapping[str, str], first: str, last: str) -> bool:

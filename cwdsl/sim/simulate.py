@@ -50,37 +50,57 @@ def price(plan: FramePlan, costs: ScheduleCosts,
     before this one (what :func:`frame_prices` keeps); a :class:`Warp` composes its flow
     (``costs.compose_ms``) unless its stage computed on the frame before or a stage of its
     method that last computed on the same frame composed it already. Without ``since``
-    every Warp composes (an upper bound)."""
-    latency = work = costs.frame_overhead_ms
-    flops = motion = 0.0
+    every Warp composes (an upper bound).
+
+    On a device that overlaps its host (``costs.overlaps_host``, a GPU) the frame is cut
+    at each sync (a measurement's read-back, and the frame's result at its end); each
+    piece costs the larger of its host time (frame overhead, issuing parts, optical flow,
+    which runs on the host) and its device time, plus ``sync_ms``; work is the busier of
+    the two over the frame. Otherwise everything runs in turn, as on a CPU."""
+    overlapped = costs.overlaps_host
+    host = costs.frame_overhead_ms  # of the current piece (overlapped) or of the frame
+    device = latency = flops = motion = 0.0
+    host_total, device_total = host, 0.0
     composed: set[tuple[str, int]] = set()  # (flow method, start frame) composed this frame
     for step in plan.steps:
+        on_host = on_device = 0.0
         if isinstance(step, Wave):
-            times = [costs.stage_ms[stage] for stage in step.stages]
-            latency += max(times)  # the wave's stages run concurrently
-            for stage, ms in zip(step.stages, times):
-                work += ms
-                flops += costs.stage_flops[stage]
+            on_device = costs.wave_ms(step.stages)  # the wave's stages run concurrently
+            on_host = sum(costs.stage_host_ms.get(s, 0.0) for s in step.stages)
+            device_total += sum(costs.stage_ms[s] for s in step.stages) - on_device
+            flops += sum(costs.stage_flops[s] for s in step.stages)
         elif isinstance(step, Measure):
-            latency += costs.measure_ms[step.atom]
-            work += costs.measure_ms[step.atom]
+            on_device = costs.measure_ms[step.atom]
+            on_host = costs.measure_host_ms.get(step.atom, 0.0)
         elif isinstance(step, Fuse):
-            latency += costs.fuse_ms
-            work += costs.fuse_ms
+            on_device, on_host = costs.fuse_ms, costs.fuse_host_ms
             flops += costs.fuse_flops
         elif isinstance(step, Flow):
-            ms = costs.flow_ms[step.method]
-            latency, work, motion = latency + ms, work + ms, motion + ms
+            on_device = costs.flow_ms[step.method]  # host work: moved below when overlapped
+            motion += on_device
             flops += costs.flow_flops[step.method]
         elif isinstance(step, Warp):
-            ms, fl = costs.warp_ms[step.stage], costs.warp_flops[step.stage]
+            on_device, fl = costs.warp_ms[step.stage], costs.warp_flops[step.stage]
             start = None if since is None else since.get(step.stage)
             if start is None or start < plan.frame - 1 and (step.method, start) not in composed:
                 if start is not None:
                     composed.add((step.method, start))
-                ms, fl = ms + costs.compose_ms, fl + costs.compose_flops
-            latency, work, motion = latency + ms, work + ms, motion + ms
+                on_device, fl = on_device + costs.compose_ms, fl + costs.compose_flops
+            motion += on_device
             flops += fl
+        if overlapped and isinstance(step, Flow):
+            on_host, on_device = on_device, 0.0
+        host, device = host + on_host, device + on_device
+        host_total, device_total = host_total + on_host, device_total + on_device
+        if overlapped and isinstance(step, Measure):  # its read-back waits for the queue
+            latency += max(host, device) + costs.sync_ms
+            host = device = 0.0
+    if overlapped:
+        latency += max(host, device) + costs.sync_ms
+        work = max(host_total, device_total)
+    else:
+        latency = host + device
+        work = host_total + device_total
     return FrameCost(latency, work, flops, plan.computed, motion)
 
 
@@ -194,7 +214,7 @@ class Simulation:
     @property
     def oracle_ms(self) -> float:
         """The frame oracle's latency under the same costs (its frame overhead included)."""
-        return self.costs.full_ms + self.costs.frame_overhead_ms
+        return self.costs.oracle_ms
 
     def summary(self) -> SimulationRow:
         c = self.costs
