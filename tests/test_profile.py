@@ -179,6 +179,12 @@ def broken(data: dict, edit) -> dict:
     (lambda d: d["timings"].pop("in_frame"), "missing 'timings.in_frame'"),
     (lambda d: d["timings"]["in_frame"]["segments"][1].pop("ratio"),
      "missing 'timings.in_frame.segments[1].ratio'"),
+    (lambda d: d.update(version=1), "(this cwdsl reads versions 2, 3)"),
+    (lambda d: d["timings"]["host"].pop("sync"), "missing 'timings.host.sync'"),
+    (lambda d: d["timings"]["host"]["ranges"][0]["host"].pop("median_ms"),
+     "missing 'timings.host.ranges[0].host.median_ms'"),
+    (lambda d: d["timings"]["lanes"].update(overlap=1.5),
+     "'timings.lanes.overlap' should be between 0 and 1, got 1.5"),
 ])
 def test_bad_profiles_name_path_and_reason(tmp_path, data, edit, reason):
     path = tmp_path / "bad-profile.json"

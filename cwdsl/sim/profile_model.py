@@ -39,7 +39,11 @@ from cwdsl.sim.cost import NetworkCost
 from cwdsl.sim.device_model import DeviceModel, oracle_segments
 
 PROFILE_FORMAT = "cwdsl-profile"
-PROFILE_VERSION = 2
+PROFILE_VERSION = 3
+READABLE_VERSIONS = (2, 3)
+"""Version 2 lacks the host's times and the lanes' overlap (``host``, ``lanes``): read as
+unknown (host time inside the device times; lanes overlapping as :meth:`Profile.lane_overlap`
+says)."""
 
 
 def head_subsets(heads: Sequence[str]) -> list[tuple[str, ...]]:
@@ -74,7 +78,7 @@ class Profile(DeviceModel):
         self._ranges = {(r["first"], r["last"], frozenset(r["heads"])): r["direct"]["median_ms"]
                         for r in t["ranges"]}
         host = t.get("host", {})  # version 3: host issue times and the sync, per part
-        self._host = {k: v["median_ms"] for k, v in host.items() if k != "ranges"}
+        self._host = {k: v["median_ms"] for k, v in host.items() if k in ("fuse", "sync")}
         self._host_ranges = {(r["first"], r["last"], frozenset(r["heads"])):
                              r["host"]["median_ms"] for r in host.get("ranges", [])}
         self._host_all = sum(r["host"]["median_ms"] for r in host.get("ranges", [])
@@ -251,15 +255,38 @@ def _need_stats(path, data, where: str, key: str) -> None:
                                f"negative ({ms})")
 
 
+def _check_host(path, t: dict, layers: list) -> None:
+    """The version-3 groups ``host`` and ``lanes``, when present."""
+    if "host" in t:
+        host = _need(path, t, "timings.", "host", dict)
+        for key in ("fuse", "sync"):
+            _need_stats(path, host, "timings.host.", key)
+        for i, r in enumerate(_need(path, host, "timings.host.", "ranges", list)):
+            where = f"timings.host.ranges[{i}]."
+            for key, kind in (("first", str), ("last", str), ("heads", list)):
+                _need(path, r, where, key, kind)
+            _need_stats(path, r, where, "host")
+            if r["first"] not in layers or r["last"] not in layers:
+                raise file_error(path, f"not a valid cwdsl profile: '{where}first/last' name "
+                                       f"layers not in 'layers'")
+    if "lanes" in t:
+        lanes = _need(path, t, "timings.", "lanes", dict)
+        overlap = _need(path, lanes, "timings.lanes.", "overlap", (int, float))
+        if not 0 <= overlap <= 1:
+            raise file_error(path, f"not a valid cwdsl profile: 'timings.lanes.overlap' "
+                                   f"should be between 0 and 1, got {overlap}")
+
+
 def profile_from_dict(data: dict, path: str | Path) -> Profile:
     """Validate a profile's JSON object and make its :class:`Profile` model."""
     if data.get("format") != PROFILE_FORMAT:
         raise file_error(path, f"not a cwdsl profile (its 'format' is "
                                f"{data.get('format')!r}, expected {PROFILE_FORMAT!r})")
     version = data.get("version")
-    if version != PROFILE_VERSION:
+    if version not in READABLE_VERSIONS:
         raise file_error(path, f"profile format version {version!r} is not supported "
-                               f"(this cwdsl reads version {PROFILE_VERSION}); profile again")
+                               f"(this cwdsl reads versions "
+                               f"{', '.join(map(str, READABLE_VERSIONS))}); profile again")
     for key, kind in (("network", str), ("device", str), ("dtype", str), ("layers", list),
                       ("heads", dict), ("input_hw", list), ("timings", dict)):
         _need(path, data, "", key, kind)
@@ -287,6 +314,7 @@ def profile_from_dict(data: dict, path: str | Path) -> Profile:
         if group in t:
             for key in _need(path, t, "timings.", group, dict):
                 _need_stats(path, t[group], f"timings.{group}.", key)
+    _check_host(path, t, layers)
     overhead = _need(path, t, "timings.", "frame_overhead", dict)
     _need(path, overhead, "timings.frame_overhead.", "median_ms", (int, float))
     in_frame = _need(path, t, "timings.", "in_frame", dict)

@@ -30,7 +30,7 @@ The model (:class:`Profile`) then uses
 
 The profile is a JSON file written atomically, with the machine, torch version and date::
 
-    {"format": "cwdsl-profile", "version": 1, "network", "layers": [...],
+    {"format": "cwdsl-profile", "version": 3, "network", "layers": [...],
      "heads": {head: layer read}, "input_hw": [h, w], "dtype", "device", "device_name",
      "weights", "warmup", "repeats", "torch", "date", "machine": {...}, "stage_model",
      "timings": {"layers": {name: STATS}, "heads": {name: STATS},
@@ -43,10 +43,10 @@ The profile is a JSON file written atomically, with the machine, torch version a
                  "ranges": [{"first", "last", "heads", "direct": STATS, "sum_ms", "ratio"}],
                  "full": {"direct": STATS, "sum_ms"},
                  "flows": {METHOD: STATS}, "predicted": {HEAD: STATS + "signals"},
-                 "warps": {"compose": STATS, "features:NAME": STATS, "head:NAME": STATS}}}
+                 "warps": {"compose": STATS, "features:NAME": STATS, "head:NAME": STATS},
+                 "host": {...}, "lanes": {...}}}   (see cwdsl.sim.profiling_host)
     STATS = {"median_ms", "min_ms", "max_ms", "samples_ms": [...]}
-
-(``flows``, ``warps`` and ``predicted`` are absent from profiles made before they existed.)
+(``flows``, ``warps``, ``predicted`` and, before version 3, ``host``, ``lanes`` may be absent.)
 """
 from __future__ import annotations
 
@@ -75,6 +75,7 @@ from cwdsl.runtime.device import resolve_device, torch_dtype
 from cwdsl.runtime.executor import Executor
 from cwdsl.runtime.measure import label_map, quiet_atom
 from cwdsl.sim.profile_model import PROFILE_FORMAT, PROFILE_VERSION, fuse_key, head_subsets
+from cwdsl.sim.profiling_host import HostClock, LaneTasks, host_tasks, host_timings
 from cwdsl.sim.profiling_motion import motion_tasks, motion_timings, opencv_info
 
 MAX_FUSE_HEADS = 8  # 255 fuse subsets
@@ -179,7 +180,7 @@ def _profile(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, warm
         load_weights(net, weights)
     net = net.to(dev, torch_dtype(dtype)).eval()
     tasks = _tasks(spec, net, hw, dev, dtype)
-    clock = _Clock(dev)
+    clock, host_clock = _Clock(dev), HostClock(dev)
     names = list(tasks)
     if total is not None:
         total((warmup + repeats) * len(names))
@@ -188,15 +189,16 @@ def _profile(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, warm
         with torch.inference_mode():
             for round_ in range(warmup + repeats):
                 for name in names:
-                    ms = clock(tasks[name])
+                    ms = (host_clock if name.startswith("host:") else clock)(tasks[name])
                     if round_ >= warmup:
                         samples[name].append(ms)
                     if progress is not None:
                         progress(1)
     finally:
         tasks.close()
-    in_frame = tasks.stage_ms[warmup:]  # one call per round, warm-up rounds first
-    return _assemble(spec, hw, dev, dtype, weights, warmup, repeats, samples, in_frame)
+    # one call per round, warm-up rounds first
+    in_frame, lanes = tasks.stage_ms[warmup:], tasks.lanes.lane_ms[warmup:]
+    return _assemble(spec, hw, dev, dtype, weights, warmup, repeats, samples, in_frame, lanes)
 
 
 class _Tasks(dict):
@@ -204,10 +206,12 @@ class _Tasks(dict):
 
     executors: tuple[Executor, ...] = ()
     stage_ms: list[dict[str, float]]  # the all-compute executor's per-stage timings, in order
+    lanes: LaneTasks  # the host's and the pipelined lanes' calls (profiling_host)
 
     def close(self) -> None:
         for executor in self.executors:
             executor.close()
+        self.lanes.close()
 
 
 def _tasks(spec: NetworkSpec, net, hw, dev: torch.device, dtype: str) -> _Tasks:
@@ -248,6 +252,8 @@ def _tasks(spec: NetworkSpec, net, hw, dev: torch.device, dtype: str) -> _Tasks:
             available, a, b, hs))(first, last, seg_heads)
     tasks["full"] = lambda: net(x0)
     tasks.update(motion_tasks(spec, net, hw, dev, x0, outputs, scores))
+    tasks.lanes = host_tasks(spec, net, hw, dev, dtype, _ranges(spec), available, scores, frame)
+    tasks.update(tasks.lanes)
     executor = _all_cache_executor(spec, net, hw, dev, dtype)
     executor.step(frame)  # frame 0 computes everything; every later frame caches
     computing = _all_compute_executor(spec, net, hw, dev, dtype)
@@ -302,7 +308,8 @@ def _all_compute_executor(spec: NetworkSpec, net, hw, dev, dtype: str) -> Execut
 
 def _assemble(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, warmup: int,
               repeats: int, samples: Mapping[str, list[float]],
-              in_frame_stage_ms: Sequence[Mapping[str, float]]) -> dict:
+              in_frame_stage_ms: Sequence[Mapping[str, float]],
+              lane_ms: Sequence[Mapping[str, float]]) -> dict:
     med = {n: statistics.median(s) for n, s in samples.items()}
     heads = tuple(h.name for h in spec.heads)
     ranges = []
@@ -359,6 +366,7 @@ def _assemble(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, war
             "ranges": ranges,
             "full": {"direct": _stats(samples["full"]), "sum_ms": full_sum},
             **motion_timings(samples, _stats),
+            **host_timings(samples, lane_ms, _ranges(spec), heads, _stats),
         },
     }
 
