@@ -1,10 +1,11 @@
 """The simulator: latency and compute of a schedule from its FramePlans and a cost table.
 
-It walks the same :class:`~cwdsl.ir.plan.Planner` plans as the executor and prices them:
-a frame's latency is the sum, in plan order, of each measurement, each :class:`Wave` of
-computing stages (the slowest stage of a wave: its stages run concurrently), each optical
-:class:`Flow` (once per method and frame) and each stage's :class:`Warp`, the fuse and a
-fixed per-frame overhead; its work is the sum of everything computed. A warp also composes
+It walks the same :class:`~cwdsl.ir.plan.Planner` plans as the executor and prices them
+(:func:`price`): each measurement, each :class:`Wave` of computing stages (its slowest
+stage plus what concurrency does not hide of the others), each optical :class:`Flow` (once
+per method and frame) and each stage's :class:`Warp`, the fuse and a fixed per-frame
+overhead; on a CPU in turn, on a GPU host and device overlapping between syncs; its work
+is the sum of everything computed (on a GPU: the busier of host and device). A warp also composes
 its flow where the executor does: not when its stage computed on the frame before, and once
 for the stages of one flow method that last computed on the same frame; so frames are
 priced in order (:func:`frame_prices`), knowing when each stage last computed.
