@@ -38,6 +38,14 @@ def test_a_cpu_profile_times_the_host_and_the_lanes(data):
     times = sorted(costs.stage_ms.values())
     assert costs.wave_ms(("s1", "s2", "s3")) == pytest.approx(
         times[-1] + (1 - costs.lane_overlap) * sum(times[:-1]))
+    # the oracle in turn: its stages, fuse and overhead (issue times are inside the parts)
+    oracle = load(SCHEDULES / "oracle.cw", network="tiny")
+    costs = schedule_costs(oracle, profile, (32, 32))
+    assert all(ms > 0 for ms in costs.stage_host_ms.values())
+    sim = simulate(Planner(oracle), costs, 5)
+    assert sim.mean("latency_ms") == pytest.approx(
+        costs.frame_overhead_ms + sum(costs.stage_ms.values()) + costs.fuse_ms)
+    assert sim.summary().time_pct_of_full == pytest.approx(100)
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="the shared H200 measurements are not here")

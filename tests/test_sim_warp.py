@@ -117,8 +117,9 @@ def test_rooflines_price_the_flow_on_the_host_cpu():
     # the flow's upload crosses a GPU's host link; a CPU copies nothing
     up = next(k for k in cost.flow_op("dis").kernels if k.op == "copy:flow_to_device")
     h100 = NAMED["h100"]
-    assert load_device("h100").kernel_ms(up, "float32") == pytest.approx(
-        1e-3 * h100.launch_us + 1e3 * 8 * 64 * 64 / (h100.host_link_gbs * 1e9))
+    assert load_device("h100").kernel_ms(up, "float32") == pytest.approx(  # device time
+        load_device("h100").device_ms(up, "float32") + 1e3 * 8 * 64 * 64 /
+        (h100.host_link_gbs * 1e9))
     assert load_device("cpu").kernel_ms(up, "float32") == pytest.approx(1e-3 * cpu.launch_us)
     # the gray frames are host work too: the flow costs the same on every GPU but the upload
     gpus = {n: load_device(n).flow_ms(cost, "dis") - load_device(n).kernel_ms(up, "float32")
@@ -127,9 +128,14 @@ def test_rooflines_price_the_flow_on_the_host_cpu():
 
 
 # -- the simulator ---------------------------------------------------------------------------
+def in_turn(costs):
+    """``costs`` with every part priced in turn, as on a CPU (not overlapping its host)."""
+    return replace(costs, overlaps_host=False)
+
+
 def test_warp_schedule_latency_is_the_sum_its_plans_imply():
     prog = load(SCHEDULES / "skipframe_warp.cw", network="tiny")
-    costs = schedule_costs(prog, load_device("titanx"), SIZE)
+    costs = in_turn(schedule_costs(prog, load_device("titanx"), SIZE))
     assert set(costs.flow_ms) == {"dis"} and set(costs.warp_ms) == {"s1", "s2", "s3"}
     assert all(v > 0 for v in (*costs.flow_ms.values(), *costs.warp_ms.values()))
     assert costs.compose_ms > 0
@@ -147,10 +153,24 @@ def test_warp_schedule_latency_is_the_sum_its_plans_imply():
         costs.flow_ms["dis"] + sum(costs.warp_ms.values()))
     # against the cache version: the flow and the warps are all that differs
     cached = load(SCHEDULES / "skipframe.cw", network="tiny")
-    plain = simulate(Planner(cached), schedule_costs(cached, load_device("titanx"), SIZE), 10)
+    plain = simulate(Planner(cached), in_turn(schedule_costs(cached, load_device("titanx"),
+                                                             SIZE)), 10)
     assert sim.mean("latency_ms") - plain.mean("latency_ms") == pytest.approx(
         (costs.flow_ms["dis"] + sum(costs.warp_ms.values())) / 2)
     assert schedule_costs(cached, load_device("titanx"), SIZE).flow_ms == {}
+
+
+def test_on_a_gpu_the_flow_runs_on_the_host_beside_the_device():
+    """A warped frame on a GPU: the host's flow overlaps the device's work; the frame
+    costs the larger of the two plus its closing read-back."""
+    prog = load(SCHEDULES / "skipframe_warp.cw", network="tiny")
+    costs = schedule_costs(prog, load_device("titanx"), SIZE)
+    assert costs.overlaps_host
+    host = (costs.frame_overhead_ms + costs.flow_ms["dis"] + costs.fuse_host_ms)
+    device = sum(costs.warp_ms.values()) + costs.fuse_ms
+    warped = simulate(Planner(prog), costs, 2, timeline=2).timeline[1]
+    assert warped.latency_ms == pytest.approx(max(host, device) + costs.sync_ms)
+    assert warped.work_ms == pytest.approx(max(host, device))
 
 
 @pytest.mark.parametrize("rules, flows", [
@@ -161,7 +181,7 @@ def test_warp_schedule_latency_is_the_sum_its_plans_imply():
 ])
 def test_flow_and_composition_are_priced_once_per_frame_and_method(rules, flows):
     prog = program(rules)
-    costs = schedule_costs(prog, load_device("h100"), SIZE)
+    costs = in_turn(schedule_costs(prog, load_device("h100"), SIZE))
     assert sorted(costs.flow_ms) == sorted(flows)
     planner = Planner(prog)
     for t in (1, 2):
@@ -217,7 +237,8 @@ def test_compositions_are_priced_where_the_executor_composes(monkeypatch):
     executor.close()
     monkeypatch.undo()
     costs = schedule_costs(prog, load_device("titanx"), SIZE)
-    counting = replace(costs, frame_overhead_ms=0.0, fuse_ms=0.0, compose_ms=1.0,
+    counting = replace(costs, overlaps_host=False, frame_overhead_ms=0.0, fuse_ms=0.0,
+                       compose_ms=1.0,
                        stage_ms=dict.fromkeys(costs.stage_ms, 0.0),
                        flow_ms=dict.fromkeys(costs.flow_ms, 0.0),
                        warp_ms=dict.fromkeys(costs.warp_ms, 0.0))

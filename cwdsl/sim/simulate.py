@@ -89,7 +89,9 @@ def price(plan: FramePlan, costs: ScheduleCosts,
                 on_device, fl = on_device + costs.compose_ms, fl + costs.compose_flops
             motion += on_device
             flops += fl
-        if overlapped and isinstance(step, Flow):
+        if not overlapped:  # one processor: issuing a part is inside its own time
+            on_host = 0.0
+        elif isinstance(step, Flow):
             on_host, on_device = on_device, 0.0
         host, device = host + on_host, device + on_device
         host_total, device_total = host_total + on_host, device_total + on_device
