@@ -178,3 +178,27 @@ def clock_source(args):
     from cwdsl.ir.trace import ClockSource
 
     return ClockSource(args.trace, args.fire_rate, args.seed)
+
+
+def add_fast_path(p: argparse.ArgumentParser) -> None:
+    """How the executor runs the network: ``--channels-last``/``--no-channels-last``,
+    ``--compile``, ``--cuda-graphs`` (read back by :func:`fast_path`)."""
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="store weights and frames channels_last (NHWC); default: channels_last "
+                        "on CUDA and on CPUs, where it measured faster; --no-channels-last "
+                        "keeps torch's contiguous layout")
+    p.add_argument("--compile", action="store_true",
+                   help="run each stage and the fuse through torch.compile (compiles on the "
+                        "first frames of each input size: slow to start, faster after)")
+    p.add_argument("--cuda-graphs", action="store_true",
+                   help="capture each stage and the fuse once as a CUDA graph and replay it "
+                        "(needs --device cuda; cuts the launch cost of small stages)")
+
+
+def fast_path(args) -> dict:
+    """The executor options :func:`add_fast_path`'s flags name (``memory_format``,
+    ``compile``, ``cuda_graphs``); an ``InputError`` for CUDA graphs off CUDA."""
+    if args.cuda_graphs and not str(args.device).startswith("cuda"):
+        raise InputError(f"--cuda-graphs needs --device cuda (the device is {args.device})")
+    memory = {None: "auto", True: "channels_last", False: "contiguous"}[args.channels_last]
+    return {"memory_format": memory, "compile": args.compile, "cuda_graphs": args.cuda_graphs}

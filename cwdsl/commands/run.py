@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cwdsl.commands.options import add_command, positive_int
+from cwdsl.commands.options import add_command, add_fast_path, fast_path, positive_int
 from cwdsl.core.units import DTYPE_NAMES, parse_size
 
 
@@ -45,6 +45,7 @@ def register(sub) -> None:
                         "(and say so) instead of failing")
     p.add_argument("--sequential", action="store_true",
                    help="run pipelined stages one after the other instead of concurrently")
+    add_fast_path(p)
     p.add_argument("--no-oracle", action="store_true",
                    help="skip the comparison with the frame oracle on the demo")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -66,7 +67,7 @@ def handle(args) -> int:
         concurrency="sequential" if args.sequential else "auto",
         oracle=False if args.no_oracle else None, progress=not args.quiet,
         size=parse_size(args.size) if args.size else None, force=args.force,
-        keep_partial=args.keep_partial)
+        keep_partial=args.keep_partial, **fast_path(args))
     record = run(options, on_note=note)
     print(summary_table(record))
     if args.out:

@@ -6,7 +6,9 @@ to the previous frame, ``Warp`` moves a stage's last computed state to this fram
 flows since (:mod:`cwdsl.runtime.warp`), ``Measure`` evaluates a data-driven clock atom
 on the device, ``Fuse`` fuses the output stages' scores. ``Compute`` steps of one wave
 (stages that do not depend on each other within the frame: a pipeline) run concurrently:
-in CUDA streams ordered by events on a GPU, in worker threads on a CPU.
+in CUDA streams ordered by events on a GPU, in worker threads on a CPU. How a stage and
+the fuse run — eagerly, ``torch.compile``-d, replayed as CUDA graphs — is the
+:class:`~cwdsl.runtime.stagerun.StageRunner`'s business (:attr:`Executor.runner`).
 """
 from __future__ import annotations
 
@@ -24,9 +26,11 @@ from cwdsl.ir.nodes import MeasureNode
 from cwdsl.ir.plan import Cache, Compute, Flow, Fuse, Measure, Planner, Warp, Wave
 from cwdsl.nets.preprocess import normalize
 from cwdsl.nets.staged import StagedNetwork
+from cwdsl.runtime.device import memory_format as resolve_memory_format
 from cwdsl.runtime.device import resolve_device, torch_dtype
 from cwdsl.runtime.flow import OpticalFlow
 from cwdsl.runtime.measure import AtomState, AtomTest, PredictedState, Window, label_map
+from cwdsl.runtime.stagerun import StageRunner, make_runner
 from cwdsl.runtime.warp import StageWarp
 
 
@@ -44,7 +48,8 @@ class FrameResult:
     stage_ms: dict[str, float]
     """Per computed stage: its time in ms (CUDA events on a GPU, wall clock on a CPU)."""
     latency_ms: float
-    """Wall-clock ms of the whole step, from its call to the frame's last result."""
+    """Wall-clock ms of the whole step, from its call (the frame's upload and normalisation
+    included) to the frame's last result."""
     warped: tuple[str, ...] = ()
     """Stages that moved their last computed state to this frame by optical flow."""
     flow_ms: dict[str, float] = field(default_factory=dict)
@@ -87,17 +92,27 @@ class Executor:
 
     ``concurrency``: ``"auto"`` runs same-wave stages concurrently (streams on CUDA,
     threads on CPU); ``"sequential"`` runs them one after the other (for comparison).
+    ``memory_format``: ``"auto"`` (channels_last where it measured faster, see
+    :func:`cwdsl.runtime.device.memory_format`), ``"contiguous"`` or ``"channels_last"``;
+    ``net`` is moved to the device, dtype and format in place, and each frame's input
+    follows. ``compile``: each stage and the fuse through ``torch.compile``;
+    ``cuda_graphs``: each captured once per input shape as a CUDA graph and replayed (an
+    ``InputError`` on a CPU device). See :mod:`cwdsl.runtime.stagerun`.
     """
 
     def __init__(self, program: Program, net: StagedNetwork, device: str | torch.device = "cpu",
-                 dtype: str = "float32", concurrency: str = "auto"):
+                 dtype: str = "float32", concurrency: str = "auto", memory_format: str = "auto",
+                 compile: bool = False, cuda_graphs: bool = False):
         self.program = program
         self.planner = Planner(program)
         self.device = resolve_device(device)
         self.dtype = torch_dtype(dtype, self.device)
         if concurrency not in ("auto", "sequential"):
             raise ValueError(f"concurrency must be 'auto' or 'sequential', got {concurrency!r}")
-        self.net = net.to(self.device, self.dtype).eval()
+        self.memory_format = resolve_memory_format(memory_format, self.device, self.dtype)
+        self.net = net.to(self.device, self.dtype, memory_format=self.memory_format).eval()
+        self.runner: StageRunner = make_runner(self.net, self.device, compile, cuda_graphs)
+        self._channels_last = self.memory_format == torch.channels_last
         self.concurrency = concurrency
         self._stage = {s.name: s for s in program.stage_nodes}
         self._previous = {s: program.previous_stage(s) for s in program.stages}
@@ -134,9 +149,12 @@ class Executor:
     # -- one frame ---------------------------------------------------------------------
     def step(self, frame: Tensor) -> FrameResult:
         """Run the next frame: ``(1, 3, H, W)`` RGB in [0, 1] (see ``preprocess.frame_tensor``)."""
+        start = time.perf_counter()
         t = self._frame
         self._pixels = frame.to(self.device, non_blocking=True)
         self._input = normalize(self._pixels.float(), self.net.spec.norm).to(self.dtype)
+        if self._channels_last:
+            self._input = self._input.contiguous(memory_format=torch.channels_last)
         atom_values: dict[str, bool] = {}
         differences: dict[str, float] = {}
         stage_ms: dict[str, float] = {}
@@ -145,7 +163,6 @@ class Executor:
         composed: dict[str, dict[int, Tensor]] = {}  # per method: totals by start frame
         flow_ms: dict[str, float] = {}
         warp_ms: dict[str, float] = {}
-        start = time.perf_counter()
         with torch.inference_mode():
             for step in self.planner.walk(t, atom_values):
                 if isinstance(step, Wave):
@@ -227,13 +244,20 @@ class Executor:
         return 1e3 * (time.perf_counter() - began)
 
     def _compute(self, step: Compute, x: Tensor):
-        """Run one stage here and now (CPU, or CUDA without lanes); time it."""
+        """Run one stage here and now (CPU, or CUDA without lanes); time it: wall clock on
+        a CPU, CUDA events on the current stream (read after the frame's sync) on a GPU."""
+        stage = self._stage[step.stage]
         with torch.inference_mode():
-            start = time.perf_counter()
-            stage = self._stage[step.stage]
-            features, scores = self.net.run_stage(x, stage.first, stage.last, stage.heads)
             if self.device.type == "cuda":
-                torch.cuda.synchronize(self.device)
+                begin = torch.cuda.Event(enable_timing=True)
+                end = torch.cuda.Event(enable_timing=True)
+                begin.record()
+                features, scores = self.runner.run_stage(x, stage.first, stage.last,
+                                                         stage.heads)
+                end.record()
+                return features, scores, (begin, end)
+            start = time.perf_counter()
+            features, scores = self.runner.run_stage(x, stage.first, stage.last, stage.heads)
             return features, scores, 1e3 * (time.perf_counter() - start)
 
     def _launch_cuda(self, jobs):
@@ -253,7 +277,8 @@ class Executor:
             with torch.cuda.stream(stream):
                 begin.record(stream)
                 stage = self._stage[step.stage]
-                features, scores = self.net.run_stage(x, stage.first, stage.last, stage.heads)
+                features, scores = self.runner.run_stage(x, stage.first, stage.last,
+                                                         stage.heads)
                 end.record(stream)
             x.record_stream(stream)
             results.append((features, scores, (begin, end)))
@@ -285,4 +310,4 @@ class Executor:
 
     def _fuse(self, step: Fuse) -> Tensor:
         scores = {h: s for stage in step.stages for h, s in self._scores[stage].items()}
-        return self.net.fuse(scores, tuple(self._input.shape[-2:]))
+        return self.runner.fuse(scores, tuple(self._input.shape[-2:]))

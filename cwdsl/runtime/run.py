@@ -29,7 +29,7 @@ from cwdsl.nets import build_network
 from cwdsl.nets.bundled import bundled_weights, resolve_weights
 from cwdsl.nets.preprocess import frame_tensor, normalize
 from cwdsl.nets.weights import load_weights
-from cwdsl.runtime.device import resolve_device
+from cwdsl.runtime.device import MEMORY_FORMATS, resolve_device
 from cwdsl.runtime.encode import write_video
 from cwdsl.runtime.executor import Executor
 from cwdsl.runtime.legend import with_legend
@@ -61,6 +61,9 @@ class RunOptions:
     size: HW | None = None          # frames are resized to this (see cwdsl.runtime.sources)
     force: bool = False             # replace an --out folder that is not a previous run
     keep_partial: bool = False      # run on what a truncated or corrupt video decodes
+    memory_format: str = "auto"     # the executor's (see cwdsl.runtime.device.memory_format)
+    compile: bool = False           # stages and fuse through torch.compile
+    cuda_graphs: bool = False       # stages and fuse replayed as CUDA graphs (CUDA only)
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,11 @@ def _check_options(options: RunOptions) -> None:
         raise InputError("--save needs --out DIR")
     if options.video and options.frames_dir:
         raise InputError("give --video or --frames, not both")
+    if options.cuda_graphs and resolve_device(options.device).type != "cuda":
+        raise InputError(f"--cuda-graphs needs --device cuda (the device is {options.device})")
+    if options.memory_format not in MEMORY_FORMATS:
+        raise InputError(f"unknown memory format '{options.memory_format}'; use "
+                         f"{', '.join(MEMORY_FORMATS)}")
     if options.out:
         out = Path(os.path.abspath(options.out))
         inputs = (options.schedule, options.video, options.frames_dir,
@@ -167,7 +175,8 @@ def run(options: RunOptions, on_note: Callable[[str], None] | None = None) -> Ru
 
 def _execute(options: RunOptions, ready: Prepared, tmp: Path | None) -> RunRecord:
     program, net, source = ready.program, ready.net, ready.source
-    executor = Executor(program, net, options.device, options.dtype, options.concurrency)
+    executor = Executor(program, net, options.device, options.dtype, options.concurrency,
+                        options.memory_format, options.compile, options.cuda_graphs)
     compare_oracle = source.labels is not None if options.oracle is None else options.oracle
     frames_out: list[dict] = []
     totals = Totals(program.network.num_classes)
