@@ -35,6 +35,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
+import scipy.optimize
 
 from cwdsl.core.errors import InputError, file_error
 from cwdsl.core.netspec import get_network
@@ -156,29 +157,10 @@ def _rows(profile: Profile, cost: NetworkCost, bare: Roofline):
                _features((cost.measure_op(h),), bare, dt))
 
 
-def nnls(a: np.ndarray, b: np.ndarray, tol: float = 1e-12) -> np.ndarray:
-    """Non-negative least squares, ``argmin ||a x - b||`` with ``x >= 0`` (Lawson and
-    Hanson's active-set method)."""
-    n = a.shape[1]
-    free = np.zeros(n, dtype=bool)
-    x = np.zeros(n)
-    for _ in range(10 * n):
-        w = a.T @ (b - a @ x)
-        if free.all() or w[~free].max(initial=-np.inf) <= tol:
-            break
-        free[np.argmax(np.where(free, -np.inf, w))] = True
-        while True:
-            z = np.zeros(n)
-            z[free] = np.linalg.lstsq(a[:, free], b, rcond=None)[0]
-            if z[free].min() > 0:
-                x = z
-                break
-            bad = free & (z <= 0)
-            alpha = np.min(x[bad] / (x[bad] - z[bad]))
-            x = x + alpha * (z - x)
-            free &= x > tol
-            x[~free] = 0.0
-    return x
+def nnls(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Non-negative least squares, ``argmin ||a x - b||`` with ``x >= 0`` (SciPy's
+    Lawson-Hanson solver)."""
+    return scipy.optimize.nnls(a, b)[0]
 
 
 def _uncalibrated(base: DeviceSpec) -> DeviceSpec:
