@@ -9,6 +9,7 @@ from cwdsl.sim.cost import Cost, network_cost
 from cwdsl.core.errors import InputError
 from cwdsl.core.netspec import get_network
 from cwdsl.nets import build_network, count_macs, feature_sizes
+from cwdsl.nets.fcn import GROUPED
 
 PAPER_STAGES = (("conv1_1", "pool3", ("score_pool3",)), ("conv4_1", "pool4", ("score_pool4",)),
                 ("conv5_1", "fc7", ("score_fr",)))
@@ -24,7 +25,9 @@ def hooked_macs(name: str, hw) -> dict[str, int]:
     def hook(module, inputs, output):
         k = module.kernel_size[0] * module.kernel_size[1]
         if isinstance(module, nn.ConvTranspose2d):
-            macs = inputs[0].numel() * module.out_channels // module.groups * k
+            # FCN's upsamplers run grouped (one channel per group) on diagonal weights
+            groups = module.out_channels if getattr(module, "mode", None) == GROUPED else 1
+            macs = inputs[0].numel() * module.out_channels // (module.groups * groups) * k
         else:
             macs = output.numel() * module.in_channels // module.groups * k
         counts[module_names[module]] = counts.get(module_names[module], 0) + macs

@@ -5,7 +5,10 @@ The module has the layout of the widely used PyTorch conversion of the Caffe mod
 ``conv1_1`` .. ``fc7`` (conv1_1 pads 100, fc6 is an unpadded 7x7 conv, ReLU after every
 conv, max pooling in ceil mode, dropout omitted as it is the identity at inference),
 1x1 heads ``score_fr``, ``score_pool3``, ``score_pool4`` and bilinear-initialised
-transposed convs ``upscore2``, ``upscore_pool4``, ``upscore8`` (no bias).
+transposed convs ``upscore2``, ``upscore_pool4``, ``upscore8`` (no bias). While an
+upsampler's weights are diagonal (class i feeds only class i, as bilinear ones are) it runs
+grouped, one channel per group as the authors' Caffe nets do, c× less work than the full
+c×c transposed conv; :meth:`FCN.fast_paths` says which way each runs.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ ATONCE_RATIO = 100.0
 
 # Heads in the reference module's order (this fixes the state dict's key order).
 _HEADS = ("score_fr", "score_pool3", "score_pool4")
+UPSAMPLERS = ("upscore2", "upscore_pool4", "upscore8")
 
 
 def bilinear_kernel(channels: int, kernel: int) -> Tensor:
@@ -48,6 +52,69 @@ def bilinear_kernel(channels: int, kernel: int) -> Tensor:
     weight = torch.zeros(channels, channels, kernel, kernel, device="cpu")
     weight[range(channels), range(channels)] = filt
     return weight
+
+
+GROUPED = "grouped (diagonal weights)"
+FULL = "full"
+
+
+class Upsampler(nn.ConvTranspose2d):
+    """A c→c transposed conv without bias, initialised bilinear (:func:`bilinear_kernel`),
+    that runs grouped (``groups=c`` on the weights' diagonal) while its weights are diagonal:
+    every off-diagonal kernel exactly zero (-0.0 included; NaN is not zero). Same module,
+    parameter and state dict as ``nn.ConvTranspose2d``; only the kernel that runs differs.
+
+    Diagonality is decided when the weights change, never per forward: at construction
+    (bilinear: diagonal, on any device), after every ``load_state_dict`` that reaches this
+    module (a post hook; ``load_weights`` calls it; a meta weight holds no values, so the
+    decision stays) and on ``train()``/``eval()`` after the weight may have learned. While
+    autograd may need the weight's gradient (grad enabled and ``weight.requires_grad``: the
+    off-diagonal entries get gradients too) the full kernel runs, and keeps running until the
+    next check. After editing the weight in place by hand, call :meth:`recheck`.
+    """
+
+    def __init__(self, channels: int, kernel: int, stride: int):
+        super().__init__(channels, channels, kernel, stride=stride, bias=False)
+        with torch.no_grad():
+            self.weight.copy_(bilinear_kernel(channels, kernel))
+        self.diagonal = True
+        self._stale = False
+        self.register_load_state_dict_post_hook(_recheck_after_load)
+
+    def recheck(self) -> bool:
+        """Decide again from the weights whether they are diagonal (kept as it is for a
+        meta weight, which has no values); returns the decision."""
+        w = self.weight.detach()
+        if not w.is_meta:
+            off = ~torch.eye(w.shape[0], w.shape[1], dtype=torch.bool, device=w.device)
+            self.diagonal = w.shape[0] == w.shape[1] and not bool(w[off].any())
+        self._stale = False
+        return self.diagonal
+
+    def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
+        if self.diagonal and not self._stale and output_size is None:
+            if not (torch.is_grad_enabled() and self.weight.requires_grad):
+                w = self.weight.diagonal(dim1=0, dim2=1).permute(2, 0, 1).unsqueeze(1)
+                return F.conv_transpose2d(x, w, None, self.stride, self.padding,
+                                          self.output_padding, self.out_channels,
+                                          self.dilation)  # w: (c, 1, k, k)
+            self._stale = True  # the weight may learn: full until the next check
+        return super().forward(x, output_size)
+
+    def train(self, mode: bool = True) -> Upsampler:
+        super().train(mode)
+        if self._stale:
+            self.recheck()
+        return self
+
+    @property
+    def mode(self) -> str:
+        """How the next no-grad forward runs: :data:`GROUPED` or :data:`FULL`."""
+        return GROUPED if self.diagonal and not self._stale else FULL
+
+
+def _recheck_after_load(module: Upsampler, incompatible_keys) -> None:
+    module.recheck()  # a module-level function, so the module still pickles
 
 
 def _geometry_key(layer):
@@ -110,7 +177,8 @@ class FCN(StagedNetwork):
     :data:`~cwdsl.core.netspec.TINY`, or any spec for which :func:`is_fcn8s_kind` holds).
 
     Convs get PyTorch's default initialisation (load trained weights with
-    :func:`cwdsl.nets.weights.load_weights`); the upsamplers are bilinear.
+    :func:`cwdsl.nets.weights.load_weights`); the upsamplers are bilinear
+    :class:`Upsampler` modules, grouped while their weights are diagonal.
     """
 
     def head_window(self, name: str, input_hw: Sequence[int]) -> tuple[slice, slice]:
@@ -137,13 +205,9 @@ class FCN(StagedNetwork):
         c = spec.num_classes
         for name in _HEADS:
             self.add_module(name, nn.Conv2d(channels[spec.head(name).reads], c, 1))
-        self.upscore2 = nn.ConvTranspose2d(c, c, UPSCORE2[0], stride=UPSCORE2[1], bias=False)
-        self.upscore8 = nn.ConvTranspose2d(c, c, UPSCORE8[0], stride=UPSCORE8[1], bias=False)
-        self.upscore_pool4 = nn.ConvTranspose2d(c, c, UPSCORE_POOL4[0],
-                                                stride=UPSCORE_POOL4[1], bias=False)
-        with torch.no_grad():
-            for up in (self.upscore2, self.upscore8, self.upscore_pool4):
-                up.weight.copy_(bilinear_kernel(c, up.kernel_size[0]))
+        self.upscore2 = Upsampler(c, *UPSCORE2)
+        self.upscore8 = Upsampler(c, *UPSCORE8)
+        self.upscore_pool4 = Upsampler(c, *UPSCORE_POOL4)
         self._relu = frozenset(layer.name for layer in spec.layers if layer.kind == "conv")
         self._input_scale = {h.name: h.input_scale for h in spec.heads if h.input_scale != 1}
         self._geometry: dict[HW, FuseGeometry] = {}
@@ -158,6 +222,15 @@ class FCN(StagedNetwork):
             raise ValueError(f"network {self.spec.name} has no head {name!r}")
         scale = self._input_scale.get(name)
         return self._modules[name](features if scale is None else features * scale)
+
+    def fast_paths(self) -> dict[str, str]:
+        """``{"upsamplers": mode}``: :data:`GROUPED` when all three upsamplers' weights are
+        diagonal (bilinear, as trained FCN-8s keep them), :data:`FULL` when none are,
+        else each upsampler's name and mode (see :class:`Upsampler`)."""
+        modes = {name: self._modules[name].mode for name in UPSAMPLERS}
+        if len(set(modes.values())) == 1:
+            return {"upsamplers": next(iter(modes.values()))}
+        return {"upsamplers": "; ".join(f"{n}: {m}" for n, m in modes.items())}
 
     def weights_problem(self) -> str | None:
         """Why loaded weights, though they fit every key and shape, are not this network's:

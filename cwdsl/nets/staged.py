@@ -149,6 +149,12 @@ class StagedNetwork(nn.Module, ABC):
                              f"channels, but the network has {self.spec.num_classes} classes")
         return out
 
+    def fast_paths(self) -> dict[str, str]:
+        """Faster kernels this network runs in place of its reference ops, as part → how it
+        runs now (e.g. FCN's ``{"upsamplers": "grouped (diagonal weights)"}``); the outputs
+        are those of the reference ops up to rounding. Empty by default: none."""
+        return {}
+
     def head_window(self, name: str, input_hw: Sequence[int]) -> tuple[slice, slice]:
         """The part of head ``name``'s map that looks at the image (all of it by default;
         FCNs with padded inputs override this). Label differences over region ``image``
