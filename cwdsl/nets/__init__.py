@@ -7,11 +7,12 @@
 - :class:`FCN`: FCN-8s for the VGG-kind specs ``fcn8s`` and ``tiny``;
 - :class:`ESPNet`: ESPNet (``espnet``), loading the released checkpoint as it is;
 - :func:`stage_module`: register any user ``nn.Module`` trunk and heads as a network;
-- :func:`build_network`: the module of a registered network;
+- :func:`build_network`: the module of a registered network; :func:`meta_network` the same
+  on the meta device, with the fast paths its bundled weights run;
 - :func:`count_macs`: per-layer MACs by ``FlopCounterMode`` on meta tensors;
 - :func:`feature_sizes`: layer output sizes from the description alone.
 """
-from cwdsl.nets.build import build_network
+from cwdsl.nets.build import build_network, meta_network
 from cwdsl.nets.fcn import FCN, FuseGeometry, bilinear_kernel, fuse_geometry, is_fcn8s_kind
 from cwdsl.nets.flops import MacCount, count_macs
 from cwdsl.nets.geometry import feature_sizes
@@ -22,6 +23,6 @@ from cwdsl.nets.staged import Features, FuseFn, StagedNetwork, walk_trunk
 __all__ = [
     "ESPNet", "FCN", "Features", "FuseFn", "FuseGeometry", "MacCount", "ModuleNetwork",
     "StagedNetwork", "bilinear_kernel", "build_network", "count_macs", "feature_sizes",
-    "fuse_geometry", "is_espnet_kind", "is_fcn8s_kind", "resize_sum", "stage_module",
-    "walk_trunk",
+    "fuse_geometry", "is_espnet_kind", "is_fcn8s_kind", "meta_network", "resize_sum",
+    "stage_module", "walk_trunk",
 ]

@@ -7,9 +7,11 @@ import torch
 
 from cwdsl.core.errors import InputError
 from cwdsl.core.netspec import NetworkSpec, get_network
+from cwdsl.nets.bundled import bundled_weights
 from cwdsl.nets.espnet import ESPNet, is_espnet_kind
 from cwdsl.nets.fcn import FCN, is_fcn8s_kind
 from cwdsl.nets.staged import StagedNetwork
+from cwdsl.nets.weights import read_state_dict
 
 
 def build_network(spec: NetworkSpec | str, *, device: torch.device | str | None = None
@@ -53,3 +55,16 @@ def build_network(spec: NetworkSpec | str, *, device: torch.device | str | None 
     if device is not None:
         net = net.to(device)
     return net.eval()
+
+
+def meta_network(spec: NetworkSpec | str) -> StagedNetwork:
+    """``spec``'s network on the meta device (nothing allocated), running the fast paths
+    its bundled weights would (:meth:`StagedNetwork.adopt_fast_paths`; e.g. the demo
+    network's learned upsamplers run full, seeded FCN-8s's bilinear ones grouped): what
+    FLOP counts and the cost model trace."""
+    spec = get_network(spec) if isinstance(spec, str) else spec
+    net = build_network(spec, device="meta")
+    bundled = bundled_weights(spec.name)
+    if bundled is not None:
+        net.adopt_fast_paths(read_state_dict(bundled))
+    return net

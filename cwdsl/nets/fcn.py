@@ -91,6 +91,14 @@ class Upsampler(nn.ConvTranspose2d):
         self._stale = False
         return self.diagonal
 
+    def decide(self, weight: Tensor) -> bool:
+        """Decide from ``weight`` (this module's shape, real values) instead of its own: a
+        meta network's way to run as the weights it stands for would (the cost model)."""
+        off = ~torch.eye(weight.shape[0], weight.shape[1], dtype=torch.bool)
+        self.diagonal = weight.shape[0] == weight.shape[1] and not bool(weight.cpu()[off].any())
+        self._stale = False
+        return self.diagonal
+
     def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
         if self.diagonal and not self._stale and output_size is None:
             if not (torch.is_grad_enabled() and self.weight.requires_grad):
@@ -231,6 +239,11 @@ class FCN(StagedNetwork):
         if len(set(modes.values())) == 1:
             return {"upsamplers": next(iter(modes.values()))}
         return {"upsamplers": "; ".join(f"{n}: {m}" for n, m in modes.items())}
+
+    def adopt_fast_paths(self, state: Mapping[str, Tensor]) -> None:
+        for name in UPSAMPLERS:
+            if f"{name}.weight" in state:
+                self._modules[name].decide(state[f"{name}.weight"])
 
     def weights_problem(self) -> str | None:
         """Why loaded weights, though they fit every key and shape, are not this network's:

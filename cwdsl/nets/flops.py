@@ -11,7 +11,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from cwdsl.core.netspec import NetworkSpec
-from cwdsl.nets.build import build_network
+from cwdsl.nets.build import meta_network
 from cwdsl.nets.staged import walk_trunk
 from cwdsl.core.units import HW
 
@@ -47,7 +47,7 @@ def count_macs(spec: NetworkSpec | str, input_hw: Sequence[int], *, batch: int =
                fuse_heads: Collection[str] | None = None) -> MacCount:
     """Count the MACs of every layer and head of ``spec`` for an input of ``input_hw``,
     and of the fuse of ``fuse_heads`` (default: all heads)."""
-    net = build_network(spec, device="meta")
+    net = meta_network(spec)
     spec = net.spec
     hw = (int(input_hw[0]), int(input_hw[1]))
     x = torch.empty(batch, spec.in_channels, *hw, device="meta")

@@ -155,6 +155,10 @@ class StagedNetwork(nn.Module, ABC):
         are those of the reference ops up to rounding. Empty by default: none."""
         return {}
 
+    def adopt_fast_paths(self, state: Mapping[str, Tensor]) -> None:
+        """Take the :meth:`fast_paths` the weights in ``state`` would give, without loading
+        them (a meta network traced for the cost of running those weights). None here."""
+
     def head_window(self, name: str, input_hw: Sequence[int]) -> tuple[slice, slice]:
         """The part of head ``name``'s map that looks at the image (all of it by default;
         FCNs with padded inputs override this). Label differences over region ``image``

@@ -31,7 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from cwdsl.core.clockmodel import ClockModel
 from cwdsl.core.errors import InputError, InternalError
 from cwdsl.core.netspec import IMAGE, NetworkSpec, get_network
-from cwdsl.nets import build_network, count_macs, walk_trunk
+from cwdsl.nets import count_macs, meta_network, walk_trunk
 from cwdsl.nets.preprocess import normalize
 from cwdsl.runtime.device import torch_dtype
 from cwdsl.runtime.measure import Window, label_map, quiet_atom
@@ -158,7 +158,7 @@ class TraceSession:
     """A meta network and a way to trace calls on it."""
 
     def __init__(self, spec: NetworkSpec, dtype: torch.dtype):
-        self.net = build_network(spec, device="meta").to(dtype)
+        self.net = meta_network(spec).to(dtype)
         self.weights = frozenset(id(t) for t in (*self.net.parameters(), *self.net.buffers()))
 
     def trace(self, name: str, fn: Callable, *args) -> tuple[OpCost, object]:
