@@ -1,10 +1,14 @@
 """Executor speed: overhead over a plain forward, realised time of schedules, pipelines.
 
-  python benchmarks/bench_executor.py [--device cpu|cuda] [--frames N] [--fcn8s-size 256]
+  python benchmarks/bench_executor.py [--device cpu|cuda] [--dtype float32] [--frames N]
+      [--size 256x256] [--memory-format auto|contiguous|channels_last] [--cuda-graphs]
+      [--compile] [--nets tiny,fcn8s]
 
 Targets (issue: executor): oracle-schedule overhead ≤ 2% for fcn8s at 256x256, ≤ 10% for
 tiny. Weights are random (timing does not depend on them). Frame 0 (computed in full,
-warm-up) is excluded from every mean.
+warm-up) is excluded from every mean. The plain forward runs in the executor's memory
+format (``--memory-format``, default auto: channels_last; see
+``cwdsl.runtime.device.memory_format``), so the overhead compares like with like.
 """
 from __future__ import annotations
 
@@ -22,7 +26,9 @@ from _common import machine  # noqa: E402
 from cwdsl import load  # noqa: E402
 from cwdsl.runtime.executor import Executor  # noqa: E402
 from cwdsl.nets import build_network  # noqa: E402
+from cwdsl.core.units import parse_size  # noqa: E402
 from cwdsl.nets.preprocess import normalize  # noqa: E402
+from cwdsl.runtime.device import memory_format  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEDULES = ("oracle", "alternating", "exponential", "skipframe", "adaptive", "pipeline2",
@@ -34,13 +40,20 @@ def sync(device):
         torch.cuda.synchronize(device)
 
 
+FAST = {"memory_format": "auto"}
+"""The executor options of this run (``--memory-format``, ``--cuda-graphs``, ``--compile``)."""
+
+
 def plain_ms(net, frames, device, dtype) -> list[float]:
+    fmt = memory_format(FAST["memory_format"], device, dtype)
+    net.to(memory_format=fmt)
     times = []
     with torch.inference_mode():
         for x in frames:
             sync(device)
             start = time.perf_counter()
-            net(normalize(x.to(device), net.spec.norm).to(dtype))
+            inp = normalize(x.to(device), net.spec.norm).to(dtype)
+            net(inp if fmt == torch.contiguous_format else inp.contiguous(memory_format=fmt))
             sync(device)
             times.append(1e3 * (time.perf_counter() - start))
     return times
@@ -49,7 +62,8 @@ def plain_ms(net, frames, device, dtype) -> list[float]:
 def schedule_ms(name, net_name, net, frames, device, dtype, concurrency="auto"):
     program = load(ROOT / "schedules" / f"{name}.cw", network=net_name)
     ex = Executor(program, net, device, {torch.float32: "float32", torch.float16: "float16",
-                                          torch.bfloat16: "bfloat16"}[dtype], concurrency)
+                                          torch.bfloat16: "bfloat16"}[dtype], concurrency,
+                  **FAST)
     results = [ex.step(x) for x in frames]
     ex.close()
     return [r.latency_ms for r in results], results
@@ -117,14 +131,31 @@ def main():
     parser.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"))
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--fcn8s-size", type=int, default=256)
+    parser.add_argument("--size", metavar="HxW",
+                        help="fcn8s's size (default: --fcn8s-size squared); tiny stays 128x128")
     parser.add_argument("--fcn8s-frames", type=int, default=8)
+    parser.add_argument("--nets", default="tiny,fcn8s", help="comma-separated subset")
+    parser.add_argument("--memory-format", default="auto",
+                        choices=("auto", "contiguous", "channels_last"),
+                        help="the executor's and the plain forward's (default auto)")
+    parser.add_argument("--cuda-graphs", action="store_true",
+                        help="the executor replays each stage as a CUDA graph (cuda only)")
+    parser.add_argument("--compile", action="store_true",
+                        help="the executor runs each stage through torch.compile")
     args = parser.parse_args()
     device = torch.device(args.device)
     dtype = getattr(torch, args.dtype)
+    FAST.update(memory_format=args.memory_format, cuda_graphs=args.cuda_graphs,
+                compile=args.compile)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else machine()
-    print(f"machine: {name}; torch {torch.__version__}, {torch.get_num_threads()} threads")
-    bench_network("tiny", (128, 128), args.frames, device, dtype)
-    bench_network("fcn8s", (args.fcn8s_size,) * 2, args.fcn8s_frames, device, dtype)
+    print(f"machine: {name}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"executor {FAST}")
+    nets = args.nets.split(",")
+    if "tiny" in nets:
+        bench_network("tiny", (128, 128), args.frames, device, dtype)
+    if "fcn8s" in nets:
+        size = parse_size(args.size) if args.size else (args.fcn8s_size,) * 2
+        bench_network("fcn8s", size, args.fcn8s_frames, device, dtype)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ schedules run round-robin, ``--rounds`` times; a measured time is the median of 
 Target (issue: simulator): within ±10%.
 
   python benchmarks/bench_fidelity.py [--fcn8s-size 256] [--frames 40]
+  python benchmarks/bench_fidelity.py --device cuda --dtype float16 --size 500x500 --nets fcn8s
   python benchmarks/bench_fidelity.py --nets tiny --schedules skipframe,skipframe_warp,dff_cache,dff,accel
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine  # noqa: E402
 
 from cwdsl import load  # noqa: E402
+from cwdsl.core.units import parse_size  # noqa: E402
 from cwdsl.demo.scenes import generate_clip  # noqa: E402
 from cwdsl.sim.devices import load_device, schedule_costs  # noqa: E402
 from cwdsl.runtime.executor import Executor  # noqa: E402
@@ -41,10 +43,11 @@ SCHEDULES = ("oracle", "alternating", "exponential", "skipframe", "adaptive", "p
 
 
 def fidelity(net_name: str, size: tuple[int, int], frames: int, weights,
-             repeats: int, rounds: int, schedules=SCHEDULES) -> list[tuple]:
+             repeats: int, rounds: int, schedules=SCHEDULES, device: str = "cpu",
+             dtype: str = "float32", executor_options: dict | None = None) -> list[tuple]:
     with tempfile.TemporaryDirectory() as tmp:
-        profile = run_profile(net_name, size, out=Path(tmp) / "p.json", weights=weights,
-                              progress=False, repeats=repeats)
+        profile = run_profile(net_name, size, device, dtype, out=Path(tmp) / "p.json",
+                              weights=weights, progress=False, repeats=repeats)
         device = load_device(profile)
     torch.manual_seed(0)
     net = build_network(net_name)
@@ -60,7 +63,7 @@ def fidelity(net_name: str, size: tuple[int, int], frames: int, weights,
     results = {}
     for _ in range(rounds):
         for name, program in programs.items():
-            executor = Executor(program, net)
+            executor = Executor(program, net, device, dtype, **(executor_options or {}))
             results[name] = [executor.step(x) for x in xs]
             executor.close()
             means[name].append(statistics.mean(r.latency_ms for r in results[name][1:]))
@@ -81,6 +84,15 @@ def main():
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--fcn8s-size", type=int, default=256)
     parser.add_argument("--fcn8s-frames", type=int, default=12)
+    parser.add_argument("--size", metavar="HxW",
+                        help="fcn8s's size (default: --fcn8s-size squared); tiny stays 128x128")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"))
+    parser.add_argument("--memory-format", default="auto",
+                        choices=("auto", "contiguous", "channels_last"),
+                        help="the executor's (default auto)")
+    parser.add_argument("--cuda-graphs", action="store_true",
+                        help="the executor replays each stage as a CUDA graph (cuda only)")
     parser.add_argument("--repeats", type=int, default=9, help="profile repeats per part")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each schedule")
     parser.add_argument("--nets", default="tiny,fcn8s", help="comma-separated subset")
@@ -88,9 +100,14 @@ def main():
                         help="comma-separated schedules/ names (default: the paper's five and "
                              "pipeline3)")
     args = parser.parse_args()
-    print(f"machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    card = f"; card: {torch.cuda.get_device_name(args.device)}" \
+        if args.device.startswith("cuda") else ""
+    print(f"machine: {machine()}{card}; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads; {args.device} {args.dtype}")
+    fcn8s_size = parse_size(args.size) if args.size else (args.fcn8s_size,) * 2
     cases = [("tiny", (128, 128), args.frames, bundled_weights("tiny")),
-             ("fcn8s", (args.fcn8s_size,) * 2, args.fcn8s_frames, None)]
+             ("fcn8s", fcn8s_size, args.fcn8s_frames, None)]
+    options = {"memory_format": args.memory_format, "cuda_graphs": args.cuda_graphs}
     for net_name, size, frames, weights in cases:
         if net_name not in args.nets.split(","):
             continue
@@ -98,7 +115,7 @@ def main():
         print(f"{'schedule':<16}{'measured ms':>12}{'simulated ms':>13}{'error':>9}{'s3 on':>8}")
         for name, measured, simulated, error, fired in fidelity(
                 net_name, size, frames, weights, args.repeats, args.rounds,
-                tuple(args.schedules.split(","))):
+                tuple(args.schedules.split(",")), args.device, args.dtype, options):
             print(f"{name:<16}{measured:>12.2f}{simulated:>13.2f}{error:>+8.1f}%{100 * fired:>7.0f}%")
 
 

@@ -79,10 +79,14 @@ def run(executor: Executor, frames) -> list:
     return results
 
 
-def assert_same(got, want, atol=1e-4, rtol=1e-4):
+def assert_same(got, want, atol=1e-4, rtol=1e-4, labels_off=0.0):
+    """Same stages computed, same labels (or at most a ``labels_off`` fraction differing:
+    float16 near-ties), scores close."""
+    assert len(got) == len(want)
     for a, b in zip(got, want):
         assert a.computed == b.computed
-        assert torch.equal(a.labels.cpu(), b.labels.cpu()), f"frame {a.frame}"
+        off = (a.labels.cpu() != b.labels.cpu()).float().mean().item()
+        assert off <= labels_off, f"frame {a.frame}: {100 * off:.3f}% of labels differ"
         torch.testing.assert_close(a.scores.float().cpu(), b.scores.float().cpu(),
                                    atol=atol, rtol=rtol)
 
@@ -109,6 +113,19 @@ def test_memory_format_names():
     assert memory_format("auto", cpu, torch.bfloat16) == torch.channels_last
     with pytest.raises(InputError, match="memory format"):
         memory_format("nhwc", cpu, torch.float32)
+
+
+def test_channels_last_on_espnet_agrees_with_contiguous():
+    torch.manual_seed(0)
+    net = build_network("espnet").eval()
+    oracle = compile_text(
+        "network espnet\nstage s1 = level1 .. b1 head feat_l1\n"
+        "stage s2 = level2_0 .. b2 head level3_C\nstage s3 = level3_0 .. b3 head score_l3\n"
+        "compute s1 when 1\ncompute s2 when 1 delay 1\ncompute s3 when every 2\n"
+        "output fuse(s1, s2, s3)\n", "<espnet>")
+    xs = moving(4, (48, 64))
+    contiguous = run(Executor(oracle, net, memory_format="contiguous"), xs)
+    assert_same(run(Executor(oracle, net, memory_format="channels_last"), xs), contiguous)
 
 
 # -- latency from the call --------------------------------------------------------------------
@@ -213,20 +230,28 @@ def test_cuda_graphs_equal_eager_over_a_clip(schedule, concurrency, dtype):
     graphed = Executor(program(schedule), net, "cuda", dtype, concurrency, cuda_graphs=True)
     got = run(graphed, xs)
     tol = 1e-4 if dtype == "float32" else 1e-2
-    assert_same(got, eager, atol=tol, rtol=tol)
+    assert_same(got, eager, atol=tol, rtol=tol, labels_off=0.0 if dtype == "float32" else 1e-3)
     assert graphed.runner.graphs == len(program(schedule).stages) + 1
     assert all(isinstance(ms, float) for r in got for ms in r.stage_ms.values())
 
 
 @CUDA
 def test_cuda_graphs_on_fcn8s_pipeline_and_a_new_size():
+    """fcn8s's stages as graphs; a new input size (after a reset: a pipeline cannot mix
+    sizes) captures new graphs beside the old ones."""
     net = fcn8s()
-    xs = [torch.rand(1, 3, 96, 96, generator=torch.Generator().manual_seed(i)) for i in range(5)]
-    xs += [torch.rand(1, 3, 64, 80, generator=torch.Generator().manual_seed(i)) for i in range(3)]
     for schedule in ("pipeline3", "skipframe"):
-        eager = run(Executor(program(schedule, "fcn8s"), net, "cuda"), xs)
+        eager = Executor(program(schedule, "fcn8s"), net, "cuda")
         graphed = Executor(program(schedule, "fcn8s"), net, "cuda", cuda_graphs=True)
-        assert_same(run(graphed, xs), eager, atol=1e-3, rtol=1e-3)
+        for size in ((96, 96), (64, 80), (96, 96)):
+            xs = moving(5, size)
+            eager.reset()
+            graphed.reset()
+            assert_same([graphed.step(x) for x in xs], [eager.step(x) for x in xs],
+                        atol=1e-3, rtol=1e-3)
+        assert graphed.runner.graphs == 2 * (len(program(schedule, "fcn8s").stages) + 1)
+        eager.close()
+        graphed.close()
 
 
 @CUDA
@@ -265,3 +290,15 @@ def test_run_options_reach_the_executor(monkeypatch):
                  "--quiet", "--no-oracle"]) == 0
     assert made[0].memory_format == torch.contiguous_format
     assert made[0].runner.kind == "eager"
+
+
+@CUDA
+@pytest.mark.slow
+def test_compiled_cuda_graphs_equal_eager():
+    xs = moving(8)
+    net = tiny()
+    for schedule in ("oracle", "pipeline3"):
+        eager = run(Executor(program(schedule), net, "cuda"), xs)
+        both = Executor(program(schedule), net, "cuda", compile=True, cuda_graphs=True)
+        assert both.runner.kind == "graphed compiled"
+        assert_same(run(both, xs), eager, atol=1e-3, rtol=1e-3)

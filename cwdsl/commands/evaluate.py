@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cwdsl.commands.options import (add_command, add_data_options, eval_network, eval_setup,
-                                    size_phrase)
+from cwdsl.commands.options import (add_command, add_data_options, add_fast_path,
+                                    eval_network, eval_setup, fast_path, size_phrase)
 from cwdsl.core.errors import InputError
 
 
@@ -17,6 +17,7 @@ def register(sub) -> None:
     p.add_argument("schedules", nargs="+", metavar="SCHEDULE",
                    help="schedule files (.cw) to score on one network")
     add_data_options(p)
+    add_fast_path(p)
     p.add_argument("--timeline", metavar="OUT.png",
                    help="plot when each schedule computed every stage on the first clip (Fig. 7)")
     p.add_argument("--curve", metavar="OUT.png",
@@ -39,6 +40,7 @@ def handle(args) -> int:
     from cwdsl.ir.graph import load
 
     network = eval_network(args)
+    executor_options = fast_path(args)
     check_plot_path(args.timeline)
     check_plot_path(args.curve)
     if args.curve and args.timeline and Path(args.curve).resolve() == Path(args.timeline).resolve():
@@ -46,7 +48,8 @@ def handle(args) -> int:
     programs = [load(path, network) for path in args.schedules]
     weights, model, data = eval_setup(args, programs)
     rows = evaluate_schedules(data, weights, programs, args.device, model,
-                              progress=not args.quiet, size=args.size)
+                              progress=not args.quiet, size=args.size,
+                              executor_options=executor_options)
     net = programs[0].network.name
     if args.json:
         print(json.dumps({"data": data.description, "network": net, "weights": weights,

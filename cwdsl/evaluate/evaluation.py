@@ -148,9 +148,11 @@ def labels_at(scores: torch.Tensor, hw: HW) -> np.ndarray:
 
 def evaluate_schedules(data: EvalData, weights: str, programs: Sequence[Program],
                        device: str = "cpu", sim_device: DeviceModel | str = "titanx",
-                       progress: bool = True, size: HW | None = None) -> list[ScoreRow]:
+                       progress: bool = True, size: HW | None = None,
+                       executor_options: dict | None = None) -> list[ScoreRow]:
     """Score every program on ``data`` (see the module's docstring); one row each. ``size``:
-    the (height, width) the network runs at (None: each frame's own)."""
+    the (height, width) the network runs at (None: each frame's own); ``executor_options``:
+    the :class:`Executor`'s ``memory_format``, ``compile``, ``cuda_graphs``."""
     model = load_device(sim_device) if isinstance(sim_device, str) else sim_device
     nets = {}
     rows = []
@@ -161,20 +163,21 @@ def evaluate_schedules(data: EvalData, weights: str, programs: Sequence[Program]
             if name not in nets:
                 nets[name] = prepare_network(program.network, weights, device)
             bar.set_description(f"eval {program.name}")
-            score = _score(program, nets[name], data, device, model, bar, size)
+            score = _score(program, nets[name], data, device, model, bar, size,
+                           executor_options or {})
             rows.append(score.summary(name, model.name))
     return rows
 
 
 def _score(program: Program, net, data: EvalData, device: str, model: DeviceModel,
-           bar, size: HW | None) -> ScheduleScore:
+           bar, size: HW | None, executor_options: dict) -> ScheduleScore:
     planner = Planner(program)
     score = ScheduleScore(program.name, program.network.num_classes)
     background = has_background(program.network.class_names)
     costs = {}
     all_stages = set(program.stages)
     for c, clip in enumerate(data.clips):
-        executor = Executor(program, net, device)
+        executor = Executor(program, net, device, **executor_options)
         trace, previous = [], None
         try:
             for t, (rgb, truth) in enumerate(zip(clip.frames, clip.labels)):

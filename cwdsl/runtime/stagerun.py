@@ -22,6 +22,7 @@ time the same path by calling a runner's :meth:`~StageRunner.run_stage` and
 from __future__ import annotations
 
 import threading
+import types
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
@@ -99,19 +100,27 @@ class CompiledRunner(StageRunner):
         self._seen: set[tuple] = set()
         self._lock = threading.Lock()
 
-    def _compile(self, fn):
-        return torch.compile(fn, dynamic=False, mode=self.mode)
+    def _compile(self, fn, name: str):
+        # Dynamo keeps its compiled code on the function's code object, with guards on the
+        # closure: every stage of every runner would share stage_function's one code
+        # object and soon pass torch's recompile limit (then run eagerly, unsaid). A copy
+        # of the code per function gives each its own cache.
+        code = fn.__code__.replace(co_name=name)
+        own = types.FunctionType(code, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+        return torch.compile(own, dynamic=False, mode=self.mode)
 
     def stage_fn(self, plan: StagePlan) -> StageFn:
         fn = self._stages.get(plan)
         if fn is None:
-            fn = self._stages[plan] = self._compile(stage_function(self.net, plan))
+            fn = self._stages[plan] = self._compile(stage_function(self.net, plan),
+                                                    f"stage_{plan.first}_{plan.last}")
         return fn
 
     def fuse_fn(self, input_hw: tuple[int, int]) -> FuseFn:
         fn = self._fuses.get(input_hw)
         if fn is None:
-            fn = self._fuses[input_hw] = self._compile(fuse_function(self.net, input_hw))
+            fn = self._fuses[input_hw] = self._compile(fuse_function(self.net, input_hw),
+                                                       f"fuse_{input_hw[0]}x{input_hw[1]}")
         return fn
 
     def _call(self, key: tuple, fn, arg):
