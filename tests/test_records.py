@@ -80,13 +80,15 @@ def test_run_record_json_shape(tmp_path, capsys):
                  "--quiet"]) == 0
     record = json.loads((out / "run.json").read_text())
     assert list(record) == ["cwdsl_run", "started", "schedule", "network", "weights", "device",
-                            "device_name", "dtype", "concurrency", "torch", "source", "size",
-                            "atoms", "frames", "summary", "notes"]
+                            "device_name", "dtype", "concurrency", "executor", "torch", "source",
+                            "size", "atoms", "frames", "summary", "notes"]
     assert list(record["summary"]) == [
         "frames", "latency_ms_mean", "latency_ms_p50", "latency_ms_p99", "fps",
         "computed_fraction", "all_stages_fraction", "stage_ms_mean", "note", "mean_iu",
         "pixel_accuracy", "oracle_mean_iu", "oracle_agreement", "mean_iu_vs_oracle"]
     assert list(record["schedule"]) == ["path", "name", "text"]
+    assert record["executor"] == {"memory_format": "channels_last", "compile": False,
+                                  "cuda_graphs": False}
     assert "stage     computed   mean ms" in capsys.readouterr().out
 
 

@@ -13,6 +13,7 @@ from cwdsl.core.metrics import confusion, mean_iu, pixel_accuracy
 from cwdsl.core.tables import Column, render_table
 from cwdsl.ir.graph import Program
 from cwdsl.lang.printer import print_schedule
+from cwdsl.runtime.device import TORCH_DTYPES, memory_format
 from cwdsl.runtime.executor import FrameResult
 
 LATENCY_NOTE = "latency statistics exclude frame 0 (warm-up, computed in full)"
@@ -96,6 +97,7 @@ class RunRecord:
     device_name: str
     dtype: str
     concurrency: str
+    executor: dict             # how stages ran: memory_format (resolved), compile, cuda_graphs
     torch: str
     source: str
     size: tuple[int, int]
@@ -116,6 +118,7 @@ class RunRecord:
             "device_name": self.device_name,
             "dtype": self.dtype,
             "concurrency": self.concurrency,
+            "executor": dict(self.executor),
             "torch": self.torch,
             "source": self.source,
             "size": list(self.size),
@@ -208,6 +211,15 @@ def summarize(program: Program, frames: list[dict], totals: Totals) -> RunSummar
         **totals.scores(), **warp_summary(program, frames))
 
 
+def executor_options(options) -> dict:
+    """How a run's executor ran its stages (``options``: ``RunOptions``), for ``run.json``:
+    the memory format ``auto`` resolved to, and whether stages were compiled or graphed."""
+    fmt = memory_format(options.memory_format, torch.device(options.device),
+                        TORCH_DTYPES[options.dtype])
+    return {"memory_format": "channels_last" if fmt == torch.channels_last else "contiguous",
+            "compile": options.compile, "cuda_graphs": options.cuda_graphs}
+
+
 def make_record(options, program: Program, weights: str, source, frames: list[dict],
                 totals: Totals, started: str, notes: tuple[str, ...]) -> RunRecord:
     """The record of a finished run (``options``: the run's ``RunOptions``)."""
@@ -219,7 +231,8 @@ def make_record(options, program: Program, weights: str, source, frames: list[di
         weights=weights, device=str(options.device),
         device_name=torch.cuda.get_device_name() if options.device.startswith("cuda")
         else platform.processor() or platform.machine(),
-        dtype=options.dtype, concurrency=options.concurrency, torch=torch.__version__,
+        dtype=options.dtype, concurrency=options.concurrency,
+        executor=executor_options(options), torch=torch.__version__,
         source=source.description, size=tuple(source.size), atom_ids=tuple(program.atom_ids),
         frames=tuple(frames), summary=summarize(program, frames, totals), notes=notes)
 
