@@ -48,7 +48,7 @@ def fidelity(net_name: str, size: tuple[int, int], frames: int, weights,
     with tempfile.TemporaryDirectory() as tmp:
         profile = run_profile(net_name, size, device, dtype, out=Path(tmp) / "p.json",
                               weights=weights, progress=False, repeats=repeats)
-        device = load_device(profile)
+        model = load_device(profile)
     torch.manual_seed(0)
     net = build_network(net_name)
     if weights:
@@ -71,7 +71,7 @@ def fidelity(net_name: str, size: tuple[int, int], frames: int, weights,
     for name, program in programs.items():
         measured = statistics.median(means[name])
         trace = [r.atom_values for r in results[name]]
-        sim = simulate(Planner(program), schedule_costs(program, device, size), frames, trace,
+        sim = simulate(Planner(program), schedule_costs(program, model, size), frames, trace,
                        timeline=frames)
         simulated = statistics.mean(p.latency_ms for p in sim.timeline[1:])
         fired = np.mean([program.stages[-1] in r.computed for r in results[name][1:]])

@@ -175,8 +175,9 @@ def main():
     names = args.schedules.split(",")
     programs = {n: adaptive_half(args.net) if n == "adaptive_half"
                 else load(ROOT / "schedules" / f"{n}.cw", network=args.net) for n in names}
-    executors = {(n, m): Executor(p, net_in(memory_format(args.memory_format, device, dtype)),
-                                  device, args.dtype, memory_format=args.memory_format, **opts)
+    shared = net_in(memory_format(args.memory_format, device, dtype))  # one copy for all
+    executors = {(n, m): Executor(p, shared, device, args.dtype,
+                                  memory_format=args.memory_format, **opts)
                  for n, p in programs.items() for m, opts in modes.items()}
 
     means: dict[tuple, list[float]] = {}
