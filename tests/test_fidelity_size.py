@@ -83,7 +83,7 @@ def test_time_is_priced_at_the_size(capsys):
     costs = schedule_costs(program, load_device("titanx"), (480, 480))
     planner = Planner(program)
     expected = np.mean([price(planner.plan(t), costs).latency_ms for t in range(1, 6)]) \
-        / (costs.full_ms + costs.frame_overhead_ms)
+        / costs.oracle_ms
     assert record["rows"][1]["time_pct_of_full"] == pytest.approx(100 * expected)
 
 
