@@ -2,7 +2,8 @@
 on a device."""
 from __future__ import annotations
 
-from cwdsl.commands.options import add_command, add_dtype, count, positive_int
+from cwdsl.commands.options import (add_command, add_dtype, add_fast_path, count, fast_path,
+                                   positive_int)
 
 
 def register(sub) -> None:
@@ -18,12 +19,14 @@ def register(sub) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     add_dtype(p, "the float type timed")
     p.add_argument("--weights", metavar="PATH",
-                   help="weights to load (timings rarely depend on them)")
+                   help="weights to load (default: the network's bundled weights, if any; "
+                        "they decide its fast paths, e.g. FCN's grouped upsamplers)")
     p.add_argument("--warmup", type=count, default=2, help="untimed runs first (default 2)")
     p.add_argument("--repeats", type=positive_int, default=7, help="timed runs of each part; their median is kept (default 7)")
     p.add_argument("--threads", type=positive_int, help="torch threads (default: torch's)")
     p.add_argument("-o", "--out", required=True, metavar="OUT.json",
                    help="the profile to write (for simulate --device OUT.json)")
+    add_fast_path(p)  # profile the path the executor will run
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -40,8 +43,9 @@ def handle(args) -> int:
     get_network(args.net, option="--net")
     size = parse_size(args.size)
     torch_dtype(args.dtype, resolve_device(args.device))
+    fast = fast_path(args)
     out = run_profile(args.net, size, args.device, args.dtype, args.out, args.weights,
                       progress=not args.quiet, warmup=args.warmup, repeats=args.repeats,
-                      threads=args.threads)
+                      threads=args.threads, **fast)
     print(format_profile_summary(read_json_object(out, "profile"), out))
     return 0

@@ -52,9 +52,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
-import os
-import platform
-import re
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -70,9 +67,12 @@ from cwdsl.core.units import parse_size
 from cwdsl.ir.graph import compile_text
 from cwdsl.nets import build_network, walk_trunk
 from cwdsl.nets.preprocess import normalize
+from cwdsl.nets.bundled import bundled_weights
 from cwdsl.nets.weights import load_weights
-from cwdsl.runtime.device import resolve_device, torch_dtype
+from cwdsl.runtime.device import memory_format, resolve_device, torch_dtype
 from cwdsl.runtime.executor import Executor
+from cwdsl.runtime.machine import cpu_model, machine_info
+from cwdsl.runtime.stagerun import make_runner
 from cwdsl.runtime.measure import label_map, quiet_atom
 from cwdsl.sim.profile_model import PROFILE_FORMAT, PROFILE_VERSION, fuse_key, head_subsets
 from cwdsl.sim.profiling_host import HostClock, LaneTasks, host_tasks, host_timings
@@ -114,43 +114,26 @@ def segments(spec: NetworkSpec) -> list[tuple[str, str, tuple[str, ...]]]:
     return spec.head_segments()
 
 
-def _machine(device: torch.device) -> dict:
-    info = {"platform": platform.platform(), "python": platform.python_version(),
-            "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), **opencv_info()}
-    if device.type == "cuda":
-        props = torch.cuda.get_device_properties(device)
-        info.update(gpu=props.name, gpu_capability=f"{props.major}.{props.minor}",
-                    gpu_memory_gib=round(props.total_memory / 2**30, 1),
-                    cuda=torch.version.cuda,
-                    cudnn=torch.backends.cudnn.version(),
-                    cudnn_allow_tf32=torch.backends.cudnn.allow_tf32)
-    return info
-
-
-def _cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        found = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
-        if found:
-            return found.group(1).strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 # -- profiling ----------------------------------------------------------------------------
+def _machine(device: torch.device) -> dict:
+    return {**machine_info(device), **opencv_info()}
+
+
 def profile_network(spec_or_name: NetworkSpec | str, input_hw: Sequence[int],
                     device: str = "cpu", dtype: str = "float32", weights: str | Path | None = None,
                     warmup: int = 2, repeats: int = 7, threads: int | None = None,
                     progress: Callable[[int], object] | None = None,
-                    total: Callable[[int], object] | None = None) -> dict:
+                    total: Callable[[int], object] | None = None, memory_format: str = "auto",
+                    compile: bool = False, cuda_graphs: bool = False) -> dict:
     """Time every part of a network on ``device`` (see the module's docstring) and return
-    the profile as a JSON-ready dict. ``weights``: a state dict to load first (timings
-    can depend on values, e.g. denormals on a CPU). ``threads``: torch's CPU threads
+    the profile as a JSON-ready dict. ``weights``: a state dict to load first (default: the
+    network's bundled weights, if any; they decide its fast paths, and timings can depend
+    on values, e.g. denormals on a CPU). ``threads``: torch's CPU threads
     while profiling (default: as they are, as the executor would run; the profile
     records the number). ``total(n)`` is told the number of timed calls,
-    ``progress(1)`` is called after each (for a progress bar)."""
+    ``progress(1)`` is called after each (for a progress bar). ``memory_format``,
+    ``compile``, ``cuda_graphs``: the executor's fast path (:class:`Executor`), which the
+    stages, fuses and executors timed take (layers are timed eagerly in that format)."""
     spec = get_network(spec_or_name) if isinstance(spec_or_name, str) else spec_or_name
     hw = parse_size(input_hw)
     spec.check_input(hw, "input")
@@ -164,22 +147,28 @@ def profile_network(spec_or_name: NetworkSpec | str, input_hw: Sequence[int],
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        return _profile(spec, hw, dev, dtype, weights, warmup, repeats, progress, total)
+        fast = {"memory_format": memory_format, "compile": compile, "cuda_graphs": cuda_graphs}
+        return _profile(spec, hw, dev, dtype, weights, warmup, repeats, progress, total, fast)
     finally:
         torch.set_num_threads(saved)
 
 
 def _profile(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, warmup: int,
-             repeats: int, progress, total) -> dict:
+             repeats: int, progress, total, fast: dict) -> dict:
     heads = tuple(h.name for h in spec.heads)
     if len(heads) > MAX_FUSE_HEADS:
         raise InputError(f"network {spec.name} has {len(heads)} heads: too many fuse subsets "
                          f"to profile (at most {MAX_FUSE_HEADS} heads)")
     net = build_network(spec)
-    if weights is not None:
+    weights = weights if weights is not None else bundled_weights(spec.name)
+    if weights is not None:  # its own weights by default: they decide its fast paths
         load_weights(net, weights)
-    net = net.to(dev, torch_dtype(dtype)).eval()
-    tasks = _tasks(spec, net, hw, dev, dtype)
+    layout = memory_format(fast["memory_format"], dev, torch_dtype(dtype))
+    net = net.to(dev, torch_dtype(dtype), memory_format=layout).eval()
+    runner = make_runner(net, dev, fast["compile"], fast["cuda_graphs"])
+    fast = {**fast, "memory_format": "channels_last" if layout == torch.channels_last
+            else "contiguous"}  # as resolved, for the record
+    tasks = _tasks(spec, net, runner, hw, dev, dtype, fast, layout)
     clock, host_clock = _Clock(dev), HostClock(dev)
     names = list(tasks)
     if total is not None:
@@ -198,7 +187,8 @@ def _profile(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, warm
         tasks.close()
     # one call per round, warm-up rounds first
     in_frame, lanes = tasks.stage_ms[warmup:], tasks.lanes.lane_ms[warmup:]
-    return _assemble(spec, hw, dev, dtype, weights, warmup, repeats, samples, in_frame, lanes)
+    return _assemble(spec, net, hw, dev, dtype, weights, warmup, repeats, samples, in_frame,
+                     lanes, fast)
 
 
 class _Tasks(dict):
@@ -214,8 +204,10 @@ class _Tasks(dict):
         self.lanes.close()
 
 
-def _tasks(spec: NetworkSpec, net, hw, dev: torch.device, dtype: str) -> _Tasks:
-    """Every call to time, on real inputs computed once here."""
+def _tasks(spec: NetworkSpec, net, runner, hw, dev: torch.device, dtype: str, fast: dict,
+           layout: torch.memory_format) -> _Tasks:
+    """Every call to time, on real inputs computed once here: stages and fuses through
+    ``runner``, executors with the ``fast`` options, inputs in ``layout``."""
     tasks = _Tasks()
     gen = torch.Generator().manual_seed(2016)
     frame = torch.rand(1, spec.in_channels, *hw, generator=gen)
@@ -228,7 +220,8 @@ def _tasks(spec: NetworkSpec, net, hw, dev: torch.device, dtype: str) -> _Tasks:
         return outputs[name]
 
     with torch.inference_mode():
-        x0 = normalize(pixels.float(), spec.norm).to(torch_dtype(dtype))
+        x0 = normalize(pixels.float(), spec.norm).to(torch_dtype(dtype)) \
+            .contiguous(memory_format=layout)
         scores, inputs = walk_trunk(net, x0, layer, record=True)  # every layer's inputs
     available = {IMAGE: x0, **outputs}  # what any range of layers may read
     for name in spec.layer_names:
@@ -238,7 +231,7 @@ def _tasks(spec: NetworkSpec, net, hw, dev: torch.device, dtype: str) -> _Tasks:
         tasks[f"head:{h}"] = (lambda n, f: lambda: net.head(n, f))(h, outputs[read])
     for subset in head_subsets(heads):
         chosen = {h: scores[h] for h in subset}
-        tasks[f"fuse:{fuse_key(subset)}"] = (lambda c: lambda: net.fuse(c, hw))(chosen)
+        tasks[f"fuse:{fuse_key(subset)}"] = (lambda c: lambda: runner.fuse(c, hw))(chosen)
     for h in heads:
         measure = quiet_atom(True, torch.roll(scores[h], 1, dims=-1).argmax(1))  # a different map
         tasks[f"measure:labeldiff:{h}"] = (lambda f, s: lambda: f(s))(measure, scores[h])
@@ -248,15 +241,16 @@ def _tasks(spec: NetworkSpec, net, hw, dev: torch.device, dtype: str) -> _Tasks:
     measure = quiet_atom(False, torch.roll(pixels, 1, dims=-1))
     tasks["measure:pixeldiff"] = (lambda f: lambda: f(pixels))(measure)
     for first, last, seg_heads in _ranges(spec):
-        tasks[f"range:{first}..{last}"] = (lambda a, b, hs: lambda: net.run_stage(
+        tasks[f"range:{first}..{last}"] = (lambda a, b, hs: lambda: runner.run_stage(
             available, a, b, hs))(first, last, seg_heads)
     tasks["full"] = lambda: net(x0)
     tasks.update(motion_tasks(spec, net, hw, dev, x0, outputs, scores))
-    tasks.lanes = host_tasks(spec, net, hw, dev, dtype, _ranges(spec), available, scores, frame)
+    tasks.lanes = host_tasks(spec, net, runner, hw, dev, dtype, fast, _ranges(spec), available,
+                             scores, frame)
     tasks.update(tasks.lanes)
-    executor = _all_cache_executor(spec, net, hw, dev, dtype)
+    executor = _all_cache_executor(spec, net, hw, dev, dtype, fast)
     executor.step(frame)  # frame 0 computes everything; every later frame caches
-    computing = _all_compute_executor(spec, net, hw, dev, dtype)
+    computing = _all_compute_executor(spec, net, hw, dev, dtype, fast)
     tasks.executors = (executor, computing)
     tasks["step:all_cache"] = lambda: executor.step(frame)
     # Alternate two frames so that each step reads a fresh input, as on a video.
@@ -279,7 +273,7 @@ def _ranges(spec: NetworkSpec) -> list[tuple[str, str, tuple[str, ...]]]:
     return out
 
 
-def _all_cache_executor(spec: NetworkSpec, net, hw, dev, dtype: str) -> Executor:
+def _all_cache_executor(spec: NetworkSpec, net, hw, dev, dtype: str, fast: dict) -> Executor:
     """An executor whose one stage (the whole network) computes on frame 0 only: its
     later frames cost exactly the per-frame overhead plus the fuse."""
     heads = tuple(h.name for h in spec.heads)
@@ -289,10 +283,10 @@ def _all_cache_executor(spec: NetworkSpec, net, hw, dev, dtype: str) -> Executor
             f"compute s when 0\n"
             f"output fuse(s)\n")
     program = compile_text(text, f"<profile {spec.name}>")
-    return Executor(program, net, dev, dtype, concurrency="sequential")
+    return Executor(program, net, dev, dtype, concurrency="sequential", **fast)
 
 
-def _all_compute_executor(spec: NetworkSpec, net, hw, dev, dtype: str) -> Executor:
+def _all_compute_executor(spec: NetworkSpec, net, hw, dev, dtype: str, fast: dict) -> Executor:
     """An executor computing every segment (:func:`segments`) as a stage on every frame,
     sequentially: the frame oracle split at the heads."""
     lines = [f"network {spec.name} input {hw[0]}x{hw[1]}"]
@@ -303,13 +297,13 @@ def _all_compute_executor(spec: NetworkSpec, net, hw, dev, dtype: str) -> Execut
         lines += [f"stage s{i + 1} = {first} .. {last}{head}", f"compute s{i + 1} when 1"]
     lines.append(f"output fuse({', '.join(names)})")
     program = compile_text("\n".join(lines) + "\n", f"<profile {spec.name}>")
-    return Executor(program, net, dev, dtype, concurrency="sequential")
+    return Executor(program, net, dev, dtype, concurrency="sequential", **fast)
 
 
-def _assemble(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, warmup: int,
+def _assemble(spec: NetworkSpec, net, hw, dev: torch.device, dtype: str, weights, warmup: int,
               repeats: int, samples: Mapping[str, list[float]],
               in_frame_stage_ms: Sequence[Mapping[str, float]],
-              lane_ms: Sequence[Mapping[str, float]]) -> dict:
+              lane_ms: Sequence[Mapping[str, float]], fast: dict) -> dict:
     med = {n: statistics.median(s) for n, s in samples.items()}
     heads = tuple(h.name for h in spec.heads)
     ranges = []
@@ -336,12 +330,12 @@ def _assemble(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, war
         "network": spec.name, "layers": list(spec.layer_names),
         "heads": {h.name: h.reads for h in spec.heads},
         "input_hw": list(hw), "dtype": dtype, "device": str(dev),
-        "device_name": _machine(dev).get("gpu") or _cpu_model(),
+        "device_name": _machine(dev).get("gpu") or cpu_model(),
         "weights": None if weights is None else str(weights),
         "warmup": warmup, "repeats": repeats,
         "torch": torch.__version__,
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": _machine(dev),
+        "machine": _machine(dev), "executor": dict(fast), "fast_paths": net.fast_paths(),
         "stage_model": "a stage equal to a measured range (with all its heads) takes the "
                        "range's direct median; any other stage sums its layers' and heads' "
                        "medians, each scaled by its segment's direct/sum ratio",
@@ -381,17 +375,19 @@ def _part_sum(spec: NetworkSpec, med: Mapping[str, float], first: str, last: str
 def run_profile(net: str, size: str | Sequence[int], device: str = "cpu",
                 dtype: str = "float32", out: str | Path = "profile.json",
                 weights: str | Path | None = None, progress: bool = True,
-                warmup: int = 2, repeats: int = 7, threads: int | None = None) -> Path:
+                warmup: int = 2, repeats: int = 7, threads: int | None = None,
+                **fast) -> Path:
     """``cwdsl profile``: profile network ``net`` at ``size`` (``"HxW"``) on ``device`` and
-    write the JSON to ``out`` atomically (a tqdm bar on stderr when ``progress``).
-    Returns the path written."""
+    write the JSON to ``out`` atomically (a tqdm bar on stderr when ``progress``);
+    ``fast``: the executor's fast path (:func:`profile_network`). Returns the path."""
     def set_total(bar, n: int) -> None:
         bar.total = n
         bar.refresh()
 
     with progress_bar(progress, total=None, desc=f"profile {net}", unit="call") as bar:
         data = profile_network(net, parse_size(size), device, dtype, weights, warmup, repeats,
-                               threads, progress=bar.update, total=lambda n: set_total(bar, n))
+                               threads, progress=bar.update, total=lambda n: set_total(bar, n),
+                               **fast)
     try:
         write_json(out, data)
     except OSError as e:

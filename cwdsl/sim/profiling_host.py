@@ -66,24 +66,25 @@ class LaneTasks(dict):
             executor.close()
 
 
-def host_tasks(spec: NetworkSpec, net, hw, dev: torch.device, dtype: str,
+def host_tasks(spec: NetworkSpec, net, runner, hw, dev: torch.device, dtype: str, fast: dict,
                ranges: Sequence[tuple[str, str, tuple[str, ...]]],
                available: Mapping[str, torch.Tensor], scores: Mapping[str, torch.Tensor],
                frame: torch.Tensor) -> LaneTasks:
-    """The calls of the module's docstring on ``net``'s real tensors: ``available`` every
-    layer's output (and the input) a range may read, ``scores`` every head's, ``frame`` a
-    raw frame on the host for the executors."""
+    """The calls of the module's docstring on ``net``'s real tensors, stages and fuses run
+    by ``runner`` and executors with the options ``fast``: ``available`` every layer's
+    output (and the input) a range may read, ``scores`` every head's, ``frame`` a raw
+    frame on the host for the executors."""
     tasks = LaneTasks()
     if dev.type == "cuda":  # on a CPU the host's time is the device's: timed already
         for first, last, heads in ranges:
-            tasks[f"host:range:{first}..{last}"] = (lambda a, b, hs: lambda: net.run_stage(
+            tasks[f"host:range:{first}..{last}"] = (lambda a, b, hs: lambda: runner.run_stage(
                 available, a, b, hs))(first, last, heads)
-        tasks["host:fuse"] = lambda: net.fuse(dict(scores), hw)
+        tasks["host:fuse"] = lambda: runner.fuse(dict(scores), hw)
     held = torch.zeros((), device=dev)
     tasks["host:sync"] = held.item
     text = pipeline_text(spec, hw)
     lanes = {mode: Executor(compile_text(text, f"<profile {spec.name} lanes>"), net, dev, dtype,
-                            concurrency=mode) for mode in ("sequential", "auto")}
+                            concurrency=mode, **fast) for mode in ("sequential", "auto")}
     tasks.executors = tuple(lanes.values())
     frames = (frame, torch.roll(frame, 7, dims=-1))  # a fresh input each step, as on video
     counter = itertools.count()
