@@ -47,7 +47,8 @@ def fidelity(net_name: str, size: tuple[int, int], frames: int, weights,
              dtype: str = "float32", executor_options: dict | None = None) -> list[tuple]:
     with tempfile.TemporaryDirectory() as tmp:
         profile = run_profile(net_name, size, device, dtype, out=Path(tmp) / "p.json",
-                              weights=weights, progress=False, repeats=repeats)
+                              weights=weights, progress=False, repeats=repeats,
+                              **(executor_options or {}))  # profile the path it runs
         model = load_device(profile)
     torch.manual_seed(0)
     net = build_network(net_name)
