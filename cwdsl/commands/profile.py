@@ -27,6 +27,9 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", required=True, metavar="OUT.json",
                    help="the profile to write (for simulate --device OUT.json)")
     add_fast_path(p)  # profile the path the executor will run
+    p.add_argument("--batch", metavar="B1,B2,…",
+                   help="batch sizes to time the head segments' ranges and the fuse at too, "
+                        "like 1,2,4,8, for simulate --streams N --batched (default: 1 only)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -38,14 +41,16 @@ def handle(args) -> int:
     from cwdsl.runtime.device import resolve_device, torch_dtype
     from cwdsl.sim.profile_model import format_profile_summary
     from cwdsl.sim.profiling import run_profile
+    from cwdsl.sim.profiling_batch import parse_batches
 
     check_output(args.out, "profile")  # every option checked before the bar appears
     get_network(args.net, option="--net")
     size = parse_size(args.size)
     torch_dtype(args.dtype, resolve_device(args.device))
     fast = fast_path(args)
+    batches = parse_batches(args.batch)
     out = run_profile(args.net, size, args.device, args.dtype, args.out, args.weights,
                       progress=not args.quiet, warmup=args.warmup, repeats=args.repeats,
-                      threads=args.threads, **fast)
+                      threads=args.threads, batches=batches, **fast)
     print(format_profile_summary(read_json_object(out, "profile"), out))
     return 0

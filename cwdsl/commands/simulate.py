@@ -29,6 +29,10 @@ def register(sub) -> None:
                         "('auto': the most it sustains)")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate of each stream (default 30)")
     p.add_argument("--seconds", type=float, default=10.0, help="simulated seconds (default 10)")
+    p.add_argument("--batched", action="store_true",
+                   help="with --streams: one executor batches a stage across the streams "
+                        "computing it in a wave (priced from a profile's --batch timings; "
+                        "without them a batch of k costs k frames)")
 
 
 def streams_option(text: str | None) -> int | str | None:
@@ -60,10 +64,13 @@ def handle(args) -> int:
     streams = streams_option(args.streams)
     if args.fps <= 0 or args.seconds <= 0:
         raise InputError("--fps and --seconds must be positive")
+    if args.batched and streams is None:
+        raise InputError("--batched prices a capacity run: give --streams N (or auto) too")
     options = SimulateOptions(device=device, size=size, dtype=args.dtype, frames=args.frames,
                               clocks=clock_source(args),
                               streams=streams, fps=args.fps, seconds=args.seconds,
-                              timeline=args.plot_frames if args.plot else 0)
+                              timeline=args.plot_frames if args.plot else 0,
+                              batched=args.batched)
     programs = []
     for path in args.schedules:
         programs.append(load(path, args.net))

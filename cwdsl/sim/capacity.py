@@ -7,6 +7,9 @@ lanes to overlap). Each stream keeps at most one frame waiting: a newer frame re
 a waiting one, which is dropped. A frame is *late* when it completes more than one frame
 interval after it arrived. Each stream runs its own schedule (its own frame counter and
 clock state), as one executor per stream would.
+
+With ``--batched`` the streams instead share one executor that batches a stage across the
+streams computing it in a wave (:mod:`cwdsl.sim.batching`, whose runs say ``batched``).
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ class Capacity:
     latency_ms_p50: float
     latency_ms_p99: float
     latency_ms_max: float
+    batched: bool = False  # ticks of every stream, stages batched (cwdsl.sim.batching)
 
     @property
     def sustained(self) -> bool:
@@ -47,7 +51,7 @@ class Capacity:
                 "processed": self.processed, "dropped": self.dropped, "late": self.late,
                 "utilization": self.utilization, "latency_ms_p50": self.latency_ms_p50,
                 "latency_ms_p99": self.latency_ms_p99, "latency_ms_max": self.latency_ms_max,
-                "sustained": self.sustained}
+                "sustained": self.sustained, **({"batched": True} if self.batched else {})}
 
 
 def run_capacity(planner: Planner, costs: ScheduleCosts, streams: int, fps: float, seconds: float = 10.0,

@@ -15,9 +15,10 @@ from pathlib import Path
 from cwdsl.core.errors import file_error
 from cwdsl.core.jsonfile import read_json_object
 from cwdsl.ir.graph import Program
+from cwdsl.sim.batch_model import batch_ms
 from cwdsl.sim.cost import network_cost
 from cwdsl.sim.device_model import DeviceModel
-from cwdsl.sim.profile_model import PROFILE_FORMAT, profile_from_dict
+from cwdsl.sim.profile_model import PROFILE_FORMAT, Profile, profile_from_dict
 from cwdsl.sim.roofline import NAMED, Roofline, named_device, spec_from_dict
 
 
@@ -41,6 +42,10 @@ class ScheduleCosts:
     is host time, ``*_host_ms`` the host time to issue each part (the other fields being
     device time), ``sync_ms`` the cost of one read-back. ``lane_overlap``: the share of a
     pipelined wave's non-slowest lanes that concurrency hides (1: the slowest lane only).
+
+    ``stage_batch``: per stage, its cost on a batch of frames at each batch size a
+    profile timed (``(size, ms)``, sizes above 1); empty without batch timings, when a
+    batch of ``k`` costs ``k`` frames' (:meth:`batch_ms`, :mod:`cwdsl.sim.batch_model`).
     """
 
     device: str
@@ -69,6 +74,11 @@ class ScheduleCosts:
     full_host_ms: float = 0.0
     sync_ms: float = 0.0
     lane_overlap: float = 1.0
+    stage_batch: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
+
+    def batch_ms(self, stage: str, k: int) -> float:
+        """Stage ``stage`` computing for ``k`` streams as one batch (device time)."""
+        return batch_ms(self.stage_ms[stage], self.stage_batch.get(stage, ()), k)
 
     def wave_ms(self, stages: Sequence[str]) -> float:
         """A wave of concurrently running stages: its slowest lane plus the part of the
@@ -112,6 +122,11 @@ def schedule_costs(program: Program, device: DeviceModel,
     compose = (device.compose_ms(cost), float(cost.compose_op().cost.flops)) \
         if program.warps else (0.0, 0.0)
     heads = program.output_heads
+    stage_batch = {}  # only profiles time batches; a roofline's batch costs k frames
+    for stage in program.stage_nodes if isinstance(device, Profile) else ():
+        ratios = device.batch_ratios(stage.first, stage.last)
+        if ratios:
+            stage_batch[stage.name] = tuple((k, r * stage_ms[stage.name]) for k, r in ratios)
     return ScheduleCosts(
         device=device.name, network=program.network.name, input_hw=hw, dtype=dtype,
         stage_ms=stage_ms, stage_flops=stage_flops, measure_ms=measure_ms,
@@ -126,7 +141,8 @@ def schedule_costs(program: Program, device: DeviceModel,
         measure_host_ms={m.atom: device.measure_host_ms(cost, m.head, m.region)
                          for m in program.measures},
         fuse_host_ms=device.fuse_host_ms(cost, heads), full_host_ms=device.full_host_ms(cost),
-        sync_ms=device.sync_ms(cost), lane_overlap=device.lane_overlap(cost))
+        sync_ms=device.sync_ms(cost), lane_overlap=device.lane_overlap(cost),
+        stage_batch=stage_batch)
 
 
 def load_device(name_or_path: str | Path) -> DeviceModel:

@@ -35,6 +35,7 @@ from cwdsl.core.errors import file_error
 from cwdsl.core.jsonfile import read_json_object
 from cwdsl.core.netspec import NetworkSpec, get_network
 from cwdsl.core.units import DTYPE_NAMES
+from cwdsl.sim.batch_model import batch_line, check_batches, range_ratios
 from cwdsl.sim.cost import NetworkCost
 from cwdsl.sim.device_model import DeviceModel, oracle_segments
 
@@ -116,6 +117,10 @@ class Profile(DeviceModel):
                 {h.name: h.reads for h in spec.heads} != self.data["heads"]:
             raise file_error(self.path, f"network {spec.name} has other layers or heads than "
                                         f"when it was profiled; profile it again")
+
+    def batch_ratios(self, first: str, last: str) -> tuple[tuple[int, float], ...]:
+        """Per timed batch size, how its range scales a stage (:mod:`batch_model`)."""
+        return range_ratios(self.data, first, last)
 
     def _part(self, name: str, ms: float) -> float:
         return ms * self._segment.get(name, 1.0)
@@ -334,6 +339,7 @@ def profile_from_dict(data: dict, path: str | Path) -> Profile:
         if r["first"] not in layers or r["last"] not in layers:
             raise file_error(path, f"not a valid cwdsl profile: '{where}first/last' name "
                                    f"layers not in 'layers'")
+    check_batches(path, t, layers)  # optional: cwdsl profile --batch
     return Profile(data, path)
 
 
@@ -366,7 +372,7 @@ def format_profile_summary(data: dict, path: str | Path) -> str:
               f"{t['in_frame']['step_all_compute']['median_ms']:.2f} ms\n"
               f"whole network in one call: {t['full']['direct']['median_ms']:.2f} ms; "
               f"per-frame overhead: {t['frame_overhead']['median_ms']:.2f} ms\n"
-              + _motion_lines(data) +
+              + _motion_lines(data) + batch_line(data) +
               f"wrote {path} (use it with cwdsl simulate --device {path})")
     return render_table(header, [Column("segment", 22, align="<"),
                                  Column("alone ms", 10, ".2f"),

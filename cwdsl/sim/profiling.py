@@ -75,6 +75,7 @@ from cwdsl.runtime.machine import cpu_model, machine_info
 from cwdsl.runtime.stagerun import make_runner
 from cwdsl.runtime.measure import label_map, quiet_atom
 from cwdsl.sim.profile_model import PROFILE_FORMAT, PROFILE_VERSION, fuse_key, head_subsets
+from cwdsl.sim.profiling_batch import batch_tasks, batch_timings, parse_batches
 from cwdsl.sim.profiling_host import HostClock, LaneTasks, host_tasks, host_timings
 from cwdsl.sim.profiling_motion import motion_tasks, motion_timings, opencv_info
 
@@ -124,7 +125,7 @@ def profile_network(spec_or_name: NetworkSpec | str, input_hw: Sequence[int],
                     warmup: int = 2, repeats: int = 7, threads: int | None = None,
                     progress: Callable[[int], object] | None = None,
                     total: Callable[[int], object] | None = None, memory_format: str = "auto",
-                    compile: bool = False, cuda_graphs: bool = False) -> dict:
+                    compile: bool = False, cuda_graphs: bool = False, batches=(1,)) -> dict:
     """Time every part of a network on ``device`` (see the module's docstring) and return
     the profile as a JSON-ready dict. ``weights``: a state dict to load first (default: the
     network's bundled weights, if any; they decide its fast paths, and timings can depend
@@ -133,7 +134,8 @@ def profile_network(spec_or_name: NetworkSpec | str, input_hw: Sequence[int],
     records the number). ``total(n)`` is told the number of timed calls,
     ``progress(1)`` is called after each (for a progress bar). ``memory_format``,
     ``compile``, ``cuda_graphs``: the executor's fast path (:class:`Executor`), which the
-    stages, fuses and executors timed take (layers are timed eagerly in that format)."""
+    stages, fuses and executors timed take (layers are timed eagerly in that format);
+    ``batches``: sizes whose ranges and fuse are timed too (``profiling_batch``)."""
     spec = get_network(spec_or_name) if isinstance(spec_or_name, str) else spec_or_name
     hw = parse_size(input_hw)
     spec.check_input(hw, "input")
@@ -148,13 +150,14 @@ def profile_network(spec_or_name: NetworkSpec | str, input_hw: Sequence[int],
         torch.set_num_threads(threads)
     try:
         fast = {"memory_format": memory_format, "compile": compile, "cuda_graphs": cuda_graphs}
-        return _profile(spec, hw, dev, dtype, weights, warmup, repeats, progress, total, fast)
+        return _profile(spec, hw, dev, dtype, weights, warmup, repeats, progress, total, fast,
+                        parse_batches(batches))
     finally:
         torch.set_num_threads(saved)
 
 
 def _profile(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, warmup: int,
-             repeats: int, progress, total, fast: dict) -> dict:
+             repeats: int, progress, total, fast: dict, batches=(1,)) -> dict:
     heads = tuple(h.name for h in spec.heads)
     if len(heads) > MAX_FUSE_HEADS:
         raise InputError(f"network {spec.name} has {len(heads)} heads: too many fuse subsets "
@@ -168,7 +171,7 @@ def _profile(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, warm
     runner = make_runner(net, dev, fast["compile"], fast["cuda_graphs"])
     fast = {**fast, "memory_format": "channels_last" if layout == torch.channels_last
             else "contiguous"}  # as resolved, for the record
-    tasks = _tasks(spec, net, runner, hw, dev, dtype, fast, layout)
+    tasks = _tasks(spec, net, runner, hw, dev, dtype, fast, layout, batches)
     clock, host_clock = _Clock(dev), HostClock(dev)
     names = list(tasks)
     if total is not None:
@@ -205,7 +208,7 @@ class _Tasks(dict):
 
 
 def _tasks(spec: NetworkSpec, net, runner, hw, dev: torch.device, dtype: str, fast: dict,
-           layout: torch.memory_format) -> _Tasks:
+           layout: torch.memory_format, batches=(1,)) -> _Tasks:
     """Every call to time, on real inputs computed once here: stages and fuses through
     ``runner``, executors with the ``fast`` options, inputs in ``layout``."""
     tasks = _Tasks()
@@ -243,6 +246,7 @@ def _tasks(spec: NetworkSpec, net, runner, hw, dev: torch.device, dtype: str, fa
     for first, last, seg_heads in _ranges(spec):
         tasks[f"range:{first}..{last}"] = (lambda a, b, hs: lambda: runner.run_stage(
             available, a, b, hs))(first, last, seg_heads)
+    tasks.update(batch_tasks(net, runner, hw, batches, _ranges(spec), available, scores))
     tasks["full"] = lambda: net(x0)
     tasks.update(motion_tasks(spec, net, hw, dev, x0, outputs, scores))
     tasks.lanes = host_tasks(spec, net, runner, hw, dev, dtype, fast, _ranges(spec), available,
@@ -361,6 +365,7 @@ def _assemble(spec: NetworkSpec, net, hw, dev: torch.device, dtype: str, weights
             "full": {"direct": _stats(samples["full"]), "sum_ms": full_sum},
             **motion_timings(samples, _stats),
             **host_timings(samples, lane_ms, _ranges(spec), heads, _stats),
+            **batch_timings(samples, _ranges(spec), _stats),
         },
     }
 

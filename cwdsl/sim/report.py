@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from cwdsl.ir.graph import Program
 from cwdsl.ir.plan import Planner
 from cwdsl.ir.trace import AtomTrace, ClockSource
+from cwdsl.sim.batching import run_batched_capacity, sustainable_batched_streams
 from cwdsl.sim.capacity import run_capacity, sustainable_streams
 from cwdsl.sim.devices import DeviceModel, schedule_costs
 from cwdsl.sim.roofline import Roofline
@@ -37,7 +38,8 @@ class SimulateOptions:
 
     ``streams``: a capacity run with that many streams at ``fps`` for ``seconds``,
     ``"auto"`` for the most streams the device sustains, None for none. ``timeline``:
-    frames whose prices each :class:`Simulation` keeps in order (for plots)."""
+    frames whose prices each :class:`Simulation` keeps in order (for plots). ``batched``:
+    the capacity run batches stages across streams (:mod:`cwdsl.sim.batching`)."""
 
     device: DeviceModel
     size: tuple[int, int] | None = None
@@ -50,6 +52,7 @@ class SimulateOptions:
     fps: float = 30.0
     seconds: float = 10.0
     timeline: int = 0
+    batched: bool = False
 
 
 def atom_source(planner: Planner, options: SimulateOptions
@@ -74,13 +77,14 @@ def simulate_schedules(programs: Sequence[Program], options: SimulateOptions
         sim = simulate(planner, costs, options.frames, trace_for(0, options.frames),
                        timeline=options.timeline)
         row = sim.summary()
+        auto, run = (sustainable_batched_streams, run_batched_capacity) if options.batched \
+            else (sustainable_streams, run_capacity)
         if options.streams == "auto":
-            n, capacity = sustainable_streams(planner, costs, options.fps, options.seconds,
-                                              trace_for)
+            n, capacity = auto(planner, costs, options.fps, options.seconds, trace_for)
             row = replace(row, sustainable_streams=n, capacity=capacity)
         elif options.streams is not None:
-            row = replace(row, capacity=run_capacity(planner, costs, options.streams,
-                                                     options.fps, options.seconds, trace_for))
+            row = replace(row, capacity=run(planner, costs, options.streams, options.fps,
+                                            options.seconds, trace_for))
         sims.append(sim)
         rows.append(row)
     return SimulationReport(options, tuple(sims), tuple(rows), data_driven)
@@ -102,6 +106,19 @@ def flow_note(report: SimulationReport) -> str:
     return "optical flow: OpenCV's DIS on the host, as the profile timed it"
 
 
+def batch_note(report: SimulationReport) -> str:
+    """Where a batched capacity run's batch costs come from ("" when not batched)."""
+    if not report.options.batched:
+        return ""
+    sizes = sorted({k for sim in report.sims for pts in sim.costs.stage_batch.values()
+                    for k, _ in pts})
+    if not sizes:
+        return ("batched: no batch timings (a roofline, or a profile made without --batch): "
+                "a batch of k streams costs k frames' stage time, no batching gain")
+    return (f"batched: stages priced from the profile's batch timings at sizes 1, "
+            f"{', '.join(map(str, sizes))} (interpolated between, extrapolated above)")
+
+
 def capacity_line(row: SimulationRow, fps: float) -> str | None:
     """The capacity run's result in a sentence (None when there was none)."""
     cap = row.capacity
@@ -109,7 +126,7 @@ def capacity_line(row: SimulationRow, fps: float) -> str | None:
         return None if row.sustainable_streams is None else \
             f"{row.schedule}: sustains no stream at {fps:g} fps"
     head = (f"sustains {row.sustainable_streams} streams" if row.sustainable_streams is not None
-            else f"{cap.streams} streams")
+            else f"{cap.streams} streams") + (" batched" if cap.batched else "")
     return (f"{row.schedule}: {head} at {cap.fps:g} fps: utilization "
             f"{100 * cap.utilization:.0f}%, latency p50 {cap.latency_ms_p50:.1f} ms "
             f"p99 {cap.latency_ms_p99:.1f} ms, dropped {cap.dropped}/{cap.arrived}, "
@@ -123,7 +140,7 @@ def format_report(report: SimulationReport) -> str:
     header = (f"device {c.device} ({source}), {c.network} {c.input_hw[0]}x{c.input_hw[1]} "
               f"{c.dtype}; {o.frames} frames; frame oracle {report.sims[0].oracle_ms:.2f} ms")
     lines = [format_table(report.sims, header)]
-    for note in (clock_note(report), flow_note(report)):
+    for note in (clock_note(report), flow_note(report), batch_note(report)):
         if note:
             lines.append(note)
     lines += [line for line in (capacity_line(row, o.fps) for row in report.rows) if line]

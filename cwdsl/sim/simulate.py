@@ -70,25 +70,9 @@ def price(plan: FramePlan, costs: ScheduleCosts,
             on_host = sum(costs.stage_host_ms.get(s, 0.0) for s in step.stages)
             device_total += sum(costs.stage_ms[s] for s in step.stages) - on_device
             flops += sum(costs.stage_flops[s] for s in step.stages)
-        elif isinstance(step, Measure):
-            on_device = costs.measure_ms[step.atom]
-            on_host = costs.measure_host_ms.get(step.atom, 0.0)
-        elif isinstance(step, Fuse):
-            on_device, on_host = costs.fuse_ms, costs.fuse_host_ms
-            flops += costs.fuse_flops
-        elif isinstance(step, Flow):
-            on_device = costs.flow_ms[step.method]  # host work: moved below when overlapped
-            motion += on_device
-            flops += costs.flow_flops[step.method]
-        elif isinstance(step, Warp):
-            on_device, fl = costs.warp_ms[step.stage], costs.warp_flops[step.stage]
-            start = None if since is None else since.get(step.stage)
-            if start is None or start < plan.frame - 1 and (step.method, start) not in composed:
-                if start is not None:
-                    composed.add((step.method, start))
-                on_device, fl = on_device + costs.compose_ms, fl + costs.compose_flops
-            motion += on_device
-            flops += fl
+        else:
+            on_host, on_device, fl, mo = step_cost(step, plan, costs, since, composed)
+            flops, motion = flops + fl, motion + mo
         if not overlapped:  # one processor: issuing a part is inside its own time
             on_host = 0.0
         elif isinstance(step, Flow):
@@ -105,6 +89,32 @@ def price(plan: FramePlan, costs: ScheduleCosts,
         latency = host + device
         work = host_total + device_total
     return FrameCost(latency, work, flops, plan.computed, motion)
+
+
+def step_cost(step, plan: FramePlan, costs: ScheduleCosts, since: Mapping[str, int] | None,
+              composed: set[tuple[str, int]]) -> tuple[float, float, float, float]:
+    """A step other than a :class:`Wave` as :func:`price` counts it: ``(host ms, device ms,
+    FLOPs, motion ms)``, a :class:`Flow`'s time as device time (:func:`price` moves it to
+    the host where they overlap); ``composed`` as in :func:`price`, updated."""
+    on_host = on_device = flops = motion = 0.0
+    if isinstance(step, Measure):
+        on_device = costs.measure_ms[step.atom]
+        on_host = costs.measure_host_ms.get(step.atom, 0.0)
+    elif isinstance(step, Fuse):
+        on_device, on_host = costs.fuse_ms, costs.fuse_host_ms
+        flops = costs.fuse_flops
+    elif isinstance(step, Flow):
+        on_device = costs.flow_ms[step.method]
+        motion, flops = on_device, costs.flow_flops[step.method]
+    elif isinstance(step, Warp):
+        on_device, flops = costs.warp_ms[step.stage], costs.warp_flops[step.stage]
+        start = None if since is None else since.get(step.stage)
+        if start is None or start < plan.frame - 1 and (step.method, start) not in composed:
+            if start is not None:
+                composed.add((step.method, start))
+            on_device, flops = on_device + costs.compose_ms, flops + costs.compose_flops
+        motion = on_device
+    return on_host, on_device, flops, motion
 
 
 def frame_prices(planner: Planner, costs: ScheduleCosts, frames: int,

@@ -1,0 +1,169 @@
+"""Batched capacity: ``N`` streams on one device, their stages batched across streams.
+
+The multi-stream executor run batched (``cwdsl.runtime.multistream``) takes one frame of
+every stream per *tick* and walks the streams' plans in lockstep: a stage that computes
+in ``k`` streams in the same wave runs as one batch of ``k``; measurements, flows, warps,
+the fuse and the per-frame overhead stay per stream. :func:`tick_price` prices one tick
+that way:
+
+- per (wave, stage) computing in ``k`` streams, the stage's batch cost
+  :meth:`ScheduleCosts.batch_ms` (``k`` times a frame's without batch timings) and, on a
+  device that overlaps its host, its issue time once (one call issues the batch);
+- every stream's other steps as :func:`cwdsl.sim.simulate.price` counts them
+  (:func:`~cwdsl.sim.simulate.step_cost`, compositions of flows included);
+- the tick's service time is its *work*, everything in turn (on a GPU the busier of host
+  and device), as the unbatched capacity model charges a frame its work.
+
+:func:`run_batched_capacity` then runs the ticks: all streams' frames arrive together
+every ``1/fps`` s; the device serves ticks first-come first-served; at most one tick
+waits, and a newer one replaces it (every stream's frame of it dropped). Every stream's
+frame of a tick completes when the tick does: its latency is each of them.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from cwdsl.ir.plan import FramePlan, Flow, Planner, Wave
+from cwdsl.ir.trace import AtomTrace
+from cwdsl.sim.capacity import Capacity
+from cwdsl.sim.devices import ScheduleCosts
+from cwdsl.sim.simulate import step_cost
+
+
+@dataclass(frozen=True)
+class TickCost:
+    """One tick: its service time, and the batches it ran as ``(wave, stage, k)``."""
+
+    work_ms: float
+    batches: tuple[tuple[int, str, int], ...]
+
+
+def tick_price(plans: Sequence[FramePlan], costs: ScheduleCosts,
+               sinces: Sequence[Mapping[str, int] | None] | None = None) -> TickCost:
+    """The tick of one frame per stream (``plans[i]``: stream ``i``'s; ``sinces[i]``: the
+    frame each of its stages last computed, as :func:`~cwdsl.sim.simulate.frame_prices`
+    keeps; see the module's docstring)."""
+    overlapped = costs.overlaps_host
+    host = device = 0.0
+    counts: dict[tuple[int, str], int] = {}
+    for i, plan in enumerate(plans):
+        since = sinces[i] if sinces is not None else None
+        composed: set[tuple[str, int]] = set()
+        host += costs.frame_overhead_ms
+        for step in plan.steps:
+            if isinstance(step, Wave):
+                for stage in step.stages:
+                    counts[(step.index, stage)] = counts.get((step.index, stage), 0) + 1
+                continue
+            on_host, on_device, _, _ = step_cost(step, plan, costs, since, composed)
+            if not overlapped:
+                on_host = 0.0
+            elif isinstance(step, Flow):  # optical flow runs on the host
+                on_host, on_device = on_device, 0.0
+            host, device = host + on_host, device + on_device
+    for (_, stage), k in counts.items():
+        device += costs.batch_ms(stage, k)
+        if overlapped:
+            host += costs.stage_host_ms.get(stage, 0.0)
+    work = max(host, device) if overlapped else host + device
+    return TickCost(work, tuple((w, s, k) for (w, s), k in counts.items()))
+
+
+def tick_table(planner: Planner, costs: ScheduleCosts, streams: int, ticks: int,
+               trace_for: Callable[[int, int], AtomTrace | None] | None = None
+               ) -> list[TickCost]:
+    """The prices of ticks ``0 .. ticks-1`` (``trace_for(stream, frames)``: a stream's
+    data-driven clock values). Fixed clocks give every stream the same plans, periodic
+    from frame 1: one period is priced once its history has settled (two periods)."""
+    period = planner.period
+    if period is not None:
+        known = min(ticks, 3 * period)
+        since: dict[str, int] = {}
+        table = []
+        for t in range(known):
+            plan = planner.plan(t)
+            table.append(tick_price([plan] * streams, costs, [since] * streams))
+            since = {**since, **dict.fromkeys(plan.computed, t)}
+        start = 2 * period
+        return table + [table[start + t % period] for t in range(known, ticks)]
+    traces = [trace_for(i, ticks) if trace_for is not None else None for i in range(streams)]
+    sinces: list[dict[str, int]] = [{} for _ in range(streams)]
+    table = []
+    for t in range(ticks):
+        plans = [planner.plan(t, trace[t] if trace else None) for trace in traces]
+        table.append(tick_price(plans, costs, sinces))
+        sinces = [{**s, **dict.fromkeys(p.computed, t)} for s, p in zip(sinces, plans)]
+    return table
+
+
+def run_batched_capacity(planner: Planner, costs: ScheduleCosts, streams: int, fps: float,
+                         seconds: float = 10.0,
+                         trace_for: Callable[[int, int], AtomTrace | None] | None = None
+                         ) -> Capacity:
+    """Simulate ``streams`` streams at ``fps`` for ``seconds`` with batched ticks (see the
+    module's docstring); the :class:`Capacity` says ``batched``."""
+    if streams < 1 or fps <= 0 or seconds <= 0:
+        raise ValueError("streams, fps and seconds must be positive")
+    interval = 1e3 / fps
+    ticks = max(1, int(round(seconds * fps)))
+    work = tick_table(planner, costs, streams, ticks, trace_for)
+    served, free_at, busy, dropped = 0, 0.0, 0.0, 0
+    waiting: float | None = None  # the arrival time of the tick waiting, if any
+    latencies: list[float] = []
+
+    def serve(until: float) -> None:
+        nonlocal served, free_at, busy, waiting
+        if waiting is not None and free_at <= until:
+            ms = work[served].work_ms
+            free_at = max(free_at, waiting) + ms
+            served, busy = served + 1, busy + ms
+            latencies.append(free_at - waiting)
+            waiting = None
+
+    for k in range(ticks):
+        now = k * interval
+        serve(now)
+        if waiting is not None:
+            dropped += streams
+        waiting = now
+        serve(now)
+    serve(math.inf)
+    lat = np.repeat(np.array(latencies), streams) if latencies else np.array([np.nan])
+    horizon = max(free_at, ticks * interval)
+    return Capacity(streams, fps, seconds, streams * ticks, streams * served, dropped,
+                    int((lat > interval).sum()), busy / horizon,
+                    float(np.percentile(lat, 50)), float(np.percentile(lat, 99)),
+                    float(lat.max()), batched=True)
+
+
+def sustainable_batched_streams(planner: Planner, costs: ScheduleCosts, fps: float,
+                                seconds: float = 10.0, trace_for=None, limit: int = 4096
+                                ) -> tuple[int, Capacity | None]:
+    """The largest stream count batched ticks sustain (:attr:`Capacity.sustained`),
+    found by doubling then bisection (sustained is monotone in the stream count while a
+    batch never costs less than a smaller one)."""
+    best: dict[int, Capacity] = {}
+
+    def sustained(n: int) -> bool:
+        result = run_batched_capacity(planner, costs, n, fps, seconds, trace_for)
+        if result.sustained:
+            best[n] = result
+        return result.sustained
+
+    if not sustained(1):
+        return 0, None
+    lo, hi = 1, 2
+    while hi <= limit and sustained(hi):
+        lo, hi = hi, 2 * hi
+    hi = min(hi - 1, limit)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if sustained(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo, best[lo]
