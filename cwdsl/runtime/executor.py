@@ -16,7 +16,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Generator, Iterable, Iterator, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -25,13 +25,21 @@ from cwdsl.ir.graph import Program
 from cwdsl.ir.nodes import MeasureNode
 from cwdsl.ir.plan import Cache, Compute, Flow, Fuse, Measure, Planner, Warp, Wave
 from cwdsl.nets.preprocess import normalize
-from cwdsl.nets.staged import StagedNetwork
+from cwdsl.nets.staged import Features, StagedNetwork
 from cwdsl.runtime.device import memory_format as resolve_memory_format
 from cwdsl.runtime.device import resolve_device, torch_dtype
 from cwdsl.runtime.flow import OpticalFlow
 from cwdsl.runtime.measure import AtomState, AtomTest, PredictedState, Window, label_map
 from cwdsl.runtime.stagerun import StageRunner, make_runner
 from cwdsl.runtime.warp import StageWarp
+
+
+Job = tuple[Compute, Union[Tensor, Features]]
+"""A stage to compute: its ``Compute`` step and its input (the frame, or the previous
+stage's :class:`Features`), from :meth:`Executor.walk`."""
+JobResult = tuple[Features, dict, object]
+"""A computed stage: the features it hands on, its heads' outputs (name → tensor) and its
+time (ms, or a pair of CUDA events read after the frame's sync)."""
 
 
 @dataclass(frozen=True)
@@ -97,12 +105,14 @@ class Executor:
     ``net`` is moved to the device, dtype and format in place, and each frame's input
     follows. ``compile``: each stage and the fuse through ``torch.compile``;
     ``cuda_graphs``: each captured once per input shape as a CUDA graph and replayed (an
-    ``InputError`` on a CPU device). See :mod:`cwdsl.runtime.stagerun`.
+    ``InputError`` on a CPU device). See :mod:`cwdsl.runtime.stagerun`. ``runner``: run
+    stages through this one instead (executors of several streams share one).
     """
 
     def __init__(self, program: Program, net: StagedNetwork, device: str | torch.device = "cpu",
                  dtype: str = "float32", concurrency: str = "auto", memory_format: str = "auto",
-                 compile: bool = False, cuda_graphs: bool = False):
+                 compile: bool = False, cuda_graphs: bool = False,
+                 runner: StageRunner | None = None):
         self.program = program
         self.planner = Planner(program)
         self.device = resolve_device(device)
@@ -111,7 +121,8 @@ class Executor:
             raise ValueError(f"concurrency must be 'auto' or 'sequential', got {concurrency!r}")
         self.memory_format = resolve_memory_format(memory_format, self.device, self.dtype)
         self.net = net.to(self.device, self.dtype, memory_format=self.memory_format).eval()
-        self.runner: StageRunner = make_runner(self.net, self.device, compile, cuda_graphs)
+        self.runner: StageRunner = runner if runner is not None else \
+            make_runner(self.net, self.device, compile, cuda_graphs)
         self._channels_last = self.memory_format == torch.channels_last
         self.concurrency = concurrency
         self._stage = {s.name: s for s in program.stage_nodes}
@@ -149,6 +160,25 @@ class Executor:
     # -- one frame ---------------------------------------------------------------------
     def step(self, frame: Tensor) -> FrameResult:
         """Run the next frame: ``(1, 3, H, W)`` RGB in [0, 1] (see ``preprocess.frame_tensor``)."""
+        with torch.inference_mode():
+            walk = self.walk(frame)
+            results = None  # the first send starts the walk
+            while True:
+                try:
+                    jobs = walk.send(results)
+                except StopIteration as done:
+                    return done.value
+                results = self.run_jobs(jobs)
+
+    def walk(self, frame: Tensor) -> Generator[list[Job], list[JobResult], FrameResult]:
+        """The next frame's walk, driven from outside: it yields each wave's compute jobs
+        (:data:`Job`: the ``Compute`` step and its input) and expects their results
+        (:data:`JobResult`, in the same order; :meth:`run_jobs` computes them here) back by
+        ``send``; it returns the frame's :class:`FrameResult`. The driver runs it under
+        ``torch.inference_mode`` (a generator cannot hold that mode across its yields: two
+        interleaved walks would restore each other's modes out of order). :meth:`step`
+        drives it locally; :class:`~cwdsl.runtime.multistream.MultiStreamExecutor` drives
+        one per stream and batches their jobs."""
         start = time.perf_counter()
         t = self._frame
         self._pixels = frame.to(self.device, non_blocking=True)
@@ -163,30 +193,32 @@ class Executor:
         composed: dict[str, dict[int, Tensor]] = {}  # per method: totals by start frame
         flow_ms: dict[str, float] = {}
         warp_ms: dict[str, float] = {}
-        with torch.inference_mode():
-            for step in self.planner.walk(t, atom_values):
-                if isinstance(step, Wave):
-                    self._run_wave(t, step.computes, stage_ms)
-                    computed += step.stages
-                elif isinstance(step, Cache):
-                    self._features[step.stage].push(t, self._features[step.stage].current)
-                elif isinstance(step, Measure):
-                    atom_values[step.atom], differences[step.atom] = self._measure(step)
-                elif isinstance(step, Flow):
-                    began = time.perf_counter()
-                    # DIS runs on the host: a frame given on the host goes straight to it
-                    # (no device sync); the flow is uploaded to the device
-                    flows[step.method] = self._flows[step.method](self._last_frame, frame,
-                                                                  self.device)
-                    flow_ms[step.method] = 1e3 * (time.perf_counter() - began)
-                    composed[step.method] = {}
-                elif isinstance(step, Warp):
-                    warp_ms[step.stage] = self._warp(t, step, flows[step.method],
-                                                     composed[step.method])
-                elif isinstance(step, Fuse):
-                    scores = self._fuse(step)
-            if self.device.type == "cuda":
-                torch.cuda.current_stream(self.device).synchronize()
+        for step in self.planner.walk(t, atom_values):
+            if isinstance(step, Wave):
+                # Inputs are resolved before any stage of the wave runs: a delayed stage
+                # reads F[k-1](t - d), never the state its neighbour in the wave produces.
+                results = yield [(c, self._input_of(t, c)) for c in step.computes]
+                self._store_wave(t, step.computes, results, stage_ms)
+                computed += step.stages
+            elif isinstance(step, Cache):
+                self._features[step.stage].push(t, self._features[step.stage].current)
+            elif isinstance(step, Measure):
+                atom_values[step.atom], differences[step.atom] = self._measure(step)
+            elif isinstance(step, Flow):
+                began = time.perf_counter()
+                # DIS runs on the host: a frame given on the host goes straight to it
+                # (no device sync); the flow is uploaded to the device
+                flows[step.method] = self._flows[step.method](self._last_frame, frame,
+                                                              self.device)
+                flow_ms[step.method] = 1e3 * (time.perf_counter() - began)
+                composed[step.method] = {}
+            elif isinstance(step, Warp):
+                warp_ms[step.stage] = self._warp(t, step, flows[step.method],
+                                                 composed[step.method])
+            elif isinstance(step, Fuse):
+                scores = self._fuse(step)
+        if self.device.type == "cuda":
+            torch.cuda.current_stream(self.device).synchronize()
         latency = 1e3 * (time.perf_counter() - start)
         for timings in (stage_ms, warp_ms):
             for stage, timing in timings.items():
@@ -202,23 +234,31 @@ class Executor:
         for frame in frames:
             yield self.step(frame)
 
-    def _input_of(self, t: int, step: Compute) -> Tensor:
+    @property
+    def frame(self) -> int:
+        """The index the next frame gets."""
+        return self._frame
+
+    def _input_of(self, t: int, step: Compute) -> Tensor | Features:
         prev = self._previous[step.stage]
         if prev is None:
             return self._input
         return self._features[prev].at(t - step.delay)
 
-    def _run_wave(self, t: int, wave: tuple[Compute, ...], stage_ms: dict[str, object]) -> None:
-        # Inputs are resolved before any stage of the wave runs: a delayed stage reads
-        # F[k-1](t - d), never the state its neighbour in the wave is producing.
-        jobs = [(step, self._input_of(t, step)) for step in wave]
+    def run_jobs(self, jobs: Sequence[Job]) -> list[JobResult]:
+        """Compute a wave's jobs here, concurrently where the executor runs lanes (CUDA
+        streams, or threads on a CPU); their results in order. Any input of a stage the
+        program has may be given, a batch of several frames included."""
+        jobs = list(jobs)
         if self._streams is not None:
-            results = self._launch_cuda(jobs)
-        elif self._pool is not None and len(jobs) > 1:
-            results = list(self._pool.map(lambda job: self._compute(*job), jobs))
-        else:
-            results = [self._compute(step, x) for step, x in jobs]
-        for step, (features, scores, timing) in zip(wave, results):
+            return self._launch_cuda(jobs)
+        if self._pool is not None and len(jobs) > 1:
+            return list(self._pool.map(lambda job: self._compute(*job), jobs))
+        return [self._compute(step, x) for step, x in jobs]
+
+    def _store_wave(self, t: int, wave: tuple[Compute, ...], results: Sequence[JobResult],
+                    stage_ms: dict[str, object]) -> None:
+        for step, (features, scores, timing) in zip(wave, results, strict=True):
             self._features[step.stage].push(t, features)
             self._scores[step.stage] = scores
             stage_ms[step.stage] = timing

@@ -1,0 +1,155 @@
+"""Several video streams through one network, their stages batched.
+
+A :class:`MultiStreamExecutor` keeps one clock state per stream — one
+:class:`~cwdsl.runtime.executor.Executor` per stream, all sharing one network and one
+:class:`~cwdsl.runtime.stagerun.StageRunner` — and advances every stream's frame walk
+(:meth:`Executor.walk`) in lockstep, a wave at a time. The stages that compute in several
+streams in the same wave run as one batch: inputs of the same shape concatenated on dim 0,
+through the shared runner, the outputs split back per stream (streams of another input
+size form their own batch). Batches of different stages in one wave run concurrently as
+one executor's wave does (threads on a CPU, CUDA streams on a GPU). Measurements, flows,
+warps and the fuse run per stream, in the stream's own executor.
+
+A stream's results are those a single-stream executor gives on its frames: the same
+clocks, labels and warps; scores equal up to the rounding a batched convolution may do
+differently (tests/test_multistream.py measures it). Every result's ``latency_ms`` is the
+tick's wall time: each frame waited for the whole tick.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+import torch
+from torch import Tensor
+
+from cwdsl.ir.graph import Program
+from cwdsl.nets.staged import Features, StagedNetwork
+from cwdsl.runtime.executor import Executor, FrameResult, Job, JobResult
+
+
+def signature(x: Tensor | Mapping[str, Tensor]) -> tuple:
+    """What must match for inputs to be batched: shapes past dim 0 and dtypes."""
+    if isinstance(x, Tensor):
+        return (tuple(x.shape[1:]), x.dtype)
+    return tuple((name, tuple(t.shape[1:]), t.dtype) for name, t in x.items())
+
+
+def concat(inputs: Sequence[Tensor | Features]) -> Tensor | Features:
+    """Inputs of one :func:`signature` as one batch (dim 0, in order)."""
+    if isinstance(inputs[0], Tensor):
+        return torch.cat(list(inputs))
+    return Features({name: torch.cat([x[name] for x in inputs]) for name in inputs[0]})
+
+
+def split(result: JobResult, sizes: Sequence[int]) -> list[JobResult]:
+    """A batch's :data:`JobResult` back per member (``sizes``: each member's batch size);
+    the timing is shared: each member waited for the whole batch."""
+    features, scores, timing = result
+    out, at = [], 0
+    for n in sizes:
+        out.append((Features({k: v[at:at + n] for k, v in features.items()}),
+                    {h: v[at:at + n] for h, v in scores.items()}, timing))
+        at += n
+    return out
+
+
+class MultiStreamExecutor:
+    """``streams`` streams of one program on one network; :meth:`tick` runs each stream's
+    next frame. ``batched=False`` runs the streams one frame after the other (the
+    baseline). The other options are :class:`Executor`'s; ``concurrency`` applies to the
+    stages of one wave (batches when batched)."""
+
+    def __init__(self, program: Program, net: StagedNetwork, streams: int,
+                 device: str | torch.device = "cpu", dtype: str = "float32",
+                 batched: bool = True, concurrency: str = "auto", memory_format: str = "auto",
+                 compile: bool = False, cuda_graphs: bool = False):
+        if streams < 1:
+            raise ValueError(f"streams must be >= 1, got {streams}")
+        self.program = program
+        self.batched = batched
+        # stream 0's executor runs every wave (its lanes); the others only keep state
+        lead = Executor(program, net, device, dtype, concurrency, memory_format, compile,
+                        cuda_graphs)
+        self.executors = [lead] + [
+            Executor(program, lead.net, device, dtype, "sequential", memory_format,
+                     runner=lead.runner) for _ in range(streams - 1)]
+        self.net, self.device, self.dtype = lead.net, lead.device, lead.dtype
+        self.runner = lead.runner
+
+    @property
+    def streams(self) -> int:
+        return len(self.executors)
+
+    def reset(self) -> None:
+        """Every stream's next frame is its frame 0."""
+        for executor in self.executors:
+            executor.reset()
+
+    def close(self) -> None:
+        for executor in self.executors:
+            executor.close()
+
+    def tick(self, frames: Sequence[Tensor | None]) -> list[FrameResult | None]:
+        """Run ``frames[i]`` (``(1, 3, H, W)`` RGB in [0, 1]) as stream ``i``'s next frame;
+        ``None``: stream ``i`` has no frame this tick (its clock does not advance). The
+        results in stream order (``None`` where no frame was given)."""
+        if len(frames) != self.streams:
+            raise ValueError(f"tick takes one frame (or None) per stream: {self.streams}, "
+                             f"got {len(frames)}")
+        start = time.perf_counter()
+        walks = {i: self.executors[i].walk(frame) for i, frame in enumerate(frames)
+                 if frame is not None}
+        results: dict[int, FrameResult] = {}
+        with torch.inference_mode():
+            if self.batched:
+                sends: dict[int, list[JobResult] | None] = dict.fromkeys(walks)
+                while sends:
+                    jobs = {}
+                    for i, send in sends.items():
+                        try:
+                            jobs[i] = walks[i].send(send)
+                        except StopIteration as done:
+                            results[i] = done.value
+                    sends = self._run_batched(jobs)
+            else:
+                for i, walk in walks.items():
+                    results[i] = self._drive(walk)
+        latency = 1e3 * (time.perf_counter() - start)
+        return [replace(results[i], latency_ms=latency) if i in results else None
+                for i in range(self.streams)]
+
+    def _drive(self, walk) -> FrameResult:
+        """One stream's walk to its end, its waves on the lead executor's lanes."""
+        send = None
+        while True:
+            try:
+                jobs = walk.send(send)
+            except StopIteration as done:
+                return done.value
+            send = self.executors[0].run_jobs(jobs)
+
+    def _run_batched(self, jobs: dict[int, list[Job]]) -> dict[int, list[JobResult]]:
+        """One wave of every stream: a batch per (stage, input signature), the batches
+        run as one wave; each stream's results in its jobs' order."""
+        groups: dict[tuple, list[tuple[int, int, Job]]] = {}
+        for i, wave in jobs.items():
+            for position, job in enumerate(wave):
+                groups.setdefault((job[0].stage, signature(job[1])), []).append(
+                    (i, position, job))
+        members = list(groups.values())
+        batches = [(group[0][2][0], concat([job[1] for _, _, job in group])
+                    if len(group) > 1 else group[0][2][1]) for group in members]
+        outputs = self.executors[0].run_jobs(batches) if batches else []
+        out: dict[int, list] = {i: [None] * len(wave) for i, wave in jobs.items()}
+        for group, output in zip(members, outputs, strict=True):
+            parts = split(output, [_batch_size(job[1]) for _, _, job in group]) \
+                if len(group) > 1 else [output]
+            for (i, position, _), part in zip(group, parts, strict=True):
+                out[i][position] = part
+        return out
+
+
+def _batch_size(x: Tensor | Mapping[str, Tensor]) -> int:
+    return int(x.shape[0]) if isinstance(x, Tensor) else int(next(iter(x.values())).shape[0])
