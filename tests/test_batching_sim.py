@@ -209,3 +209,25 @@ def test_simulate_batched_cli_and_the_default_path_unchanged(profile_path, data,
     assert "no batching gain" in capsys.readouterr().out
     assert main(["simulate", ADAPTIVE, "--batched"]) == 2
     assert "--batched prices a capacity run" in capsys.readouterr().err
+
+
+def test_a_stream_that_skips_a_wave_runs_its_next_in_the_earlier_round():
+    """As the executor's lockstep walk does: rounds are each plan's computing waves in turn."""
+    from cwdsl.ir.graph import compile_text
+
+    program = compile_text("""network tiny input 32x32
+stage s1 = conv1_1 .. pool3 head score_pool3
+stage s2 = conv4_1 .. pool4 head score_pool4
+stage s3 = conv5_1 .. fc7 head score_fr
+clock moved = labeldiff(s1, since=fired) >= 0.1
+compute s1 when 1
+compute s2 when moved else cache
+compute s3 when 1
+output fuse(s1, s2, s3)
+""", "<skip>")
+    planner = Planner(program)
+    (atom,) = planner.atom_ids
+    costs = schedule_costs(program, load_device("cpu"), (32, 32))
+    plans = [planner.plan(1, {atom: True}), planner.plan(1, {atom: False})]
+    tick = tick_price(plans, costs)
+    assert sorted(tick.batches) == [(0, "s1", 2), (1, "s2", 1), (1, "s3", 1), (2, "s3", 1)]

@@ -1,12 +1,14 @@
 """Batched capacity: ``N`` streams on one device, their stages batched across streams.
 
 The multi-stream executor run batched (``cwdsl.runtime.multistream``) takes one frame of
-every stream per *tick* and walks the streams' plans in lockstep: a stage that computes
-in ``k`` streams in the same wave runs as one batch of ``k``; measurements, flows, warps,
-the fuse and the per-frame overhead stay per stream. :func:`tick_price` prices one tick
-that way:
+every stream per *tick* and walks the streams' plans in lockstep, a computing wave at a
+time: round ``r`` runs the ``r``-th :class:`Wave` of every stream's plan that has one, and
+a stage that computes in ``k`` streams in one round runs as one batch of ``k`` (a stream
+whose clock skipped a wave is a round ahead of the others from there, as in the
+executor); measurements, flows, warps, the fuse and the per-frame overhead stay per
+stream. :func:`tick_price` prices one tick that way:
 
-- per (wave, stage) computing in ``k`` streams, the stage's batch cost
+- per (round, stage) computing in ``k`` streams, the stage's batch cost
   :meth:`ScheduleCosts.batch_ms` (``k`` times a frame's without batch timings) and, on a
   device that overlaps its host, its issue time once (one call issues the batch);
 - every stream's other steps as :func:`cwdsl.sim.simulate.price` counts them
@@ -36,7 +38,7 @@ from cwdsl.sim.simulate import step_cost
 
 @dataclass(frozen=True)
 class TickCost:
-    """One tick: its service time, and the batches it ran as ``(wave, stage, k)``."""
+    """One tick: its service time, and the batches it ran as ``(round, stage, k)``."""
 
     work_ms: float
     batches: tuple[tuple[int, str, int], ...]
@@ -54,10 +56,12 @@ def tick_price(plans: Sequence[FramePlan], costs: ScheduleCosts,
         since = sinces[i] if sinces is not None else None
         composed: set[tuple[str, int]] = set()
         host += costs.frame_overhead_ms
+        rounds = 0
         for step in plan.steps:
             if isinstance(step, Wave):
                 for stage in step.stages:
-                    counts[(step.index, stage)] = counts.get((step.index, stage), 0) + 1
+                    counts[(rounds, stage)] = counts.get((rounds, stage), 0) + 1
+                rounds += 1
                 continue
             on_host, on_device, _, _ = step_cost(step, plan, costs, since, composed)
             if not overlapped:
