@@ -1,11 +1,23 @@
 """``cwdsl eval``: score schedules on labeled video (the paper's Tables 3-6)."""
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 from cwdsl.commands.options import (add_command, add_data_options, add_fast_path,
                                     eval_network, eval_setup, fast_path, size_phrase)
 from cwdsl.core.errors import InputError
+
+
+def quiet_unless_main():
+    """Under torchrun, every process but rank 0 keeps its warnings to itself while the
+    inputs are checked (a bad input still fails on every process, each saying why)."""
+    from cwdsl.runtime.distributed import launched_main
+
+    if launched_main():
+        return contextlib.nullcontext()
+    return contextlib.redirect_stderr(io.StringIO())
 
 
 def register(sub) -> None:
@@ -38,6 +50,7 @@ def handle(args) -> int:
     from cwdsl.evaluate.evaluation import evaluate_schedules, format_eval_table, plot_timeline
     from cwdsl.evaluate.sweep import SweepCurve, is_frame_oracle, plot_curves
     from cwdsl.ir.graph import load
+    from cwdsl.runtime.distributed import world
 
     network = eval_network(args)
     executor_options = fast_path(args)
@@ -45,11 +58,15 @@ def handle(args) -> int:
     check_plot_path(args.curve)
     if args.curve and args.timeline and Path(args.curve).resolve() == Path(args.timeline).resolve():
         raise InputError(f"--curve and --timeline both name {args.curve}; give two files")
-    programs = [load(path, network) for path in args.schedules]
-    weights, model, data = eval_setup(args, programs)
-    rows = evaluate_schedules(data, weights, programs, args.device, model,
-                              progress=not args.quiet, size=args.size,
-                              executor_options=executor_options)
+    with quiet_unless_main():
+        programs = [load(path, network) for path in args.schedules]
+        weights, model, data = eval_setup(args, programs)
+    w = world(args.device)  # every input is checked: the first collective
+    rows = evaluate_schedules(data, weights, programs, w.device, model,
+                              progress=not args.quiet and w.main, size=args.size,
+                              executor_options=executor_options, world=w)
+    if not w.main:  # rank 0 prints and writes
+        return 0
     net = programs[0].network.name
     if args.json:
         print(json.dumps({"data": data.description, "network": net, "weights": weights,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cwdsl.commands.evaluate import quiet_unless_main
 from cwdsl.commands.options import (add_command, add_data_options, eval_network, eval_setup,
                                     size_phrase)
 
@@ -39,17 +40,22 @@ def handle(args) -> int:
     from cwdsl.evaluate.sweep import (compare_curves, format_sweep_table, parse_range,
                                       parse_rates, plan_sweeps, plot_curves, score_sweeps,
                                       sweep_csv)
+    from cwdsl.runtime.distributed import world
 
     out = Path(args.out)
     check_plot_path(out)
     csv_path = check_output(out.with_suffix(".csv"), "table")
     ranges = [parse_range(text) for text in args.theta or [DEFAULT_THETA]]
     rates = parse_rates(args.at) if args.at else None
-    plans = plan_sweeps(args.schedules, ranges, eval_network(args))
-    weights, model, data = eval_setup(
-        args, [p for plan in plans for p in (plan.oracle, *plan.programs)])
-    result = score_sweeps(data, weights, plans, args.device, model, progress=not args.quiet,
-                          size=args.size)
+    with quiet_unless_main():
+        plans = plan_sweeps(args.schedules, ranges, eval_network(args))
+        weights, model, data = eval_setup(
+            args, [p for plan in plans for p in (plan.oracle, *plan.programs)])
+    w = world(args.device)  # every input is checked: the first collective
+    result = score_sweeps(data, weights, plans, w.device, model,
+                          progress=not args.quiet and w.main, size=args.size, world=w)
+    if not w.main:  # rank 0 prints and writes
+        return 0
     net = plans[0].oracle.network.name
     names = ", ".join(plan.name for plan in plans)
     with atomic_path(csv_path) as csv_tmp, atomic_path(out) as plot_tmp:

@@ -38,6 +38,8 @@ from cwdsl.ir.plan import Planner
 from cwdsl.nets import build_network
 from cwdsl.nets.preprocess import frame_tensor
 from cwdsl.nets.weights import load_weights
+from cwdsl.core.errors import InputError
+from cwdsl.runtime.distributed import World, all_sum, gather, shard
 from cwdsl.runtime.executor import Executor
 from cwdsl.sim.devices import DeviceModel, load_device, schedule_costs
 from cwdsl.sim.simulate import simulate
@@ -74,6 +76,24 @@ class ScoreRow:
                 "network": self.network, "device": self.device}
 
 
+@dataclass(frozen=True)
+class ClipScore:
+    """One program's counts and simulated time sums on one clip (what a process hands back;
+    its confusion matrices are summed apart)."""
+
+    frames: int
+    scored: int
+    counted: int
+    full_frames: int
+    warmup_full: int
+    latency_ms: float
+    oracle_ms: float
+    warmup_latency_ms: float
+    warmup_oracle_ms: float
+    changes: tuple[float, ...]
+    full: tuple[bool, ...]        # per frame, frame 0 included: every stage computed?
+
+
 @dataclass
 class ScheduleScore:
     """Accumulated over all clips of one schedule."""
@@ -98,6 +118,22 @@ class ScheduleScore:
         shape = (self.num_classes, self.num_classes)
         self.n = np.zeros(shape, np.int64)
         self.band = np.zeros(shape, np.int64)
+
+    def add(self, clip: ClipScore, first: bool = False) -> None:
+        """Accumulate one clip's :class:`ClipScore` (in clip order: the float sums then
+        match one process's; ``first``: the first clip, whose frames make the timeline)."""
+        self.frames += clip.frames
+        self.scored += clip.scored
+        self.counted += clip.counted
+        self.full_frames += clip.full_frames
+        self.warmup_full += clip.warmup_full
+        self.latency_ms += clip.latency_ms
+        self.oracle_ms += clip.oracle_ms
+        self.warmup_latency_ms += clip.warmup_latency_ms
+        self.warmup_oracle_ms += clip.warmup_oracle_ms
+        self.changes.extend(clip.changes)
+        if first:
+            self.timeline.extend(clip.full)
 
     def summary(self, network: str, device: str) -> ScoreRow:
         """The row of this schedule run on ``network``, timed on the device model ``device``.
@@ -149,71 +185,108 @@ def labels_at(scores: torch.Tensor, hw: HW) -> np.ndarray:
 def evaluate_schedules(data: EvalData, weights: str, programs: Sequence[Program],
                        device: str = "cpu", sim_device: DeviceModel | str = "titanx",
                        progress: bool = True, size: HW | None = None,
-                       executor_options: dict | None = None) -> list[ScoreRow]:
+                       executor_options: dict | None = None,
+                       world: World | None = None) -> list[ScoreRow]:
     """Score every program on ``data`` (see the module's docstring); one row each. ``size``:
     the (height, width) the network runs at (None: each frame's own); ``executor_options``:
-    the :class:`Executor`'s ``memory_format``, ``compile``, ``cuda_graphs``."""
+    the :class:`Executor`'s ``memory_format``, ``compile``, ``cuda_graphs``.
+
+    ``world`` (:func:`cwdsl.runtime.distributed.world`; None: this process alone): the
+    (program, clip) pairs are dealt round robin over its processes, each from a fresh
+    executor, so a pair's result does not depend on the process that runs it; confusion
+    matrices are summed exactly and the per-clip sums and per-frame statistics gathered and
+    accumulated in clip order, so every process returns the rows one process would."""
+    w = world or World()
     model = load_device(sim_device) if isinstance(sim_device, str) else sim_device
-    nets = {}
-    rows = []
-    with progress_bar(progress, total=data.frames * len(programs), desc="eval",
-                      unit="frame") as bar:
-        for program in programs:
-            name = program.network.name
-            if name not in nets:
-                nets[name] = prepare_network(program.network, weights, device)
-            bar.set_description(f"eval {program.name}")
-            score = _score(program, nets[name], data, device, model, bar, size,
-                           executor_options or {})
-            rows.append(score.summary(name, model.name))
+    units = [(p, c) for p in range(len(programs)) for c in range(len(data.clips))]
+    mine = shard(units, w)
+    matrices = [np.zeros((2, p.network.num_classes, p.network.num_classes), np.int64)
+                for p in programs]
+    nets, costs, share, error = {}, {}, [], None
+    try:
+        with progress_bar(progress, total=sum(len(data.clips[c].frames) for _, (_, c) in mine),
+                          desc="eval", unit="frame") as bar:
+            for index, (p, c) in mine:
+                program = programs[p]
+                name = program.network.name
+                if name not in nets:
+                    nets[name] = prepare_network(program.network, weights, device)
+                bar.set_description(f"eval {program.name}")
+                clip, n, band = _score_clip(program, nets[name], data.clips[c], device, model,
+                                            bar, size, executor_options or {},
+                                            costs.setdefault(p, {}))
+                matrices[p][0] += n
+                matrices[p][1] += band
+                share.append((index, clip))
+    except Exception as e:  # told to every process before the next collective: none waits
+        error = e
+    _raise_on_any(error, w)
+    flat = all_sum(np.concatenate([m.ravel() for m in matrices]), w)
+    clips = gather(share, w)
+    rows, at = [], 0
+    for p, program in enumerate(programs):
+        score = ScheduleScore(program.name, program.network.num_classes)
+        size_p = matrices[p].size
+        score.n, score.band = flat[at:at + size_p].reshape(matrices[p].shape)
+        at += size_p
+        for c, clip in enumerate(clips[p * len(data.clips):(p + 1) * len(data.clips)]):
+            score.add(clip, first=c == 0)
+        rows.append(score.summary(program.network.name, model.name))
     return rows
 
 
-def _score(program: Program, net, data: EvalData, device: str, model: DeviceModel,
-           bar, size: HW | None, executor_options: dict) -> ScheduleScore:
-    planner = Planner(program)
-    score = ScheduleScore(program.name, program.network.num_classes)
+def _raise_on_any(error: Exception | None, w: World) -> None:
+    """Raise ``error`` here, and an ``InputError`` on every other process, when any failed."""
+    flags = np.zeros(w.size, np.int64)
+    flags[w.rank] = error is not None
+    failed = all_sum(flags, w)
+    if error is not None:
+        raise error
+    if failed.any():
+        ranks = np.flatnonzero(failed).tolist()
+        raise InputError(f"process {', '.join(map(str, ranks))} of {w.size} failed "
+                         f"(see its message); this one stops too")
+
+
+def _score_clip(program: Program, net, clip, device: str, model: DeviceModel, bar,
+                size: HW | None, executor_options: dict, costs: dict):
+    """The :class:`ClipScore` of ``program`` on ``clip`` from a fresh executor, and its two
+    confusion matrices (every scored pixel, the boundary band). ``costs``: the program's
+    stage costs by frame size, filled as needed."""
+    classes = program.network.num_classes
     background = has_background(program.network.class_names)
-    costs = {}
     all_stages = set(program.stages)
-    for c, clip in enumerate(data.clips):
-        executor = Executor(program, net, device, **executor_options)
-        trace, previous = [], None
-        try:
-            for t, (rgb, truth) in enumerate(zip(clip.frames, clip.labels)):
-                result = executor.step(network_frame(rgb, size))
-                labels = labels_at(result.scores, rgb.shape[:2])
-                trace.append(result.atom_values)
-                score.frames += 1
-                full = set(result.computed) >= all_stages
-                if t > 0:
-                    score.counted += 1
-                    score.full_frames += full
-                else:
-                    score.warmup_full += full
-                if c == 0:
-                    score.timeline.append(full)
-                if previous is not None:
-                    score.changes.append(label_change(previous, labels))
-                previous = labels
-                if truth is not None:
-                    score.scored += 1
-                    score.n += confusion(labels, truth, score.num_classes)
-                    score.band += band_confusion(labels, truth, score.num_classes, BAND_RADIUS,
-                                                 background)
-                bar.update(1)
-        finally:
-            executor.close()
-        hw = tuple(size) if size is not None else clip.frames[0].shape[:2]
-        if hw not in costs:
-            costs[hw] = schedule_costs(program, model, hw)
-        n = len(clip.frames)
-        sim = simulate(planner, costs[hw], n, trace, timeline=n)
-        score.latency_ms += sum(p.latency_ms for p in sim.timeline[1:])
-        score.oracle_ms += sim.oracle_ms * (n - 1)
-        score.warmup_latency_ms += sim.timeline[0].latency_ms
-        score.warmup_oracle_ms += sim.oracle_ms
-    return score
+    n = np.zeros((classes, classes), np.int64)
+    band = np.zeros((classes, classes), np.int64)
+    executor = Executor(program, net, device, **executor_options)
+    trace, full, changes, previous, scored = [], [], [], None, 0
+    try:
+        for rgb, truth in zip(clip.frames, clip.labels):
+            result = executor.step(network_frame(rgb, size))
+            labels = labels_at(result.scores, rgb.shape[:2])
+            trace.append(result.atom_values)
+            full.append(set(result.computed) >= all_stages)
+            if previous is not None:
+                changes.append(label_change(previous, labels))
+            previous = labels
+            if truth is not None:
+                scored += 1
+                n += confusion(labels, truth, classes)
+                band += band_confusion(labels, truth, classes, BAND_RADIUS, background)
+            bar.update(1)
+    finally:
+        executor.close()
+    hw = tuple(size) if size is not None else clip.frames[0].shape[:2]
+    frames = len(clip.frames)
+    if hw not in costs:
+        costs[hw] = schedule_costs(program, model, hw)
+    sim = simulate(Planner(program), costs[hw], frames, trace, timeline=frames)
+    return ClipScore(
+        frames=frames, scored=scored, counted=frames - 1, full_frames=sum(full[1:]),
+        warmup_full=int(full[0]), latency_ms=sum(p.latency_ms for p in sim.timeline[1:]),
+        oracle_ms=sim.oracle_ms * (frames - 1), warmup_latency_ms=sim.timeline[0].latency_ms,
+        warmup_oracle_ms=sim.oracle_ms, changes=tuple(changes), full=tuple(full)), n, band
+
 
 
 EVAL_COLUMNS = (Column("schedule", 13, align="<"), Column("time % full", 12, ".1f", suffix="%"),

@@ -24,6 +24,7 @@ from cwdsl.evaluate.protocol import EvalData
 from cwdsl.ir.graph import Program, compile_schedule
 from cwdsl.lang import ast
 from cwdsl.lang.parser import parse_file
+from cwdsl.runtime.distributed import World
 from cwdsl.sim.devices import DeviceModel
 
 FIRING_RATES = (20.0, 35.0, 50.0, 65.0, 80.0)
@@ -179,10 +180,12 @@ class SweepResult:
 
 def score_sweeps(data: EvalData, weights: str, plans: Sequence[SweepPlan],
                  device: str = "cpu", sim_device: DeviceModel | str = "titanx",
-                 progress: bool = True, size: HW | None = None) -> SweepsResult:
+                 progress: bool = True, size: HW | None = None,
+                 world: World | None = None) -> SweepsResult:
     """Score each distinct frame oracle once (schedules with the same stages, network and
     output share it) and every plan's programs on ``data``, the network at ``size`` (None:
-    the frames' own; see :func:`evaluate_schedules`)."""
+    the frames' own; see :func:`evaluate_schedules`, which deals the (program, clip) pairs
+    over ``world``'s processes)."""
     oracles: list[Program] = []
     owners: list[str] = []
     for plan in plans:
@@ -191,7 +194,7 @@ def score_sweeps(data: EvalData, weights: str, plans: Sequence[SweepPlan],
             owners.append(plan.name)
     programs = [p for plan in plans for p in plan.programs]
     rows = evaluate_schedules(data, weights, [*oracles, *programs], device, sim_device,
-                              progress, size)
+                              progress, size, world=world)
     label = ["frame oracle"] if len(oracles) == 1 else [f"frame oracle ({n})" for n in owners]
     oracle_rows = tuple(replace(r, schedule=s) for r, s in zip(rows, label))
     curves, at = [], len(oracles)

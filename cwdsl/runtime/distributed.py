@@ -10,6 +10,7 @@ corpus's order and results can be put back in it (:func:`gather`).
 """
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,9 +57,24 @@ def world(device: str = "cpu") -> World:
             dist.init_process_group(backend="nccl" if cuda else "gloo")
         except (RuntimeError, ValueError) as e:  # a missing MASTER_ADDR, a refused port, …
             raise InputError(f"cannot join torchrun's process group: {e}") from None
+        atexit.register(_leave)
     if cuda:
         device = f"cuda:{torch.cuda.current_device()}"
     return World(dist.get_rank(), dist.get_world_size(), device)
+
+
+def _leave() -> None:
+    """Leave the process group when the interpreter exits (left joined, gloo's threads
+    abort the process at exit: SIGABRT, "terminate called without an active exception")."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def launched_main() -> bool:
+    """Whether this process is torchrun's rank 0, or not started by torchrun: read from the
+    environment (``RANK``) without joining the group, e.g. to keep the other processes'
+    warnings quiet while inputs are still being checked."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def shard(items: Sequence[T], w: World) -> list[tuple[int, T]]:
