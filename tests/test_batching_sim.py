@@ -231,3 +231,19 @@ output fuse(s1, s2, s3)
     plans = [planner.plan(1, {atom: True}), planner.plan(1, {atom: False})]
     tick = tick_price(plans, costs)
     assert sorted(tick.batches) == [(0, "s1", 2), (1, "s2", 1), (1, "s3", 1), (2, "s3", 1)]
+
+
+def test_sustainable_batched_streams_by_hand():
+    from cwdsl.sim.batching import sustainable_batched_streams
+
+    program = load(ORACLE, "tiny")
+    base = schedule_costs(program, load_device("cpu"), (32, 32))
+    assert len(base.stage_ms) == 3
+    # each stage 2 ms, 5 ms on a batch of 4, +1 ms per stream above; per stream 1.5 ms:
+    # a tick of n >= 4 streams costs 3 * (5 + n - 4) + 1.5 n = 3 + 4.5 n <= 100 ms: n <= 21
+    base = replace(base, stage_ms=dict.fromkeys(base.stage_ms, 2.0), fuse_ms=1.0,
+                   frame_overhead_ms=0.5, overlaps_host=False,
+                   stage_batch={s: ((2, 3.0), (4, 5.0)) for s in base.stage_ms})
+    n, cap = sustainable_batched_streams(Planner(program), base, 10.0, seconds=1.0)
+    assert n == 21 and cap.streams == 21 and cap.batched
+    assert cap.latency_ms_p99 == pytest.approx(3 + 4.5 * 21)
