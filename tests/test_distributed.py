@@ -2,6 +2,7 @@
 are dealt round robin, confusion matrices summed, per-clip sums gathered in clip order, so
 the rows, tables and files are those of one process, byte for byte."""
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -140,6 +141,20 @@ def test_torchrun_sweep_writes_the_same_table_and_csv(tmp_path):
                             processes)
         outputs.append((text.replace(str(out), "OUT").replace(str(out.with_suffix(".csv")),
                                                               "CSV"),
-                        out.with_suffix(".csv").read_bytes()))
-        assert out.exists()
+                        out.with_suffix(".csv").read_bytes(), out.read_bytes()))
     assert outputs[0] == outputs[1]
+
+
+@pytest.mark.slow
+def test_torchrun_bad_input_exits_2_on_every_process():
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+         "--master-addr", "127.0.0.1", "--master-port", str(free_port()), "-m", "cwdsl",
+         "eval", "schedules/oracle.cw", "--net", "tiny", "--data", "no/such/folder", "--quiet"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and done.stdout == ""
+    assert "error: --data no/such/folder" in done.stderr     # no traceback from cwdsl
+    assert "Traceback" not in done.stderr.split("torch/distributed")[0]
+    codes = re.findall(r"exitcode\s*: (-?\d+)", done.stderr)  # torchrun ends the slower one
+    assert "2" in codes and set(codes) <= {"2", "-15"}
