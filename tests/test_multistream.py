@@ -122,3 +122,111 @@ def test_tick_wants_one_frame_per_stream(net):
         multi.tick([None])
     assert multi.tick([None, None]) == [None, None]
     multi.close()
+
+
+# -- cwdsl run with several streams ---------------------------------------------------------
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from cwdsl.commands.main import main  # noqa: E402
+from cwdsl.demo.scenes import generate_clip  # noqa: E402
+from cwdsl.runtime.encode import write_video  # noqa: E402
+from cwdsl.runtime.video import load_label_png  # noqa: E402
+
+ADAPTIVE = str(ROOT / "schedules" / "adaptive.cw")
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    """Two tiny videos of different sizes (two batches) and lengths, in a folder."""
+    folder = tmp_path_factory.mktemp("videos")
+    for name, seed, frames, size in (("a", 3, 8, (64, 80)), ("b", 4, 6, (64, 80)),
+                                     ("c", 5, 5, (48, 64))):
+        write_video(folder / f"{name}.mp4", generate_clip(seed, frames, size).frames, fps=10)
+    return folder
+
+
+def _masks(folder: Path) -> list[np.ndarray]:
+    return [load_label_png(p) for p in sorted((folder / "masks").iterdir())]
+
+
+def test_several_videos_write_what_single_runs_write(videos, tmp_path, capsys):
+    args = ["run", ADAPTIVE, "--net", "tiny", "--save", "masks", "--quiet"]
+    out = tmp_path / "multi"
+    assert main(args + ["--video", str(videos / "a.mp4"), "--video", str(videos / "c.mp4"),
+                        "--video", str(videos / "b.mp4"), "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "total:" in table and "p99 ms" in table
+    summary = json.loads((out / "streams.json").read_text())
+    assert [s["name"] for s in summary["streams"]] == ["a", "c", "b"]
+    assert summary["frames"] == 8 + 5 + 6 and summary["batched"]
+    for name in "acb":
+        single = tmp_path / f"single-{name}"
+        assert main(args + ["--video", str(videos / f"{name}.mp4"), "--out", str(single)]) == 0
+        mine = json.loads((out / name / "run.json").read_text())
+        theirs = json.loads((single / "run.json").read_text())
+        assert [f["computed"] for f in mine["frames"]] == \
+            [f["computed"] for f in theirs["frames"]]
+        assert mine["source"] == theirs["source"] and mine["size"] == theirs["size"]
+        assert all(np.array_equal(x, y) for x, y in zip(_masks(out / name), _masks(single)))
+        assert len(_masks(out / name)) == len(_masks(single))
+
+
+def test_a_video_that_does_not_open_writes_nothing(videos, tmp_path, capsys):
+    out = tmp_path / "out"
+    missing = tmp_path / "missing.mp4"
+    assert main(["run", ADAPTIVE, "--net", "tiny", "--quiet", "--out", str(out),
+                 "--video", str(videos / "a.mp4"), "--video", str(missing)]) == 2
+    assert str(missing) in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_corpus_resumes_and_streams_replay(videos, tmp_path, capsys):
+    out = tmp_path / "corpus"
+    args = ["run", ADAPTIVE, "--net", "tiny", "--quiet", "--videos", str(videos),
+            "--out", str(out)]
+    assert main(args) == 0
+    first = (out / "b" / "run.json").read_text()
+    (out / "c" / "run.json").unlink()  # as if interrupted before c finished
+    (out / "c").rmdir()
+    capsys.readouterr()
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert err.count("skipped") == 2 and str(out / "a") in err
+    assert (out / "b" / "run.json").read_text() == first  # kept, not rerun
+    streams = json.loads((out / "streams.json").read_text())["streams"]
+    assert [(s["name"], s["skipped"]) for s in streams] == \
+        [("a", True), ("b", True), ("c", False)]
+    assert main(args + ["--size", "32x40"]) == 0  # another size: everything reruns
+    assert "skipped" not in capsys.readouterr().err
+    replay = tmp_path / "replay"
+    assert main(["run", ADAPTIVE, "--quiet", "--streams", "3", "--max-frames", "6",
+                 "--out", str(replay), "--unbatched"]) == 0
+    record = json.loads((replay / "stream-2" / "run.json").read_text())
+    assert record["source"].endswith("from frame 4") and len(record["frames"]) == 6
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_torchrun_shares_a_corpus(videos, tmp_path):
+    out = tmp_path / "out"
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+         "--master-addr", "127.0.0.1", "--master-port", str(_free_port()), "-m", "cwdsl", "run", ADAPTIVE, "--net", "tiny", "--quiet",
+         "--videos", str(videos), "--out", str(out)],
+        capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "streams.json").read_text())
+    assert summary["processes"] == 2 and summary["frames"] == 8 + 6 + 5
+    assert [s["name"] for s in summary["streams"]] == ["a", "b", "c"]
+    for name in "abc":
+        assert json.loads((out / name / "run.json").read_text())["cwdsl_run"] == 1
+    assert done.stdout.count("total:") == 1  # rank 0 prints

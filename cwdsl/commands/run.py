@@ -14,9 +14,23 @@ def register(sub) -> None:
         "cwdsl run schedules/adaptive.cw --out out/ --save masks,overlay")
     p.add_argument("schedule", metavar="SCHEDULE", help="a schedule file (.cw)")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--video", metavar="PATH", help="a video file (mp4, avi, webm, mkv, …)")
+    src.add_argument("--video", metavar="PATH", action="append",
+                     help="a video file (mp4, avi, webm, mkv, …); repeat it to run several "
+                          "streams through one network (batched), each into --out DIR/<stem>/")
     src.add_argument("--frames", dest="frames_dir", metavar="DIR",
                      help="a folder of images, in name order")
+    src.add_argument("--videos", dest="videos_dir", metavar="DIR",
+                     help="every video file in DIR (name order), one stream each; a stream "
+                          "whose --out DIR/<stem>/ holds a finished run of the same schedule "
+                          "and options is skipped (a corpus run resumes); under torchrun each "
+                          "process runs its share")
+    p.add_argument("--streams", type=positive_int, metavar="N",
+                   help="replay the source (--video, or the demo) as N streams, stream i "
+                        "starting i x (frames / N) frames in and wrapping (benchmarking); "
+                        "outputs in --out DIR/stream-<i>/")
+    p.add_argument("--unbatched", action="store_true",
+                   help="with several streams: run them one frame at a time instead of "
+                        "batching their stages (the baseline)")
     p.add_argument("--net", metavar="NAME",
                    help="run on this network instead of the schedule's (same layer names); "
                         "default: the schedule's network line; on the demo a schedule whose "
@@ -59,15 +73,20 @@ def handle(args) -> int:
     from cwdsl.runtime.records import summary_table
     from cwdsl.runtime.run import RunOptions, run
 
+    videos = tuple(args.video or ())
     options = RunOptions(
-        schedule=args.schedule, video=args.video, frames_dir=args.frames_dir, net=args.net,
+        schedule=args.schedule, video=videos[0] if len(videos) == 1 else None,
+        frames_dir=args.frames_dir, net=args.net,
         weights=args.weights, device=args.device, dtype=args.dtype, out=args.out,
         max_frames=args.max_frames,
         save=frozenset(item.strip() for item in args.save.split(",") if item.strip()),
         concurrency="sequential" if args.sequential else "auto",
         oracle=False if args.no_oracle else None, progress=not args.quiet,
         size=parse_size(args.size) if args.size else None, force=args.force,
-        keep_partial=args.keep_partial, **fast_path(args))
+        keep_partial=args.keep_partial, videos=videos, videos_dir=args.videos_dir,
+        streams=args.streams, batched=not args.unbatched, **fast_path(args))
+    if options.multistream:
+        return _streams(options)
     record = run(options, on_note=note)
     print(summary_table(record))
     if args.out:
@@ -75,4 +94,16 @@ def handle(args) -> int:
                                                           ("overlay", "overlay.mp4"))
                                   if item in options.save]
         print(f"wrote {', '.join(str(Path(args.out) / w) for w in written)}")
+    return 0
+
+
+def _streams(options) -> int:
+    from cwdsl.runtime.distributed import world
+    from cwdsl.runtime.streamrun import STREAMS_FILE, run_streams, streams_table
+
+    record = run_streams(options, on_note=note)
+    if world(options.device).main:
+        print(streams_table(record))
+        if options.out:
+            print(f"wrote {Path(options.out) / STREAMS_FILE} and a folder per stream")
     return 0

@@ -64,6 +64,17 @@ class RunOptions:
     memory_format: str = "auto"     # the executor's (see cwdsl.runtime.device.memory_format)
     compile: bool = False           # stages and fuse through torch.compile
     cuda_graphs: bool = False       # stages and fuse replayed as CUDA graphs (CUDA only)
+    # several streams (cwdsl.runtime.streamrun): videos, every video of a folder, or one
+    # source replayed N times; each stream's stages batched with the others' unless not
+    videos: tuple[str, ...] = ()
+    videos_dir: str | None = None
+    streams: int | None = None
+    batched: bool = True
+
+    @property
+    def multistream(self) -> bool:
+        """Whether this run has several streams (else the single-stream path)."""
+        return len(self.videos) > 1 or self.videos_dir is not None or (self.streams or 1) > 1
 
 
 @dataclass(frozen=True)
@@ -89,7 +100,8 @@ def is_run_folder(folder: Path) -> bool:
     return b'"cwdsl_run"' in head
 
 
-def _check_options(options: RunOptions) -> None:
+def check_options(options: RunOptions) -> None:
+    """The options' own consistency (before the output folder is touched)."""
     bad = set(options.save) - set(SAVE_CHOICES)
     if bad:
         raise InputError(f"--save: unknown item(s) {', '.join(sorted(bad))}; choose from "
@@ -156,7 +168,7 @@ def run(options: RunOptions, on_note: Callable[[str], None] | None = None) -> Ru
     ``on_note`` gets each note for the user (a resize, skipped scoring, a partial video) as
     soon as it is known."""
     note = on_note or (lambda text: None)
-    _check_options(options)
+    check_options(options)
     with ExitStack() as stack:
         tmp = None
         if options.out:
@@ -194,7 +206,7 @@ def _execute(options: RunOptions, ready: Prepared, tmp: Path | None) -> RunRecor
             result = executor.step(x)
             labels = result.labels.to("cpu", torch.uint8).numpy()
             truth = next(labels_iter) if labels_iter is not None else None
-            oracle = _oracle_labels(net, x, executor) if compare_oracle else None
+            oracle = oracle_labels(net, x, executor) if compare_oracle else None
             totals.add(labels, truth, oracle)
             frames_out.append(frame_record(result))
             if masks_dir is not None:
@@ -233,7 +245,7 @@ def _execute(options: RunOptions, ready: Prepared, tmp: Path | None) -> RunRecor
 
 
 @torch.inference_mode()
-def _oracle_labels(net, x, executor: Executor) -> np.ndarray:
+def oracle_labels(net, x, executor: Executor) -> np.ndarray:
     """The full network on this frame (the frame oracle), outside the timed step."""
     inp = normalize(x.to(executor.device), net.spec.norm).to(executor.dtype)
     return net(inp)[0].argmax(0).to("cpu", torch.uint8).numpy()

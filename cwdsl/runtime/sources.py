@@ -23,9 +23,12 @@ from cwdsl.core.units import HW, MAX_INPUT_SIDE
 from cwdsl.demo.clip import DEMO, demo_clip
 from cwdsl.demo.render import NUM_CLASSES as DEMO_CLASSES
 from cwdsl.ir.graph import Program
-from cwdsl.runtime.video import (count_packets, list_images, read_frames_dir, read_video,
-                                 video_info)
+from cwdsl.runtime.video import (count_packets, list_images, natural_key, read_frames_dir,
+                                 read_video, video_info)
 
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts",
+                  ".flv", ".wmv", ".ogv")
+"""What ``--videos DIR`` takes for a video file."""
 FALLBACK_FPS = 15.0  # for a video that does not say its frame rate
 FAR_FROM_TRAINING = 1.5  # warn when the linear scale differs from training by more
 
@@ -96,6 +99,20 @@ def file_source(video: str | None, frames_dir: str | None, max_frames: int | Non
         return folder_source(frames_dir or video, max_frames)
     input_file(video, "video file")  # a FIFO or a device: refused before FFmpeg opens it
     return video_source(video, max_frames, keep_partial)
+
+
+def list_videos(folder: str) -> list[str]:
+    """The video files (:data:`VIDEO_SUFFIXES`) directly in ``folder``, in name order (digits
+    by value, as frames folders); an ``InputError`` for a missing folder or none in it."""
+    path = Path(folder)
+    if not path.is_dir():
+        raise InputError(f"{folder}: no such folder of videos")
+    videos = sorted((p for p in path.iterdir()
+                     if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()),
+                    key=lambda p: natural_key(p.name))
+    if not videos:
+        raise InputError(f"{folder}: holds no video files ({', '.join(VIDEO_SUFFIXES)})")
+    return [str(p) for p in videos]
 
 
 def run_size(size: HW | None, program: Program, own_network: bool, native: HW) -> HW:
