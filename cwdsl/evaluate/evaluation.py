@@ -197,6 +197,8 @@ def evaluate_schedules(data: EvalData, weights: str, programs: Sequence[Program]
     matrices are summed exactly and the per-clip sums and per-frame statistics gathered and
     accumulated in clip order, so every process returns the rows one process would."""
     w = world or World()
+    if not programs:
+        return []
     model = load_device(sim_device) if isinstance(sim_device, str) else sim_device
     units = [(p, c) for p in range(len(programs)) for c in range(len(data.clips))]
     mine = shard(units, w)
