@@ -230,3 +230,26 @@ def test_torchrun_shares_a_corpus(videos, tmp_path):
     for name in "abc":
         assert json.loads((out / name / "run.json").read_text())["cwdsl_run"] == 1
     assert done.stdout.count("total:") == 1  # rank 0 prints
+
+
+def test_capped_batches_split_a_stage_and_keep_results(net, streams):
+    program = load(ROOT / "schedules" / "pipeline3.cw", network="tiny")
+    frames = [s[:4] for s in (streams[0], streams[0], streams[2])]  # three of one size
+    expected = [_single(program, net, f) for f in frames]
+    multi = MultiStreamExecutor(program, net, 3, max_batch=2)
+    sizes = []
+    real = multi.runner.run_stage
+    multi.runner.run_stage = lambda x, *a, **k: sizes.append(x.shape[0] if isinstance(
+        x, torch.Tensor) else next(iter(x.values())).shape[0]) or real(x, *a, **k)
+    try:
+        got = [multi.tick([f[t] for f in frames]) for t in range(4)]
+    finally:
+        multi.close()
+    assert sorted(set(sizes)) == [1, 2]
+    for t in range(4):
+        for i in range(3):
+            assert torch.equal(got[t][i].labels, expected[i][t].labels)
+            assert torch.allclose(got[t][i].scores, expected[i][t].scores, rtol=0,
+                                  atol=SCORE_ATOL)
+    with pytest.raises(ValueError, match="max_batch"):
+        MultiStreamExecutor(program, net, 2, max_batch=0)

@@ -59,16 +59,23 @@ class MultiStreamExecutor:
     """``streams`` streams of one program on one network; :meth:`tick` runs each stream's
     next frame. ``batched=False`` runs the streams one frame after the other (the
     baseline). The other options are :class:`Executor`'s; ``concurrency`` applies to the
-    stages of one wave (batches when batched)."""
+    stages of one wave (batches when batched). ``max_batch``: at most this many streams
+    per batch (a larger group is split in stream order); ``None``: no limit. On a CPU a
+    batch whose activations outgrow the caches can cost more per frame than single frames
+    (benchmarks/bench_streams.py measures it)."""
 
     def __init__(self, program: Program, net: StagedNetwork, streams: int,
                  device: str | torch.device = "cpu", dtype: str = "float32",
                  batched: bool = True, concurrency: str = "auto", memory_format: str = "auto",
-                 compile: bool = False, cuda_graphs: bool = False):
+                 compile: bool = False, cuda_graphs: bool = False,
+                 max_batch: int | None = None):
         if streams < 1:
             raise ValueError(f"streams must be >= 1, got {streams}")
+        if max_batch is not None and max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         self.program = program
         self.batched = batched
+        self.max_batch = max_batch
         # stream 0's executor runs every wave (its lanes); the others only keep state
         lead = Executor(program, net, device, dtype, concurrency, memory_format, compile,
                         cuda_graphs)
@@ -138,7 +145,9 @@ class MultiStreamExecutor:
             for position, job in enumerate(wave):
                 groups.setdefault((job[0].stage, signature(job[1])), []).append(
                     (i, position, job))
-        members = list(groups.values())
+        cap = self.max_batch or len(jobs)
+        members = [group[at:at + cap] for group in groups.values()
+                   for at in range(0, len(group), cap)]
         batches = [(group[0][2][0], concat([job[1] for _, _, job in group])
                     if len(group) > 1 else group[0][2][1]) for group in members]
         outputs = self.executors[0].run_jobs(batches) if batches else []
