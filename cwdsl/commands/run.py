@@ -28,6 +28,9 @@ def register(sub) -> None:
                    help="replay the source (--video, or the demo) as N streams, stream i "
                         "starting i x (frames / N) frames in and wrapping (benchmarking); "
                         "outputs in --out DIR/stream-<i>/")
+    p.add_argument("--max-batch", type=positive_int, metavar="N",
+                   help="with several streams: at most N streams a batch (a stage's batches "
+                        "run concurrently as pipeline lanes); default: all that fit")
     p.add_argument("--unbatched", action="store_true",
                    help="with several streams: run them one frame at a time instead of "
                         "batching their stages (the baseline)")
@@ -84,7 +87,8 @@ def handle(args) -> int:
         oracle=False if args.no_oracle else None, progress=not args.quiet,
         size=parse_size(args.size) if args.size else None, force=args.force,
         keep_partial=args.keep_partial, videos=videos, videos_dir=args.videos_dir,
-        streams=args.streams, batched=not args.unbatched, **fast_path(args))
+        streams=args.streams, batched=not args.unbatched, max_batch=args.max_batch,
+        **fast_path(args))
     if options.multistream:
         return _streams(options)
     record = run(options, on_note=note)

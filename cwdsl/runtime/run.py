@@ -70,6 +70,7 @@ class RunOptions:
     videos_dir: str | None = None
     streams: int | None = None
     batched: bool = True
+    max_batch: int | None = None    # at most this many streams a batch (None: all)
 
     @property
     def multistream(self) -> bool:

@@ -33,7 +33,7 @@ from cwdsl.nets import build_network
 from cwdsl.nets.bundled import resolve_weights
 from cwdsl.nets.preprocess import frame_tensor
 from cwdsl.nets.weights import load_weights
-from cwdsl.runtime.distributed import barrier, gather, shard, world
+from cwdsl.runtime.distributed import all_sum, barrier, gather, launched_main, shard, world
 from cwdsl.runtime.encode import write_video
 from cwdsl.runtime.legend import with_legend
 from cwdsl.runtime.multistream import MultiStreamExecutor
@@ -225,8 +225,9 @@ def run_streams(options: RunOptions, on_note=None) -> StreamsRecord:
         streams = list(zip([n for n, _ in named], _replays(sources[0], options.streams)))
     else:
         streams = [(name, by_video[video]) for name, video in named]
-    for text in dict.fromkeys(notes + tuple(t for s in sources for t in s.notes)):
-        note(text)
+    if launched_main():  # the notes every process would print alike: once
+        for text in dict.fromkeys(notes + tuple(t for s in sources for t in s.notes)):
+            note(text)
     w = world(options.device)
     device = w.device
     mine = shard(streams, w)
@@ -244,7 +245,12 @@ def run_streams(options: RunOptions, on_note=None) -> StreamsRecord:
                                                 skipped=True)))
         else:
             todo.append((index, name, source))
-    ran, seconds = _run(options, program, weights, device, todo, out)
+    try:
+        ran, seconds = _run(options, program, weights, device, todo, out)
+        error = None
+    except Exception as e:  # every process learns of it at the next collective
+        error, ran, seconds = e, [], 0.0
+    _all_ok(error, w)
     results += ran
     everything = gather(results, w)
     counts = gather([(w.rank, (sum(r.frames for _, r in ran), seconds))], w)
@@ -258,6 +264,19 @@ def run_streams(options: RunOptions, on_note=None) -> StreamsRecord:
     return record
 
 
+def _all_ok(error: Exception | None, w) -> None:
+    """Raise ``error`` here, and an ``InputError`` on every other process, when any
+    process failed (instead of leaving them waiting at the gather)."""
+    failed = all_sum(np.array([i == w.rank and error is not None for i in range(w.size)],
+                              np.int64), w)
+    if error is not None:
+        raise error
+    if failed.any():
+        ranks = ", ".join(map(str, np.flatnonzero(failed).tolist()))
+        raise InputError(f"process {ranks} of {w.size} failed (its error is above); the "
+                         f"streams this process finished are written")
+
+
 def _run(options, program, weights, device, todo, out) -> tuple[list, float]:
     """Run ``todo`` ((index, name, source)) together; their results and the seconds of
     ticks after the first (the warm-up: every stream's frame 0 computes in full)."""
@@ -268,7 +287,7 @@ def _run(options, program, weights, device, todo, out) -> tuple[list, float]:
         load_weights(net, weights)
     multi = MultiStreamExecutor(program, net.to(device), len(todo), device, options.dtype,
                                 options.batched, options.concurrency, options.memory_format,
-                                options.compile, options.cuda_graphs)
+                                options.compile, options.cuda_graphs, options.max_batch)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     ticks, seconds = 0, 0.0
     with ExitStack() as stack:
