@@ -6,8 +6,8 @@ stages and labels must be the single-stream executor's exactly; scores equal up 
 :data:`SCORE_ATOL`: a batched convolution may block its sums differently from one image's
 (oneDNN picks kernels by batch size), so last bits of float32 may differ. Measured on the
 development CPU (x86-64, torch's oneDNN): the largest difference over these runs is
-7.6e-6 (adaptive, skipframe_warp; 5.7e-6 pipeline3) on scores of order 10, a few float32
-ulps; the bound is that with a ~2.5x margin for other CPUs' kernels. Unbatched, the path is
+1.1e-5 (pipeline3; 9.5e-6 adaptive and skipframe_warp; stages and fuses batched) on scores
+of order 10, a few float32 ulps; the bound is the tightest round one above that. Unbatched, the path is
 the single-stream one and must match bit for bit; labels always match exactly.
 """
 from pathlib import Path
@@ -82,6 +82,14 @@ def test_streams_match_single_stream_executors(net, streams, schedule, batched):
         return real(x, *args, **kwargs)
 
     multi.runner.run_stage = spy
+    fused = []
+    real_fuse = multi.runner.fuse
+
+    def fuse_spy(heads, hw):
+        fused.append(int(next(iter(heads.values())).shape[0]))
+        return real_fuse(heads, hw)
+
+    multi.runner.fuse = fuse_spy
     try:
         for frames in _ticks(streams):
             results = multi.tick(frames)
@@ -94,6 +102,7 @@ def test_streams_match_single_stream_executors(net, streams, schedule, batched):
     finally:
         multi.close()
     assert max(sizes) == (2 if batched else 1)  # streams 0 and 2 batch; 1 is another size
+    assert max(fused) == (2 if batched else 1)  # and so do their fuses
     worst = 0.0
     for mine, theirs in zip(got, expected):
         assert len(mine) == len(theirs)

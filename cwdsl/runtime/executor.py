@@ -16,7 +16,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Generator, Iterable, Iterator, Sequence, Union
+from typing import Generator, Iterable, Iterator, Mapping, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -34,12 +34,21 @@ from cwdsl.runtime.stagerun import StageRunner, make_runner
 from cwdsl.runtime.warp import StageWarp
 
 
-Job = tuple[Compute, Union[Tensor, Features]]
-"""A stage to compute: its ``Compute`` step and its input (the frame, or the previous
-stage's :class:`Features`), from :meth:`Executor.walk`."""
-JobResult = tuple[Features, dict, object]
+@dataclass(frozen=True)
+class FuseInput:
+    """What a frame's ``Fuse`` job fuses: head name → output, at the frame's input size."""
+
+    heads: Mapping[str, Tensor]
+    input_hw: tuple[int, int]
+
+
+Job = tuple[Union[Compute, Fuse], Union[Tensor, Features, FuseInput]]
+"""Work of a frame, from :meth:`Executor.walk`: a stage to compute (its ``Compute`` step
+and its input: the frame, or the previous stage's :class:`Features`), or the frame's fuse
+(the ``Fuse`` step and its :class:`FuseInput`, always a job of its own, the walk's last)."""
+JobResult = Union[tuple[Features, dict, object], Tensor]
 """A computed stage: the features it hands on, its heads' outputs (name → tensor) and its
-time (ms, or a pair of CUDA events read after the frame's sync)."""
+time (ms, or a pair of CUDA events read after the frame's sync); a fuse: the scores."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +181,8 @@ class Executor:
 
     def walk(self, frame: Tensor) -> Generator[list[Job], list[JobResult], FrameResult]:
         """The next frame's walk, driven from outside: it yields each wave's compute jobs
-        (:data:`Job`: the ``Compute`` step and its input) and expects their results
+        (:data:`Job`: the ``Compute`` step and its input), then its fuse as a job of its
+        own, and expects their results
         (:data:`JobResult`, in the same order; :meth:`run_jobs` computes them here) back by
         ``send``; it returns the frame's :class:`FrameResult`. The driver runs it under
         ``torch.inference_mode`` (a generator cannot hold that mode across its yields: two
@@ -216,7 +226,7 @@ class Executor:
                 warp_ms[step.stage] = self._warp(t, step, flows[step.method],
                                                  composed[step.method])
             elif isinstance(step, Fuse):
-                scores = self._fuse(step)
+                scores, = yield [(step, self._fuse_input(step))]
         if self.device.type == "cuda":
             torch.cuda.current_stream(self.device).synchronize()
         latency = 1e3 * (time.perf_counter() - start)
@@ -247,9 +257,11 @@ class Executor:
 
     def run_jobs(self, jobs: Sequence[Job]) -> list[JobResult]:
         """Compute a wave's jobs here, concurrently where the executor runs lanes (CUDA
-        streams, or threads on a CPU); their results in order. Any input of a stage the
-        program has may be given, a batch of several frames included."""
+        streams, or threads on a CPU), or a fuse job; their results in order. Any input of
+        a stage the program has may be given, a batch of several frames included."""
         jobs = list(jobs)
+        if jobs and isinstance(jobs[0][0], Fuse):  # on the current stream, as it comes
+            return [self.runner.fuse(x.heads, x.input_hw) for _, x in jobs]
         if self._streams is not None:
             return self._launch_cuda(jobs)
         if self._pool is not None and len(jobs) > 1:
@@ -348,6 +360,6 @@ class Executor:
             window = self._windows[node.head, hw] = self.net.head_window(node.head, hw)
         return window
 
-    def _fuse(self, step: Fuse) -> Tensor:
+    def _fuse_input(self, step: Fuse) -> FuseInput:
         scores = {h: s for stage in step.stages for h, s in self._scores[stage].items()}
-        return self.runner.fuse(scores, tuple(self._input.shape[-2:]))
+        return FuseInput(scores, tuple(self._input.shape[-2:]))

@@ -7,8 +7,10 @@ A :class:`MultiStreamExecutor` keeps one clock state per stream — one
 streams in the same wave run as one batch: inputs of the same shape concatenated on dim 0,
 through the shared runner, the outputs split back per stream (streams of another input
 size form their own batch). Batches of different stages in one wave run concurrently as
-one executor's wave does (threads on a CPU, CUDA streams on a GPU). Measurements, flows,
-warps and the fuse run per stream, in the stream's own executor.
+one executor's wave does (threads on a CPU, CUDA streams on a GPU). The fuse is batched
+too: a stream's fuse waits until no stream has a wave left in the tick, then the fuses of
+the same heads and size run as one. Measurements, flows and warps run per stream, in the
+stream's own executor.
 
 A stream's results are those a single-stream executor gives on its frames: the same
 clocks, labels and warps; scores equal up to the rounding a batched convolution may do
@@ -25,32 +27,43 @@ import torch
 from torch import Tensor
 
 from cwdsl.ir.graph import Program
+from cwdsl.ir.plan import Fuse
 from cwdsl.nets.staged import Features, StagedNetwork
-from cwdsl.runtime.executor import Executor, FrameResult, Job, JobResult
+from cwdsl.runtime.executor import Executor, FrameResult, FuseInput, Job, JobResult
 
 
-def signature(x: Tensor | Mapping[str, Tensor]) -> tuple:
-    """What must match for inputs to be batched: shapes past dim 0 and dtypes."""
+def signature(x: Tensor | Mapping[str, Tensor] | FuseInput) -> tuple:
+    """What must match for inputs to be batched: shapes past dim 0 and dtypes (and a
+    fuse's input size)."""
+    if isinstance(x, FuseInput):
+        return (x.input_hw, signature(x.heads))
     if isinstance(x, Tensor):
         return (tuple(x.shape[1:]), x.dtype)
     return tuple((name, tuple(t.shape[1:]), t.dtype) for name, t in x.items())
 
 
-def concat(inputs: Sequence[Tensor | Features]) -> Tensor | Features:
+def concat(inputs: Sequence[Tensor | Features | FuseInput]) -> Tensor | Features | FuseInput:
     """Inputs of one :func:`signature` as one batch (dim 0, in order)."""
-    if isinstance(inputs[0], Tensor):
+    first = inputs[0]
+    if isinstance(first, Tensor):
         return torch.cat(list(inputs))
-    return Features({name: torch.cat([x[name] for x in inputs]) for name in inputs[0]})
+    if isinstance(first, FuseInput):
+        return FuseInput({h: torch.cat([x.heads[h] for x in inputs]) for h in first.heads},
+                         first.input_hw)
+    return Features({name: torch.cat([x[name] for x in inputs]) for name in first})
 
 
 def split(result: JobResult, sizes: Sequence[int]) -> list[JobResult]:
     """A batch's :data:`JobResult` back per member (``sizes``: each member's batch size);
     the timing is shared: each member waited for the whole batch."""
-    features, scores, timing = result
     out, at = [], 0
     for n in sizes:
-        out.append((Features({k: v[at:at + n] for k, v in features.items()}),
-                    {h: v[at:at + n] for h, v in scores.items()}, timing))
+        if isinstance(result, Tensor):  # a fuse's scores
+            out.append(result[at:at + n])
+        else:
+            features, scores, timing = result
+            out.append((Features({k: v[at:at + n] for k, v in features.items()}),
+                        {h: v[at:at + n] for h, v in scores.items()}, timing))
         at += n
     return out
 
@@ -111,14 +124,21 @@ class MultiStreamExecutor:
         results: dict[int, FrameResult] = {}
         with torch.inference_mode():
             if self.batched:
+                # A walk's fuse is its last job: held until no stream has a wave left,
+                # then every stream's fuse runs batched (walks of fewer waves wait for it)
                 sends: dict[int, list[JobResult] | None] = dict.fromkeys(walks)
-                while sends:
+                held: dict[int, list[Job]] = {}
+                while sends or held:
                     jobs = {}
                     for i, send in sends.items():
                         try:
-                            jobs[i] = walks[i].send(send)
+                            wave = walks[i].send(send)
                         except StopIteration as done:
                             results[i] = done.value
+                        else:
+                            (held if isinstance(wave[0][0], Fuse) else jobs)[i] = wave
+                    if not jobs:
+                        jobs, held = held, {}
                     sends = self._run_batched(jobs)
             else:
                 for i, walk in walks.items():
@@ -142,15 +162,19 @@ class MultiStreamExecutor:
         run as one wave; each stream's results in its jobs' order."""
         groups: dict[tuple, list[tuple[int, int, Job]]] = {}
         for i, wave in jobs.items():
-            for position, job in enumerate(wave):
-                groups.setdefault((job[0].stage, signature(job[1])), []).append(
-                    (i, position, job))
+            for position, (step, x) in enumerate(wave):
+                what = step.stages if isinstance(step, Fuse) else step.stage
+                groups.setdefault((what, signature(x)), []).append((i, position, (step, x)))
         cap = self.max_batch or len(jobs)
         members = [group[at:at + cap] for group in groups.values()
                    for at in range(0, len(group), cap)]
         batches = [(group[0][2][0], concat([job[1] for _, _, job in group])
                     if len(group) > 1 else group[0][2][1]) for group in members]
-        outputs = self.executors[0].run_jobs(batches) if batches else []
+        lead = self.executors[0]
+        if batches and isinstance(batches[0][0], Fuse):  # fuses: one call each
+            outputs = [out for job in batches for out in lead.run_jobs([job])]
+        else:
+            outputs = lead.run_jobs(batches) if batches else []
         out: dict[int, list] = {i: [None] * len(wave) for i, wave in jobs.items()}
         for group, output in zip(members, outputs, strict=True):
             parts = split(output, [_batch_size(job[1]) for _, _, job in group]) \
@@ -160,5 +184,7 @@ class MultiStreamExecutor:
         return out
 
 
-def _batch_size(x: Tensor | Mapping[str, Tensor]) -> int:
+def _batch_size(x: Tensor | Mapping[str, Tensor] | FuseInput) -> int:
+    if isinstance(x, FuseInput):
+        x = x.heads
     return int(x.shape[0]) if isinstance(x, Tensor) else int(next(iter(x.values())).shape[0])
