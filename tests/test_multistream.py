@@ -262,3 +262,16 @@ def test_capped_batches_split_a_stage_and_keep_results(net, streams):
                                   atol=SCORE_ATOL)
     with pytest.raises(ValueError, match="max_batch"):
         MultiStreamExecutor(program, net, 2, max_batch=0)
+
+
+def test_stream_options_that_do_not_fit_exit_2(videos, tmp_path, capsys):
+    cases = ((["--videos", str(videos), "--streams", "2"], "--streams N replays one source"),
+             (["--video", str(videos / "a.mp4"), "--video", str(videos / "b.mp4"),
+               "--streams", "2"], "--streams N replays one source"),
+             (["--videos", str(tmp_path)], "holds no video files"),
+             (["--videos", str(tmp_path / "none")], "no such folder of videos"),
+             (["--video", str(videos / "a.mp4"), "--video", str(videos / "a.mp4")],
+              "the same folder: a"))
+    for args, message in cases:
+        assert main(["run", ADAPTIVE, "--net", "tiny", "--quiet", *args]) == 2
+        assert message in capsys.readouterr().err
