@@ -275,3 +275,35 @@ def test_stream_options_that_do_not_fit_exit_2(videos, tmp_path, capsys):
     for args, message in cases:
         assert main(["run", ADAPTIVE, "--net", "tiny", "--quiet", *args]) == 2
         assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("schedule", ["adaptive", "pipeline3"])
+def test_the_simulator_batches_what_the_executor_batches(net, streams, schedule):
+    """The batched capacity model (sim.batching.tick_price) groups each tick's stages as
+    the executor does: the same stages in batches of the same sizes, tick by tick (three
+    streams of one size, offset in time; adaptive's clocks replayed from the run)."""
+    from cwdsl.ir.plan import Planner
+    from cwdsl.sim.batching import tick_price
+    from cwdsl.sim.devices import load_device, schedule_costs
+
+    program = load(ROOT / "schedules" / f"{schedule}.cw", network="tiny")
+    frames = [streams[0], streams[0][3:], streams[2]]
+    ticks = min(len(f) for f in frames)
+    by_range = {(s.first, s.last): s.name for s in program.stage_nodes}
+    multi = MultiStreamExecutor(program, net, 3)
+    seen: list[tuple[str, int]] = []
+    real = multi.runner.run_stage
+    multi.runner.run_stage = lambda x, first, last, *a, **k: seen.append((
+        by_range[first, last], (x if isinstance(x, torch.Tensor) else next(iter(x.values())))
+        .shape[0])) or real(x, first, last, *a, **k)
+    planner = Planner(program)
+    costs = schedule_costs(program, load_device("cpu"), (128, 128))
+    try:
+        for t in range(ticks):
+            seen.clear()
+            results = multi.tick([f[t] for f in frames])
+            plans = [planner.plan(r.frame, r.atom_values) for r in results]
+            priced = tick_price(plans, costs).batches
+            assert sorted(seen) == sorted((stage, k) for _, stage, k in priced), t
+    finally:
+        multi.close()
