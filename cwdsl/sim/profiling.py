@@ -53,7 +53,6 @@ from __future__ import annotations
 import datetime as _dt
 import itertools
 import statistics
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -76,35 +75,13 @@ from cwdsl.runtime.stagerun import make_runner
 from cwdsl.runtime.measure import label_map, quiet_atom
 from cwdsl.sim.profile_model import PROFILE_FORMAT, PROFILE_VERSION, fuse_key, head_subsets
 from cwdsl.sim.profiling_batch import batch_tasks, batch_timings, parse_batches
-from cwdsl.sim.profiling_host import HostClock, LaneTasks, host_tasks, host_timings
+from cwdsl.sim.profiling_host import DeviceClock, HostClock, LaneTasks, host_tasks, host_timings
 from cwdsl.sim.profiling_motion import motion_tasks, motion_timings, opencv_info
 
 MAX_FUSE_HEADS = 8  # 255 fuse subsets
 
 
 # -- timing -------------------------------------------------------------------------------
-class _Clock:
-    """Times one call on a device, in milliseconds."""
-
-    def __init__(self, device: torch.device):
-        self.cuda = device.type == "cuda"
-        self.device = device
-
-    def __call__(self, fn: Callable[[], object]) -> float:
-        if self.cuda:
-            torch.cuda.synchronize(self.device)
-            start = torch.cuda.Event(enable_timing=True)
-            end = torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            return float(start.elapsed_time(end))
-        start = time.perf_counter()
-        fn()
-        return 1e3 * (time.perf_counter() - start)
-
-
 def _stats(samples: Sequence[float]) -> dict:
     return {"median_ms": statistics.median(samples), "min_ms": min(samples),
             "max_ms": max(samples), "samples_ms": [round(s, 6) for s in samples]}
@@ -172,7 +149,7 @@ def _profile(spec: NetworkSpec, hw, dev: torch.device, dtype: str, weights, warm
     fast = {**fast, "memory_format": "channels_last" if layout == torch.channels_last
             else "contiguous"}  # as resolved, for the record
     tasks = _tasks(spec, net, runner, hw, dev, dtype, fast, layout, batches)
-    clock, host_clock = _Clock(dev), HostClock(dev)
+    clock, host_clock = DeviceClock(dev), HostClock(dev)
     names = list(tasks)
     if total is not None:
         total((warmup + repeats) * len(names))

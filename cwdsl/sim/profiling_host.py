@@ -35,13 +35,31 @@ from cwdsl.ir.graph import compile_text
 from cwdsl.runtime.executor import Executor
 
 
-class HostClock:
-    """Host milliseconds of one call: the device is drained first, the call's own wait
-    for the device (if any) is included, kernels it merely queues are not."""
+class DeviceClock:
+    """Milliseconds of one call on a device: CUDA events after a sync on a GPU (the
+    device's time), the wall clock on a CPU."""
 
     def __init__(self, device: torch.device):
         self.cuda = device.type == "cuda"
         self.device = device
+
+    def __call__(self, fn: Callable[[], object]) -> float:
+        if not self.cuda:
+            start = time.perf_counter()
+            fn()
+            return 1e3 * (time.perf_counter() - start)
+        torch.cuda.synchronize(self.device)
+        begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        begin.record()
+        fn()
+        end.record()
+        end.synchronize()
+        return float(begin.elapsed_time(end))
+
+
+class HostClock(DeviceClock):
+    """Host milliseconds of one call: the device is drained first, the call's own wait
+    for the device (if any) is included, kernels it merely queues are not."""
 
     def __call__(self, fn: Callable[[], object]) -> float:
         if self.cuda:
