@@ -29,11 +29,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cwdsl.ir.plan import FramePlan, Flow, Planner, Wave
+from cwdsl.ir.plan import FramePlan, Planner, Wave
 from cwdsl.ir.trace import AtomTrace
 from cwdsl.sim.capacity import Capacity
 from cwdsl.sim.devices import ScheduleCosts
-from cwdsl.sim.simulate import step_cost
+from cwdsl.sim.simulate import placed, step_cost
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,7 @@ def tick_price(plans: Sequence[FramePlan], costs: ScheduleCosts,
                 rounds += 1
                 continue
             on_host, on_device, _, _ = step_cost(step, plan, costs, since, composed)
-            if not overlapped:
-                on_host = 0.0
-            elif isinstance(step, Flow):  # optical flow runs on the host
-                on_host, on_device = on_device, 0.0
+            on_host, on_device = placed(step, on_host, on_device, overlapped)
             host, device = host + on_host, device + on_device
     for (_, stage), k in counts.items():
         device += costs.batch_ms(stage, k)

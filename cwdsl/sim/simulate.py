@@ -73,10 +73,7 @@ def price(plan: FramePlan, costs: ScheduleCosts,
         else:
             on_host, on_device, fl, mo = step_cost(step, plan, costs, since, composed)
             flops, motion = flops + fl, motion + mo
-        if not overlapped:  # one processor: issuing a part is inside its own time
-            on_host = 0.0
-        elif isinstance(step, Flow):
-            on_host, on_device = on_device, 0.0
+        on_host, on_device = placed(step, on_host, on_device, overlapped)
         host, device = host + on_host, device + on_device
         host_total, device_total = host_total + on_host, device_total + on_device
         if overlapped and isinstance(step, Measure):  # its read-back waits for the queue
@@ -89,6 +86,17 @@ def price(plan: FramePlan, costs: ScheduleCosts,
         latency = host + device
         work = host_total + device_total
     return FrameCost(latency, work, flops, plan.computed, motion)
+
+
+def placed(step, on_host: float, on_device: float, overlapped: bool) -> tuple[float, float]:
+    """A step's ``(host ms, device ms)`` as a frame spends them: on one processor (not
+    ``overlapped``) issuing a part is inside its own time; beside a device, an optical
+    :class:`Flow` runs on the host."""
+    if not overlapped:
+        return 0.0, on_device
+    if isinstance(step, Flow):
+        return on_device, 0.0
+    return on_host, on_device
 
 
 def step_cost(step, plan: FramePlan, costs: ScheduleCosts, since: Mapping[str, int] | None,
