@@ -19,6 +19,7 @@ from cwdsl.evaluate import evaluation
 from cwdsl.evaluate.evaluation import evaluate_schedules
 from cwdsl.evaluate.protocol import load_eval_data
 from cwdsl.nets.bundled import bundled_weights
+from cwdsl.runtime import distributed
 from cwdsl.runtime.distributed import World, shard
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +55,7 @@ def run_ranks(size: int, monkeypatch, work):
     rank's result or exception, in rank order."""
     group = ThreadGroup(size)
     monkeypatch.setattr(evaluation, "all_sum", group.all_sum)
+    monkeypatch.setattr(distributed, "all_sum", group.all_sum)  # raise_if_any_failed's
     monkeypatch.setattr(evaluation, "gather", group.gather)
     out: list = [None] * size
 

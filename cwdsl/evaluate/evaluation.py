@@ -38,8 +38,7 @@ from cwdsl.ir.plan import Planner
 from cwdsl.nets import build_network
 from cwdsl.nets.preprocess import frame_tensor
 from cwdsl.nets.weights import load_weights
-from cwdsl.core.errors import InputError
-from cwdsl.runtime.distributed import World, all_sum, gather, shard
+from cwdsl.runtime.distributed import World, all_sum, gather, raise_if_any_failed, shard
 from cwdsl.runtime.executor import Executor
 from cwdsl.sim.devices import DeviceModel, load_device, schedule_costs
 from cwdsl.sim.simulate import simulate
@@ -222,7 +221,7 @@ def evaluate_schedules(data: EvalData, weights: str, programs: Sequence[Program]
                 share.append((index, clip))
     except Exception as e:  # told to every process before the next collective: none waits
         error = e
-    _raise_on_any(error, w)
+    raise_if_any_failed(error, w, "(see its message); this one stops too")
     flat = all_sum(np.concatenate([m.ravel() for m in matrices]), w)
     clips = gather(share, w)
     rows, at = [], 0
@@ -235,19 +234,6 @@ def evaluate_schedules(data: EvalData, weights: str, programs: Sequence[Program]
             score.add(clip, first=c == 0)
         rows.append(score.summary(program.network.name, model.name))
     return rows
-
-
-def _raise_on_any(error: Exception | None, w: World) -> None:
-    """Raise ``error`` here, and an ``InputError`` on every other process, when any failed."""
-    flags = np.zeros(w.size, np.int64)
-    flags[w.rank] = error is not None
-    failed = all_sum(flags, w)
-    if error is not None:
-        raise error
-    if failed.any():
-        ranks = np.flatnonzero(failed).tolist()
-        raise InputError(f"process {', '.join(map(str, ranks))} of {w.size} failed "
-                         f"(see its message); this one stops too")
 
 
 def _score_clip(program: Program, net, clip, device: str, model: DeviceModel, bar,
@@ -288,7 +274,6 @@ def _score_clip(program: Program, net, clip, device: str, model: DeviceModel, ba
         warmup_full=int(full[0]), latency_ms=sum(p.latency_ms for p in sim.timeline[1:]),
         oracle_ms=sim.oracle_ms * (frames - 1), warmup_latency_ms=sim.timeline[0].latency_ms,
         warmup_oracle_ms=sim.oracle_ms, changes=tuple(changes), full=tuple(full)), n, band
-
 
 
 EVAL_COLUMNS = (Column("schedule", 13, align="<"), Column("time % full", 12, ".1f", suffix="%"),

@@ -107,6 +107,20 @@ def gather(share: Sequence[tuple[int, T]], w: World) -> list[T]:
                                            key=lambda pair: pair[0])]
 
 
+def raise_if_any_failed(error: Exception | None, w: World, then: str) -> None:
+    """Raise ``error`` here, and on every other process an ``InputError`` naming the
+    processes that failed followed by ``then``, when any failed: each process passes its
+    own error (or None) before the next collective, so none is left waiting at it."""
+    flags = np.zeros(w.size, np.int64)
+    flags[w.rank] = error is not None
+    failed = all_sum(flags, w)
+    if error is not None:
+        raise error
+    if failed.any():
+        ranks = ", ".join(map(str, np.flatnonzero(failed).tolist()))
+        raise InputError(f"process {ranks} of {w.size} failed {then}")
+
+
 def barrier(w: World) -> None:
     """Wait until every process got here (e.g. before the main one writes outputs)."""
     if w.distributed:

@@ -33,7 +33,8 @@ from cwdsl.nets import build_network
 from cwdsl.nets.bundled import resolve_weights
 from cwdsl.nets.preprocess import frame_tensor
 from cwdsl.nets.weights import load_weights
-from cwdsl.runtime.distributed import all_sum, barrier, gather, launched_main, shard, world
+from cwdsl.runtime.distributed import (barrier, gather, launched_main, raise_if_any_failed,
+                                       shard, world)
 from cwdsl.runtime.encode import write_video
 from cwdsl.runtime.legend import with_legend
 from cwdsl.runtime.multistream import MultiStreamExecutor
@@ -250,7 +251,8 @@ def run_streams(options: RunOptions, on_note=None) -> StreamsRecord:
         error = None
     except Exception as e:  # every process learns of it at the next collective
         error, ran, seconds = e, [], 0.0
-    _all_ok(error, w)
+    raise_if_any_failed(error, w, "(its error is above); the streams this process "
+                                  "finished are written")
     results += ran
     everything = gather(results, w)
     counts = gather([(w.rank, (sum(r.frames for _, r in ran), seconds))], w)
@@ -262,19 +264,6 @@ def run_streams(options: RunOptions, on_note=None) -> StreamsRecord:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / STREAMS_FILE, record.to_json())
     return record
-
-
-def _all_ok(error: Exception | None, w) -> None:
-    """Raise ``error`` here, and an ``InputError`` on every other process, when any
-    process failed (instead of leaving them waiting at the gather)."""
-    failed = all_sum(np.array([i == w.rank and error is not None for i in range(w.size)],
-                              np.int64), w)
-    if error is not None:
-        raise error
-    if failed.any():
-        ranks = ", ".join(map(str, np.flatnonzero(failed).tolist()))
-        raise InputError(f"process {ranks} of {w.size} failed (its error is above); the "
-                         f"streams this process finished are written")
 
 
 def _run(options, program, weights, device, todo, out) -> tuple[list, float]:
