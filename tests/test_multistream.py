@@ -140,6 +140,7 @@ import sys  # noqa: E402
 
 from cwdsl.commands.main import main  # noqa: E402
 from cwdsl.demo.scenes import generate_clip  # noqa: E402
+from cwdsl.nets.bundled import bundled_weights  # noqa: E402
 from cwdsl.runtime.encode import write_video  # noqa: E402
 from cwdsl.runtime.video import load_label_png  # noqa: E402
 
@@ -202,13 +203,19 @@ def test_corpus_resumes_and_streams_replay(videos, tmp_path, capsys):
     capsys.readouterr()
     assert main(args) == 0
     err = capsys.readouterr().err
-    assert err.count("skipped") == 2 and str(out / "a") in err
+    assert err.count("kept") == 2 and str(out / "a") in err
     assert (out / "b" / "run.json").read_text() == first  # kept, not rerun
     streams = json.loads((out / "streams.json").read_text())["streams"]
     assert [(s["name"], s["skipped"]) for s in streams] == \
         [("a", True), ("b", True), ("c", False)]
-    assert main(args + ["--size", "32x40"]) == 0  # another size: everything reruns
-    assert "skipped" not in capsys.readouterr().err
+    # the same weights from another path (torchrun -m cwdsl loads another copy): kept
+    copy = tmp_path / "copy.pt"
+    copy.write_bytes(bundled_weights("tiny").read_bytes())
+    assert main(args + ["--weights", str(copy)]) == 0
+    assert capsys.readouterr().err.count("kept") == 3
+    assert main(args + ["--size", "32x40"]) == 0  # another size: everything reruns, saying why
+    err = capsys.readouterr().err
+    assert "kept" not in err and err.count("runs again: its run used another frame size") == 3
     replay = tmp_path / "replay"
     assert main(["run", ADAPTIVE, "--quiet", "--streams", "3", "--max-frames", "6",
                  "--out", str(replay), "--unbatched"]) == 0

@@ -29,3 +29,15 @@ def input_file(path: str | Path, what: str = "file") -> Path:
         kind = next((name for test, name in _KINDS if test(mode)), "something other than a regular file")
         raise file_error(path, f"is {kind}, not a {what}; give a regular file")
     return file
+
+
+def content_digest(path: str | Path) -> str:
+    """``sha256:HEX`` of a regular file's bytes (what a result depends on, wherever the file
+    lies: a package's data folder or a checkout's); read in 1 MiB blocks."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(input_file(path), "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"

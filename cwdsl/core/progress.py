@@ -1,6 +1,7 @@
 """Progress bars on stderr (tqdm), or nothing when disabled: one way to make them."""
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -27,6 +28,9 @@ class _Silent:
 
     def close(self) -> None:
         pass
+
+    def write(self, text: str, file=None) -> None:
+        print(text, file=file or sys.stderr)
 
 
 @contextmanager

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from cwdsl.core.errors import InputError
+from cwdsl.core.inputs import content_digest
 from cwdsl.core.metrics import confusion, mean_iu, pixel_accuracy
 from cwdsl.core.tables import Column, render_table
 from cwdsl.ir.graph import Program
@@ -105,6 +106,7 @@ class RunRecord:
     frames: tuple[dict, ...]   # per frame: computed and warped stages, atoms, differences, timings
     summary: RunSummary
     notes: tuple[str, ...] = ()
+    inputs: dict | None = None  # what decides the result beyond the above (run_inputs)
 
     def to_json(self) -> dict:
         return {
@@ -126,6 +128,7 @@ class RunRecord:
             "frames": list(self.frames),
             "summary": self.summary.to_json(),
             "notes": list(self.notes),
+            **({"inputs": dict(self.inputs)} if self.inputs is not None else {}),
         }
 
 
@@ -220,6 +223,17 @@ def executor_options(options) -> dict:
             "compile": options.compile, "cuda_graphs": options.cuda_graphs}
 
 
+def run_inputs(options, weights: str, source) -> dict:
+    """What decides a run's result beyond its schedule text, network, dtype, size and
+    device (``options``: ``RunOptions``): the weights by content (``random`` for random
+    ones), the frames' file or folder (absolute; ``None``: the demo), and the options that
+    choose frames. A corpus resumes a stream only where these match (see
+    :mod:`cwdsl.runtime.resume`)."""
+    return {"weights_sha256": "random" if weights == "random" else content_digest(weights),
+            "source_path": source.path, "max_frames": options.max_frames,
+            "keep_partial": options.keep_partial}
+
+
 def make_record(options, program: Program, weights: str, source, frames: list[dict],
                 totals: Totals, started: str, notes: tuple[str, ...]) -> RunRecord:
     """The record of a finished run (``options``: the run's ``RunOptions``)."""
@@ -234,7 +248,8 @@ def make_record(options, program: Program, weights: str, source, frames: list[di
         dtype=options.dtype, concurrency=options.concurrency,
         executor=executor_options(options), torch=torch.__version__,
         source=source.description, size=tuple(source.size), atom_ids=tuple(program.atom_ids),
-        frames=tuple(frames), summary=summarize(program, frames, totals), notes=notes)
+        frames=tuple(frames), summary=summarize(program, frames, totals), notes=notes,
+        inputs=run_inputs(options, weights, source))
 
 
 def _ms(value) -> str:

@@ -9,6 +9,7 @@ ground truth) are resized to it; a size far from the network's training size is 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
@@ -18,7 +19,7 @@ from PIL import Image
 
 from cwdsl.core.errors import InputError
 from cwdsl.core.inputs import input_file
-from cwdsl.core.netspec import NetworkSpec
+from cwdsl.core.netspec import NetworkSpec, get_network
 from cwdsl.core.units import HW, MAX_INPUT_SIDE
 from cwdsl.demo.clip import DEMO, demo_clip
 from cwdsl.demo.render import NUM_CLASSES as DEMO_CLASSES
@@ -46,17 +47,22 @@ class FrameSource:
     size: HW
     notes: tuple[str, ...] = ()
     problems: list[str] = field(default_factory=list)
+    path: str | None = None   # the video file or frames folder, absolute (None: the demo)
 
 
-def demo_source(max_frames: int | None, num_classes: int, network: str) -> FrameSource:
-    """The bundled demo clip; its ground truth only when it fits the network's classes."""
+def demo_source(max_frames: int | None, spec: NetworkSpec) -> FrameSource:
+    """The bundled demo clip; its ground truth only when its label set is ``spec``'s (the
+    demo network's classes, by number and name): labels of another set cannot be scored."""
     clip = demo_clip(max_frames)
     n = len(clip.frames)
     labels, notes = iter(clip.labels), ()
-    if network != DEMO.network and DEMO_CLASSES > num_classes:
+    demo = get_network(DEMO.network)
+    if spec.name != DEMO.network and (spec.num_classes, spec.class_names) != \
+            (demo.num_classes, demo.class_names):
         labels = None
-        notes = (f"the demo's ground truth has {DEMO_CLASSES} classes (network {DEMO.network}'s), "
-                 f"network {network} has {num_classes}: scoring against ground truth skipped",)
+        notes = (f"the demo's ground truth labels network {DEMO.network}'s {DEMO_CLASSES} "
+                 f"classes, network {spec.name} has another label set ({spec.num_classes} "
+                 f"classes): scoring against ground truth skipped",)
     return FrameSource(f"demo clip (seed {DEMO.seed}, {n} frames, "
                        f"{DEMO.size[0]}x{DEMO.size[1]})", iter(clip.frames), labels,
                        DEMO.fps, n, DEMO.size, notes)
@@ -70,18 +76,19 @@ def video_source(video: str, max_frames: int | None, keep_partial: bool) -> Fram
     packets, declared = count_packets(video)
     short = declared is not None and declared - packets > max(2, declared // 50)
     if short and (max_frames is None or max_frames > packets):
-        problem = (f"truncated or corrupt video: the file holds {packets} of the {declared} "
-                   f"frames its header declares")
+        problem = (f"truncated or corrupt video: the file holds {packets} packets of the "
+                   f"{declared} frames its header declares")
         if not keep_partial:
             raise InputError(f"{video}: {problem}; --keep-partial runs on the frames that "
                              f"decode")
-        notes, count = (f"{video}: {problem}; --keep-partial: running on those",), packets
+        notes, count = (f"{video}: {problem}; --keep-partial: running on the frames that "
+                        f"decode from them",), packets
     if count is not None and max_frames:
         count = min(count, max_frames)
     problems: list[str] = []
     frames = read_video(video, max_frames, problems=problems if keep_partial else None)
     return FrameSource(str(video), frames, None, float(info.fps or FALLBACK_FPS), count,
-                       info.size, notes, problems)
+                       info.size, notes, problems, os.path.abspath(video))
 
 
 def folder_source(folder: str, max_frames: int | None) -> FrameSource:
@@ -89,7 +96,8 @@ def folder_source(folder: str, max_frames: int | None) -> FrameSource:
     count = len(list_images(Path(folder), max_frames))  # "no such frames folder", no images
     frames = read_frames_dir(folder, max_frames)
     info = video_info(folder)
-    return FrameSource(str(folder), frames, None, FALLBACK_FPS, count, info.size)
+    return FrameSource(str(folder), frames, None, FALLBACK_FPS, count, info.size,
+                       path=os.path.abspath(folder))
 
 
 def file_source(video: str | None, frames_dir: str | None, max_frames: int | None,
@@ -162,7 +170,7 @@ def frame_source(video: str | None, frames_dir: str | None, max_frames: int | No
                  size: HW | None) -> FrameSource:
     """The frames to run on, at the size they run at, with notes for the user."""
     if video is None and frames_dir is None:
-        source = demo_source(max_frames, program.network.num_classes, program.network.name)
+        source = demo_source(max_frames, program.network)
     else:
         source = file_source(video, frames_dir, max_frames, keep_partial)
     source = resized(source, run_size(size, program, own_network, source.size))

@@ -5,45 +5,40 @@ Every stream's source is opened and checked before any runs (a video that does n
 an ``InputError`` naming it, nothing written for any stream). With ``--out DIR`` each
 stream writes ``DIR/<name>/`` (the video's stem; ``stream-<i>`` for ``--streams``) exactly
 as a single-stream run writes its ``--out``: ``run.json`` and the ``--save`` items, all or
-nothing (its own staged folder); ``DIR/streams.json`` holds the run's totals and each
-stream's latency. A corpus (``--videos DIR``) resumes: a stream whose folder holds a
-finished run of the same schedule, network, weights, device, dtype, size and source
-(:func:`finished`) is skipped with a note. Under ``torchrun`` each process runs its
+nothing (its own staged folder), committed the moment the stream ends, so an interrupted
+run loses only the streams still running (:mod:`cwdsl.runtime.streamout`);
+``DIR/streams.json`` holds the run's totals and each stream's latency. ``DIR`` must be
+absent, empty or a previous multi-stream run's folder (else ``--force``). A corpus
+(``--videos DIR``) resumes: a stream whose folder holds a finished run of the same
+schedule text, network, weights (by content), device, dtype, size, source and frame options
+is kept with a note; any other is run again, with a note saying why
+(:mod:`cwdsl.runtime.resume`). Under ``torchrun`` each process runs its
 :func:`~cwdsl.runtime.distributed.shard` of the streams; rank 0 writes ``streams.json``
 after every process finished.
 """
 from __future__ import annotations
 
 import json
-import queue
-import threading
+import sys
 import time
-from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-import torch
-
 from cwdsl.core.atomic import write_json
 from cwdsl.core.errors import InputError
-from cwdsl.core.staging import staged_dir
-from cwdsl.lang.printer import print_schedule
+from cwdsl.core.progress import progress_bar
+from cwdsl.core.staging import OLD, PARTIAL
 from cwdsl.nets import build_network
 from cwdsl.nets.bundled import resolve_weights
 from cwdsl.nets.preprocess import frame_tensor
 from cwdsl.nets.weights import load_weights
 from cwdsl.runtime.distributed import (barrier, gather, launched_main, raise_if_any_failed,
                                        shard, world)
-from cwdsl.runtime.encode import write_video
-from cwdsl.runtime.legend import with_legend
 from cwdsl.runtime.multistream import MultiStreamExecutor
-from cwdsl.runtime.palette import overlay
-from cwdsl.runtime.records import Totals, frame_record, make_record
-from cwdsl.runtime.run import (RunOptions, check_options, choose_program, is_run_folder,
-                               oracle_labels)
+from cwdsl.runtime.resume import expected, rerun_reason
+from cwdsl.runtime.run import RunOptions, check_options, choose_program, is_run_folder
 from cwdsl.runtime.sources import FrameSource, frame_source, list_videos
-from cwdsl.runtime.video import save_label_png
+from cwdsl.runtime.streamout import StreamOutput
 
 STREAMS_FILE = "streams.json"
 
@@ -90,8 +85,13 @@ def stream_names(options: RunOptions) -> list[tuple[str, str | None]]:
     if options.videos_dir is not None and options.videos:
         raise InputError("give --video or --videos DIR, not both")
     if options.streams and options.streams > 1:
-        if options.videos_dir is not None or len(options.videos) > 1:
-            raise InputError("--streams N replays one source: give at most one --video")
+        if options.videos_dir is not None:
+            raise InputError("--streams N replays one source N times: give one --video (or "
+                             "none, for the demo), not --videos DIR, which runs each video "
+                             "as its own stream")
+        if len(options.videos) > 1:
+            raise InputError("--streams N replays one source N times: give one --video (or "
+                             "none, for the demo), not several")
         video = options.videos[0] if options.videos else None
         return [(f"stream-{i}", video) for i in range(options.streams)]
     videos = list_videos(options.videos_dir) if options.videos_dir is not None \
@@ -104,29 +104,35 @@ def stream_names(options: RunOptions) -> list[tuple[str, str | None]]:
     return list(zip(names, videos))
 
 
-def finished(folder: Path, expect: dict) -> bool:
-    """Whether ``folder`` holds a finished run (``run.json``: only a completed run writes
-    one) whose schedule text, network, weights, device, dtype, size and source are
-    ``expect``'s, with every ``--save`` item asked for."""
-    record = folder / "run.json"
-    if not record.is_file() or not is_run_folder(folder):
+def is_streams_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a previous multi-stream run and nothing else: its
+    ``streams.json``, stream folders of runs, and what interrupted writers leave (staging
+    folders and locks, removed by the next writer)."""
+    for entry in folder.iterdir():
+        if entry.name == STREAMS_FILE and entry.is_file():
+            continue
+        if entry.name.startswith(".") and (PARTIAL in entry.name or OLD in entry.name
+                                           or entry.name.endswith(".lock")):
+            continue
+        if entry.is_dir() and not entry.is_symlink() and (
+                not any(entry.iterdir()) or is_run_folder(entry)):
+            continue
         return False
-    try:
-        data = json.loads(record.read_text())
-    except (OSError, ValueError):
-        return False
-    saved = {"masks": (folder / "masks").is_dir(), "overlay": (folder / "overlay.mp4").is_file()}
-    return all(data.get(k) == v for k, v in expect.items() if k != "save") and \
-        all(saved[item] for item in expect["save"])
+    return True
 
 
-def _expected(options: RunOptions, program, weights: str, device: str,
-              source: FrameSource) -> dict:
-    return {"schedule": {"path": options.schedule, "name": program.name,
-                         "text": print_schedule(program.schedule)},
-            "network": program.network.name, "weights": weights, "device": device,
-            "dtype": options.dtype, "size": list(source.size), "source": source.description,
-            "save": sorted(options.save)}
+def check_out_folder(out: Path, force: bool) -> None:
+    """``--out DIR`` of several streams: absent, empty, a previous multi-stream run's folder
+    (see :func:`is_streams_folder`), or any folder with ``--force`` (its stream folders are
+    replaced, other files left as they are); an ``InputError`` otherwise."""
+    if out.is_symlink():
+        raise InputError(f"{out}: is a symbolic link; give the folder it points to")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder")
+    if out.is_dir() and not force and any(out.iterdir()) and not is_streams_folder(out):
+        raise InputError(f"{out}: the folder is not empty and does not hold a cwdsl run of "
+                         f"several streams; choose another folder, or give --force to write "
+                         f"the streams' folders into it")
 
 
 def _replays(source: FrameSource, streams: int) -> list[FrameSource]:
@@ -145,65 +151,6 @@ def _replays(source: FrameSource, streams: int) -> list[FrameSource]:
     return out
 
 
-class _OverlayWriter:
-    """``overlay.mp4`` of one stream, encoded in a thread as frames arrive."""
-
-    def __init__(self, path: Path, fps: float):
-        self._queue: queue.Queue = queue.Queue(maxsize=8)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._write, args=(path, fps), daemon=True)
-        self._thread.start()
-
-    def _write(self, path, fps):
-        try:
-            write_video(path, self._frames(), fps=fps)
-        except BaseException as e:  # re-raised by close
-            self._error = e
-            while self._queue.get() is not None:
-                pass
-
-    def _frames(self):
-        while (frame := self._queue.get()) is not None:
-            yield frame
-
-    def put(self, frame: np.ndarray) -> None:
-        self._queue.put(frame)
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-
-
-class _Stream:
-    """One running stream's outputs: its records, score totals, masks and overlay."""
-
-    def __init__(self, name, source: FrameSource, options: RunOptions, program, tmp):
-        self.name, self.source, self.tmp = name, source, tmp
-        self.frames = source.frames
-        self.labels = source.labels
-        self.totals = Totals(program.network.num_classes)
-        self.records: list[dict] = []
-        self.oracle = source.labels is not None if options.oracle is None else options.oracle
-        self.masks = tmp / "masks" if tmp is not None and "masks" in options.save else None
-        if self.masks is not None:
-            self.masks.mkdir()
-        self.names = [program.network.class_name(i) for i in range(program.network.num_classes)]
-        self.video = _OverlayWriter(tmp / "overlay.mp4", source.fps) \
-            if tmp is not None and "overlay" in options.save else None
-
-    def add(self, rgb, x, result, net, executor) -> None:
-        labels = result.labels.to("cpu", torch.uint8).numpy()
-        truth = next(self.labels) if self.labels is not None else None
-        self.totals.add(labels, truth, oracle_labels(net, x, executor) if self.oracle else None)
-        self.records.append(frame_record(result))
-        if self.masks is not None:
-            save_label_png(self.masks / f"{result.frame:06d}.png", labels)
-        if self.video is not None:
-            self.video.put(with_legend(overlay(rgb, labels), self.names))
-
-
 def run_streams(options: RunOptions, on_note=None) -> StreamsRecord:
     """Run every stream (this process's share under torchrun); write each stream's folder
     and, on rank 0, ``streams.json``; the record of the whole run (on every process)."""
@@ -214,6 +161,8 @@ def run_streams(options: RunOptions, on_note=None) -> StreamsRecord:
     program, own_network, notes = choose_program(options, demo)
     weights = resolve_weights(program.network.name, options.weights)
     out = Path(options.out) if options.out else None
+    if out is not None:
+        check_out_folder(out, options.force)
     for _, video in named:  # every source opens before any stream runs
         if video is not None and out is not None and out.resolve() in Path(video).resolve().parents:
             raise InputError(f"{options.out}: the output folder holds the input {video}; "
@@ -236,28 +185,31 @@ def run_streams(options: RunOptions, on_note=None) -> StreamsRecord:
     todo = []
     for index, (name, source) in mine:
         folder = out / name if out is not None else None
-        if options.videos_dir is not None and folder is not None and \
-                finished(folder, _expected(options, program, weights, device, source)):
+        why = "" if options.videos_dir is None or folder is None else rerun_reason(
+            folder, expected(options, program, weights, device, source), is_run_folder)
+        if why is None:
             summary = json.loads((folder / "run.json").read_text())["summary"]
-            note(f"{folder}: holds a finished run of this schedule and source; skipped")
+            note(f"{folder}: holds a finished run of this schedule, weights and source; kept")
             results.append((index, StreamResult(name, source.description, summary["frames"],
                                                 summary["latency_ms_p50"],
                                                 summary["latency_ms_p99"], summary["fps"],
                                                 skipped=True)))
         else:
+            if why:
+                note(f"{folder}: runs again: {why}")
             todo.append((index, name, source))
     try:
-        ran, seconds = _run(options, program, weights, device, todo, out)
+        ran, timed, seconds = _run(options, program, weights, device, todo, out)
         error = None
     except Exception as e:  # every process learns of it at the next collective
-        error, ran, seconds = e, [], 0.0
+        error, ran, timed, seconds = e, [], 0, 0.0
     raise_if_any_failed(error, w, "(its error is above); the streams this process "
                                   "finished are written")
     results += ran
     everything = gather(results, w)
-    counts = gather([(w.rank, (sum(r.frames for _, r in ran), seconds))], w)
-    frames = sum(f for f, _ in counts)
-    fps = sum(f / s for f, s in counts if s > 0)
+    counts = gather([(w.rank, (sum(r.frames for _, r in ran), timed, seconds))], w)
+    frames = sum(f for f, _, _ in counts)
+    fps = sum(t / s for _, t, s in counts if s > 0)
     record = StreamsRecord(program.name, tuple(everything), frames, fps, options.batched, w.size)
     barrier(w)
     if out is not None and w.main:
@@ -266,11 +218,12 @@ def run_streams(options: RunOptions, on_note=None) -> StreamsRecord:
     return record
 
 
-def _run(options, program, weights, device, todo, out) -> tuple[list, float]:
-    """Run ``todo`` ((index, name, source)) together; their results and the seconds of
-    ticks after the first (the warm-up: every stream's frame 0 computes in full)."""
+def _run(options, program, weights, device, todo, out) -> tuple[list, int, float]:
+    """Run ``todo`` ((index, name, source)) together, each stream's folder committed the
+    moment the stream ends; their results, and the frames and seconds of the ticks after
+    the first (the warm-up: every stream's frame 0 computes in full)."""
     if not todo:
-        return [], 0.0
+        return [], 0, 0.0
     net = build_network(program.network)
     if weights != "random":
         load_weights(net, weights)
@@ -278,60 +231,100 @@ def _run(options, program, weights, device, todo, out) -> tuple[list, float]:
                                 options.batched, options.concurrency, options.memory_format,
                                 options.compile, options.cuda_graphs, options.max_batch)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    ticks, seconds = 0, 0.0
-    with ExitStack() as stack:
-        streams = []
+    ticks, timed, seconds = 0, 0, 0.0
+    streams: list[StreamOutput] = []
+    ran = []
+    total = None if any(s.count is None for _, _, s in todo) else sum(s.count for _, _, s in todo)
+    try:
         for _, name, source in todo:
-            tmp = None if out is None else stack.enter_context(
-                staged_dir(out / name, replaceable=is_run_folder, force=options.force,
-                           what="cwdsl run"))
-            streams.append(_Stream(name, source, options, program, tmp))
-        try:
-            active = [True] * len(streams)
-            while any(active):
-                rgbs = []
-                for i, stream in enumerate(streams):
-                    rgb = next(stream.frames, None) if active[i] else None
-                    active[i] = rgb is not None
-                    rgbs.append(rgb)
-                if not any(active):
+            streams.append(StreamOutput(name, source, options, program,
+                                        None if out is None else out / name))
+        with progress_bar(options.progress, total=total, desc=program.name,
+                          unit="frame") as bar:
+            live = dict(enumerate(streams))
+            while live:
+                rgbs = [None] * len(streams)
+                for i, stream in list(live.items()):
+                    rgbs[i] = next(stream.frames, None)
+                    if rgbs[i] is None:  # the stream ended: commit it now
+                        del live[i]
+                        ran.append(_finish(todo[i][0], stream, options, program, weights,
+                                           device, started, bar))
+                if not live:
                     break
                 xs = [None if rgb is None else frame_tensor(rgb) for rgb in rgbs]
                 results = multi.tick(xs)
                 for stream, rgb, x, result in zip(streams, rgbs, xs, results):
                     if result is not None:
                         stream.add(rgb, x, result, multi.net, multi.executors[0])
+                done = [r for r in results if r is not None]
                 if ticks:
-                    seconds += next(r for r in results if r is not None).latency_ms / 1e3
+                    seconds += done[0].latency_ms / 1e3
+                    timed += len(done)
                 ticks += 1
-            ran = []
-            for (index, name, source), stream in zip(todo, streams):
-                if stream.video is not None:
-                    stream.video.close()
-                notes = source.notes + tuple(
-                    f"{source.description}: {problem}; --keep-partial: ran on the "
-                    f"{len(stream.records)} frames that decoded" for problem in source.problems)
-                record = make_record(replace(options, device=device), program, weights,
-                                     source, stream.records, stream.totals, started, notes)
-                if stream.tmp is not None:
-                    write_json(stream.tmp / "run.json", record.to_json())
-                s = record.summary
-                ran.append((index, StreamResult(name, source.description, s.frames,
-                                                s.latency_ms_p50, s.latency_ms_p99, s.fps)))
-        finally:
-            multi.close()
-    return ran, seconds
+                bar.update(len(done))
+                bar.set_postfix_str(_progress(streams, live, timed, seconds))
+    except BaseException as e:
+        for stream in streams:
+            stream.discard(e)  # the streams still running; committed ones stay
+        raise
+    finally:
+        multi.close()
+    ran.sort(key=lambda r: r[0])
+    return [(index, result) for index, result, _ in ran], timed, seconds
+
+
+def _finish(index, stream: StreamOutput, options, program, weights, device, started, bar):
+    record = stream.finish(options, program, weights, device, started)
+    s = record.summary
+    if stream.folder is not None:
+        bar.write(f"note: wrote {stream.folder} ({s.frames} frames)", file=sys.stderr)
+    return index, StreamResult(stream.name, stream.source.description, s.frames,
+                               s.latency_ms_p50, s.latency_ms_p99, s.fps), stream
+
+
+def _progress(streams, live, timed, seconds) -> str:
+    """The bar's postfix: each stream's frames (a few streams) or how many ended, and the
+    throughput of all streams so far."""
+    rate = f"{timed / seconds:.3g} frames/s" if seconds > 0 else "warm-up"
+    if len(streams) <= 4:
+        each = ", ".join(f"{s.name} {len(s.records)}" + ("" if i in live else " done")
+                         for i, s in enumerate(streams))
+        return f"{each}; {rate}"
+    return f"{len(streams) - len(live)}/{len(streams)} streams done; {rate}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _row_groups(streams) -> list[tuple[str, StreamResult]]:
+    """Consecutive streams whose row would read the same, as one row named ``first … last
+    (N streams)``: streams run in lockstep share every tick's latency."""
+    def cells(s):
+        return (s.frames, f"{s.latency_ms_p50:.2f}", f"{s.latency_ms_p99:.2f}", s.skipped)
+
+    groups: list[list[StreamResult]] = []
+    for s in streams:
+        if groups and cells(groups[-1][-1]) == cells(s):
+            groups[-1].append(s)
+        else:
+            groups.append([s])
+    return [(g[0].name if len(g) == 1 else f"{g[0].name} … {g[-1].name} ({len(g)} streams)",
+             g[0]) for g in groups]
 
 
 def streams_table(record: StreamsRecord) -> str:
-    """The table ``cwdsl run`` prints for several streams."""
-    width = max([len(s.name) for s in record.streams] + [6])
-    lines = [f"{record.schedule}: {len(record.streams)} streams, "
+    """The table ``cwdsl run`` prints for several streams (streams whose rows would read
+    alike share one)."""
+    rows = _row_groups(record.streams)
+    width = max([len(name) for name, _ in rows] + [6])
+    lines = [f"{record.schedule}: {_plural(len(record.streams), 'stream')}, "
              f"{'batched' if record.batched else 'one frame at a time'}"
              + (f", {record.processes} processes" if record.processes > 1 else ""),
              f"{'stream':<{width}}  {'frames':>7}  {'p50 ms':>8}  {'p99 ms':>8}"]
-    for s in record.streams:
-        lines.append(f"{s.name:<{width}}  {s.frames:>7}  {s.latency_ms_p50:>8.2f}  "
+    for name, s in rows:
+        lines.append(f"{name:<{width}}  {s.frames:>7}  {s.latency_ms_p50:>8.2f}  "
                      f"{s.latency_ms_p99:>8.2f}" + ("  (kept: already finished)"
                                                      if s.skipped else ""))
     lines.append(f"total: {record.frames} frames run, {record.fps:.3g} frames/s (all "
