@@ -6,7 +6,8 @@
 # Paper §4.3 / §5.3, Table 6 and Fig. 6, "Adaptive": the paper's θ = 0.25 (52% full frames)
 # was tuned on its networks and data, and θ values do not transfer between networks. On the
 # bundled networks over the whole map 0.25 never fires; θ = 0.03 is tuned with
-# `cwdsl sweep --theta 0:0.12:0.01 --data demo` on the demo clip (tiny): s3 on 12% of
+# `cwdsl sweep schedules/adaptive.cw --theta 0:0.12:0.01 --data demo -o adaptive-demo.png`
+# on the demo clip (tiny): s3 on 12% of
 # frames, 63.6 mean IU vs the oracle's 63.9. REPRODUCTION.md sweeps θ for CamVid.
 network fcn8s input 500x500
 

@@ -4,12 +4,12 @@
 # before s3 would run: the fraction of score_pool4 labels changed since s3 last fired and
 # since the previous frame, the mean pixel difference over the same two spans, and the
 # frames since s3 last fired. `cwdsl train-clock` fitted it on CamVid's 367 training
-# stills (camvid-half/train) made into 734 clips by synthetic pans and zooms, with no
+# stills (../shared/data/camvid-half/train) made into 734 clips by synthetic pans and zooms, with no
 # labels: the target is what the cache costs, the share of output labels that differ
 # between s3 kept from its last firing and s3 computed now by the full network. It never
 # saw the validation sequence.
 # θ = 0.1 is read off `cwdsl sweep schedules/learned.cw --theta 0.04:0.3:0.01 --data
-# camvid-half/val --net fcn8s_camvid --void 11 --stride 3` (CamVid at 5 Hz): s3 on 33% of
+# ../shared/data/camvid-half/val --net fcn8s_camvid --void 11 --stride 3 -o learned.png` (CamVid at 5 Hz): s3 on 33% of
 # frames after frame 0, 50.9 mean IU against the frame oracle's 51.1. README "Learned
 # clocks" compares the curve with adaptive.cw's label-difference clock at equal firing
 # rates: on this short sequence the two are within a few tenths of a point everywhere.

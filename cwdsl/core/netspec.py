@@ -162,16 +162,24 @@ class NetworkSpec:
         stated = self.layers[i].inputs
         return stated if stated else ((self.layers[i - 1].name,) if i else (IMAGE,))
 
+    def nearest_valid(self, input_hw) -> tuple[int, int]:
+        """The input size nearest ``input_hw`` that meets the side rule (each side rounded to
+        the nearest multiple of ``side_multiple``, halves up, at least one multiple)."""
+        m = self.side_multiple
+        return tuple(max(m, (int(n) + m // 2) // m * m) for n in input_hw)
+
     def check_input(self, input_hw, what: str = "frame") -> None:
         """An ``InputError`` unless an input of ``input_hw`` = (h, w) meets the network's
-        side rule, e.g. ``frame 180x250: network espnet needs sides divisible by 8``."""
+        side rule, e.g. ``frame 180x250: network espnet needs sides divisible by 8``; it
+        suggests :meth:`nearest_valid` and names the training size."""
         h, w = (int(n) for n in input_hw)
         m = self.side_multiple
         if m > 1 and (h % m or w % m):
-            near = f"{max(m, round(h / m) * m)}x{max(m, round(w / m) * m)}"
+            near = self.nearest_valid((h, w))
             raise InputError(f"{what} {h}x{w}: network {self.name} needs sides divisible by "
-                             f"{m} (e.g. --size {near}; it runs best at "
-                             f"{self.default_input[0]}x{self.default_input[1]})")
+                             f"{m}: the nearest such size is --size {near[0]}x{near[1]} (it "
+                             f"was trained at {self.default_input[0]}x"
+                             f"{self.default_input[1]})")
 
     def layer_index(self, name: str) -> int:
         return self.layer_names.index(name)

@@ -135,11 +135,15 @@ def run_size(size: HW | None, program: Program, own_network: bool, native: HW) -
 
 
 def scale_note(size: HW, spec: NetworkSpec) -> str | None:
-    """A note when ``size`` is far from the size ``spec`` was trained at."""
+    """A note when ``size`` is far from the size ``spec`` was trained at (a size that breaks
+    the network's side rule is refused later, with its nearest valid size)."""
     scale = math.sqrt(size[0] * size[1] / (spec.default_input[0] * spec.default_input[1]))
     if 1 / FAR_FROM_TRAINING <= scale <= FAR_FROM_TRAINING:
         return None
-    fit = (max(1, round(size[0] / scale)), max(1, round(size[1] / scale)))
+    trained = spec.default_input
+    aspect = (size[0] / size[1]) / (trained[0] / trained[1])
+    fit = trained if abs(aspect - 1) < 0.05 else spec.nearest_valid(
+        (max(1, round(size[0] / scale)), max(1, round(size[1] / scale))))
     return (f"frames run at {size[0]}x{size[1]}, {scale:.2g}x the linear size network "
             f"{spec.name} was trained at ({spec.default_input[0]}x{spec.default_input[1]}); "
             f"its labels may be wrong at this scale: --size {fit[0]}x{fit[1]} resizes the frames")
@@ -174,5 +178,6 @@ def frame_source(video: str | None, frames_dir: str | None, max_frames: int | No
     else:
         source = file_source(video, frames_dir, max_frames, keep_partial)
     source = resized(source, run_size(size, program, own_network, source.size))
+    program.network.check_input(source.size)  # before any note: one suggestion, not two
     note = scale_note(source.size, program.network)
     return source if note is None else replace(source, notes=source.notes + (note,))

@@ -1,6 +1,6 @@
 # Adaptive clockwork on ESPNet: s1 and s2 on every frame; s3 fires when the fraction of
 # s2's level3_C argmax labels that changed since s3's clock last fired reaches θ.
-# θ = 0.3 tuned on camvid-half/val at 184x240 with `cwdsl sweep` (59.9 vs the oracle's 60.9
+# θ = 0.3 tuned on ../shared/data/camvid-half/val at 184x240 with `cwdsl sweep` (59.9 vs the oracle's 60.9
 # mean IU at 71.5% of its time; θ values do not transfer between networks).
 network espnet input 360x480
 

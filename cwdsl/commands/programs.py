@@ -1,0 +1,41 @@
+"""Schedules loaded for the commands that score several on one network (``eval``, ``sweep``).
+
+When such a command runs schedules on a network other than their own (``--net``, or the demo
+network for generated data), a schedule that checks on its own network but not on that one
+(a learned clock's model trained for another network, a layer the other network lacks) is
+left out with a note naming the reason, so ``cwdsl eval schedules/*.cw --data shift16``
+scores every bundled schedule that can run on the demo. A schedule that fails on its own
+network, or one given alone, is an error as ever.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from cwdsl.core.errors import CwdslError, InputError, ScheduleError
+from cwdsl.ir.graph import Program, load
+
+
+def load_programs(paths: list[str], network: str | None,
+                  note: Callable[[str], None]) -> list[Program]:
+    """``paths`` compiled for ``network`` (None: each schedule's own), skipping with a note
+    those that only fail because ``network`` is not their own (see the module's docstring)."""
+    if network is None or len(paths) == 1:
+        return [load(path, network) for path in paths]
+    programs = []
+    for path in paths:
+        try:
+            programs.append(load(path, network))
+        except ScheduleError as error:
+            try:
+                own = load(path, None)
+            except CwdslError:
+                raise error from None
+            if own.network.name == network:
+                raise
+            reason = error.diagnostics[0].message if error.diagnostics else str(error)
+            note(f"{path}: left out: it runs on network {own.network.name}, not on "
+                 f"{network} ({reason})")
+    if not programs:
+        raise InputError(f"none of the schedules runs on network {network}; give --net with "
+                         f"their network")
+    return programs
