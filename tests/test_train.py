@@ -158,10 +158,19 @@ def test_one_cycle_by_hand():
     assert lrs.index(max(lrs)) == 10
 
 
-def test_training_for_a_wall_time():
-    config = TrainConfig(net="tiny", batch=1, size=(32, 32), val_clips=1, val_frames=1,
-                         minutes=0.02)
+def test_training_for_a_wall_time_spends_it_on_the_whole_command():
+    config = TrainConfig(net="tiny", batch=1, size=(32, 32), val_clips=2, val_frames=3,
+                         minutes=0.25, threads=1)  # 1: a busy machine's threads spin
     _, report = train(config, progress=False)
-    assert 1.2 <= report.seconds < 10
+    # training stops early enough for the final scoring to fit in the 15 s as well
+    assert report.seconds < report.command_seconds <= 15 * 1.1
+    assert report.command_seconds >= 15 * 0.6  # and the budget is used, not wasted
     assert report.steps == len(report.losses) >= 1 and report.steps != config.steps
-    assert report.config["steps"] is None and report.config["minutes"] == 0.02
+    assert report.config["steps"] is None and report.config["minutes"] == 0.25
+
+
+def test_a_budget_too_small_to_score_is_refused_before_training():
+    config = TrainConfig(net="tiny", batch=1, size=(32, 32), val_clips=2, val_frames=6,
+                         minutes=1e-5)
+    with pytest.raises(InputError, match="leaves no time to train"):
+        train(config, progress=False)

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -76,6 +77,7 @@ class TrainReport:
     trained_on: dict | None = None   # with data: folder, sequence → frames, frames
     held_out: dict | None = None     # with hold_out: sequence, frames, mean IU, pixel accuracy
     selection: dict | None = None    # with hold_out: how the checkpoint was chosen
+    command_seconds: float | None = None  # the whole of train(): data, training, scoring
 
 
 TRUNCATIONS = {  # name → the heads a truncated output fuses
@@ -191,7 +193,10 @@ def scores(net: StagedNetwork, clips, progress: bool, desc: str):
 
 
 def train(config: TrainConfig, progress: bool = True) -> tuple[StagedNetwork, TrainReport]:
-    """Train ``config.net`` from scratch on generated scenes; return it and its report."""
+    """Train ``config.net`` from scratch on generated scenes; return it and its report.
+    With ``config.minutes`` the budget covers the whole command: reading the data, training,
+    the held-out checks and the final scoring (measured on one frame first and reserved)."""
+    command_start = time.perf_counter()
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -230,7 +235,19 @@ def train(config: TrainConfig, progress: bool = True) -> tuple[StagedNetwork, Tr
     trainable = [p for p in net.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=1e-4)
     losses, history, best = [], [], None   # best: (mean IU, step, state dict)
-    budget = None if config.minutes is None else 60 * config.minutes
+    budget = check_cost = None
+    if config.minutes is not None:
+        frame_s = _scoring_seconds_per_frame(net, clips[0])
+        check_cost = frame_s * sum(len(c.frames) for c in held_clips)
+        reserve = 1.15 * frame_s * len(TRUNCATIONS) * sum(len(c.frames)
+                                                         for c in clips + held_clips)
+        budget = 60 * config.minutes - (time.perf_counter() - command_start) - reserve \
+            - 1.15 * check_cost
+        if budget <= 0:
+            need = (60 * config.minutes - budget) / 60
+            raise InputError(f"--minutes {config.minutes:g} leaves no time to train: reading "
+                             f"the data and scoring the held-out frames alone take about "
+                             f"{need:.1f} minutes on this machine; give more")
     start = time.perf_counter()
     net.train()
     total, unit = (config.steps, "step") if budget is None else (round(budget), "s")
@@ -239,7 +256,9 @@ def train(config: TrainConfig, progress: bool = True) -> tuple[StagedNetwork, Tr
         while True:
             elapsed = time.perf_counter() - start
             done = step / config.steps if budget is None else elapsed / budget
-            if done >= 1:
+            if done >= 1 or (budget is not None and step and
+                             elapsed + _next_cost(elapsed / step, step, config, check_cost,
+                                                  bool(held_clips)) > budget):
                 break
             set_one_cycle(optimizer, done, config.lr)
             frames, labels = next(batches)
@@ -252,8 +271,10 @@ def train(config: TrainConfig, progress: bool = True) -> tuple[StagedNetwork, Tr
             optimizer.step()
             losses.append(loss.item())
             step += 1
+            now = time.perf_counter() - start
             last = (step == config.steps if budget is None
-                    else time.perf_counter() - start >= budget)
+                    else now + _next_cost(now / step, step, config, check_cost,
+                                          bool(held_clips)) > budget)
             if held_clips and (step % config.eval_every == 0 or last):
                 miu = mean_iu(evaluate(net, held_clips))
                 net.train()
@@ -281,8 +302,30 @@ def train(config: TrainConfig, progress: bool = True) -> tuple[StagedNetwork, Tr
     miu, acc = scores(net, clips, progress, "held-out" if held_out is None else "val")
     recorded = asdict(config) | ({"steps": None} if budget is not None else {})  # unused
     report = TrainReport(recorded, seconds, float(np.mean(losses[-LOSS_WINDOW:])), miu,
-                         acc, losses, len(losses), trained_on, held_out, selection)
+                         acc, losses, len(losses), trained_on, held_out, selection,
+                         command_seconds=time.perf_counter() - command_start)
     return net, report
+
+
+def _scoring_seconds_per_frame(net: StagedNetwork, clip) -> float:
+    """Seconds the full network takes to score one frame of ``clip`` (the fastest of three
+    timed passes after one that warms up: a busy machine's spikes are not the rule), for
+    the share of a budget scoring needs."""
+    one = SimpleNamespace(frames=clip.frames[:1], labels=clip.labels[:1])
+    evaluate(net, [one])
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        evaluate(net, [one])
+        times.append(time.perf_counter() - start)
+    net.train()
+    return min(times)
+
+
+def _next_cost(step_s: float, step: int, config, check_cost, held: bool) -> float:
+    """Seconds the next step costs: the mean step, and a held-out check when one is due."""
+    due = held and (step + 1) % config.eval_every == 0
+    return step_s + (check_cost if due else 0.0)
 
 
 def _class_weights(labels, num_classes: int) -> torch.Tensor:
