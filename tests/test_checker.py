@@ -93,6 +93,39 @@ output fuse(s1)
     assert program.stages == ("s1",)
 
 
+def test_warning_for_a_counter_action_that_never_acts():
+    """Issue 19: ``when 1 else warp`` (or ``else cache``, or a clock that always fires for
+    another reason) is accepted, with a warning at the ``else`` part."""
+    from cwdsl import compile_text
+    program = compile_text("""network fcn8s
+stage s1 = conv1_1 .. pool3 head score_pool3
+stage s2 = conv4_1 .. pool4 head score_pool4
+stage s3 = conv5_1 .. fc7 head score_fr
+clock on = not 0 or every 4
+compute s1 when 1 else warp
+compute s2 when on delay 1 else cache
+compute s3 when every 1 else warp(flow=dis_medium)
+output fuse(s1, s2, s3)
+""", "idle.cw")
+    text = [w.render() for w in program.warnings]
+    assert len(text) == 3
+    assert text[0].startswith("idle.cw:6:19: warning: stage 's1' computes on every frame (its "
+                              "clock always fires), so 'else warp' never acts")
+    assert text[0].splitlines()[2] == "    " + " " * 18 + "^" * len("else warp")
+    assert text[1].startswith("idle.cw:7:28: warning: stage 's2' computes on every frame")
+    assert text[1].endswith("^" * len("else cache")) and "'else cache' never acts" in text[1]
+    assert text[2].startswith("idle.cw:8:25: warning: stage 's3'")
+    assert text[2].endswith("^" * len("else warp(flow=dis_medium)"))
+    quiet = compile_text("""network fcn8s
+stage s1 = conv1_1 .. pool3 head score_pool3
+stage s2 = conv4_1 .. fc7 head score_pool4, score_fr
+compute s1 when 1
+compute s2 when every 2 or 0 else warp
+output fuse(s1, s2)
+""")
+    assert quiet.warnings == ()
+
+
 def test_delay_that_breaks_a_cycle_is_accepted():
     """A clock on s2 may read s3 when s3 reads s2 from the previous frame."""
     from cwdsl import compile_text
@@ -133,3 +166,15 @@ def test_network_names_must_be_writable_in_a_schedule():
     from cwdsl.core.netspec import TINY, register_network
     with pytest.raises(ValueError, match="cannot be written in a schedule"):
         register_network(replace(TINY, name="tiny-2"))
+
+
+def test_always_fires_through_long_chains_and_cycles():
+    from cwdsl.lang import ast
+
+    chain = {f"c{i}": ast.ClockRef(ast.Ident(f"c{i - 1}")) for i in range(1, 20_000)}
+    chain["c0"] = ast.Not(ast.Const(0))
+    assert ast.always_fires(ast.ClockRef(ast.Ident("c19999")), chain)
+    cycle = {"a": ast.ClockRef(ast.Ident("b")), "b": ast.ClockRef(ast.Ident("a"))}
+    assert ast.constant_value(ast.ClockRef(ast.Ident("a")), cycle) is None
+    assert ast.constant_value(ast.And(ast.Every(3), ast.Const(0)), {}) is False
+    assert ast.constant_value(ast.Or(ast.Every(3), ast.Not(ast.Every(1))), {}) is None

@@ -169,7 +169,7 @@ def test_eval_curve_draws_points_and_the_oracle_line(tmp_path, capsys, monkeypat
     out = tmp_path / "points.png"
     assert main(["eval", str(S / "oracle.cw"), str(S / "adaptive.cw"), str(S / "pipeline3.cw"),
                  "--curve", str(out), *FAST]) == 0
-    assert out.read_bytes()[:4] == b"\x89PNG" and f"wrote {out}" in capsys.readouterr().out
+    assert out.read_bytes()[:4] == b"\x89PNG" and f"wrote {out}" in capsys.readouterr().err  # stdout: the table alone
     assert [c.schedule for c in drawn["curves"]] == ["adaptive", "pipeline3"]
     assert [len(c.points) for c in drawn["curves"]] == [1, 1]
     assert drawn["curves"][1].points[0][0] == 100  # a pipeline computes all, but is no oracle
@@ -185,3 +185,69 @@ def test_eval_curve_path_is_checked_before_any_work(capsys):
                  "--quiet"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and "cannot write plot" in err and "Traceback" not in err
+
+
+def _curve(name, thetas, points):
+    return SweepCurve(name, tuple(thetas), tuple(row(x, y, f"θ = {t:g}")
+                                                 for t, (x, y) in zip(thetas, points)))
+
+
+CROWDED = [  # issue 19: θ values on one point, labels of two curves at the same place
+    _curve("adaptive", [0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3],
+           [(100, 0.754), (100, 0.754), (80, 0.743), (15, 0.954), (0, 0.709), (0, 0.709),
+            (0, 0.709)]),
+    _curve("learned", [0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3],
+           [(100, 0.754), (100, 0.754), (95, 0.743), (90, 0.741), (75, 0.705), (60, 0.644),
+            (60, 0.699)])]
+LONG_TITLE = ("adaptive, learned on shift16: 4 generated scenes, 6 frames sliding 16 px, "
+              "frames 2-5 scored (0-1 fill the pipelines)\nnetwork fcn8s_camvid")
+
+
+def test_theta_labels_name_each_point_once():
+    from cwdsl.evaluate.sweepplot import theta_labels
+
+    assert theta_labels(CROWDED[0]) == [("0, 0.05", 100, 0.754), ("0.1", 80, 0.743),
+                                        ("0.15", 15, 0.954), ("0.2–0.3", 0, 0.709)]
+    assert [t for t, _, _ in theta_labels(CROWDED[1])][:2] == ["0, 0.05", "0.1"]
+
+
+def test_sweep_plot_title_fits_and_theta_labels_do_not_overlap(tmp_path, monkeypatch):
+    import cwdsl.evaluate.sweepplot as sweepplot
+
+    figures = []
+    monkeypatch.setattr("cwdsl.core.figures.save_figure",
+                        lambda fig, path, dpi=120: figures.append(fig))
+    oracles = [row(100, 0.754, "frame oracle (adaptive)"), row(100, 0.754, "frame oracle (learned)")]
+    sweepplot.plot_curves(tmp_path / "f.png", CROWDED, oracles, LONG_TITLE)
+    fig = figures[0]
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    title = ax.title.get_window_extent(renderer)
+    assert fig.bbox.x0 <= title.x0 and title.x1 <= fig.bbox.x1 and title.y1 <= fig.bbox.y1
+    assert "frames 2-5" in ax.title.get_text().replace("\n", " ")
+    notes = [t for t in ax.texts]
+    assert sorted(t.get_text() for t in notes) == sorted(
+        text for c in CROWDED for text, _, _ in sweepplot.theta_labels(c))
+    boxes = [t.get_window_extent(renderer) for t in notes]
+    frame = ax.get_window_extent(renderer)
+    for i, a in enumerate(boxes):
+        assert frame.x0 <= a.x0 and a.x1 <= frame.x1 and frame.y0 <= a.y0 and a.y1 <= frame.y1
+        for b in boxes[i + 1:]:
+            assert not (a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1), (
+                notes[i].get_text())
+
+
+def test_sweep_table_columns_line_up_with_a_long_oracle_name():
+    from cwdsl.evaluate.sweep import SweepsResult, format_sweep_table
+
+    result = SweepsResult((row(100, 0.8, "frame oracle (adaptive)"),
+                           row(100, 0.8, "frame oracle (learned)")), tuple(CROWDED))
+    lines = format_sweep_table(result, "header").split("\n")
+    titles = lines[2]
+    full = [line for line in lines[4:] if line.strip() and line.strip()[-1] == "%"]
+    assert len(full) == 2 + 14
+    assert all(len(line) == len(titles) for line in full)
+    for column in ("time % full", "mean IU", "all stages %"):  # right ends in line
+        end = titles.index(column) + len(column)
+        assert all(line[end - 1] != " " and (end == len(line) or line[end] == " ")
+                   for line in full)

@@ -1,41 +1,187 @@
-"""The graph picture (issue 11, item 15): every edge ends in an arrowhead, and score edges
-never run through a stage's box."""
+"""The graph picture (issues 11 and 19): shapes never overlap, labels sit inside their
+shapes, no edge crosses a shape it does not end at, every edge ends in an arrowhead on its
+target's outline, the title fits, and a stage whose clock always fires has no cache or warp
+to fall back to (no "else (not 1)" edge)."""
+import math
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from matplotlib.patches import FancyArrowPatch
 
 import cwdsl.ir.draw as draw_module
-from cwdsl.ir.graph import load
+from cwdsl.ir.drawlayout import always_on, edge_label, layout, node_label, visible
+from cwdsl.ir.drawshapes import EDGE_FONT, FONT, measure_text
+from cwdsl.ir.graph import compile_schedule, compile_text, load
+from strategies import schedules
 
 ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = sorted((ROOT / "schedules").glob("*.cw")) + sorted((ROOT / "schedules/espnet").glob("*.cw"))
+STAGES = """network fcn8s input 500x500
+stage s1 = conv1_1 .. pool3 head score_pool3
+stage s2 = conv4_1 .. pool4 head score_pool4
+stage s3 = conv5_1 .. fc7   head score_fr
+output fuse(s1, s2, s3)
+"""
+COMPOSED = {  # clocks made of clocks, several measurements per gap, two flows
+    "made_of_clocks": """clock a = every 2
+clock b = a and pixeldiff() >= 0.1
+clock c = b or labeldiff(s2, region=image) > 0.3
+compute s1 when a
+compute s2 when b else warp
+compute s3 when c""",
+    "three_measurements": """clock k = labeldiff(s1) >= 0.1
+clock k2 = labeldiff(s1, since=previous) >= 0.1
+clock k3 = labeldiff(s1, region=image) >= 0.1
+compute s1 when every 3
+compute s2 when k or k2 or k3 delay 1
+compute s3 when k2 delay 2 else warp""",
+    "two_flows": """clock fast = labeldiff(s1, since=previous) >= 0.05
+clock slow = labeldiff(s2) >= 0.2
+clock tick = every 8
+compute s1 when 1
+compute s2 when fast or tick else warp
+compute s3 when (slow and not fast) or tick else warp(flow=dis_medium)""",
+}
 
 
-@pytest.mark.parametrize("name", ["pipeline3", "adaptive", "exponential"])
-def test_every_edge_has_an_arrowhead_and_scores_avoid_stages(tmp_path, monkeypatch, name):
+def _programs():
+    yield from ((p.stem, load(p)) for p in SHIPPED)
+    yield from ((name, compile_text(STAGES + text, f"{name}.cw")) for name, text in COMPOSED.items())
+
+
+def _overlap(a, b, margin=0.0) -> bool:
+    return a[0] < b[2] + margin and b[0] < a[2] + margin and a[1] < b[3] + margin and b[1] < a[3] + margin
+
+
+def _crosses(p, q, box, eps=1.0) -> bool:
+    """Whether segment p–q enters ``box`` shrunk by ``eps`` (Liang–Barsky clipping)."""
+    x0, y0, x1, y1 = box[0] + eps, box[1] + eps, box[2] - eps, box[3] - eps
+    dx, dy = q[0] - p[0], q[1] - p[1]
+    t0, t1 = 0.0, 1.0
+    for den, num in ((-dx, p[0] - x0), (dx, x1 - p[0]), (-dy, p[1] - y0), (dy, y1 - p[1])):
+        if den == 0:
+            if num < 0:
+                return False
+        elif den < 0:
+            t0 = max(t0, num / den)
+        else:
+            t1 = min(t1, num / den)
+    return t0 < t1
+
+
+def _text_box(t):
+    w, h = measure_text(t.text, EDGE_FONT)
+    left = {"left": t.x, "right": t.x - w}.get(t.ha, t.x - w / 2)
+    low = {"bottom": t.y, "top": t.y - h}.get(t.va, t.y - h / 2)
+    return left, low, left + w, low + h
+
+
+def _inside(shape, x, y) -> bool:
+    if shape.kind == "circle":
+        return math.hypot(x - shape.x, y - shape.y) <= shape.w / 2
+    pts = shape.polygon()  # convex, anticlockwise: (x, y) left of every side
+    return all((bx - ax) * (y - ay) - (by - ay) * (x - ax) >= -1e-9
+               for (ax, ay), (bx, by) in zip(pts, pts[1:] + pts[:1]))
+
+
+def layout_problems(graph) -> list[str]:
+    g = visible(graph)
+    where = layout(g)
+    problems = []
+    assert set(where.shapes) == set(g.nodes) and set(where.routes) == set(g.edges)
+    names = list(where.shapes)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if _overlap(where.shapes[a].bbox, where.shapes[b].bbox, 4):
+                problems.append(f"{a} and {b} overlap")
+    for node, shape in where.shapes.items():
+        w, h = measure_text(node_label(g, node), FONT)
+        corners = [(shape.x + sx * w / 2, shape.y + sy * h / 2) for sx in (-1, 1) for sy in (-1, 1)]
+        if not all(_inside(shape, x, y) for x, y in corners):
+            problems.append(f"the label of {node} spills out of its shape")
+    for (u, v), route in where.routes.items():
+        for node, shape in where.shapes.items():
+            if node not in (u, v) and any(_crosses(p, q, shape.bbox) for p, q in zip(route, route[1:])):
+                problems.append(f"edge {u} -> {v} crosses {node}")
+        for end, point in ((u, route[0]), (v, route[-1])):  # ends on the outline
+            shape = where.shapes[end]
+            box = shape.bbox
+            if not (box[0] - 0.5 <= point[0] <= box[2] + 0.5 and box[1] - 0.5 <= point[1] <= box[3] + 0.5):
+                problems.append(f"edge {u} -> {v} does not end on {end}")
+    texts = {e: _text_box(t) for e, t in where.texts.items() if t.text}
+    assert all(t.text == edge_label(g, *e) for e, t in where.texts.items())
+    for e, box in texts.items():
+        problems += [f"the label of {e} lies on {n}" for n, s in where.shapes.items()
+                     if _overlap(box, s.bbox)]
+        problems += [f"the labels of {e} and {f} overlap" for f, other in texts.items()
+                     if e < f and _overlap(box, other)]
+    return problems
+
+
+@pytest.mark.parametrize("name,program", list(_programs()), ids=lambda v: v if isinstance(v, str) else "")
+def test_layout_has_no_overlaps_spills_or_crossings(name, program):
+    assert layout_problems(program.graph) == []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(schedules())
+def test_any_schedule_lays_out_cleanly(schedule):
+    assert layout_problems(compile_schedule(schedule).graph) == []
+
+
+def test_always_on_stages_have_no_cache_or_else_edge(tmp_path):
+    program = load(ROOT / "schedules/adaptive.cw")  # s1, s2 when 1; s3 when moved else cache
+    assert always_on(program.graph) == {"s1", "s2"}
+    g = visible(program.graph)
+    assert "cache:s1" not in g and "cache:s2" not in g and "cache:s3" in g
+    assert not any(edge_label(g, u, v).startswith("else (not 1") for u, v in g.edges)
+    assert "else (not moved)" in [edge_label(g, u, v) for u, v in g.edges]
+    dot = draw_module.draw(program, tmp_path / "g.dot").read_text()
+    assert "else (not 1)" not in dot and '"cache:s1"' not in dot and "else (not moved)" in dot
+    # ``every 1``, ``not 0`` and a clock declared so always fire too; a warp is dropped with
+    # its flow when no other stage warps
+    program = compile_text(STAGES.replace("output", "clock on = not 0 or every 3\noutput") + """
+compute s1 when every 1 else warp
+compute s2 when on else cache
+compute s3 when every 2 else warp""")
+    assert always_on(program.graph) == {"s1", "s2"}
+    g = visible(program.graph)
+    assert {n for n in g if n.split(":")[0] in ("cache", "warp", "flow")} == {
+        "cache:s3", "warp:s3", "flow:dis"}
+    g = visible(compile_text(STAGES + "compute s1 when 1\ncompute s2 when 1 else warp\n"
+                                      "compute s3 when 1 delay 1 else warp").graph)
+    assert not any(n.split(":")[0] in ("cache", "warp", "flow") for n in g)
+
+
+@pytest.mark.parametrize("name", ["adaptive", "dff", "learned", "pipeline_warp"])
+def test_picture_arrowheads_labels_and_title(tmp_path, monkeypatch, name):
     figures = []
     monkeypatch.setattr(draw_module, "save_figure", lambda fig, path, dpi: figures.append(fig))
     program = load(ROOT / "schedules" / f"{name}.cw")
     draw_module.draw(program, tmp_path / "g.png")
-    ax = figures[0].axes[0]
-    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
-    assert len(arrows) == program.graph.number_of_edges()
-    assert all("|>" in str(a.get_arrowstyle()) or "Filled" in type(a.get_arrowstyle()).__name__
-               for a in arrows)
-    pos = draw_module.layout(program.graph)
-    stages = [pos[n] for n, r in program.graph.nodes(data="record") if r.kind == "stage"]
-    sx, sy = draw_module._points_per_unit(ax)
-    half_x, half_y = 30 / sx, 30 / sy  # a box is 60 points across
-    for arrow in arrows:
-        if arrow._path_original is None:  # drawn between two points, not routed
+    fig = figures[0]
+    ax = fig.axes[0]
+    g = visible(program.graph)
+    heads = [p for p in ax.patches if isinstance(p, FancyArrowPatch) and p.get_gid()]
+    assert sorted(p.get_gid() for p in heads) == sorted(f"edge:{u}->{v}" for u, v in g.edges)
+    assert all("|>" in str(p.get_arrowstyle()) or "Filled" in type(p.get_arrowstyle()).__name__
+               for p in heads)
+    renderer = fig.canvas.get_renderer()
+    figure_box = fig.bbox
+    for text in fig.texts:  # the title and the legend fit in the picture
+        box = text.get_window_extent(renderer)
+        assert figure_box.x0 <= box.x0 and box.x1 <= figure_box.x1
+        assert figure_box.y0 <= box.y0 and box.y1 <= figure_box.y1
+    where = layout(g)
+    to_data = ax.transData.inverted()
+    for text in ax.texts:  # node labels inside their shapes, as drawn
+        if not (text.get_gid() or "").startswith("node:"):
             continue
-        for (x0, y0), (x1, y1) in zip(arrow._path_original.vertices[:-1],
-                                      arrow._path_original.vertices[1:]):
-            for cx, cy in stages:  # no segment of a routed score edge enters a stage box
-                inside_x = min(x0, x1) < cx + half_x and max(x0, x1) > cx - half_x
-                inside_y = min(y0, y1) < cy + half_y - 1e-9 and max(y0, y1) > cy - half_y + 1e-9
-                assert not (inside_x and inside_y)
-    routed = [a for a in arrows if a._path_original is not None]
-    non_adjacent = sum(1 for u, v, k in program.graph.edges(data="kind") if k == "score"
-                       and any(pos[u][0] < x < pos[v][0] for x, _ in stages))
-    assert len(routed) == non_adjacent
+        shape = where.shapes[text.get_gid()[5:]]
+        box = text.get_window_extent(renderer)
+        for corner in ((box.x0, box.y0), (box.x0, box.y1), (box.x1, box.y0), (box.x1, box.y1)):
+            assert _inside(shape, *to_data.transform(corner)), text.get_text()
+    # one data unit is one point: the layout's sizes are the picture's
+    (x0, y0), (x1, y1) = ax.transData.transform([(0, 0), (72, 72)])
+    assert x1 - x0 == pytest.approx(fig.dpi) and y1 - y0 == pytest.approx(fig.dpi)

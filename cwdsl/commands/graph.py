@@ -15,12 +15,17 @@ def register(sub) -> None:
 
 def handle(args) -> int:
     from cwdsl.ir.draw import check_picture_path, draw
+    from cwdsl.ir.drawlayout import always_on, visible
     from cwdsl.ir.graph import load
 
     check_picture_path(args.out)
     program = load(args.file)
     print_warnings(program)
     out = draw(program, args.out)
-    print(f"wrote {out} ({program.graph.number_of_nodes()} nodes, "
-          f"{program.graph.number_of_edges()} edges)")
+    shown = visible(program.graph)
+    idle = sorted(always_on(program.graph))
+    verb = "computes" if len(idle) == 1 else "compute"
+    note = f"; {', '.join(idle)} {verb} every frame: no cache drawn" if idle else ""
+    print(f"wrote {out} ({shown.number_of_nodes()} nodes, {shown.number_of_edges()} edges"
+          f"{note})")
     return 0

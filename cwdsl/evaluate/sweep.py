@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from cwdsl.lang import ast
 from cwdsl.lang.parser import parse_file
 from cwdsl.runtime.distributed import World
 from cwdsl.sim.devices import DeviceModel
+from cwdsl.evaluate.sweepplot import plot_curves  # noqa: F401 - the plot of a sweep
 
 FIRING_RATES = (20.0, 35.0, 50.0, 65.0, 80.0)
 """Firing rates (%) :func:`compare_curves` reads curves at unless told others."""
@@ -80,9 +80,10 @@ def with_theta(schedule: ast.Schedule, theta: float) -> ast.Schedule:
 
 
 def frame_oracle(schedule: ast.Schedule) -> ast.Schedule:
-    """The frame oracle of ``schedule``'s stages: every rule's clock ``1``."""
-    return replace(schedule, clocks=(),
-                   rules=tuple(replace(r, clock=ast.Const(1)) for r in schedule.rules))
+    """The frame oracle of ``schedule``'s stages: every rule's clock ``1`` (and no ``else``,
+    which could never act)."""
+    return replace(schedule, clocks=(), rules=tuple(
+        replace(r, clock=ast.Const(1), otherwise=None, flow=None) for r in schedule.rules))
 
 
 def sweep_programs(path: str | Path, thetas: Sequence[float], network: str | None):
@@ -313,33 +314,3 @@ def compare_curves(curves: Mapping[str, Sequence[Point]] | Sequence[SweepCurve],
     named = curves if isinstance(curves, Mapping) else {c.schedule: c.points for c in curves}
     return CurveComparison(tuple(rates), {name: interpolate_miu(points, rates)
                                           for name, points in named.items()})
-
-
-def plot_curves(path: str | Path, curves: Sequence[SweepCurve], oracles: Sequence[ScoreRow],
-                title: str) -> None:
-    """Fig. 6: frames with every stage computed (x, %) against mean IU (y), one curve per
-    schedule (markers at its θ values, labelled; a lone point for an unswept schedule) and
-    each frame oracle as a horizontal line."""
-    from cwdsl.core.figures import pyplot, save_figure
-
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    markers = "osD^v<>ph*"
-    for i, curve in enumerate(curves):
-        x, y = zip(*curve.points) if curve.rows else ((), ())
-        style = markers[i % len(markers)] + ("-" if curve.thetas else "")
-        ax.plot(x, y, style, color=f"C{i}", label=curve.schedule)
-        for theta, xi, yi in zip(curve.thetas, x, y):
-            ax.annotate(f"{theta:g}", (xi, yi), textcoords="offset points", xytext=(4, -10),
-                        fontsize=7, color=f"C{i}")
-    for j, oracle in enumerate(oracles):
-        ax.axhline(oracle.mean_iu, color="k", ls=("--", ":", "-.")[j % 3], lw=1,
-                   label=oracle.schedule)
-    ax.set_xlabel("frames with every stage computed (%, frame 0 of each clip excluded)")
-    ax.set_ylabel("mean IU (%)")
-    ax.set_xlim(-2, 108)
-    ax.set_title("\n".join(textwrap.fill(line, 90) for line in title.split("\n")), fontsize=9)
-    ax.legend(fontsize=8, loc="best")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    save_figure(fig, path)

@@ -5,6 +5,7 @@ maps each atom id to its measured value), or a seeded Bernoulli firing rate.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -17,13 +18,30 @@ from cwdsl.core.jsonfile import read_json_object
 AtomTrace = list[dict[str, bool]]
 """Per frame ``t``, the values of every data-driven atom (``trace[t][atom_id]``)."""
 
+CHUNK = 4096
+"""Frames of firing draws made at a time by :func:`fire_rate_values`."""
+
 
 def fire_rate_trace(atom_ids: Sequence[str], frames: int, rate: float, seed: int = 0) -> AtomTrace:
     """Each atom fires independently with probability ``rate`` on each frame."""
-    if not 0.0 <= rate <= 1.0:
+    return list(fire_rate_values(atom_ids, frames, rate, seed))
+
+
+def fire_rate_values(atom_ids: Sequence[str], frames: int, rate: float, seed: int = 0,
+                     chunk: int = CHUNK) -> Iterator[dict[str, bool]]:
+    """:func:`fire_rate_trace` frame by frame, drawn ``chunk`` frames at a time (the same
+    values: the generator's stream does not depend on how it is cut)."""
+    if not 0.0 <= rate <= 1.0:  # checked now, not at the first frame
         raise InputError(f"--fire-rate must be in [0, 1], got {rate}")
-    draws = np.random.default_rng(seed).random((frames, len(atom_ids))) < rate
-    return [dict(zip(atom_ids, map(bool, row))) for row in draws]
+    return _draws(tuple(atom_ids), frames, rate, np.random.default_rng(seed), chunk)
+
+
+def _draws(atom_ids: tuple[str, ...], frames: int, rate: float, rng, chunk: int
+           ) -> Iterator[dict[str, bool]]:
+    for start in range(0, frames, chunk):
+        draws = rng.random((min(chunk, frames - start), len(atom_ids))) < rate
+        for row in draws:
+            yield dict(zip(atom_ids, map(bool, row)))
 
 
 def recorded_trace(path: str | Path, atom_ids: Sequence[str], frames: int | None = None
@@ -73,15 +91,34 @@ class ClockSource:
         Stream ``i`` draws with seed ``seed + i``; with ``cycle`` a recorded trace repeats as
         needed, stream ``i`` starting :data:`STREAM_OFFSET` ``× i`` frames in. Without it
         the record must hold ``frames`` frames."""
+        values = self.values(atom_ids, frames, stream, cycle)
+        return None if values is None else list(values)
+
+    def values(self, atom_ids: Sequence[str], frames: int, stream: int = 0,
+               cycle: bool = False, chunk: int = CHUNK) -> Iterator[dict[str, bool]] | None:
+        """:meth:`trace` frame by frame, in memory ``chunk`` frames of draws (or the
+        record) at a time, however many ``frames``."""
         if not atom_ids:
             return None
         if self.trace_path is None:
-            return fire_rate_trace(atom_ids, frames, self.rate, self.seed + stream)
+            return fire_rate_values(atom_ids, frames, self.rate, self.seed + stream, chunk)
         if not cycle:
-            return recorded_trace(self.trace_path, atom_ids, frames)
+            return iter(recorded_trace(self.trace_path, atom_ids, frames))
+        return self.streams(atom_ids)(stream, frames)
+
+    def streams(self, atom_ids: Sequence[str]
+                ) -> Callable[[int, int], Iterator[dict[str, bool]] | None]:
+        """``values_for(stream, frames)``: :meth:`values` cycled, of any stream, a record
+        read once for them all."""
+        if not atom_ids or self.trace_path is None:
+            return lambda stream, frames: self.values(atom_ids, frames, stream, cycle=True)
         recorded = recorded_trace(self.trace_path, atom_ids)
-        offset = stream * STREAM_OFFSET
-        return [recorded[(t + offset) % len(recorded)] for t in range(frames)]
+
+        def values_for(stream: int, frames: int) -> Iterator[dict[str, bool]]:
+            offset = stream * STREAM_OFFSET
+            return (recorded[(t + offset) % len(recorded)] for t in range(frames))
+
+        return values_for
 
     def describe(self, cycle: bool = False) -> str:
         """How the clocks were driven, in a sentence."""

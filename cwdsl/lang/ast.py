@@ -6,7 +6,7 @@ not layout.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterator, TypeVar, Union
+from typing import Callable, Iterator, Mapping, TypeVar, Union
 
 from cwdsl.core.errors import Source
 from cwdsl.core.span import Span
@@ -208,6 +208,8 @@ class ComputeRule(Node):
     flow: Ident | None = None
     """The flow method of ``else warp`` (``Ident(DEFAULT_FLOW)`` when not written); None
     for any other action."""
+    counter_span: Span | None = field(default=None, compare=False, repr=False, kw_only=True)
+    """Where ``else …`` was written (None when it was not, or in an AST made in code)."""
 
     @property
     def counter(self) -> str:
@@ -287,3 +289,52 @@ def map_atoms(expr: ClockExpr, fn: Callable[[DataAtom], ClockExpr]) -> ClockExpr
         return replace(node, left=operands[0], right=operands[1])
 
     return fold_clock(expr, leaf, inner)
+
+
+def constant_value(expr: ClockExpr, clocks: Mapping[str, ClockExpr]) -> bool | None:
+    """What ``expr`` is on every frame after frame 0 whatever the data: True (it always
+    fires: ``1``, ``every 1``, ``not 0``, ``1 or x`` …), False (it never fires) or None (it
+    depends on the frame or the data). ``clocks``: named clocks' expressions; a name not in
+    it (or in a cycle) counts as None."""
+    def refs(e):
+        return [n.name.name for n in walk_clock(e) if isinstance(n, ClockRef)]
+
+    order, state = [], {}
+    stack = [(name, False) for name in refs(expr)]
+    while stack:  # named clocks that ``expr`` reaches, each after the clocks it reads
+        name, done = stack.pop()
+        if done:
+            order.append(name)
+        elif name not in state and name in clocks:
+            state[name] = True
+            stack.append((name, True))
+            stack.extend((r, False) for r in refs(clocks[name]))
+    values: dict[str, bool | None] = {}
+
+    def leaf(node):
+        match node:
+            case Const(value):
+                return {1: True, 0: False}.get(value)
+            case Every(period, phase):
+                return True if period == 1 and phase == 0 else None
+            case ClockRef(name):
+                return values.get(name.name)
+        return None
+
+    def inner(node, operands):
+        if isinstance(node, Not):
+            return None if operands[0] is None else not operands[0]
+        absorbing = isinstance(node, Or)  # True decides an ``or``, False an ``and``
+        if absorbing in operands:
+            return absorbing
+        return None if None in operands else not absorbing
+
+    for name in order:
+        values[name] = fold_clock(clocks[name], leaf, inner)
+    return fold_clock(expr, leaf, inner)
+
+
+def always_fires(expr: ClockExpr, clocks: Mapping[str, ClockExpr]) -> bool:
+    """Whether ``expr`` fires on every frame whatever the data (:func:`constant_value`):
+    a stage it gates never falls back to its cache or warp."""
+    return constant_value(expr, clocks) is True

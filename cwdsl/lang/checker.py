@@ -296,6 +296,7 @@ class _Checker:
             elif rule.delay and self.s.stages and self.s.stages[0].name.name == name:
                 self.error(f"the first stage '{name}' reads the input frame and cannot be "
                            f"delayed", rule)
+        self.check_idle_counters()
         order = [s.name.name for s in self.s.stages]
         computable = set(computable_stages(self.s))
         for i, name in enumerate(order):
@@ -312,6 +313,16 @@ class _Checker:
                         and node.stage.name not in computable:
                     self.error(f"{'labeldiff' if isinstance(node, ast.LabelDiff) else 'predicted'} reads stage '{node.stage.name}', which is never "
                                f"computed", node.stage)
+
+    def check_idle_counters(self) -> None:
+        """Warn of ``else cache``/``else warp`` on a stage whose clock always fires."""
+        exprs = {name: decl.expr for name, decl in self.clocks.items()}
+        for rule in self.rules.values():
+            if rule.otherwise is not None and ast.always_fires(rule.clock, exprs):
+                self.warnings.append(Diagnostic(
+                    f"stage '{rule.stage.name}' computes on every frame (its clock always fires), "
+                    f"so 'else {rule.otherwise}' never acts", rule.counter_span or rule.span,
+                    "warning", source=self.s.source))
 
     def check_output(self) -> None:
         computable = set(computable_stages(self.s))

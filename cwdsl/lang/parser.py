@@ -17,6 +17,7 @@ from cwdsl.lang import ast
 from cwdsl.core.errors import Diagnostic, InputError, ScheduleError, Source, did_you_mean
 from cwdsl.core.inputs import input_file
 from cwdsl.core.span import Span
+from cwdsl.lang.hints import character_hint, expected_here, token_hint
 
 _TERMINAL_WORDS = {
     "NAME": "a name",
@@ -89,8 +90,10 @@ def parse(text: str, path: str = "<string>") -> ast.Schedule:
     except lark.exceptions.UnexpectedCharacters as e:
         span = Span(e.line, e.column, e.line, e.column + 1)
         char = text[e.pos_in_stream] if e.pos_in_stream < len(text) else "?"
+        expected = expected_here(_parser(), text, e.pos_in_stream) or e.allowed
         raise ScheduleError(Diagnostic(
-            f"unexpected character {char!r}; expected {_expected(e.allowed)}", span,
+            f"unexpected character {char!r}; expected {_expected(expected)}"
+            f"{character_hint(text, e.pos_in_stream, expected)}", span,
             source=source)) from None
     except lark.exceptions.UnexpectedToken as e:
         token = e.token
@@ -100,8 +103,9 @@ def parse(text: str, path: str = "<string>") -> ast.Schedule:
             span = Span(line, col, line, col + 1)
         else:
             span = Span.of(token)
-        raise ScheduleError(Diagnostic(_unexpected_token_message(token, e.expected), span,
-                                       source=source)) from None
+        message = _unexpected_token_message(token, e.expected)
+        message, span = token_hint(text, token, set(e.expected)) or (message, span)
+        raise ScheduleError(Diagnostic(message, span, source=source)) from None
     except lark.exceptions.UnexpectedEOF as e:  # pragma: no cover - LALR reports UnexpectedToken
         raise ScheduleError(Diagnostic(f"unexpected end of file; expected {_expected(e.expected)}",
                                        source=source)) from None
@@ -217,23 +221,26 @@ class _ToAst(Transformer_NonRecursive):
     @v_args(meta=True)
     def compute_rule(self, meta, children):
         stage, clock, *rest = children
-        delay, otherwise, flow = 0, None, None
+        delay, otherwise, flow, where = 0, None, None, None
         for kind, value in rest:
             if kind == "delay":
                 delay = value
             else:
-                otherwise, flow = value
-        return ast.ComputeRule(_ident(stage), clock, delay, otherwise, flow, span=Span.of(meta))
+                otherwise, flow, where = value
+        return ast.ComputeRule(_ident(stage), clock, delay, otherwise, flow, span=Span.of(meta),
+                               counter_span=where)
 
     def delay(self, children):
         return ("delay", self._whole(children[0], "delay"))
 
-    def counter_cache(self, children):
-        return ("counter", ("cache", None))
+    @v_args(meta=True)
+    def counter_cache(self, meta, children):
+        return ("counter", ("cache", None, Span.of(meta)))
 
-    def counter_warp(self, children):
+    @v_args(meta=True)
+    def counter_warp(self, meta, children):
         flow = children[0] if children else ast.Ident(ast.DEFAULT_FLOW)
-        return ("counter", ("warp", flow))
+        return ("counter", ("warp", flow, Span.of(meta)))
 
     def warp_option(self, children):
         return _ident(children[0])
