@@ -81,7 +81,9 @@ def test_run_record_json_shape(tmp_path, capsys):
     record = json.loads((out / "run.json").read_text())
     assert list(record) == ["cwdsl_run", "started", "schedule", "network", "weights", "device",
                             "device_name", "dtype", "concurrency", "executor", "torch", "source",
-                            "size", "atoms", "frames", "summary", "notes"]
+                            "size", "atoms", "frames", "summary", "notes", "inputs"]
+    assert record["inputs"]["weights_sha256"].startswith("sha256:")
+    assert record["inputs"]["source_path"] is None  # the demo
     assert list(record["summary"]) == [
         "frames", "latency_ms_mean", "latency_ms_p50", "latency_ms_p99", "fps",
         "computed_fraction", "all_stages_fraction", "stage_ms_mean", "note", "mean_iu",
@@ -89,7 +91,7 @@ def test_run_record_json_shape(tmp_path, capsys):
     assert list(record["schedule"]) == ["path", "name", "text"]
     assert record["executor"] == {"memory_format": "channels_last", "compile": False,
                                   "cuda_graphs": False}
-    assert "stage     computed   mean ms" in capsys.readouterr().out
+    assert "stage     computed       mean ms" in capsys.readouterr().out
 
 
 def test_demo_clip_record():

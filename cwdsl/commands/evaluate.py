@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 from pathlib import Path
 
-from cwdsl.commands.options import (add_command, add_data_options, add_fast_path,
-                                    eval_network, eval_setup, fast_path, size_phrase)
+from cwdsl.commands.options import (add_command, add_data_options, add_fast_path, add_nproc,
+                                    add_threads, apply_threads, eval_network, eval_setup,
+                                    fast_path, size_phrase)
 from cwdsl.core.errors import InputError
 
 
@@ -38,6 +40,9 @@ def register(sub) -> None:
                         "frame, undelayed) as a horizontal line")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_threads(p)
+    add_nproc(p, "the (schedule, clip) pairs")
+    p.set_defaults(scales_out=lambda args: True)
 
 
 def handle(args) -> int:
@@ -45,13 +50,17 @@ def handle(args) -> int:
 
     from contextlib import ExitStack
 
+    from cwdsl.commands.launch import scale_out
     from cwdsl.core.atomic import atomic_path
     from cwdsl.core.figures import check_plot_path
     from cwdsl.evaluate.evaluation import evaluate_schedules, format_eval_table, plot_timeline
     from cwdsl.evaluate.sweep import SweepCurve, is_frame_oracle, plot_curves
-    from cwdsl.ir.graph import load
-    from cwdsl.runtime.distributed import world
+    from cwdsl.commands.programs import load_programs
+    from cwdsl.runtime.distributed import joined
 
+    if args.nproc > 1:
+        return scale_out(args)
+    apply_threads(args)
     network = eval_network(args)
     executor_options = fast_path(args)
     check_plot_path(args.timeline)
@@ -59,9 +68,10 @@ def handle(args) -> int:
     if args.curve and args.timeline and Path(args.curve).resolve() == Path(args.timeline).resolve():
         raise InputError(f"--curve and --timeline both name {args.curve}; give two files")
     with quiet_unless_main():
-        programs = [load(path, network) for path in args.schedules]
+        programs = load_programs(args.schedules, network,
+                                 lambda text: print(f"note: {text}", file=sys.stderr))
         weights, model, data = eval_setup(args, programs)
-    w = world(args.device)  # every input is checked: the first collective
+    w = joined(args.device)  # every input is checked: the first collective
     rows = evaluate_schedules(data, weights, programs, w.device, model,
                               progress=not args.quiet and w.main, size=args.size,
                               executor_options=executor_options, world=w)
@@ -90,5 +100,5 @@ def handle(args) -> int:
     if not args.json:
         for path in (args.timeline, args.curve):
             if path:
-                print(f"wrote {path}")
+                print(f"wrote {path}", file=sys.stderr)  # stdout: the table alone
     return 0

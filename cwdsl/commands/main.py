@@ -56,24 +56,50 @@ def load_plugins(paths: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # for --nproc: each process runs this command line
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` ends a command as Ctrl-C does
     try:
         load_plugins(args.plugin)
         return args.handle(args)
     except CwdslError as e:
+        try:
+            e = _settle(args, e)
+        except KeyboardInterrupt:  # stopped while telling the other processes
+            return 130
         if args.debug:
             raise
-        print(e, file=sys.stderr)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a process that ends first: no cut
+        if getattr(e, "shown", True):  # under torchrun: one process prints it
+            print(e, file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        if _rank_zero():  # Ctrl-C reaches every process of a group: one says so
+            print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `cwdsl explain … | head`: the reader left, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _settle(args, error: CwdslError) -> CwdslError:
+    """``error`` as this process reports it: under torchrun, for a command whose processes
+    share the work (``scales_out(args)``), told to the others first (they stop too) and
+    printed by one (:func:`cwdsl.runtime.distributed.settle`)."""
+    scales_out = getattr(args, "scales_out", None)
+    if os.environ.get("WORLD_SIZE", "1") == "1" or scales_out is None or not scales_out(args):
+        return error
+    from cwdsl.runtime.distributed import settle
+
+    return settle(error, getattr(args, "device", "cpu"))
+
+
+def _rank_zero() -> bool:
+    """Not started by torchrun, or its rank 0 (read from the environment)."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def _interrupt(signum, frame):

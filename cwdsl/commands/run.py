@@ -4,7 +4,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cwdsl.commands.options import add_command, add_fast_path, fast_path, positive_int
+from cwdsl.commands.options import (add_command, add_fast_path, add_nproc, add_threads,
+                                    apply_threads, fast_path, positive_int, stream_count)
+from cwdsl.core.errors import InputError
 from cwdsl.core.units import DTYPE_NAMES, parse_size
 
 
@@ -24,11 +26,11 @@ def register(sub) -> None:
                           "whose --out DIR/<stem>/ holds a finished run of the same schedule "
                           "and options is skipped (a corpus run resumes); under torchrun each "
                           "process runs its share")
-    p.add_argument("--streams", type=positive_int, metavar="N",
+    p.add_argument("--streams", type=stream_count, metavar="N",
                    help="replay the source (--video, or the demo) as N streams, stream i "
                         "starting i x (frames / N) frames in and wrapping (benchmarking); "
                         "outputs in --out DIR/stream-<i>/")
-    p.add_argument("--max-batch", type=positive_int, metavar="N",
+    p.add_argument("--max-batch", type=stream_count, metavar="N",
                    help="with several streams: at most N streams a batch (a stage's batches "
                         "run concurrently as pipeline lanes); default: all that fit")
     p.add_argument("--unbatched", action="store_true",
@@ -66,6 +68,15 @@ def register(sub) -> None:
     p.add_argument("--no-oracle", action="store_true",
                    help="skip the comparison with the frame oracle on the demo")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_threads(p)
+    add_nproc(p, "the streams (--videos, --video repeated, --streams)")
+    p.set_defaults(scales_out=_several_streams)
+
+
+def _several_streams(args) -> bool:
+    """Whether the run has several streams (as ``RunOptions.multistream``), which
+    ``torchrun``'s or ``--nproc``'s processes share."""
+    return len(args.video or ()) > 1 or args.videos_dir is not None or (args.streams or 1) > 1
 
 
 def note(text: str) -> None:
@@ -76,6 +87,14 @@ def handle(args) -> int:
     from cwdsl.runtime.records import summary_table
     from cwdsl.runtime.run import RunOptions, run
 
+    if args.nproc > 1:
+        if not _several_streams(args):
+            raise InputError("--nproc deals streams among processes: give several (--videos "
+                             "DIR, --video more than once, or --streams N)")
+        from cwdsl.commands.launch import scale_out
+
+        return scale_out(args)
+    apply_threads(args)
     videos = tuple(args.video or ())
     options = RunOptions(
         schedule=args.schedule, video=videos[0] if len(videos) == 1 else None,

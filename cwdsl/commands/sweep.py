@@ -1,11 +1,12 @@
 """``cwdsl sweep``: score schedules over a range of their clock threshold (Fig. 6)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from cwdsl.commands.evaluate import quiet_unless_main
-from cwdsl.commands.options import (add_command, add_data_options, eval_network, eval_setup,
-                                    size_phrase)
+from cwdsl.commands.options import (add_command, add_data_options, add_nproc, add_threads,
+                                    apply_threads, eval_network, eval_setup, size_phrase)
 
 DEFAULT_THETA = "0:0.5:0.05"
 
@@ -31,17 +32,24 @@ def register(sub) -> None:
                    help="the plot; the table goes beside it as .csv (both written, or neither)")
     add_data_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_threads(p)
+    add_nproc(p, "the (schedule, θ, clip) runs")
+    p.set_defaults(scales_out=lambda args: True)
 
 
 def handle(args) -> int:
+    from cwdsl.commands.launch import scale_out
     from cwdsl.core.atomic import atomic_path
     from cwdsl.core.figures import check_plot_path
     from cwdsl.core.outputs import check_output
     from cwdsl.evaluate.sweep import (compare_curves, format_sweep_table, parse_range,
                                       parse_rates, plan_sweeps, plot_curves, score_sweeps,
                                       sweep_csv)
-    from cwdsl.runtime.distributed import world
+    from cwdsl.runtime.distributed import joined
 
+    if args.nproc > 1:
+        return scale_out(args)
+    apply_threads(args)
     out = Path(args.out)
     check_plot_path(out)
     csv_path = check_output(out.with_suffix(".csv"), "table")
@@ -51,7 +59,7 @@ def handle(args) -> int:
         plans = plan_sweeps(args.schedules, ranges, eval_network(args))
         weights, model, data = eval_setup(
             args, [p for plan in plans for p in (plan.oracle, *plan.programs)])
-    w = world(args.device)  # every input is checked: the first collective
+    w = joined(args.device)  # every input is checked: the first collective
     result = score_sweeps(data, weights, plans, w.device, model,
                           progress=not args.quiet and w.main, size=args.size, world=w)
     if not w.main:  # rank 0 prints and writes
@@ -67,5 +75,5 @@ def handle(args) -> int:
     if rates:
         print()
         print(compare_curves(result.curves, rates).table())
-    print(f"wrote {out} and {csv_path}")
+    print(f"wrote {out} and {csv_path}", file=sys.stderr)  # stdout: the tables alone
     return 0

@@ -32,8 +32,8 @@ from cwdsl.nets import build_network
 from cwdsl.nets.bundled import resolve_weights
 from cwdsl.nets.preprocess import frame_tensor
 from cwdsl.nets.weights import load_weights
-from cwdsl.runtime.distributed import (barrier, gather, launched_main, raise_if_any_failed,
-                                       shard, world)
+from cwdsl.runtime.distributed import (barrier, gather, joined, launched_main,
+                                       raise_if_any_failed, shard)
 from cwdsl.runtime.multistream import MultiStreamExecutor
 from cwdsl.runtime.resume import expected, rerun_reason
 from cwdsl.runtime.run import RunOptions, check_options, choose_program, is_run_folder
@@ -178,7 +178,7 @@ def run_streams(options: RunOptions, on_note=None) -> StreamsRecord:
     if launched_main():  # the notes every process would print alike: once
         for text in dict.fromkeys(notes + tuple(t for s in sources for t in s.notes)):
             note(text)
-    w = world(options.device)
+    w = joined(options.device)  # every input is checked: the first collective
     device = w.device
     mine = shard(streams, w)
     results: list[tuple[int, StreamResult]] = []
