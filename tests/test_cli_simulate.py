@@ -78,17 +78,47 @@ def test_profile_then_simulate_with_it(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--streams", "0"], "--streams takes a whole number >= 1 or 'auto', got '0'"),
-    (["--streams", "many"], "--streams takes a whole number >= 1 or 'auto', got 'many'"),
-    (["--fps", "0", "--streams", "1"], "--fps and --seconds must be positive"),
     (["--device", "tpu9000"], "tpu9000"),
-    (["--size", "500"], "size '500' is not HEIGHTxWIDTH"),
     (["--plot", "timeline.txt"], "timeline.txt: the plot must be .png, .svg or .pdf"),
+    # what would not be done in bounded memory and minutes, and the largest that would
+    (["--frames", "30000000000"], "--frames 30,000,000,000: oracle's"),
+    (["--streams", "6", "--fps", "1e6", "--seconds", "100"],
+     "1e+08 frames a stream; a capacity run simulates at most 10,000,000 frames: at most "
+     "--seconds 10 at this --fps"),
+    (["--streams", "4000", "--seconds", "1000"],
+     "(30,000 a stream at --fps 30 for --seconds 1000): at most --streams 333, or --seconds 83"),
+    (["--streams", "auto", "--seconds", "1e9"], "at most --seconds 333333 at this --fps"),
 ])
 def test_bad_options_exit_2(args, message, capsys):
-    assert main(["simulate", S["oracle"], *args]) == 2
+    schedule = S["adaptive"] if "--frames" in args else S["oracle"]
+    assert main(["simulate", schedule, *args]) == 2
+    err = capsys.readouterr().err
+    assert message.replace("oracle's", "adaptive's") in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--streams", "0"], "--streams: takes a whole number in 1..4096 or 'auto', got '0'"),
+    (["--streams", "many"], "--streams: takes a whole number in 1..4096 or 'auto', got 'many'"),
+    (["--streams", "100000"], "in 1..4096 or 'auto', got '100000'"),
+    (["--fps", "0", "--streams", "1"], "--fps: expected a number of at least 0.001, got 0"),
+    (["--fps", "nan"], "--fps: expected a finite number, got nan"),
+    (["--seconds", "inf"], "--seconds: expected a finite number, got inf"),
+    (["--size", "500"], "size '500' is not HEIGHTxWIDTH"),
+    (["--frames", str(10**30)], "--frames: expected at most 1,000,000,000,000,000"),
+])
+def test_bad_option_values_are_command_line_errors(args, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["simulate", S["oracle"], *args])
+    assert info.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_fixed_clocks_price_any_number_of_frames_at_once(capsys):
+    records = simulate_json(capsys, S["exponential"], "--frames", str(10**15))
+    assert records["exponential"]["frames"] == 10**15
+    assert records["exponential"]["computed_pct"] == pytest.approx({"s1": 100.0, "s2": 50.0,
+                                                                    "s3": 25.0})
 
 
 def test_bad_device_file_and_profile_output(tmp_path, capsys):
@@ -118,3 +148,18 @@ def test_plot_says_how_many_frames_it_draws(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["simulate", S["oracle"], "--plot", str(plot), "--plot-frames", "0"])
     assert info.value.code == 2
+
+
+def test_schedules_on_different_networks_get_a_header_each(capsys):
+    from cwdsl.commands.main import main
+
+    root = Path(__file__).resolve().parents[1] / "schedules"
+    assert main(["simulate", str(root / "dff.cw"), str(root / "learned.cw"),
+                 str(root / "accel.cw")]) == 0
+    out = capsys.readouterr().out
+    headers = [line for line in out.splitlines() if line.startswith("device ")]
+    assert len(headers) == 2 and "fcn8s 500x500" in headers[0] and \
+        "fcn8s_camvid 180x240" in headers[1]
+    first, second = out.split(headers[1])
+    assert "dff" in first and "accel" in first and "learned" not in first  # grouped, in order
+    assert "learned" in second and out.count("time % full: mean latency") == 1

@@ -1,5 +1,6 @@
 """Simulator properties over random schedules and cost tables, and its agreement with
 the executor on the same trace."""
+import heapq
 from pathlib import Path
 
 import numpy as np
@@ -8,13 +9,15 @@ import torch
 from hypothesis import given, strategies as st
 
 from cwdsl import compile_schedule, load
-from cwdsl.sim.capacity import run_capacity, sustainable_streams
+from cwdsl.core.errors import InputError
+from cwdsl.sim.capacity import (MAX_STREAMS, check_capacity, frames_per_stream, run_capacity,
+                                sustainable_streams)
 from cwdsl.runtime.executor import Executor
 from cwdsl.nets import build_network
 from cwdsl.ir.plan import Planner
 from cwdsl.sim.devices import ScheduleCosts
-from cwdsl.sim.simulate import firings, price, simulate
-from cwdsl.ir.trace import fire_rate_trace
+from cwdsl.sim.simulate import frame_prices, firings, price, simulate
+from cwdsl.ir.trace import ClockSource, fire_rate_trace, fire_rate_values
 from strategies import schedules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,3 +155,105 @@ def test_capacity_is_deterministic_with_data_driven_clocks():
     a = run_capacity(planner, costs, 4, 15.0, 5, trace_for)
     b = run_capacity(planner, costs, 4, 15.0, 5, trace_for)
     assert a == b
+
+
+ADAPTIVE_COSTS = Costs({"s1": 10.0, "s2": 5.0, "s3": 20.0}, {"s1": 1, "s2": 1, "s3": 1},
+                       {"labeldiff(s2, since=fired) >= 0.03": 0.2}, 1.0, 0.0, 0.1, 36.0, 3.0)
+
+
+def adaptive_planner():
+    planner = Planner(load(ROOT / "schedules/adaptive.cw"))
+    costs = Costs(ADAPTIVE_COSTS.stage_ms, ADAPTIVE_COSTS.stage_flops,
+                  dict.fromkeys(planner.atom_ids, 0.2), 1.0, 0.0, 0.1, 36.0, 3.0)
+    return planner, costs
+
+
+def test_streamed_clock_values_are_the_listed_ones_however_they_are_cut():
+    ids = ("a", "b")
+    whole = fire_rate_trace(ids, 10_001, 0.3, seed=4)
+    assert list(fire_rate_values(ids, 10_001, 0.3, 4, chunk=7)) == whole
+    assert list(ClockSource(fire_rate=0.3, seed=1).values(ids, 50, stream=3)) == whole[:50]
+    with pytest.raises(InputError, match=r"--fire-rate must be in \[0, 1\]"):
+        fire_rate_values(ids, 10, float("nan"))  # refused when asked, not at the first frame
+
+
+def test_a_stream_of_clock_values_prices_as_the_list_does():
+    planner, costs = adaptive_planner()
+    listed = simulate(planner, costs, 3000, fire_rate_trace(planner.atom_ids, 3000, 0.3),
+                      timeline=50)
+    streamed = simulate(planner, costs, 3000, fire_rate_values(planner.atom_ids, 3000, 0.3),
+                        timeline=50)
+    assert listed.prices == streamed.prices and listed.timeline == streamed.timeline
+    assert listed.counts.tolist() == streamed.counts.tolist() and listed.counts.sum() == 3000
+    with pytest.raises(ValueError, match="every frame"):
+        simulate(planner, costs, 10, fire_rate_values(planner.atom_ids, 9, 0.3))
+
+
+def test_fixed_clocks_count_any_number_of_frames_without_pricing_them():
+    costs = Costs({"s1": 10.0, "s2": 5.0, "s3": 20.0}, {"s1": 1, "s2": 1, "s3": 1}, {},
+                  1.0, 0.0, 0.1, 36.0, 3.0)
+    planner = Planner(load(ROOT / "schedules/exponential.cw"))  # s2 every 2nd, s3 every 4th
+    for frames in (2, 5, 1001, 10**15):
+        sim = simulate(planner, costs, frames)
+        assert sim.counts.sum() == frames
+        assert sim.computed_fraction("s3") == pytest.approx((frames + 3) // 4 / frames)
+
+
+def test_capacity_sizes_beyond_bounded_work_are_refused_naming_what_fits():
+    assert check_capacity(MAX_STREAMS, 30.0, 10.0) == 300
+    with pytest.raises(InputError, match=r"at most --streams 333, or --seconds 83$"):
+        check_capacity(4000, 30.0, 1000.0)
+    with pytest.raises(InputError, match=r"at most --streams 4096$"):
+        check_capacity(100_000, 30.0, 1.0)
+    with pytest.raises(InputError, match="at most --seconds 333333 at this --fps"):
+        frames_per_stream(30.0, 1e9)
+    with pytest.raises(InputError, match="at most --seconds 0.01 at this --fps"):
+        frames_per_stream(1e9, float("inf"))
+    with pytest.raises(InputError, match="--streams auto: .* at most --seconds 81$"):
+        check_capacity(4096, 30.0, 100.0, auto=True)
+
+
+def reference_capacity(work, streams, per_stream, interval):
+    """The event loop as first written: every arrival queued from the start, the oldest
+    waiting frame found by a scan, a table of every frame's work; (latencies, dropped,
+    utilization)."""
+    events, order = [], 0
+    for i in range(streams):
+        for k in range(per_stream):
+            heapq.heappush(events, ((k + i / streams) * interval, order, 1, i))
+            order += 1
+    waiting, served, latencies, dropped, busy, in_service = {}, [0] * streams, [], 0, 0.0, None
+    while events:
+        now, _, kind, stream = heapq.heappop(events)
+        end = now
+        if kind == 0:
+            latencies.append(now - in_service[1])
+            in_service = None
+        else:
+            dropped += stream in waiting
+            waiting[stream] = now
+        if in_service is None and waiting:
+            s = min(waiting, key=lambda s: (waiting[s], s))
+            in_service = (s, waiting.pop(s))
+            ms = work[s][served[s]]
+            served[s] += 1
+            busy += ms
+            heapq.heappush(events, (now + ms, order, 0, s))
+            order += 1
+    return latencies, dropped, busy / max(end, per_stream * interval)
+
+
+@pytest.mark.parametrize("streams, fps", [(1, 30.0), (5, 15.0), (9, 40.0), (40, 3.0)])
+def test_capacity_made_as_it_goes_is_the_reference_event_loop(streams, fps):
+    planner, costs = adaptive_planner()
+    trace_for = ClockSource(fire_rate=0.4, seed=3).streams(planner.atom_ids)
+    per_stream = frames_per_stream(fps, 4.0)
+    work = [[p.work_ms for p in frame_prices(planner, costs, per_stream,
+                                             trace_for(i, per_stream))]
+            for i in range(streams)]
+    latencies, dropped, utilization = reference_capacity(work, streams, per_stream, 1e3 / fps)
+    run = run_capacity(planner, costs, streams, fps, 4.0, trace_for)
+    assert (run.processed, run.dropped) == (len(latencies), dropped)
+    assert run.latency_ms_p99 == float(np.percentile(latencies, 99))
+    assert run.latency_ms_max == max(latencies) and run.arrived == streams * per_stream
+    assert run.utilization == utilization

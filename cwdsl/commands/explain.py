@@ -1,8 +1,11 @@
 """``cwdsl explain``: the frame × stage plan of a schedule."""
 from __future__ import annotations
 
-from cwdsl.commands.options import (add_clock_source, add_command, clock_source, positive_int,
+from cwdsl.commands.options import (add_clock_source, add_command, bounded_int, clock_source,
                                     print_warnings)
+
+MAX_EXPLAIN_FRAMES = 100_000
+"""The most frames ``explain`` plans: its grid has a column per frame."""
 
 
 def register(sub) -> None:
@@ -10,7 +13,9 @@ def register(sub) -> None:
         sub, "explain", handle, "print the frame × stage plan of a schedule",
         "cwdsl explain schedules/adaptive.cw --frames 12 --fire-rate 0.3")
     p.add_argument("file", metavar="FILE", help="a schedule file (.cw)")
-    p.add_argument("--frames", type=positive_int, default=8, help="frames to plan (default 8)")
+    p.add_argument("--frames", type=bounded_int(MAX_EXPLAIN_FRAMES, 1, "frames a grid shows"),
+                   default=8, help=f"frames to plan (default 8, at most {MAX_EXPLAIN_FRAMES:,}: "
+                                   f"one column each)")
     add_clock_source(p)
 
 

@@ -281,7 +281,7 @@ def add_fast_path(p: argparse.ArgumentParser) -> None:
 def add_threads(p: argparse.ArgumentParser) -> None:
     """``--threads N``: torch's intra-op threads for the command (read by
     :func:`apply_threads`; the default: :func:`default_threads`)."""
-    p.add_argument("--threads", type=positive_int, metavar="N",
+    p.add_argument("--threads", type=thread_count, metavar="N",
                    help="torch threads (default: torch's, one a core, but no more than the "
                         "cores other work leaves idle as the command starts, at least 1: "
                         "threads waiting for busy cores made eval 4-10x slower; "

@@ -2,8 +2,11 @@
 on a device."""
 from __future__ import annotations
 
-from cwdsl.commands.options import (add_command, add_dtype, add_fast_path, count, fast_path,
-                                   positive_int)
+from cwdsl.commands.options import (add_command, add_dtype, add_fast_path, bounded_int,
+                                    fast_path, thread_count)
+
+MAX_RUNS = 1000
+"""``--warmup`` and ``--repeats``: each is that many calls of every part."""
 
 
 def register(sub) -> None:
@@ -21,9 +24,12 @@ def register(sub) -> None:
     p.add_argument("--weights", metavar="PATH",
                    help="weights to load (default: the network's bundled weights, if any; "
                         "they decide its fast paths, e.g. FCN's grouped upsamplers)")
-    p.add_argument("--warmup", type=count, default=2, help="untimed runs first (default 2)")
-    p.add_argument("--repeats", type=positive_int, default=7, help="timed runs of each part; their median is kept (default 7)")
-    p.add_argument("--threads", type=positive_int, help="torch threads (default: torch's)")
+    p.add_argument("--warmup", type=bounded_int(MAX_RUNS, 0), default=2,
+                   help=f"untimed runs first, at most {MAX_RUNS} (default 2)")
+    p.add_argument("--repeats", type=bounded_int(MAX_RUNS), default=7,
+                   help=f"timed runs of each part, at most {MAX_RUNS}; their median is kept "
+                        f"(default 7)")
+    p.add_argument("--threads", type=thread_count, help="torch threads (default: torch's)")
     p.add_argument("-o", "--out", required=True, metavar="OUT.json",
                    help="the profile to write (for simulate --device OUT.json)")
     add_fast_path(p)  # profile the path the executor will run

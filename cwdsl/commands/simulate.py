@@ -1,9 +1,18 @@
 """``cwdsl simulate``: estimate latency and compute of schedules without running them."""
 from __future__ import annotations
 
-from cwdsl.commands.options import (add_clock_source, add_command, add_dtype, clock_source,
-                                    positive_int, print_warnings)
+import argparse
+
+from cwdsl.commands.options import (add_clock_source, add_command, add_dtype, bounded_int,
+                                    clock_source, finite_float, positive_float, print_warnings,
+                                    size_arg)
 from cwdsl.core.errors import InputError
+
+MAX_FRAMES = 10**15
+"""``--frames``: fixed clocks are priced a period at a time, frame counts are 64-bit."""
+MAX_PLOT_FRAMES = 2000
+"""``--plot-frames``: the plot draws a bar a frame."""
+MAX_FPS = 1e6
 
 
 def register(sub) -> None:
@@ -12,65 +21,77 @@ def register(sub) -> None:
         "cwdsl simulate schedules/*.cw --net fcn8s --size 500x500 --device h100")
     p.add_argument("schedules", nargs="+", metavar="SCHEDULE", help="schedule files (.cw)")
     p.add_argument("--net", metavar="NAME", help="price the schedules on this network instead")
-    p.add_argument("--size", metavar="HxW", help="input size (default: the schedule's)")
+    p.add_argument("--size", type=size_arg, metavar="HxW",
+                   help="input size (default: the schedule's)")
     p.add_argument("--device", default="titanx",
                    help="h100, h200, a100, titanx, cpu, a device spec JSON, or a profile JSON "
                         "from cwdsl profile (default titanx, the paper's GPU)")
     add_dtype(p, "the float type priced")
-    p.add_argument("--frames", type=positive_int, default=10_000, help="frames (default 10000)")
+    p.add_argument("--frames", type=bounded_int(MAX_FRAMES), default=10_000,
+                   help="frames (default 10000; data-driven clocks are priced frame by frame: "
+                        "at most 10,000,000 of them)")
     add_clock_source(p, cycled=True)
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--plot", metavar="OUT.png",
                    help="draw per-frame work and latency of the first --plot-frames frames")
-    p.add_argument("--plot-frames", type=positive_int, default=48, metavar="N",
-                   help="frames the plot draws (default 48)")
-    p.add_argument("--streams", metavar="N|auto",
-                   help="capacity: N camera streams share the device "
+    p.add_argument("--plot-frames", type=bounded_int(MAX_PLOT_FRAMES, 1, "a bar a frame"),
+                   default=48, metavar="N",
+                   help=f"frames the plot draws, at most {MAX_PLOT_FRAMES} (default 48)")
+    p.add_argument("--streams", type=streams_option, metavar="N|auto",
+                   help="capacity: N camera streams share the device, at most 4096 "
                         "('auto': the most it sustains)")
-    p.add_argument("--fps", type=float, default=30.0, help="frame rate of each stream (default 30)")
-    p.add_argument("--seconds", type=float, default=10.0, help="simulated seconds (default 10)")
+    p.add_argument("--fps", type=finite_float(1e-3, MAX_FPS), default=30.0,
+                   help="frame rate of each stream (default 30)")
+    p.add_argument("--seconds", type=positive_float, default=10.0,
+                   help="simulated seconds (default 10; a capacity run simulates at most "
+                        "10,000,000 frames, all streams together)")
     p.add_argument("--batched", action="store_true",
                    help="with --streams: one executor batches a stage across the streams "
                         "computing it in a wave (priced from a profile's --batch timings; "
                         "without them a batch of k costs k frames)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (one is drawn for long work: over 200,000 frames "
+                        "priced one by one or simulated in a capacity run)")
 
 
-def streams_option(text: str | None) -> int | str | None:
-    """``--streams``: None, ``auto`` or a whole number of at least 1."""
-    if text is None or text == "auto":
+def streams_option(text: str) -> int | str:
+    """``--streams``: ``auto`` or a whole number in ``1 ..``
+    :data:`cwdsl.sim.capacity.MAX_STREAMS`."""
+    from cwdsl.sim.capacity import MAX_STREAMS  # (torch is imported only when needed)
+
+    if text == "auto":
         return text
     try:
         streams = int(text)
-        if streams < 1:
-            raise ValueError
     except ValueError:
-        raise InputError(f"--streams takes a whole number >= 1 or 'auto', got {text!r}") from None
+        streams = 0
+    if not 1 <= streams <= MAX_STREAMS:
+        raise argparse.ArgumentTypeError(f"takes a whole number in 1..{MAX_STREAMS} or "
+                                         f"'auto', got {text!r}")
     return streams
+
+
+streams_option.numeric = True
 
 
 def handle(args) -> int:
     import json
 
     from cwdsl.core.figures import check_plot_path
-    from cwdsl.core.units import parse_size
     from cwdsl.ir.graph import load
     from cwdsl.sim.devices import load_device
-    from cwdsl.sim.report import SimulateOptions, format_report, simulate_schedules
-    from cwdsl.sim.simulate import plot_timeline
+    from cwdsl.sim.report import (SimulateOptions, format_report, plot_timeline,
+                                  simulate_schedules)
 
     check_plot_path(args.plot)
     device = load_device(args.device)
-    size = parse_size(args.size) if args.size else None
-    streams = streams_option(args.streams)
-    if args.fps <= 0 or args.seconds <= 0:
-        raise InputError("--fps and --seconds must be positive")
-    if args.batched and streams is None:
+    if args.batched and args.streams is None:
         raise InputError("--batched prices a capacity run: give --streams N (or auto) too")
-    options = SimulateOptions(device=device, size=size, dtype=args.dtype, frames=args.frames,
+    options = SimulateOptions(device=device, size=args.size, dtype=args.dtype, frames=args.frames,
                               clocks=clock_source(args),
-                              streams=streams, fps=args.fps, seconds=args.seconds,
+                              streams=args.streams, fps=args.fps, seconds=args.seconds,
                               timeline=args.plot_frames if args.plot else 0,
-                              batched=args.batched)
+                              batched=args.batched, progress=not args.quiet)
     programs = []
     for path in args.schedules:
         programs.append(load(path, args.net))

@@ -1,10 +1,21 @@
 """``cwdsl train``: train a network on generated labeled scenes or a labeled folder."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
-from cwdsl.commands.options import add_command, positive_int
+from cwdsl.commands.options import (add_command, bounded_int, finite_float, label_value,
+                                    positive_int, seed, size_arg, thread_count)
 from cwdsl.core.errors import InputError
+
+MAX_STEPS = 10_000_000
+"""``--steps``: over a day of training on a GPU."""
+MAX_BATCH = 1024
+"""``--batch``: the crops of a step are held in memory together."""
+MAX_MINUTES = 7 * 24 * 60
+"""``--minutes``: a week (the handler checks it is positive)."""
+MAX_LR = 10.0
+"""``--lr``: far above any rate that trains (the handler checks it is positive)."""
 
 
 def register(sub) -> None:
@@ -15,22 +26,27 @@ def register(sub) -> None:
         "--void 11 --hold-out 0006R0 --steps 2500 -o camvid.pt")
     p.add_argument("--net", default="tiny", metavar="NAME",
                    help="network to train from scratch (default tiny, the demo's)")
-    p.add_argument("--steps", type=positive_int,
+    p.add_argument("--steps", type=bounded_int(MAX_STEPS),
                    help="optimiser steps (default 6000: about 13 minutes on 2 CPU cores)")
-    p.add_argument("--minutes", type=float, metavar="M",
-                   help="train for M minutes of wall time instead of --steps: the learning-rate "
-                        "schedule follows the clock, and the report says how many steps fit "
-                        "(the crops stay seeded, the step count depends on the machine)")
-    p.add_argument("--threads", type=positive_int, metavar="N",
+    p.add_argument("--minutes", type=finite_float(-math.inf, MAX_MINUTES), metavar="M",
+                   help="spend M minutes of wall time on the whole command instead of giving "
+                        "--steps: reading the data, training and the final scoring (timed on "
+                        "one frame first and reserved); the learning-rate schedule follows "
+                        "the clock, and the report says how many steps fit (the crops stay "
+                        "seeded, the step count depends on the machine)")
+    p.add_argument("--threads", type=thread_count, metavar="N",
                    help="torch threads (default: torch's choice; 1 is faster on a busy machine)")
-    p.add_argument("--batch", type=positive_int, default=8,
-                   help="crops per optimiser step (default 8)")
-    p.add_argument("--size", metavar="HxW", help="training crop (default: the network's input)")
-    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule (default 0.002)")
+    p.add_argument("--batch", type=bounded_int(MAX_BATCH), default=8,
+                   help=f"crops per optimiser step, at most {MAX_BATCH} (default 8)")
+    p.add_argument("--size", type=size_arg, metavar="HxW",
+                   help="training crop (default: the network's input)")
+    p.add_argument("--lr", type=finite_float(-math.inf, MAX_LR), default=2e-3,
+                   help=f"peak learning rate of the one-cycle schedule, at most {MAX_LR:g} "
+                        f"(default 0.002)")
     p.add_argument("--data", metavar="DIR",
                    help="a labeled folder (DIR/images, DIR/labels) instead of generated scenes")
     p.add_argument("--val", metavar="DIR", help="with --data: the held-out labeled folder")
-    p.add_argument("--void", type=int, metavar="LABEL",
+    p.add_argument("--void", type=label_value, metavar="LABEL",
                    help="with --data: the label value to ignore (CamVid: 11)")
     p.add_argument("--hold-out", metavar="SEQUENCE",
                    help="with --data: keep this sequence (drive) of it out of training, score "
@@ -43,10 +59,10 @@ def register(sub) -> None:
                    help="with --data: plain random crops (no flips, scaling or colour jitter)")
     p.add_argument("--scale", default="0.75:1.5", metavar="LOW:HIGH",
                    help="with --data: random scale range before cropping (default 0.75:1.5)")
-    p.add_argument("--jitter", type=float, default=0.3,
+    p.add_argument("--jitter", type=finite_float(-math.inf, 1.0), default=0.3,
                    help="with --data: brightness, contrast and saturation factors drawn "
                         "from [1-J, 1+J] (default 0.3; 0: none)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=seed, default=0,
                    help="seed of the initial weights, the training crops and their "
                         "augmentation (default 0)")
     p.add_argument("-o", "--out", required=True, metavar="PATH",
@@ -57,16 +73,15 @@ def register(sub) -> None:
 def handle(args) -> int:
     from cwdsl.core.netspec import get_network
     from cwdsl.core.outputs import check_outputs
-    from cwdsl.core.units import parse_size
     from cwdsl.evaluate.augment import Augment
     from cwdsl.evaluate.train import LOSS_WINDOW, TrainConfig, train_to
 
     check_outputs((args.out, "weights"), (Path(args.out).with_suffix(".json"), "report"))
     spec = get_network(args.net, option="--net")
-    size = parse_size(args.size) if args.size else spec.default_input
+    size = args.size or spec.default_input
     if args.lr <= 0:
         raise InputError(f"--lr must be positive, got {args.lr}")
-    if args.minutes is not None and not 0 < args.minutes <= 7 * 24 * 60:
+    if args.minutes is not None and not 0 < args.minutes <= MAX_MINUTES:
         raise InputError(f"--minutes must be positive (at most a week), got {args.minutes:g}")
     if args.minutes is not None and args.steps is not None:
         raise InputError("give --steps or --minutes, not both")
@@ -82,6 +97,9 @@ def handle(args) -> int:
     print(f"trained {args.net} for {report.steps} steps in {report.seconds / 60:.1f} min; "
           f"final loss {report.final_loss:.3f} (mean of the last "
           f"{min(LOSS_WINDOW, report.steps)} steps, as the bar showed)")
+    if args.minutes is not None:
+        print(f"the whole command (data, training, scoring) took "
+              f"{report.command_seconds / 60:.2f} of the {args.minutes:g} minutes given")
     if report.held_out is not None:
         print(f"kept the checkpoint of step {report.selection['best_step']} (the best of "
               f"{len(report.selection['history'])} checks on held-out sequence {args.hold_out})")

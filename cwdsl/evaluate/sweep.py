@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
@@ -33,14 +34,21 @@ Point = tuple[float, float]
 """(firing rate %, mean IU %): one point of a curve."""
 
 
+MAX_GRID = 1000
+"""The most values a ``--theta`` or ``--at`` grid may hold."""
+
+
 def _parse_numbers(text: str, option: str, low: float, high: float, example: str,
                    what: str) -> tuple[float, ...]:
     try:
         if ":" in text:
             start, stop, step = (float(x) for x in text.split(":"))
-            if step <= 0 or stop < start:
+            if not all(map(math.isfinite, (start, stop, step))) or step <= 0 or stop < start:
                 raise ValueError
             count = int(np.floor((stop - start) / step + 1e-9)) + 1
+            if count > MAX_GRID:
+                raise InputError(f"{option} {text!r}: more than {MAX_GRID} values (each is "
+                                 f"a full evaluation); take a larger STEP")
             values = tuple(round(start + i * step, 10) for i in range(count))
         else:
             values = tuple(float(x) for x in text.split(","))

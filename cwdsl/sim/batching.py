@@ -24,16 +24,17 @@ frame of a tick completes when the tick does: its latency is each of them.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from cwdsl.ir.plan import FramePlan, Planner, Wave
-from cwdsl.ir.trace import AtomTrace
-from cwdsl.sim.capacity import Capacity
+from cwdsl.core.progress import progress_bar
+from cwdsl.ir.plan import AtomValues, FramePlan, Planner, Wave
+from cwdsl.sim.capacity import MAX_STREAMS, Capacity, check_capacity
 from cwdsl.sim.devices import ScheduleCosts
-from cwdsl.sim.simulate import placed, step_cost
+from cwdsl.sim.simulate import BAR_STEP, PROGRESS_FRAMES, placed, step_cost
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,19 @@ def tick_price(plans: Sequence[FramePlan], costs: ScheduleCosts,
 
 
 def tick_table(planner: Planner, costs: ScheduleCosts, streams: int, ticks: int,
-               trace_for: Callable[[int, int], AtomTrace | None] | None = None
+               trace_for: Callable[[int, int], Iterable[AtomValues] | None] | None = None
                ) -> list[TickCost]:
-    """The prices of ticks ``0 .. ticks-1`` (``trace_for(stream, frames)``: a stream's
-    data-driven clock values). Fixed clocks give every stream the same plans, periodic
-    from frame 1: one period is priced once its history has settled (two periods)."""
+    """The prices of ticks ``0 .. ticks-1`` (:func:`tick_prices` as a list)."""
+    return list(tick_prices(planner, costs, streams, ticks, trace_for))
+
+
+def tick_prices(planner: Planner, costs: ScheduleCosts, streams: int, ticks: int,
+                trace_for: Callable[[int, int], Iterable[AtomValues] | None] | None = None
+                ) -> Iterator[TickCost]:
+    """The prices of ticks ``0 .. ticks-1`` in order, made as they are asked for
+    (``trace_for(stream, frames)``: a stream's data-driven clock values, a list or a
+    stream). Fixed clocks give every stream the same plans, periodic from frame 1: one
+    period is priced once its history has settled (two periods)."""
     period = planner.period
     if period is not None:
         known = min(ticks, 3 * period)
@@ -89,50 +98,58 @@ def tick_table(planner: Planner, costs: ScheduleCosts, streams: int, ticks: int,
             plan = planner.plan(t)
             table.append(tick_price([plan] * streams, costs, [since] * streams))
             since = {**since, **dict.fromkeys(plan.computed, t)}
+            yield table[-1]
         start = 2 * period
-        return table + [table[start + t % period] for t in range(known, ticks)]
-    traces = [trace_for(i, ticks) if trace_for is not None else None for i in range(streams)]
+        for t in range(known, ticks):
+            yield table[start + t % period]
+        return
+    traces = [None if trace_for is None or (trace := trace_for(i, ticks)) is None
+              else iter(trace) for i in range(streams)]
     sinces: list[dict[str, int]] = [{} for _ in range(streams)]
-    table = []
     for t in range(ticks):
-        plans = [planner.plan(t, trace[t] if trace else None) for trace in traces]
-        table.append(tick_price(plans, costs, sinces))
+        plans = [planner.plan(t, None if trace is None else next(trace)) for trace in traces]
+        yield tick_price(plans, costs, sinces)
         sinces = [{**s, **dict.fromkeys(p.computed, t)} for s, p in zip(sinces, plans)]
-    return table
 
 
 def run_batched_capacity(planner: Planner, costs: ScheduleCosts, streams: int, fps: float,
                          seconds: float = 10.0,
-                         trace_for: Callable[[int, int], AtomTrace | None] | None = None
-                         ) -> Capacity:
+                         trace_for: Callable[[int, int], Iterable[AtomValues] | None]
+                         | None = None, progress: bool = False) -> Capacity:
     """Simulate ``streams`` streams at ``fps`` for ``seconds`` with batched ticks (see the
-    module's docstring); the :class:`Capacity` says ``batched``."""
-    if streams < 1 or fps <= 0 or seconds <= 0:
-        raise ValueError("streams, fps and seconds must be positive")
+    module's docstring); the :class:`Capacity` says ``batched``. A tick is priced when it
+    is served; ``progress``: a bar over the ticks of a long run."""
+    ticks = check_capacity(streams, fps, seconds)
     interval = 1e3 / fps
-    ticks = max(1, int(round(seconds * fps)))
-    work = tick_table(planner, costs, streams, ticks, trace_for)
+    work = tick_prices(planner, costs, streams, ticks, trace_for)
     served, free_at, busy, dropped = 0, 0.0, 0.0, 0
     waiting: float | None = None  # the arrival time of the tick waiting, if any
-    latencies: list[float] = []
+    latencies = array("d")
 
     def serve(until: float) -> None:
         nonlocal served, free_at, busy, waiting
         if waiting is not None and free_at <= until:
-            ms = work[served].work_ms
+            ms = next(work).work_ms
             free_at = max(free_at, waiting) + ms
             served, busy = served + 1, busy + ms
             latencies.append(free_at - waiting)
             waiting = None
 
-    for k in range(ticks):
-        now = k * interval
-        serve(now)
-        if waiting is not None:
-            dropped += streams
-        waiting = now
-        serve(now)
-    serve(math.inf)
+    with progress_bar(progress and streams * ticks >= PROGRESS_FRAMES, total=ticks,
+                      desc=f"{planner.program.name}: {streams} streams batched",
+                      unit="tick") as bar:
+        step = max(1, BAR_STEP // streams)  # ticks between updates of the bar
+        for k in range(ticks):
+            now = k * interval
+            serve(now)
+            if waiting is not None:
+                dropped += streams
+            waiting = now
+            serve(now)
+            if k % step == step - 1:
+                bar.update(step)
+        serve(math.inf)
+        bar.update(ticks % step)
     lat = np.repeat(np.array(latencies), streams) if latencies else np.array([np.nan])
     horizon = max(free_at, ticks * interval)
     return Capacity(streams, fps, seconds, streams * ticks, streams * served, dropped,
@@ -142,15 +159,18 @@ def run_batched_capacity(planner: Planner, costs: ScheduleCosts, streams: int, f
 
 
 def sustainable_batched_streams(planner: Planner, costs: ScheduleCosts, fps: float,
-                                seconds: float = 10.0, trace_for=None, limit: int = 4096
+                                seconds: float = 10.0, trace_for=None,
+                                limit: int = MAX_STREAMS, progress: bool = False
                                 ) -> tuple[int, Capacity | None]:
     """The largest stream count batched ticks sustain (:attr:`Capacity.sustained`),
     found by doubling then bisection (sustained is monotone in the stream count while a
-    batch never costs less than a smaller one)."""
+    batch never costs less than a smaller one); an ``InputError`` when a stream count it
+    needs to try would not fit (:func:`~cwdsl.sim.capacity.check_capacity`)."""
     best: dict[int, Capacity] = {}
 
     def sustained(n: int) -> bool:
-        result = run_batched_capacity(planner, costs, n, fps, seconds, trace_for)
+        check_capacity(n, fps, seconds, auto=True)
+        result = run_batched_capacity(planner, costs, n, fps, seconds, trace_for, progress)
         if result.sustained:
             best[n] = result
         return result.sustained

@@ -14,15 +14,19 @@ streams computing it in a wave (:mod:`cwdsl.sim.batching`, whose runs say ``batc
 from __future__ import annotations
 
 import heapq
+import math
+from array import array
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-from cwdsl.ir.plan import Planner
+from cwdsl.core.errors import InputError
+from cwdsl.core.progress import progress_bar
+from cwdsl.ir.plan import AtomValues, Planner
 from cwdsl.sim.devices import ScheduleCosts
-from cwdsl.sim.simulate import frame_prices, periodic_prices
-from cwdsl.ir.trace import AtomTrace
+from cwdsl.sim.simulate import (BAR_STEP, PROGRESS_FRAMES, FrameCost, frame_prices,
+                                periodic_prices)
 
 
 @dataclass(frozen=True)
@@ -54,88 +58,176 @@ class Capacity:
                 "sustained": self.sustained, **({"batched": True} if self.batched else {})}
 
 
-def run_capacity(planner: Planner, costs: ScheduleCosts, streams: int, fps: float, seconds: float = 10.0,
-                 trace_for: Callable[[int, int], AtomTrace] | None = None) -> Capacity:
-    """Simulate ``streams`` streams at ``fps`` for ``seconds``. ``trace_for(stream, frames)``
-    gives a stream's data-driven clock values (required when the schedule has any)."""
-    if streams < 1 or fps <= 0 or seconds <= 0:
-        raise ValueError("streams, fps and seconds must be positive")
-    interval = 1e3 / fps
-    per_stream = max(1, int(round(seconds * fps)))
-    work = _work_table(planner, costs, streams, per_stream, trace_for)
+MAX_STREAMS = 4096
+"""The most streams a capacity run simulates (and ``--streams auto`` tries)."""
+MAX_CAPACITY_FRAMES = 10_000_000
+"""The most frames (all streams together) one capacity run simulates: a minute or a few of
+events, their latencies (8 bytes a frame) the memory it keeps."""
 
-    events: list[tuple[float, int, int, int]] = []  # (time, order, kind, stream); kind 0 done, 1 arrival
-    order = 0
-    for i in range(streams):
-        for k in range(per_stream):
-            heapq.heappush(events, ((k + i / streams) * interval, order, 1, i))
-            order += 1
-    waiting: dict[int, float] = {}       # stream → arrival time of its waiting frame
-    served = [0] * streams               # frames processed per stream (its schedule's t)
+
+def at_most(x: float) -> str:
+    """``x`` (> 0) rounded down for a message: whole when at least 1, else to millionths."""
+    return str(math.floor(x)) if x >= 1 else f"{math.floor(x * 1e6) / 1e6:g}"
+
+
+def frames_per_stream(fps: float, seconds: float) -> int:
+    """Frames each stream delivers in ``seconds`` at ``fps`` (at least 1); an ``InputError``
+    beyond :data:`MAX_CAPACITY_FRAMES`, naming the longest ``--seconds`` that fits."""
+    if not (fps > 0 and seconds > 0):
+        raise ValueError("fps and seconds must be positive")
+    frames = seconds * fps
+    if not frames <= MAX_CAPACITY_FRAMES:  # inf and nan too
+        raise InputError(f"--seconds {seconds:g} at --fps {fps:g} is {frames:g} frames a "
+                         f"stream; a capacity run simulates at most {MAX_CAPACITY_FRAMES:,} "
+                         f"frames: at most --seconds {at_most(MAX_CAPACITY_FRAMES / fps)} at "
+                         f"this --fps")
+    return max(1, int(round(frames)))
+
+
+def check_capacity(streams: int, fps: float, seconds: float, auto: bool = False) -> int:
+    """Frames per stream of a run of ``streams`` streams, or an ``InputError`` naming the
+    largest ``--streams`` (``--seconds`` for ``auto``, whose search needs ``streams``) that
+    keeps it within :data:`MAX_STREAMS` and :data:`MAX_CAPACITY_FRAMES`."""
+    if streams < 1:
+        raise ValueError("streams must be positive")
+    per_stream = frames_per_stream(fps, seconds)
+    total = streams * per_stream
+    if streams <= MAX_STREAMS and total <= MAX_CAPACITY_FRAMES:
+        return per_stream
+    if auto:
+        longest = at_most(MAX_CAPACITY_FRAMES // streams / fps)
+        raise InputError(f"--streams auto: the search runs {streams} streams, {total:,} frames "
+                         f"at --fps {fps:g} for --seconds {seconds:g}; a capacity run "
+                         f"simulates at most {MAX_CAPACITY_FRAMES:,} frames: at most "
+                         f"--seconds {longest}")
+    most = min(MAX_STREAMS, MAX_CAPACITY_FRAMES // per_stream)
+    shorter = f", or --seconds {at_most(MAX_CAPACITY_FRAMES // streams / fps)}" \
+        if streams <= MAX_STREAMS else ""
+    raise InputError(f"--streams {streams}: a capacity run simulates at most {MAX_STREAMS} "
+                     f"streams and {MAX_CAPACITY_FRAMES:,} frames ({per_stream:,} a stream at "
+                     f"--fps {fps:g} for --seconds {seconds:g}): at most --streams "
+                     f"{most}{shorter}")
+
+
+def run_capacity(planner: Planner, costs: ScheduleCosts, streams: int, fps: float,
+                 seconds: float = 10.0,
+                 trace_for: Callable[[int, int], Iterable[AtomValues] | None] | None = None,
+                 progress: bool = False) -> Capacity:
+    """Simulate ``streams`` streams at ``fps`` for ``seconds``. ``trace_for(stream, frames)``
+    gives a stream's data-driven clock values, a list or a stream (required when the
+    schedule has any). Arrivals are made as they come and a frame is priced when it is
+    served (a stream's schedule advances only then), so memory holds a few events per
+    stream and the latencies; ``progress``: a bar over the arrivals of a long run."""
+    per_stream = check_capacity(streams, fps, seconds)
+    interval = 1e3 / fps
+    work = _served_work(planner, costs, streams, per_stream, trace_for)
+    arrivals = streams * per_stream
+    # (time, order, kind, stream); kind 0 done, 1 arrival. Stream i's k-th arrival has order
+    # i * per_stream + k, completions order from `arrivals` on: the order of a heap holding
+    # every arrival from the start, with one arrival per stream in it at a time.
+    events = [(i / streams * interval, i * per_stream, 1, i) for i in range(streams)]
+    heapq.heapify(events)
+    order = arrivals
+    waiting: dict[int, int] = {}         # stream → the order of its waiting frame
+    queue: list[tuple[float, int, int]] = []  # (arrival, stream, order): oldest waiting first
     busy_until = 0.0
     busy_time = 0.0
     in_service: tuple[int, float] | None = None
-    latencies: list[float] = []
-    dropped = 0
+    latencies = array("d")
+    dropped = arrived = 0
     end_time = 0.0
 
     def start_next(now: float) -> None:
         nonlocal busy_until, busy_time, in_service, order
         if in_service is not None or not waiting:
             return
-        stream = min(waiting, key=lambda s: (waiting[s], s))
-        arrival = waiting.pop(stream)
-        ms = work[stream][served[stream]]
-        served[stream] += 1
+        while True:  # the oldest waiting frame (lowest stream on a tie); skip replaced ones
+            arrival, stream, key = heapq.heappop(queue)
+            if waiting.get(stream) == key:
+                break
+        del waiting[stream]
+        ms = work(stream)
         busy_until = now + ms
         busy_time += ms
         in_service = (stream, arrival)
         heapq.heappush(events, (busy_until, order, 0, stream))
         order += 1
 
-    while events:
-        now, _, kind, stream = heapq.heappop(events)
-        end_time = now
-        if kind == 0:  # completion
-            latencies.append(now - in_service[1])
-            in_service = None
-        else:          # arrival
-            if stream in waiting:
-                dropped += 1
-            waiting[stream] = now
-        start_next(now)
+    with progress_bar(progress and arrivals >= PROGRESS_FRAMES, total=arrivals,
+                      desc=f"{planner.program.name}: {streams} streams", unit="frame") as bar:
+        while events:
+            now, key, kind, stream = heapq.heappop(events)
+            end_time = now
+            if kind == 0:  # completion
+                latencies.append(now - in_service[1])
+                in_service = None
+            else:          # arrival
+                if stream in waiting:
+                    dropped += 1
+                waiting[stream] = key
+                heapq.heappush(queue, (now, stream, key))
+                if len(queue) > 2 * len(waiting) + 64:  # replaced frames' entries: drop them
+                    queue[:] = [e for e in queue if waiting.get(e[1]) == e[2]]
+                    heapq.heapify(queue)
+                k = key - stream * per_stream + 1
+                if k < per_stream:
+                    heapq.heappush(events, ((k + stream / streams) * interval, key + 1, 1,
+                                            stream))
+                arrived += 1
+                if arrived % BAR_STEP == 0:
+                    bar.update(BAR_STEP)
+            start_next(now)
+        bar.update(arrived % BAR_STEP)
     lat = np.array(latencies) if latencies else np.array([np.nan])
     horizon = max(end_time, per_stream * interval)
-    return Capacity(streams, fps, seconds, streams * per_stream, len(latencies), dropped,
+    return Capacity(streams, fps, seconds, arrivals, len(latencies), dropped,
                     int((lat > interval).sum()), busy_time / horizon,
                     float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), float(lat.max()))
 
 
-def _work_table(planner, costs, streams, per_stream, trace_for) -> list[list[float]]:
-    """``work[i][k]``: service time of stream ``i``'s ``k``-th processed frame."""
+def _served_work(planner, costs, streams, per_stream, trace_for) -> Callable[[int], float]:
+    """``work(i)``: the service time of stream ``i``'s next processed frame (its schedule's
+    frames in order, priced when asked: fixed clocks from one period, data-driven ones
+    from the stream's clock values, one memo shared by the streams)."""
+    served = [0] * streams
     if planner.period is not None and planner.period <= per_stream:  # the same periodic plans
         first, cycle, early = periodic_prices(planner, costs)
-        row = [first.work_ms] + [early.get(t, cycle[t % planner.period]).work_ms
-                                 for t in range(1, per_stream)]
-        return [row] * streams
-    table = []
-    for i in range(streams):
-        trace = trace_for(i, per_stream)
-        table.append([p.work_ms for p in frame_prices(planner, costs, per_stream, trace)])
-    return table
+        period = planner.period
+
+        def periodic(i: int) -> float:
+            t = served[i]
+            served[i] += 1
+            return (first if t == 0 else early.get(t, cycle[t % period])).work_ms
+
+        return periodic
+    memo: dict = {}
+    prices: dict[int, Iterator[FrameCost]] = {}
+
+    def priced(i: int) -> float:
+        if i not in prices:
+            prices[i] = frame_prices(planner, costs, per_stream, trace_for(i, per_stream)
+                                     if trace_for is not None else None, memo)
+        return next(prices[i]).work_ms
+
+    return priced
 
 
 def sustainable_streams(planner: Planner, costs: ScheduleCosts, fps: float, seconds: float = 10.0,
-                        trace_for=None, limit: int = 4096) -> tuple[int, Capacity | None]:
-    """The largest stream count the device sustains (see :attr:`Capacity.sustained`)."""
+                        trace_for=None, limit: int = MAX_STREAMS, progress: bool = False
+                        ) -> tuple[int, Capacity | None]:
+    """The largest stream count the device sustains (see :attr:`Capacity.sustained`); an
+    ``InputError`` before any run when the search's largest would not fit
+    (:func:`check_capacity`)."""
+    frames_per_stream(fps, seconds)
     sample = trace_for(0, 64) if planner.atom_ids else None
     mean_work = np.mean([p.work_ms for p in frame_prices(planner, costs, 64, sample)][1:])
-    guess = max(1, int(1e3 / fps / mean_work))
+    guess = max(1, int(min(1e3 / fps / mean_work, limit)))
     lo, hi = 0, min(limit, 2 * guess + 2)
+    check_capacity(hi, fps, seconds, auto=True)
     best = None
     while lo < hi:  # sustained is monotone in the stream count
         mid = (lo + hi + 1) // 2
-        result = run_capacity(planner, costs, mid, fps, seconds, trace_for)
+        result = run_capacity(planner, costs, mid, fps, seconds, trace_for, progress)
         if result.sustained:
             lo, best = mid, result
         else:

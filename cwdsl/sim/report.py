@@ -3,21 +3,30 @@ data-driven clocks driven by a firing rate or a replayed trace, and optionally h
 camera streams each serves.
 
 Each stream ``i`` of a capacity run draws its own clock values
-(:meth:`~cwdsl.ir.trace.ClockSource.trace`; stream 0 is what the table prices).
+(:meth:`~cwdsl.ir.trace.ClockSource.values`; stream 0 is what the table prices), streamed.
+Every size is checked before any work (:func:`check_sizes`): what would not be done in
+bounded memory and minutes is an ``InputError`` naming the largest value that would.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
+from cwdsl.core.errors import InputError
+from cwdsl.core.tables import Column, render_table
 from cwdsl.ir.graph import Program
-from cwdsl.ir.plan import Planner
-from cwdsl.ir.trace import AtomTrace, ClockSource
+from cwdsl.ir.plan import AtomValues, Planner
+from cwdsl.ir.trace import ClockSource
 from cwdsl.sim.batching import run_batched_capacity, sustainable_batched_streams
-from cwdsl.sim.capacity import run_capacity, sustainable_streams
+from cwdsl.sim.capacity import (check_capacity, frames_per_stream, run_capacity,
+                                sustainable_streams)
 from cwdsl.sim.devices import DeviceModel, schedule_costs
 from cwdsl.sim.roofline import Roofline
-from cwdsl.sim.simulate import Simulation, SimulationRow, format_table, simulate
+from cwdsl.sim.simulate import (MAX_PRICED_FRAMES, Simulation, SimulationRow, priced_frames,
+                                simulate)
+
 
 @dataclass(frozen=True)
 class SimulationReport:
@@ -39,7 +48,8 @@ class SimulateOptions:
     ``streams``: a capacity run with that many streams at ``fps`` for ``seconds``,
     ``"auto"`` for the most streams the device sustains, None for none. ``timeline``:
     frames whose prices each :class:`Simulation` keeps in order (for plots). ``batched``:
-    the capacity run batches stages across streams (:mod:`cwdsl.sim.batching`)."""
+    the capacity run batches stages across streams (:mod:`cwdsl.sim.batching`).
+    ``progress``: progress bars on stderr for long work."""
 
     device: DeviceModel
     size: tuple[int, int] | None = None
@@ -53,38 +63,58 @@ class SimulateOptions:
     seconds: float = 10.0
     timeline: int = 0
     batched: bool = False
+    progress: bool = False
 
 
 def atom_source(planner: Planner, options: SimulateOptions
-                ) -> Callable[[int, int], AtomTrace | None]:
-    """``trace_for(stream, frames)``: the clock values of a stream's first ``frames`` frames
-    (None for a schedule of fixed clocks)."""
-    def trace_for(stream: int, frames: int) -> AtomTrace | None:
-        return options.clocks.trace(planner.atom_ids, frames, stream, cycle=True)
+                ) -> Callable[[int, int], Iterator[AtomValues] | None]:
+    """``trace_for(stream, frames)``: the clock values of a stream's first ``frames`` frames,
+    streamed (None for a schedule of fixed clocks)."""
+    return options.clocks.streams(planner.atom_ids)
 
-    return trace_for
+
+def check_sizes(planner: Planner, options: SimulateOptions) -> None:
+    """An ``InputError`` when ``options`` ask more of ``planner``'s schedule than bounded
+    memory and minutes allow, naming the largest value that would do."""
+    name, frames, period = planner.program.name, options.frames, planner.period
+    if priced_frames(planner, frames) > MAX_PRICED_FRAMES:
+        if period is None:
+            raise InputError(f"--frames {frames:,}: {name}'s data-driven clocks are priced "
+                             f"frame by frame, at most {MAX_PRICED_FRAMES:,} frames (minutes "
+                             f"of work): at most --frames {MAX_PRICED_FRAMES:,}")
+        raise InputError(f"--frames {frames:,}: {name}'s fixed clocks repeat every "
+                         f"{period:,} frames, and three periods would be priced frame by "
+                         f"frame (at most {MAX_PRICED_FRAMES:,}): at most --frames "
+                         f"{min(period, MAX_PRICED_FRAMES):,}")
+    if isinstance(options.streams, int):
+        check_capacity(options.streams, options.fps, options.seconds)
+    elif options.streams == "auto":
+        frames_per_stream(options.fps, options.seconds)
 
 
 def simulate_schedules(programs: Sequence[Program], options: SimulateOptions
                        ) -> SimulationReport:
     """Price every program on ``options.device`` (see the module's docstring)."""
     sims, rows, data_driven = [], [], False
-    for program in programs:
-        planner = Planner(program)
+    planners = [Planner(program) for program in programs]
+    for planner in planners:
+        check_sizes(planner, options)
+    for program, planner in zip(programs, planners):
         data_driven = data_driven or bool(planner.atom_ids)
         costs = schedule_costs(program, options.device, options.size, options.dtype)
         trace_for = atom_source(planner, options)
         sim = simulate(planner, costs, options.frames, trace_for(0, options.frames),
-                       timeline=options.timeline)
+                       timeline=options.timeline, progress=options.progress)
         row = sim.summary()
         auto, run = (sustainable_batched_streams, run_batched_capacity) if options.batched \
             else (sustainable_streams, run_capacity)
         if options.streams == "auto":
-            n, capacity = auto(planner, costs, options.fps, options.seconds, trace_for)
+            n, capacity = auto(planner, costs, options.fps, options.seconds, trace_for,
+                               progress=options.progress)
             row = replace(row, sustainable_streams=n, capacity=capacity)
         elif options.streams is not None:
             row = replace(row, capacity=run(planner, costs, options.streams, options.fps,
-                                            options.seconds, trace_for))
+                                            options.seconds, trace_for, options.progress))
         sims.append(sim)
         rows.append(row)
     return SimulationReport(options, tuple(sims), tuple(rows), data_driven)
@@ -134,14 +164,89 @@ def capacity_line(row: SimulationRow, fps: float) -> str | None:
 
 
 def format_report(report: SimulationReport) -> str:
-    """The table, how the clocks were driven, and a sentence per capacity run."""
-    c, o = report.sims[0].costs, report.options
-    source = o.device.label if isinstance(o.device, Roofline) else c.source
-    header = (f"device {c.device} ({source}), {c.network} {c.input_hw[0]}x{c.input_hw[1]} "
-              f"{c.dtype}; {o.frames} frames; frame oracle {report.sims[0].oracle_ms:.2f} ms")
-    lines = [format_table(report.sims, header)]
+    """The table (one per device, network, size and dtype the schedules were priced on,
+    each under its own header), how the clocks were driven, and a sentence per capacity
+    run."""
+    o = report.options
+    groups: dict[tuple, list[Simulation]] = {}
+    for sim in report.sims:
+        c = sim.costs
+        groups.setdefault((c.device, c.source, c.network, tuple(c.input_hw), c.dtype),
+                          []).append(sim)
+    tables = []
+    for i, sims in enumerate(groups.values()):
+        c = sims[0].costs
+        source = o.device.label if isinstance(o.device, Roofline) else c.source
+        header = (f"device {c.device} ({source}), {c.network} {c.input_hw[0]}x"
+                  f"{c.input_hw[1]} {c.dtype}; {o.frames} frames; frame oracle "
+                  f"{sims[0].oracle_ms:.2f} ms")
+        tables.append(format_table(sims, header, last=i == len(groups) - 1))
+    lines = ["\n\n".join(tables)]
     for note in (clock_note(report), flow_note(report), batch_note(report)):
         if note:
             lines.append(note)
     lines += [line for line in (capacity_line(row, o.fps) for row in report.rows) if line]
     return "\n".join(lines)
+
+
+SIMULATION_COLUMNS = (
+    Column("schedule", 13, align="<"), Column("time % full", 12, ".1f", suffix="%"),
+    Column("latency ms mean", 16, ".2f"), Column("p50", 9, ".2f"), Column("p99", 9, ".2f"),
+    Column("compute % full", 15, ".1f", suffix="%"), Column("GFLOP/frame", 12, ".2f"),
+    Column("all stages %", 13, ".1f", suffix="%"), Column("fps", 8, ".1f"))
+
+
+def format_table(sims: Sequence[Simulation], header: str, last: bool = True) -> str:
+    """One row per schedule, like the paper's "Time (% of full)" column, plus absolutes;
+    the columns' key under the ``last`` table only."""
+    rows = [sim.summary() for sim in sims]
+    name = SIMULATION_COLUMNS[0]  # widened for a name that would not fit
+    width = max([name.width] + [len(r.schedule) + 1 for r in rows])
+    return render_table(
+        header, (replace(name, width=width), *SIMULATION_COLUMNS[1:]),
+        [(r.schedule, r.time_pct_of_full, r.latency_ms_mean, r.latency_ms_p50, r.latency_ms_p99,
+          r.compute_pct_of_full, r.gflops_per_frame, r.all_stages_pct, r.throughput_fps)
+         for r in rows],
+        "time % full: mean latency over the frame oracle's; compute % full: FLOPs over the "
+        "oracle's; fps: throughput when frames are processed back to back" if last else None)
+
+
+def plot_timeline(sims: Sequence[Simulation], path, frames: int = 48) -> None:
+    """Per-frame latency, stacked by stage, for the first ``frames`` frames of each schedule
+    (the figure says how many it draws)."""
+    from cwdsl.core.figures import pyplot, save_figure
+
+    plt = pyplot()
+
+    fig, axes = plt.subplots(len(sims), 1, figsize=(10, 1.6 + 1.5 * len(sims)), squeeze=False,
+                             sharex=True)
+    colours = plt.get_cmap("tab10")
+    for ax, sim in zip(axes[:, 0], sims):
+        timeline = sim.timeline[:frames]
+        x = np.arange(len(timeline))
+        bottom = np.zeros(len(timeline))
+        for i, stage in enumerate(sim.stage_names):
+            h = np.array([sim.costs.stage_ms[stage] if stage in p.computed else 0.0
+                          for p in timeline])
+            ax.bar(x, h, bottom=bottom, color=colours(i), label=stage, width=0.85)
+            bottom += h
+        motion = np.array([p.motion_ms for p in timeline])
+        if motion.any():
+            ax.bar(x, motion, bottom=bottom, color="#8c6d31", label="flow and warp", width=0.85)
+            bottom += motion
+        rest = np.array([p.work_ms for p in timeline]) - bottom
+        ax.bar(x, rest, bottom=bottom, color="#bbbbbb", label="clocks, fuse, overhead", width=0.85)
+        ax.plot(x, [p.latency_ms for p in timeline], "k.", ms=4, label="latency")
+        ax.set_ylabel("ms")
+        ax.set_title(f"{sim.schedule}: work per frame (bars) and latency (dots), first "
+                     f"{len(timeline)} of {sim.frames} simulated frames", fontsize=9, loc="left")
+    # One legend for all panels, above them, so it never covers a bar.
+    handles = {}
+    for ax in axes[:, 0]:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    fig.legend(handles.values(), handles.keys(), fontsize=8, ncol=len(handles),
+               loc="upper center", frameon=False)
+    axes[-1, 0].set_xlabel("frame")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
+    save_figure(fig, path)

@@ -14,18 +14,20 @@ Fixed clocks are periodic: the plans of frames ``t >= 1`` repeat with the planne
 ``period`` (the least common multiple of the periods), so one period is priced and
 counted (millions of frames per second); with warps, the first frames, whose history is
 shorter, are priced apart where they differ. Data-driven clocks replay a trace or a seeded
-firing rate, frame by frame.
+firing rate, frame by frame, streamed (the distinct prices are kept with their counts, never
+a frame's), each distinct plan and warp history priced once (:func:`frame_prices`'s memo):
+:data:`MAX_PRICED_FRAMES` at most (:func:`priced_frames`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from cwdsl.core.tables import Column, render_table
-from cwdsl.ir.plan import FramePlan, Flow, Fuse, Measure, Planner, Warp, Wave
+from cwdsl.core.progress import progress_bar
+from cwdsl.ir.plan import AtomValues, FramePlan, Flow, Fuse, Measure, Planner, Warp, Wave
 from cwdsl.ir.trace import AtomTrace
 from cwdsl.sim.devices import ScheduleCosts
 
@@ -125,18 +127,75 @@ def step_cost(step, plan: FramePlan, costs: ScheduleCosts, since: Mapping[str, i
     return on_host, on_device, flops, motion
 
 
+MAX_PRICED_FRAMES = 10_000_000
+"""The most frames one simulation prices one by one (tens of thousands a second)."""
+PROGRESS_FRAMES = 200_000
+"""From this many frames priced one by one, a progress bar is drawn (when asked for)."""
+BAR_STEP = 4096  # frames between updates of the bar
+
+
 def frame_prices(planner: Planner, costs: ScheduleCosts, frames: int,
-                 trace: AtomTrace | None = None) -> Iterator[FrameCost]:
-    """The prices of frames ``0 .. frames-1`` in order (``trace[t]``: frame ``t``'s
-    data-driven clock values), each knowing when every stage last computed."""
+                 trace: Iterable[AtomValues] | None = None,
+                 memo: dict | None = None) -> Iterator[FrameCost]:
+    """The prices of frames ``0 .. frames-1`` in order (``trace``: each frame's data-driven
+    clock values in order, a list or a stream), each knowing when every stage last
+    computed. ``memo`` (shared only by calls on the same ``costs``) keeps the price of each
+    distinct plan and warp history (:func:`warp_history`), which is all a price depends on."""
     since: dict[str, int] = {}
+    values = None if trace is None else iter(trace)
+    memo = {} if memo is None else memo
+    warps = bool(planner.program.warps)
     for t in range(frames):
-        plan = planner.plan(t, trace[t] if trace else None)
-        yield price(plan, costs, since)
-        since.update(dict.fromkeys(plan.computed, t))
+        atoms = None if values is None else next(values, None)
+        if atoms is None and planner.atom_ids:
+            raise ValueError("data-driven clocks need atom values for every frame")
+        plan = planner.plan(t, atoms)
+        key = (plan.steps, warp_history(plan, since)) if warps else plan.steps
+        cost = memo.get(key)
+        if cost is None:
+            cost = memo[key] = price(plan, costs, since)
+        yield cost
+        since.update(dict.fromkeys(cost.computed, t))  # the plan's, kept by its price
 
 
-def periodic_prices(planner: Planner, costs: ScheduleCosts
+def warp_history(plan: FramePlan, since: Mapping[str, int]) -> tuple[int, ...]:
+    """What :func:`price` reads of ``since``: per :class:`Warp`, -1 when its stage never
+    computed, 0 when it computed on the frame before (nothing to compose), else which
+    (method, frame) it composes from, numbered by first appearance."""
+    seen: dict[tuple[str, int], int] = {}
+    out = []
+    for step in plan.steps:
+        if step.__class__ is Warp:
+            start = since.get(step.stage)
+            if start is None or start >= plan.frame - 1:
+                out.append(-1 if start is None else 0)
+            else:
+                out.append(seen.setdefault((step.method, start), len(seen) + 1))
+    return tuple(out)
+
+
+def priced_frames(planner: Planner, frames: int) -> int:
+    """How many frames :func:`simulate` prices one by one for ``frames`` frames: three
+    periods of fixed clocks with a shorter period, else every frame."""
+    period = planner.period
+    return 3 * period if period is not None and period < frames else frames
+
+
+def counted(prices: Iterable[FrameCost], total: int, progress: bool, desc: str
+            ) -> Iterator[FrameCost]:
+    """``prices`` passed through, with a progress bar of ``total`` frames when ``progress``
+    and ``total`` reaches :data:`PROGRESS_FRAMES`."""
+    with progress_bar(progress and total >= PROGRESS_FRAMES, total=total, desc=desc,
+                      unit="frame") as bar:
+        done = 0
+        for done, p in enumerate(prices, 1):
+            yield p
+            if done % BAR_STEP == 0:
+                bar.update(BAR_STEP)
+        bar.update(done % BAR_STEP)
+
+
+def periodic_prices(planner: Planner, costs: ScheduleCosts, progress: bool = False
                     ) -> tuple[FrameCost, list[FrameCost], dict[int, FrameCost]]:
     """For a schedule of fixed clocks (``planner.period`` set): frame 0's price, the prices
     of one period, ``cycle[t % period]`` being frame ``t``'s for ``t >= 1``, and the early
@@ -147,7 +206,8 @@ def periodic_prices(planner: Planner, costs: ScheduleCosts
     if period is None:
         raise ValueError("the schedule has data-driven clocks: its plans are not periodic")
     start = 2 * period  # a multiple of the period from which the history repeats too
-    prices = list(frame_prices(planner, costs, start + period))
+    prices = list(counted(frame_prices(planner, costs, start + period), start + period,
+                          progress, f"{planner.program.name} (3 periods)"))
     cycle = prices[start:]
     early = {t: prices[t] for t in range(1, start) if prices[t] != cycle[t % period]}
     return prices[0], cycle, early
@@ -256,19 +316,24 @@ class Simulation:
             dtype=c.dtype, oracle_ms=self.oracle_ms)
 
 
-def simulate(planner: Planner, costs: ScheduleCosts, frames: int, trace: AtomTrace | None = None,
-             timeline: int = 0, name: str | None = None) -> Simulation:
-    """Price ``frames`` frames of ``planner``'s schedule. ``trace[t]`` supplies data-driven
-    clock values (required when the schedule has any); ``timeline`` keeps that many
-    frames' prices in order (for plots)."""
+def simulate(planner: Planner, costs: ScheduleCosts, frames: int,
+             trace: Iterable[AtomValues] | None = None, timeline: int = 0,
+             name: str | None = None, progress: bool = False) -> Simulation:
+    """Price ``frames`` frames of ``planner``'s schedule. ``trace`` supplies data-driven
+    clock values in frame order, a list or a stream (required when the schedule has any);
+    ``timeline`` keeps that many frames' prices in order (for plots); ``progress``: a bar
+    when many frames are priced one by one (:data:`PROGRESS_FRAMES`)."""
     if frames < 1:
         raise ValueError("frames must be >= 1")
     name = name or planner.program.name
     period = planner.period
     if period is not None and period < frames:
-        first, cycle, early = periodic_prices(planner, costs)
-        # frames 1 .. frames-1 visit residues t mod period, but early frames priced apart
-        counts = np.bincount(np.arange(1, frames) % period, minlength=period)
+        first, cycle, early = periodic_prices(planner, costs, progress)
+        # frames 1 .. frames-1 visit residues t mod period (1 .. n % period once more than
+        # the others), but early frames priced apart
+        n = frames - 1
+        counts = np.full(period, n // period, dtype=np.intp)
+        counts[1:n % period + 1] += 1
         extra = {t: p for t, p in early.items() if t < frames}
         for t in extra:
             counts[t % period] -= 1
@@ -277,11 +342,12 @@ def simulate(planner: Planner, costs: ScheduleCosts, frames: int, trace: AtomTra
                                 for t in range(1, min(timeline, frames))]) if timeline else ()
         return Simulation(name, frames, tuple([first, *cycle, *extra.values()]), counts, costs,
                           planner.stages, kept)
-    if planner.atom_ids and (trace is None or len(trace) < frames):
+    if planner.atom_ids and trace is None:  # (frame_prices says so of a short one)
         raise ValueError("data-driven clocks need atom values for every frame")
     prices: dict[FrameCost, int] = {}
     ordered = []
-    for t, p in enumerate(frame_prices(planner, costs, frames, trace)):
+    for t, p in enumerate(counted(frame_prices(planner, costs, frames, trace), frames,
+                                  progress, name)):
         prices[p] = prices.get(p, 0) + 1
         if t < timeline:
             ordered.append(p)
@@ -292,65 +358,3 @@ def simulate(planner: Planner, costs: ScheduleCosts, frames: int, trace: AtomTra
 def firings(planner: Planner, frames: int, trace: AtomTrace | None = None) -> list[tuple[str, ...]]:
     """The stages each frame computes, as the simulator sees them."""
     return [planner.plan(t, trace[t] if trace else None).computed for t in range(frames)]
-
-
-SIMULATION_COLUMNS = (
-    Column("schedule", 13, align="<"), Column("time % full", 12, ".1f", suffix="%"),
-    Column("latency ms mean", 16, ".2f"), Column("p50", 9, ".2f"), Column("p99", 9, ".2f"),
-    Column("compute % full", 15, ".1f", suffix="%"), Column("GFLOP/frame", 12, ".2f"),
-    Column("all stages %", 13, ".1f", suffix="%"), Column("fps", 8, ".1f"))
-
-
-def format_table(sims: Sequence[Simulation], header: str) -> str:
-    """One row per schedule, like the paper's "Time (% of full)" column, plus absolutes."""
-    rows = [sim.summary() for sim in sims]
-    name = SIMULATION_COLUMNS[0]  # widened for a name that would not fit
-    width = max([name.width] + [len(r.schedule) + 1 for r in rows])
-    return render_table(
-        header, (replace(name, width=width), *SIMULATION_COLUMNS[1:]),
-        [(r.schedule, r.time_pct_of_full, r.latency_ms_mean, r.latency_ms_p50, r.latency_ms_p99,
-          r.compute_pct_of_full, r.gflops_per_frame, r.all_stages_pct, r.throughput_fps)
-         for r in rows],
-        "time % full: mean latency over the frame oracle's; compute % full: FLOPs over the "
-        "oracle's; fps: throughput when frames are processed back to back")
-
-
-def plot_timeline(sims: Sequence[Simulation], path, frames: int = 48) -> None:
-    """Per-frame latency, stacked by stage, for the first ``frames`` frames of each schedule
-    (the figure says how many it draws)."""
-    from cwdsl.core.figures import pyplot, save_figure
-
-    plt = pyplot()
-
-    fig, axes = plt.subplots(len(sims), 1, figsize=(10, 1.6 + 1.5 * len(sims)), squeeze=False,
-                             sharex=True)
-    colours = plt.get_cmap("tab10")
-    for ax, sim in zip(axes[:, 0], sims):
-        timeline = sim.timeline[:frames]
-        x = np.arange(len(timeline))
-        bottom = np.zeros(len(timeline))
-        for i, stage in enumerate(sim.stage_names):
-            h = np.array([sim.costs.stage_ms[stage] if stage in p.computed else 0.0
-                          for p in timeline])
-            ax.bar(x, h, bottom=bottom, color=colours(i), label=stage, width=0.85)
-            bottom += h
-        motion = np.array([p.motion_ms for p in timeline])
-        if motion.any():
-            ax.bar(x, motion, bottom=bottom, color="#8c6d31", label="flow and warp", width=0.85)
-            bottom += motion
-        rest = np.array([p.work_ms for p in timeline]) - bottom
-        ax.bar(x, rest, bottom=bottom, color="#bbbbbb", label="clocks, fuse, overhead", width=0.85)
-        ax.plot(x, [p.latency_ms for p in timeline], "k.", ms=4, label="latency")
-        ax.set_ylabel("ms")
-        ax.set_title(f"{sim.schedule}: work per frame (bars) and latency (dots), first "
-                     f"{len(timeline)} of {sim.frames} simulated frames", fontsize=9, loc="left")
-    # One legend for all panels, above them, so it never covers a bar.
-    handles = {}
-    for ax in axes[:, 0]:
-        for h, label in zip(*ax.get_legend_handles_labels()):
-            handles.setdefault(label, h)
-    fig.legend(handles.values(), handles.keys(), fontsize=8, ncol=len(handles),
-               loc="upper center", frameon=False)
-    axes[-1, 0].set_xlabel("frame")
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
-    save_figure(fig, path)
