@@ -204,6 +204,22 @@ def test_command_writes_a_model_that_loads_and_says_what_it_was_trained_on(tmp_p
     assert main(["check", str(learned)]) == 0
 
 
+def test_minutes_bound_the_whole_command_and_the_model_says_what_was_cut(tmp_path, capsys):
+    schedule = tmp_path / "adaptive.cw"
+    schedule.write_text(LABELDIFF)
+    out = tmp_path / "clock.json"
+    assert run(str(schedule), "--reads", "s2", "--data", "scenes:200", "--gap", "4",
+               "--epochs", "1000000", "--minutes", "0.1", "--threads", "1",
+               "-o", str(out)) == 0
+    record = json.loads(load_clock_model(out).trained_on)
+    budget = record["budget"]
+    assert budget["minutes"] == 0.1 and 0 < budget["clips_left_out"] < 200
+    assert record["clips"] + budget["clips_left_out"] == 200
+    assert 1 <= budget["epochs_run"] < 1_000_000
+    assert record["seconds"] <= 6 * 1.2  # sampling stopped at 80%, the fit at the end
+    assert "clips left out of sampling" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("args, message", [
     (["--data", "demo"], r"adaptive\.cw has no predicted\(\.\.\.\) clock: .*--reads"),
     (["--reads", "s9", "--data", "demo"], "--reads s9: .* no computed stage 's9'"),

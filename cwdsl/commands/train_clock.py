@@ -1,8 +1,22 @@
 """``cwdsl train-clock``: fit a learned clock model from video, labels not needed."""
 from __future__ import annotations
 
-from cwdsl.commands.options import add_command, count, positive_int, size_arg
+import json
+import math
+
+from cwdsl.commands.options import (add_command, bounded_int, finite, finite_float,
+                                    positive_int, seed, size_arg, thread_count)
 from cwdsl.core.errors import InputError
+
+MAX_CLIP_FRAMES = 1000
+"""``--clip-frames``: a clip's frames are held in memory together."""
+MAX_CLIPS_PER_IMAGE = 1000
+MAX_HIDDEN = 4096
+MAX_EPOCHS = 1_000_000
+MAX_SPEED = 1000.0
+"""``--max-speed``, pixels per frame."""
+MAX_LR = 10.0
+"""``--lr``: far above any rate that fits (the handler checks it is positive)."""
 
 
 def register(sub) -> None:
@@ -36,28 +50,35 @@ def register(sub) -> None:
                    help="keep every N-th frame of a video (DIR, demo) (default 1)")
     p.add_argument("--gap", type=positive_int, default=12, metavar="G",
                    help="frames t - k after the clock fired at k to sample, 1..G (default 12)")
-    p.add_argument("--clip-frames", type=positive_int, default=12, metavar="N",
+    p.add_argument("--clip-frames", type=bounded_int(MAX_CLIP_FRAMES), default=12, metavar="N",
                    help="frames of a motion:DIR clip (default 12)")
-    p.add_argument("--clips-per-image", type=positive_int, default=1, metavar="N",
+    p.add_argument("--clips-per-image", type=bounded_int(MAX_CLIPS_PER_IMAGE), default=1,
+                   metavar="N",
                    help="motion:DIR clips per image, each with its own motion (default 1)")
-    p.add_argument("--max-speed", type=float, default=12.0, metavar="PX",
+    p.add_argument("--max-speed", type=finite_float(0.0, MAX_SPEED), default=12.0, metavar="PX",
                    help="motion:DIR: the fastest pan in output pixels per frame (default 12)")
     p.add_argument("--signals", metavar="A,B,…",
                    help="the signals the model reads (default all: labeldiff_fired, "
                         "labeldiff_previous, pixeldiff_fired, pixeldiff_previous, "
                         "frames_since_fired)")
-    p.add_argument("--hidden", type=count, default=16, metavar="N",
+    p.add_argument("--hidden", type=bounded_int(MAX_HIDDEN, 0), default=16, metavar="N",
                    help="units of the hidden layer (default 16; 0: logistic regression)")
     p.add_argument("--no-monotone", dest="monotone", action="store_false",
                    help="let the prediction fall as a signal grows (by default it never does)")
-    p.add_argument("--epochs", type=positive_int, default=3000,
+    p.add_argument("--epochs", type=bounded_int(MAX_EPOCHS), default=3000,
                    help="full-batch Adam steps (default 3000)")
-    p.add_argument("--lr", type=float, default=0.03, help="Adam's learning rate (default 0.03)")
-    p.add_argument("--hold-out", type=float, default=0.2, metavar="SHARE",
+    p.add_argument("--lr", type=finite_float(-math.inf, MAX_LR), default=0.03,
+                   help=f"Adam's learning rate, at most {MAX_LR:g} (default 0.03)")
+    p.add_argument("--minutes", type=finite, metavar="M",
+                   help="spend at most M minutes of wall time on the whole command: sampling "
+                        "stops taking new clips at 80%% of it (the report counts the clips "
+                        "left out) and the fit stops its epochs at the end (default: no "
+                        "limit)")
+    p.add_argument("--hold-out", type=finite, default=0.2, metavar="SHARE",
                    help="share of clips held out to report the fit on (default 0.2)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=seed, default=0,
                    help="seed of the motion, the held-out split and the initial weights")
-    p.add_argument("--threads", type=positive_int, metavar="N", help="torch threads")
+    p.add_argument("--threads", type=thread_count, metavar="N", help="torch threads")
     p.add_argument("-o", "--out", required=True, metavar="MODEL.json",
                    help="the clock model file (written whole, or not at all)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -79,6 +100,8 @@ def handle(args) -> int:
     if not 0 <= args.max_speed <= 1000:
         raise InputError(f"--max-speed must lie in [0, 1000] pixels per frame, got "
                          f"{args.max_speed:g}")
+    if args.minutes is not None and not 0 < args.minutes <= 7 * 24 * 60:
+        raise InputError(f"--minutes must be positive (at most a week), got {args.minutes:g}")
     if args.clip_frames < 2:
         raise InputError(f"--clip-frames must be at least 2, got {args.clip_frames}")
     if args.threads:
@@ -86,7 +109,7 @@ def handle(args) -> int:
     config = ClockTrainConfig(
         schedule=args.schedule, data=tuple(args.data), reads=args.reads, fires=args.fires,
         net=args.net, weights=args.weights, size=args.size, stride=args.stride, gap=args.gap,
-        per_image=args.clips_per_image,
+        per_image=args.clips_per_image, minutes=args.minutes,
         motion=Motion(frames=args.clip_frames, speed=(0.0, args.max_speed)),
         fit=FitSettings(signals=signals, hidden=args.hidden, epochs=args.epochs, lr=args.lr,
                         hold_out=args.hold_out, seed=args.seed,
@@ -103,5 +126,10 @@ def handle(args) -> int:
           f"{fitted['rank_correlation']:.3f})")
     print("held-out rank correlation of each signal alone: "
           + ", ".join(f"{name} {rho:.3f}" for name, rho in alone.items()))
+    budget = json.loads(report.model.trained_on).get("budget")
+    if budget is not None:
+        print(f"the whole command took {report.seconds / 60:.2f} of the {args.minutes:g} "
+              f"minutes given: {budget['clips_left_out']} clips left out of sampling, "
+              f"{budget['epochs_run']} of {args.epochs} epochs fitted")
     print(f"wrote {args.out}")
     return 0

@@ -10,6 +10,8 @@ beside each signal's own rank correlation with the target.
 """
 from __future__ import annotations
 
+import time
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -87,10 +89,13 @@ def held_out_groups(groups: np.ndarray, share: float, seed: int) -> np.ndarray:
     return np.isin(groups, held)
 
 
-def fit_clock(samples: Samples, settings: FitSettings) -> tuple[list, list, list, dict]:
+def fit_clock(samples: Samples, settings: FitSettings, deadline: float | None = None
+              ) -> tuple[list, list, list, dict]:
     """Fit the model on the samples outside the held-out groups: ``(mean, scale, layers
     as (weight rows, bias), metrics)``; metrics hold the held-out and fitted R², rank
-    correlation and mean absolute error, and each signal's own held-out rank correlation."""
+    correlation and mean absolute error, each signal's own held-out rank correlation and
+    the epochs run (fewer than ``settings.epochs`` when ``time.perf_counter()`` passed
+    ``deadline``; at least one)."""
     columns = [list(SIGNALS).index(s) for s in settings.signals]
     x_all, y_all = samples.signals[:, columns], samples.target
     held = held_out_groups(samples.group, settings.hold_out, settings.seed)
@@ -110,7 +115,10 @@ def fit_clock(samples: Samples, settings: FitSettings) -> tuple[list, list, list
         yt = torch.from_numpy(y)[:, None]
         opt = torch.optim.Adam(params, lr=settings.lr)
         loss_fn = torch.nn.BCEWithLogitsLoss()
-        for _ in range(settings.epochs):
+        epochs = 0
+        while epochs < settings.epochs and (
+                deadline is None or not epochs or time.perf_counter() < deadline):
+            epochs += 1
             opt.zero_grad()
             loss = loss_fn(_forward(params, xt, signs), yt)
             loss.backward()
@@ -122,6 +130,7 @@ def fit_clock(samples: Samples, settings: FitSettings) -> tuple[list, list, list
                       for i in range(len(params) // 2)]
     metrics = {"held_out": _scores(predict[held], y_all[held]),
                "fitted": _scores(predict[~held], y), "final_loss": round(loss.item(), 6),
+               "epochs_run": epochs,
                "held_out_signal_rank_correlation": {
                    s: round(rank_correlation(samples.signals[held, i], y_all[held]), 4)
                    for i, s in enumerate(SIGNALS)},

@@ -172,6 +172,9 @@ def build_model(split: ClockSplit, network: str, fitted: tuple[list, list, list,
     return replace(model, target=CACHE_TARGET)
 
 
+SAMPLING_SHARE = 0.8
+"""With ``--minutes``: the share of the budget sampling may use; the fit gets the rest."""
+
 
 @dataclass(frozen=True)
 class ClockTrainConfig:
@@ -191,6 +194,7 @@ class ClockTrainConfig:
     size: tuple[int, int] | None = None
     stride: int = 1
     gap: int = 12
+    minutes: float | None = None  # the whole command's wall time (see train_clock)
     per_image: int = 1
     motion: Motion = Motion()
     fit: FitSettings = FitSettings()
@@ -213,7 +217,9 @@ def train_clock(config: ClockTrainConfig, out: str | Path, progress: bool = True
                 ) -> ClockTrainReport:
     """Sample every clip of ``config.data``, fit, and write the model to ``out`` (whole or
     not at all). Everything the inputs can get wrong is an ``InputError`` before the first
-    frame runs."""
+    frame runs. With ``config.minutes`` the whole command keeps to that wall time: sampling
+    stops taking new clips at :data:`SAMPLING_SHARE` of it (the clips left out are counted
+    in the report), the fit stops its epochs at the end (at least one)."""
     from cwdsl.core.atomic import write_json
     from cwdsl.core.progress import progress_bar
     from cwdsl.evaluate.evaluation import network_frame, prepare_network
@@ -222,6 +228,7 @@ def train_clock(config: ClockTrainConfig, out: str | Path, progress: bool = True
     from cwdsl.nets.bundled import resolve_weights
 
     start = time.perf_counter()
+    deadline = None if config.minutes is None else start + 60 * config.minutes
     if config.gap < 1:
         raise InputError(f"--gap must be at least 1 frame, got {config.gap}")
     if not 0 < config.fit.hold_out < 1:
@@ -240,11 +247,16 @@ def train_clock(config: ClockTrainConfig, out: str | Path, progress: bool = True
     sets = [open_clip_set(d, size, config.fit.seed, config.per_image, config.motion,
                           config.stride) for d in config.data]
     net = prepare_network(spec, weights)
-    parts, clips, frames = [], 0, 0
-    with progress_bar(progress, total=sum(s.count for s in sets), desc="train-clock",
-                      unit="clip") as bar:
+    parts, clips, frames, skipped, seen = [], 0, 0, 0, 0
+    total = sum(s.count for s in sets)
+    stop_sampling = None if deadline is None else start + SAMPLING_SHARE * 60 * config.minutes
+    with progress_bar(progress, total=total, desc="train-clock", unit="clip") as bar:
         for clip_set in sets:
             for _, rgb in clip_set.clips():
+                if stop_sampling is not None and parts and time.perf_counter() > stop_sampling:
+                    skipped = total - seen
+                    break
+                seen += 1
                 bar.update(1)
                 if len(rgb) < 2:
                     continue
@@ -256,7 +268,7 @@ def train_clock(config: ClockTrainConfig, out: str | Path, progress: bool = True
     if len(samples) < 2:
         raise InputError(f"the data ({', '.join(config.data)}) gives {len(samples)} sample(s): "
                          f"a clip needs at least two frames")
-    fitted = fit_clock(samples, config.fit)
+    fitted = fit_clock(samples, config.fit, deadline)
     trained_on = {
         "data": [{"spec": s.spec, "description": s.description} for s in sets],
         "clips": clips, "frames": frames, "samples": len(samples),
@@ -272,6 +284,9 @@ def train_clock(config: ClockTrainConfig, out: str | Path, progress: bool = True
                 "epochs": config.fit.epochs, "lr": config.fit.lr, "loss": "binary cross-entropy",
                 "hold_out": config.fit.hold_out, **fitted[3]},
         "seed": config.fit.seed,
+        "budget": None if config.minutes is None else {
+            "minutes": config.minutes, "clips_left_out": skipped,
+            "epochs_run": fitted[3]["epochs_run"]},
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(time.perf_counter() - start, 1)}
     model = build_model(split, spec.name, fitted, config.fit, trained_on)
