@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import os
+from datetime import timedelta
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -79,11 +80,26 @@ def joined(device: str = "cpu") -> World:
     return w
 
 
+LEAVE_TIMEOUT_S = 60
+"""How long a process at its exit waits for the others to reach theirs."""
+
+
 def _leave() -> None:
-    """Leave the process group when the interpreter exits (left joined, gloo's threads
-    abort the process at exit: SIGABRT, "terminate called without an active exception")."""
-    if dist.is_initialized():
-        dist.destroy_process_group()
+    """Leave the process group when the interpreter exits, together: a process that tears
+    gloo down while another still works (rank 0 writing the outputs, say) can abort one of
+    them (SIGABRT, "terminate called without an active exception"); left joined, gloo's
+    threads abort the process at exit too. A process that does not arrive in
+    :data:`LEAVE_TIMEOUT_S` (it crashed) does not hold the others."""
+    if not dist.is_initialized():
+        return
+    try:
+        if dist.get_backend() == "gloo":
+            dist.monitored_barrier(timeout=timedelta(seconds=LEAVE_TIMEOUT_S))
+        else:
+            dist.barrier()
+    except Exception:  # a process gone: leave anyway
+        pass
+    dist.destroy_process_group()
 
 
 def launched_main() -> bool:
