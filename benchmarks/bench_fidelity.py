@@ -28,12 +28,13 @@ from _common import machine  # noqa: E402
 from cwdsl import load  # noqa: E402
 from cwdsl.core.units import parse_size  # noqa: E402
 from cwdsl.demo.scenes import generate_clip  # noqa: E402
-from cwdsl.sim.devices import load_device, schedule_costs  # noqa: E402
+from cwdsl.devices.load import load_device  # noqa: E402
+from cwdsl.sim.costs import schedule_costs  # noqa: E402
 from cwdsl.runtime.executor import Executor  # noqa: E402
 from cwdsl.nets import build_network  # noqa: E402
 from cwdsl.ir.plan import Planner  # noqa: E402
 from cwdsl.nets.preprocess import frame_tensor  # noqa: E402
-from cwdsl.sim.profiling import run_profile  # noqa: E402
+from cwdsl.profile.harness import run_profile  # noqa: E402
 from cwdsl.nets.bundled import bundled_weights  # noqa: E402
 from cwdsl.sim.simulate import simulate  # noqa: E402
 from cwdsl.nets.weights import load_weights  # noqa: E402

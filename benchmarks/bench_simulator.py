@@ -25,9 +25,10 @@ from _common import machine  # noqa: E402
 
 from cwdsl import load  # noqa: E402
 from cwdsl.sim.capacity import sustainable_streams  # noqa: E402
-from cwdsl.sim.devices import load_device, schedule_costs  # noqa: E402
+from cwdsl.devices.load import load_device  # noqa: E402
+from cwdsl.sim.costs import schedule_costs  # noqa: E402
 from cwdsl.ir.plan import Planner  # noqa: E402
-from cwdsl.sim.profiling import run_profile  # noqa: E402
+from cwdsl.profile.harness import run_profile  # noqa: E402
 from cwdsl.sim.simulate import simulate  # noqa: E402
 from cwdsl.ir.trace import fire_rate_trace  # noqa: E402
 

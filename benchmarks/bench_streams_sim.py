@@ -32,10 +32,11 @@ from cwdsl.nets.bundled import bundled_weights  # noqa: E402
 from cwdsl.nets.preprocess import frame_tensor  # noqa: E402
 from cwdsl.nets.weights import load_weights  # noqa: E402
 from cwdsl.runtime.multistream import MultiStreamExecutor  # noqa: E402
-from cwdsl.sim.batch_model import batch_frame_costs  # noqa: E402
+from cwdsl.devices.batch_model import batch_frame_costs  # noqa: E402
 from cwdsl.sim.batching import tick_table  # noqa: E402
-from cwdsl.sim.devices import load_device, schedule_costs  # noqa: E402
-from cwdsl.sim.profiling import run_profile  # noqa: E402
+from cwdsl.devices.load import load_device  # noqa: E402
+from cwdsl.sim.costs import schedule_costs  # noqa: E402
+from cwdsl.profile.harness import run_profile  # noqa: E402
 from cwdsl.sim.simulate import frame_prices  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

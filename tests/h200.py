@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cwdsl import load
 from cwdsl.ir.plan import Planner
-from cwdsl.sim.devices import schedule_costs
+from cwdsl.sim.costs import schedule_costs
 from cwdsl.sim.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,9 +1,13 @@
 """The architecture contract: layered packages, small modules, no reaching into private names.
 
 * ``lint-imports`` (import-linter, configured in pyproject.toml) checks the layers:
-  commands > evaluate > sim > runtime > (nets | demo) > ir > lang > core; a module imports only
-  from its own layer or lower ones.
-* No module under cwdsl/ is over :data:`MAX_LINES` lines.
+  commands > train > evaluate > (sim | profile | run) > devices > cost > runtime >
+  (nets | demo | media) > ir > lang > core; a module imports only from its own layer or
+  lower ones.
+* No module imports another that imports it back, directly or around a longer loop (grimp's
+  graph of every import, lazy and ``TYPE_CHECKING`` ones too).
+* No module under cwdsl/ is over :data:`MAX_LINES` lines; no package over
+  :data:`MAX_PACKAGE_LINES` without the reason in its ``__init__`` docstring.
 * No module imports a leading-underscore name from another cwdsl module (nor reaches one as an
   attribute of an imported cwdsl module): what another module needs is public.
 * Only cwdsl/commands parses command lines (imports argparse).
@@ -20,6 +24,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "cwdsl"
 MAX_LINES = 400
+MAX_PACKAGE_LINES = 1_600   # "about 1,500"; a bigger package says why it is one
+PACKAGE_REASON = "Over 1,500 lines because"
 
 
 def _modules() -> list[Path]:
@@ -149,6 +155,34 @@ def test_layers_are_kept():
     if result.returncode != 0:
         pytest.fail("lint-imports: the architecture contract is broken\n"
                     + result.stdout + result.stderr, pytrace=False)
+
+
+def test_no_import_cycle():
+    """No cycle in the graph of cwdsl's module imports (grimp, which import-linter uses)."""
+    import grimp
+    import networkx as nx
+
+    graph = grimp.build_graph("cwdsl")
+    g = nx.DiGraph()
+    for module in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(module):
+            if imported.startswith("cwdsl"):
+                g.add_edge(module, imported)
+    cycles = sorted(sorted(c) for c in nx.strongly_connected_components(g) if len(c) > 1)
+    assert not cycles, "modules that import each other (around a loop):\n" + "\n".join(
+        " <-> ".join(c) for c in cycles)
+
+
+def test_packages_are_small_or_say_why():
+    big = []
+    for init in sorted(PACKAGE.glob("*/__init__.py")):
+        lines = sum(len(p.read_text(encoding="utf-8").splitlines())
+                    for p in init.parent.glob("*.py"))
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        if lines > MAX_PACKAGE_LINES and PACKAGE_REASON not in doc.replace("\n", " "):
+            big.append(f"{_rel(init.parent)}: {lines} lines")
+    assert not big, (f"packages over {MAX_PACKAGE_LINES} lines whose __init__ docstring does "
+                     f"not say '{PACKAGE_REASON} …':\n" + "\n".join(big))
 
 
 def test_modules_are_small():

@@ -4,7 +4,7 @@ import pytest
 
 from cwdsl.core.errors import InputError
 from cwdsl.core.metrics import IGNORE
-from cwdsl.evaluate.augment import (Augment, augment_sample, augmented_crops, jitter_colour,
+from cwdsl.train.augment import (Augment, augment_sample, augmented_crops, jitter_colour,
                                     place_crop, rescale)
 
 

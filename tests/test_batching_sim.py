@@ -1,5 +1,5 @@
 """Batching: profiles timed at several batch sizes, their validation, and the capacity
-simulator pricing batched ticks (cwdsl.sim.batch_model, cwdsl.sim.batching)."""
+simulator pricing batched ticks (cwdsl.devices.batch_model, cwdsl.sim.batching)."""
 import copy
 import json
 from dataclasses import replace
@@ -11,13 +11,14 @@ from cwdsl.commands.main import main
 from cwdsl.core.errors import InputError
 from cwdsl.ir.graph import load
 from cwdsl.ir.plan import Planner
-from cwdsl.sim.batch_model import batch_frame_costs, batch_ms
+from cwdsl.devices.batch_model import batch_frame_costs, batch_ms
 from cwdsl.sim.batching import run_batched_capacity, tick_price, tick_table
 from cwdsl.sim.capacity import run_capacity
-from cwdsl.sim.devices import load_device, schedule_costs
-from cwdsl.sim.profile_model import format_profile_summary, profile_from_dict
-from cwdsl.sim.profiling import profile_network, run_profile
-from cwdsl.sim.profiling_batch import parse_batches
+from cwdsl.devices.load import load_device
+from cwdsl.sim.costs import schedule_costs
+from cwdsl.devices.profiled import format_profile_summary, profile_from_dict
+from cwdsl.profile.harness import profile_network, run_profile
+from cwdsl.profile.batch import parse_batches
 from cwdsl.sim.simulate import frame_prices, price
 
 ROOT = Path(__file__).resolve().parents[1]

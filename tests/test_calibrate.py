@@ -9,11 +9,11 @@ from types import MappingProxyType
 import pytest
 
 from cwdsl.commands.main import main
-from cwdsl.sim.calibrate import calibrate, load_profiles
-from cwdsl.sim.cost import network_cost
-from cwdsl.sim.devices import load_device
-from cwdsl.sim.profile_model import fuse_key, head_subsets
-from cwdsl.sim.roofline import NAMED, Roofline, load_spec
+from cwdsl.devices.calibrate import calibrate, load_profiles
+from cwdsl.cost.network import network_cost
+from cwdsl.devices.load import load_device
+from cwdsl.devices.profiled import fuse_key, head_subsets
+from cwdsl.devices.roofline import NAMED, Roofline, load_spec
 from h200 import SHARED, replay
 
 ROOT = Path(__file__).parent.parent
@@ -53,7 +53,7 @@ def synthetic_profile(model: Roofline, size, dtype: str) -> dict:
 
 
 def _segments(cost):
-    from cwdsl.sim.device_model import oracle_segments
+    from cwdsl.devices.model import oracle_segments
     return oracle_segments(cost)
 
 
@@ -83,7 +83,7 @@ def test_fit_recovers_known_factors(tmp_path):
 
 
 def _kinds(cost):
-    from cwdsl.sim.kernel_kinds import kernel_kind
+    from cwdsl.devices.kernel_kinds import kernel_kind
     return {kernel_kind(k) for op in cost.full_ops() for k in op.kernels}
 
 

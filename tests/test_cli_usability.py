@@ -11,7 +11,7 @@ import pytest
 import cwdsl
 from cwdsl.demo.scenes import generate_clip
 from cwdsl.commands.main import build_parser, main
-from cwdsl.evaluate.train import LOSS_WINDOW, TrainConfig, train
+from cwdsl.train.train import LOSS_WINDOW, TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 ORACLE = str(ROOT / "schedules/oracle.cw")
@@ -29,7 +29,7 @@ def test_train_shows_held_out_progress_and_the_bars_final_loss(capsys):
 
 
 def test_train_command_says_what_its_final_loss_is(tmp_path, capsys, monkeypatch):
-    import cwdsl.evaluate.train as training
+    import cwdsl.train.train as training
     monkeypatch.setattr(training, "validation_clips",
                         lambda config: [generate_clip(1_000_000, 1, config.size)])
     out = tmp_path / "t.pt"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cwdsl.demo.scenes import generate_clip
-from cwdsl.runtime.encode import write_video
+from cwdsl.media.encode import write_video
 
 ROOT = Path(__file__).resolve().parents[1]
 ADAPTIVE = str(ROOT / "schedules" / "adaptive.cw")

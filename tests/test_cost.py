@@ -5,7 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from cwdsl.sim.cost import Cost, network_cost
+from cwdsl.cost.kernels import Cost
+from cwdsl.cost.network import network_cost
 from cwdsl.core.errors import InputError
 from cwdsl.core.netspec import get_network
 from cwdsl.nets import build_network, count_macs, feature_sizes

@@ -142,7 +142,7 @@ def test_sweep_bad_curves_exit_2_before_any_work(args, message, tmp_path, capsys
 
 
 def test_sweep_writes_both_outputs_or_neither(tmp_path, monkeypatch):
-    import cwdsl.evaluate.sweep as sweep
+    import cwdsl.evaluate.sweepplot as sweep
 
     def broken(path, *args):
         Path(path).write_bytes(b"half a plot")
@@ -156,7 +156,7 @@ def test_sweep_writes_both_outputs_or_neither(tmp_path, monkeypatch):
 
 
 def test_eval_curve_draws_points_and_the_oracle_line(tmp_path, capsys, monkeypatch):
-    import cwdsl.evaluate.sweep as sweep
+    import cwdsl.evaluate.sweepplot as sweep
 
     drawn = {}
     real = sweep.plot_curves

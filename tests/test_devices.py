@@ -6,9 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cwdsl.sim.cost import Cost, network_cost
-from cwdsl.sim.devices import load_device, schedule_costs
-from cwdsl.sim.roofline import NAMED, DeviceSpec, Roofline, load_spec, spec_to_dict
+from cwdsl.cost.kernels import Cost
+from cwdsl.cost.network import network_cost
+from cwdsl.devices.load import load_device
+from cwdsl.sim.costs import schedule_costs
+from cwdsl.devices.roofline import NAMED, DeviceSpec, Roofline, load_spec, spec_to_dict
 from cwdsl.core.errors import InputError
 from cwdsl.ir.graph import load
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from matplotlib.patches import FancyArrowPatch
 
-import cwdsl.ir.draw as draw_module
-from cwdsl.ir.drawlayout import always_on, edge_label, layout, node_label, visible
-from cwdsl.ir.drawshapes import EDGE_FONT, FONT, measure_text
+import cwdsl.draw.graph as draw_module
+from cwdsl.draw.layout import always_on, edge_label, layout, node_label, visible
+from cwdsl.draw.shapes import EDGE_FONT, FONT, measure_text
 from cwdsl.ir.graph import compile_schedule, compile_text, load
 from strategies import schedules
 

@@ -276,7 +276,7 @@ def test_cuda_graphs_on_a_cpu_is_a_clear_command_line_error(capsys):
 
 def test_run_options_reach_the_executor(monkeypatch):
     from cwdsl.commands.main import main
-    import cwdsl.runtime.run as run_module
+    import cwdsl.run.run as run_module
 
     made = []
 

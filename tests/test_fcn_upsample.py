@@ -17,7 +17,7 @@ from cwdsl.nets.bundled import bundled_weights
 from cwdsl.nets.fcn import FULL, GROUPED, UPSAMPLERS, Upsampler
 from cwdsl.nets.preprocess import frame_tensor, normalize
 from cwdsl.nets.weights import load_weights, save_weights
-from cwdsl.sim.cost import network_cost
+from cwdsl.cost.network import network_cost
 
 HEADS = ("score_pool3", "score_pool4", "score_fr")
 

@@ -17,7 +17,7 @@ from cwdsl.nets import build_network
 from cwdsl.nets.preprocess import normalize
 from cwdsl.runtime.executor import Executor
 from cwdsl.runtime.measure import AtomState, AtomTest, changed_fraction
-from cwdsl.sim.cost import network_cost
+from cwdsl.cost.network import network_cost
 from test_checker import expectation
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,8 +7,8 @@ import pytest
 from cwdsl.core.errors import InputError
 from cwdsl.core.netspec import NetworkSpec, get_network
 from cwdsl.demo import CLASS_NAMES
-from cwdsl.runtime.legend import legend_image, with_legend
-from cwdsl.runtime.palette import palette
+from cwdsl.media.legend import legend_image, with_legend
+from cwdsl.media.palette import palette
 
 
 def test_bundled_networks_name_their_classes():

@@ -141,8 +141,8 @@ import sys  # noqa: E402
 from cwdsl.commands.main import main  # noqa: E402
 from cwdsl.demo.scenes import generate_clip  # noqa: E402
 from cwdsl.nets.bundled import bundled_weights  # noqa: E402
-from cwdsl.runtime.encode import write_video  # noqa: E402
-from cwdsl.runtime.video import load_label_png  # noqa: E402
+from cwdsl.media.encode import write_video  # noqa: E402
+from cwdsl.media.video import load_label_png  # noqa: E402
 
 ADAPTIVE = str(ROOT / "schedules" / "adaptive.cw")
 
@@ -291,7 +291,8 @@ def test_the_simulator_batches_what_the_executor_batches(net, streams, schedule)
     streams of one size, offset in time; adaptive's clocks replayed from the run)."""
     from cwdsl.ir.plan import Planner
     from cwdsl.sim.batching import tick_price
-    from cwdsl.sim.devices import load_device, schedule_costs
+    from cwdsl.devices.load import load_device
+    from cwdsl.sim.costs import schedule_costs
 
     program = load(ROOT / "schedules" / f"{schedule}.cw", network="tiny")
     frames = [streams[0], streams[0][3:], streams[2]]

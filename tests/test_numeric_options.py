@@ -132,7 +132,7 @@ def test_value_ends_in_exit_0_or_2_without_a_traceback(command, option, value, t
         assert info.value.code == 2 and f"argument {option}" in err and "Traceback" not in err
         return
     if command == "train":  # score on one small generated clip, not the held-out set
-        import cwdsl.evaluate.train as training
+        import cwdsl.train.train as training
         from cwdsl.demo.scenes import generate_clip
         monkeypatch.setattr(training, "validation_clips",
                             lambda config: [generate_clip(1_000_000, 1, config.size)])

@@ -5,14 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from cwdsl.sim.cost import network_cost
-from cwdsl.sim.devices import load_device, schedule_costs
+from cwdsl.cost.network import network_cost
+from cwdsl.devices.load import load_device
+from cwdsl.sim.costs import schedule_costs
 from cwdsl.core.errors import InputError
 from cwdsl.ir.graph import load
 from cwdsl.core.netspec import get_network
 from cwdsl.core.units import parse_size
-from cwdsl.sim.profile_model import PROFILE_FORMAT, Profile, load_profile
-from cwdsl.sim.profiling import profile_network, run_profile, segments
+from cwdsl.devices.profiled import PROFILE_FORMAT, Profile, load_profile
+from cwdsl.profile.harness import profile_network, run_profile, segments
 
 SCHEDULES = Path(__file__).parent.parent / "schedules"
 SIZE = (64, 64)

@@ -8,9 +8,9 @@ import pytest
 
 from cwdsl import load
 from cwdsl.ir.plan import Planner
-from cwdsl.sim.devices import schedule_costs
-from cwdsl.sim.profile_model import PROFILE_VERSION, profile_from_dict
-from cwdsl.sim.profiling import profile_network
+from cwdsl.sim.costs import schedule_costs
+from cwdsl.devices.profiled import PROFILE_VERSION, profile_from_dict
+from cwdsl.profile.harness import profile_network
 from cwdsl.sim.simulate import simulate
 from h200 import SHARED
 

@@ -9,7 +9,8 @@ import torch
 
 from cwdsl import load
 from cwdsl.commands.main import main
-from cwdsl.evaluate.datasets import open_labeled_folder, random_crops
+from cwdsl.evaluate.datasets import open_labeled_folder
+from cwdsl.train.augment import random_crops
 from cwdsl.core.errors import InputError
 from cwdsl.evaluate.evaluation import evaluate_schedules
 from cwdsl.core.metrics import IGNORE, confusion, mean_iu

@@ -12,8 +12,8 @@ from cwdsl.demo.scenes import generate_clip
 from cwdsl.demo.clip import DEMO
 from cwdsl.nets import build_network
 from cwdsl.nets.bundled import bundled_weights
-from cwdsl.runtime.encode import write_video
-from cwdsl.runtime.video import read_video, write_frames_dir
+from cwdsl.media.encode import write_video
+from cwdsl.media.video import read_video, write_frames_dir
 from cwdsl.nets.weights import save_weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,7 +151,7 @@ def test_failure_mid_run_leaves_out_untouched(tmp_path, monkeypatch):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    import cwdsl.runtime.run as run_module
+    import cwdsl.run.run as run_module
     calls = {"n": 0}
     real = run_module.save_label_png
 

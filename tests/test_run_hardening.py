@@ -15,10 +15,10 @@ import pytest
 
 from cwdsl.commands.main import main
 from cwdsl.demo.scenes import generate_clip
-from cwdsl.runtime.encode import write_video
-from cwdsl.runtime.records import FRAME0_ONLY, format_fps, summary_table
-from cwdsl.runtime.run import RunOptions, run
-from cwdsl.runtime.video import write_frames_dir
+from cwdsl.media.encode import write_video
+from cwdsl.run.records import FRAME0_ONLY, format_fps, summary_table
+from cwdsl.run.run import RunOptions, run
+from cwdsl.media.video import write_frames_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 ADAPTIVE = str(ROOT / "schedules" / "adaptive.cw")
@@ -222,7 +222,7 @@ def truncated_avi(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_truncated_video_fails_early_or_keeps_partial(tmp_path, capsys, monkeypatch):
     cut = truncated_avi(tmp_path)
-    import cwdsl.runtime.sources as sources
+    import cwdsl.run.sources as sources
     monkeypatch.setattr(sources, "read_video", lambda *a, **k: pytest.fail("decoded"))
     refused(capsys, "run", ADAPTIVE, "--video", str(cut), "--net", "tiny", "--quiet",
             expect="--keep-partial")   # before a frame is decoded

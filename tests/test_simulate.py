@@ -15,7 +15,7 @@ from cwdsl.sim.capacity import (MAX_STREAMS, check_capacity, frames_per_stream, 
 from cwdsl.runtime.executor import Executor
 from cwdsl.nets import build_network
 from cwdsl.ir.plan import Planner
-from cwdsl.sim.devices import ScheduleCosts
+from cwdsl.sim.costs import ScheduleCosts
 from cwdsl.sim.simulate import frame_prices, firings, price, simulate
 from cwdsl.ir.trace import ClockSource, fire_rate_trace, fire_rate_values
 from strategies import schedules

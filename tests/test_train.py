@@ -11,7 +11,7 @@ from cwdsl.core.errors import InputError
 from cwdsl.evaluate.datasets import open_labeled_folder
 from cwdsl.nets import build_network
 from cwdsl.nets.fcn import bilinear_kernel
-from cwdsl.evaluate.train import (TrainConfig, _class_weights, freeze_upsamplers,
+from cwdsl.train.train import (TrainConfig, _class_weights, freeze_upsamplers,
                                   init_for_training, one_cycle, train)
 from cwdsl.nets.weights import load_weights
 from folders import make_folder

@@ -11,10 +11,10 @@ import torch
 from cwdsl.commands.main import main
 from cwdsl.core.clockmodel import SIGNALS, load_clock_model, make_model
 from cwdsl.core.errors import InputError
-from cwdsl.evaluate.clockfit import FitSettings, Samples, fit_clock, rank_correlation, ranks
-from cwdsl.evaluate.clocktrain import clip_samples, clock_split
+from cwdsl.train.clockfit import FitSettings, Samples, fit_clock, rank_correlation, ranks
+from cwdsl.train.clocktrain import clip_samples, clock_split
 from cwdsl.evaluate.evaluation import network_frame, prepare_network
-from cwdsl.evaluate.motionclips import Motion, motion_clip, open_clip_set
+from cwdsl.train.motionclips import Motion, motion_clip, open_clip_set
 from cwdsl.ir.graph import compile_text
 from cwdsl.nets.bundled import resolve_weights
 from cwdsl.runtime.executor import Executor

@@ -1,4 +1,4 @@
-"""Video, frames-folder and label-map I/O on real files (cwdsl.runtime.video) and the palette."""
+"""Video, frames-folder and label-map I/O on real files (cwdsl.media.video) and the palette."""
 from __future__ import annotations
 
 import os
@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cwdsl.runtime import encode as V
+from cwdsl.media import encode as V
 from cwdsl.demo import NUM_CLASSES, generate_clip
 from cwdsl.core.errors import InputError
-from cwdsl.runtime.palette import IGNORE_LABEL, colorize, overlay, palette
-from cwdsl.runtime.encode import available_encoders, write_video
-from cwdsl.runtime.video import (
+from cwdsl.media.palette import IGNORE_LABEL, colorize, overlay, palette
+from cwdsl.media.encode import available_encoders, write_video
+from cwdsl.media.video import (
     load_label_png, open_frames, read_frames_dir, read_video, save_label_png, video_info,
     write_frames_dir,
 )

@@ -21,8 +21,8 @@ def handle(args) -> int:
     from cwdsl.core.atomic import write_json
     from cwdsl.core.outputs import check_output
     from cwdsl.core.tables import Column, render_table
-    from cwdsl.sim.calibrate import base_spec, calibrate, load_profiles
-    from cwdsl.sim.roofline import spec_to_dict
+    from cwdsl.devices.calibrate import base_spec, calibrate, load_profiles
+    from cwdsl.devices.roofline import spec_to_dict
 
     check_output(args.out, "device spec")
     profiles = load_profiles(args.profiles)

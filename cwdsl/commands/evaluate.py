@@ -54,7 +54,8 @@ def handle(args) -> int:
     from cwdsl.core.atomic import atomic_path
     from cwdsl.core.figures import check_plot_path
     from cwdsl.evaluate.evaluation import evaluate_schedules, format_eval_table, plot_timeline
-    from cwdsl.evaluate.sweep import SweepCurve, is_frame_oracle, plot_curves
+    from cwdsl.evaluate.sweep import SweepCurve, is_frame_oracle
+    from cwdsl.evaluate.sweepplot import plot_curves
     from cwdsl.commands.programs import load_programs
     from cwdsl.runtime.distributed import joined
 

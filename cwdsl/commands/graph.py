@@ -14,8 +14,8 @@ def register(sub) -> None:
 
 
 def handle(args) -> int:
-    from cwdsl.ir.draw import check_picture_path, draw
-    from cwdsl.ir.drawlayout import always_on, visible
+    from cwdsl.draw.graph import check_picture_path, draw
+    from cwdsl.draw.layout import always_on, visible
     from cwdsl.ir.graph import load
 
     check_picture_path(args.out)

@@ -218,7 +218,7 @@ def data_setup(args, network: str):
 def eval_setup(args, programs):
     """:func:`data_setup` for schedules that must share one network, plus the device
     model of the time column."""
-    from cwdsl.sim.devices import load_device
+    from cwdsl.devices.load import load_device
 
     nets = {p.network.name for p in programs}
     if len(nets) > 1:

@@ -45,9 +45,9 @@ def handle(args) -> int:
     from cwdsl.core.outputs import check_output
     from cwdsl.core.units import parse_size
     from cwdsl.runtime.device import resolve_device, torch_dtype
-    from cwdsl.sim.profile_model import format_profile_summary
-    from cwdsl.sim.profiling import run_profile
-    from cwdsl.sim.profiling_batch import parse_batches
+    from cwdsl.devices.profiled import format_profile_summary
+    from cwdsl.profile.harness import run_profile
+    from cwdsl.profile.batch import parse_batches
 
     check_output(args.out, "profile")  # every option checked before the bar appears
     get_network(args.net, option="--net")

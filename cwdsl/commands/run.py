@@ -84,8 +84,8 @@ def note(text: str) -> None:
 
 
 def handle(args) -> int:
-    from cwdsl.runtime.records import summary_table
-    from cwdsl.runtime.run import RunOptions, run
+    from cwdsl.run.records import summary_table
+    from cwdsl.run.run import RunOptions, run
 
     if args.nproc > 1:
         if not _several_streams(args):
@@ -122,7 +122,7 @@ def handle(args) -> int:
 
 def _streams(options) -> int:
     from cwdsl.runtime.distributed import world
-    from cwdsl.runtime.streamrun import STREAMS_FILE, run_streams, streams_table
+    from cwdsl.run.streamrun import STREAMS_FILE, run_streams, streams_table
 
     record = run_streams(options, on_note=note)
     if world(options.device).main:

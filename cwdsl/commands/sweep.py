@@ -43,8 +43,8 @@ def handle(args) -> int:
     from cwdsl.core.figures import check_plot_path
     from cwdsl.core.outputs import check_output
     from cwdsl.evaluate.sweep import (compare_curves, format_sweep_table, parse_range,
-                                      parse_rates, plan_sweeps, plot_curves, score_sweeps,
-                                      sweep_csv)
+                                      parse_rates, plan_sweeps, score_sweeps, sweep_csv)
+    from cwdsl.evaluate.sweepplot import plot_curves
     from cwdsl.runtime.distributed import joined
 
     if args.nproc > 1:

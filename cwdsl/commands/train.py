@@ -73,8 +73,8 @@ def register(sub) -> None:
 def handle(args) -> int:
     from cwdsl.core.netspec import get_network
     from cwdsl.core.outputs import check_outputs
-    from cwdsl.evaluate.augment import Augment
-    from cwdsl.evaluate.train import LOSS_WINDOW, TrainConfig, train_to
+    from cwdsl.train.augment import Augment
+    from cwdsl.train.train import LOSS_WINDOW, TrainConfig, train_to
 
     check_outputs((args.out, "weights"), (Path(args.out).with_suffix(".json"), "report"))
     spec = get_network(args.net, option="--net")

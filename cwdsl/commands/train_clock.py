@@ -89,8 +89,8 @@ def handle(args) -> int:
 
     from cwdsl.core.clockmodel import SIGNALS
     from cwdsl.core.outputs import check_output
-    from cwdsl.evaluate.clocktrain import ClockTrainConfig, FitSettings, train_clock
-    from cwdsl.evaluate.motionclips import Motion
+    from cwdsl.train.clocktrain import ClockTrainConfig, FitSettings, train_clock
+    from cwdsl.train.motionclips import Motion
 
     check_output(args.out, "clock model")
     signals = tuple(s.strip() for s in args.signals.split(",")) if args.signals else \

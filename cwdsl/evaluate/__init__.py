@@ -1,2 +1,2 @@
-"""Scoring schedules on labeled video: metrics, labeled folders, the paper's protocols, eval,
-sweep, layers and training."""
+"""Scoring schedules on labeled video: labeled folders (``datasets``), the paper's protocols
+(``protocol``), ``eval`` (``evaluation``), ``sweep`` (with ``sweepplot``) and ``layers``."""

@@ -16,7 +16,7 @@ import numpy as np
 
 from cwdsl.core.errors import InputError
 from cwdsl.core.metrics import IGNORE
-from cwdsl.runtime.video import list_images, load_label_png, load_rgb, natural_key
+from cwdsl.media.video import list_images, load_label_png, load_rgb, natural_key
 
 
 @dataclass(frozen=True)
@@ -125,16 +125,3 @@ def open_labeled_folder(path: str | Path, void: int | None = None,
                          f"{missing[0]} (expected labels/{Path(missing[0]).stem}.png)")
     images.sort(key=lambda p: natural_key(p.name))
     return LabeledFolder(root, tuple(images), tuple(labels.get(p.stem) for p in images), void)
-
-
-def random_crops(pairs: Sequence[tuple[np.ndarray, np.ndarray]], batch: int,
-                 size: tuple[int, int], seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """An endless, seeded stream of training batches from (image, label) ``pairs`` held in
-    memory (:meth:`LabeledFolder.pairs`): random images, random crops of ``size`` (void
-    where a crop leaves its image), random horizontal flips; no scaling or colour jitter
-    (:func:`cwdsl.evaluate.augment.augmented_crops` adds those).
-    Yields ``(frames (B, H, W, 3) uint8, labels (B, H, W) uint8)``."""
-    from cwdsl.evaluate.augment import Augment, augmented_crops
-
-    return augmented_crops(pairs, batch, size, seed, Augment(flip=True, scale=(1.0, 1.0),
-                                                             jitter=0.0))

@@ -40,7 +40,9 @@ from cwdsl.nets.preprocess import frame_tensor
 from cwdsl.nets.weights import load_weights
 from cwdsl.runtime.distributed import World, all_sum, gather, raise_if_any_failed, shard
 from cwdsl.runtime.executor import Executor
-from cwdsl.sim.devices import DeviceModel, load_device, schedule_costs
+from cwdsl.devices.model import DeviceModel
+from cwdsl.devices.load import load_device
+from cwdsl.sim.costs import schedule_costs
 from cwdsl.sim.simulate import simulate
 
 

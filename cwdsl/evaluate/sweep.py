@@ -25,8 +25,7 @@ from cwdsl.ir.graph import Program, compile_schedule
 from cwdsl.lang import ast
 from cwdsl.lang.parser import parse_file
 from cwdsl.runtime.distributed import World
-from cwdsl.sim.devices import DeviceModel
-from cwdsl.evaluate.sweepplot import plot_curves  # noqa: F401 - the plot of a sweep
+from cwdsl.devices.model import DeviceModel
 
 FIRING_RATES = (20.0, 35.0, 50.0, 65.0, 80.0)
 """Firing rates (%) :func:`compare_curves` reads curves at unless told others."""

@@ -11,7 +11,6 @@ DPI = 120  # the plot's resolution; labels are placed as they will be drawn
 
 if TYPE_CHECKING:
     from cwdsl.evaluate.evaluation import ScoreRow
-    from cwdsl.evaluate.sweep import SweepCurve
 
 
 def plot_curves(path: str | Path, curves: Sequence[SweepCurve], oracles: Sequence[ScoreRow],

@@ -1,2 +1,3 @@
-"""Pricing programs without running them: the traced cost model, device models (rooflines,
-measured profiles), the profiling harness, the simulator and the capacity model."""
+"""Pricing programs without running them: a schedule's cost table on a device (``costs``),
+the frame-by-frame simulator (``simulate``), the capacity model of streams sharing a device
+(``capacity``, ``batching``) and the report ``cwdsl simulate`` prints (``report``)."""

@@ -33,7 +33,7 @@ import numpy as np
 from cwdsl.core.progress import progress_bar
 from cwdsl.ir.plan import AtomValues, FramePlan, Planner, Wave
 from cwdsl.sim.capacity import MAX_STREAMS, Capacity, check_capacity
-from cwdsl.sim.devices import ScheduleCosts
+from cwdsl.sim.costs import ScheduleCosts
 from cwdsl.sim.simulate import BAR_STEP, PROGRESS_FRAMES, placed, step_cost
 
 

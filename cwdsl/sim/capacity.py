@@ -24,7 +24,7 @@ import numpy as np
 from cwdsl.core.errors import InputError
 from cwdsl.core.progress import progress_bar
 from cwdsl.ir.plan import AtomValues, Planner
-from cwdsl.sim.devices import ScheduleCosts
+from cwdsl.sim.costs import ScheduleCosts
 from cwdsl.sim.simulate import (BAR_STEP, PROGRESS_FRAMES, FrameCost, frame_prices,
                                 periodic_prices)
 

@@ -22,8 +22,9 @@ from cwdsl.ir.trace import ClockSource
 from cwdsl.sim.batching import run_batched_capacity, sustainable_batched_streams
 from cwdsl.sim.capacity import (check_capacity, frames_per_stream, run_capacity,
                                 sustainable_streams)
-from cwdsl.sim.devices import DeviceModel, schedule_costs
-from cwdsl.sim.roofline import Roofline
+from cwdsl.devices.model import DeviceModel
+from cwdsl.sim.costs import schedule_costs
+from cwdsl.devices.roofline import Roofline
 from cwdsl.sim.simulate import (MAX_PRICED_FRAMES, Simulation, SimulationRow, priced_frames,
                                 simulate)
 

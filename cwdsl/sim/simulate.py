@@ -22,18 +22,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from cwdsl.core.progress import progress_bar
 from cwdsl.ir.plan import AtomValues, FramePlan, Flow, Fuse, Measure, Planner, Warp, Wave
 from cwdsl.ir.trace import AtomTrace
-from cwdsl.sim.devices import ScheduleCosts
+from cwdsl.sim.costs import ScheduleCosts
 
-
-if TYPE_CHECKING:
-    from cwdsl.sim.capacity import Capacity
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,253 @@
+"""``cwdsl run``: a schedule over real frames, with records, masks, overlays and scores.
+
+Everything a user can get wrong is checked before the first frame runs: the output folder
+(:func:`cwdsl.core.staging.staged_dir`: refused if it holds something other than a previous
+run, locked against a second writer, written completely or not at all), the schedule and the
+network it runs on, the weights, the frames (:mod:`cwdsl.run.sources`) and the options.
+"""
+from __future__ import annotations
+
+import os
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from cwdsl.core.atomic import write_json
+from cwdsl.core.errors import InputError, ScheduleError
+from cwdsl.core.progress import progress_bar
+from cwdsl.core.staging import staged_dir
+from cwdsl.core.units import HW
+from cwdsl.demo.clip import DEMO
+from cwdsl.ir.graph import Program, compile_schedule
+from cwdsl.lang.parser import parse_file
+from cwdsl.nets import build_network
+from cwdsl.nets.bundled import bundled_weights, resolve_weights
+from cwdsl.nets.preprocess import frame_tensor, normalize
+from cwdsl.nets.weights import load_weights
+from cwdsl.runtime.device import MEMORY_FORMATS, resolve_device
+from cwdsl.media.encode import write_video
+from cwdsl.runtime.executor import Executor
+from cwdsl.media.legend import with_legend
+from cwdsl.media.palette import overlay
+from cwdsl.run.records import RunRecord, Throughput, Totals, frame_record, make_record
+from cwdsl.run.sources import FrameSource, frame_source
+from cwdsl.media.video import save_label_png
+
+SAVE_CHOICES = ("masks", "overlay")
+RUN_ENTRIES = frozenset({"run.json", "masks", "overlay.mp4"})
+"""What an ``--out`` folder of a run holds; a folder with just these is replaced by a new run."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    schedule: str
+    video: str | None = None
+    frames_dir: str | None = None
+    net: str | None = None
+    weights: str | None = None
+    device: str = "cpu"
+    dtype: str = "float32"
+    out: str | None = None
+    max_frames: int | None = None
+    save: frozenset[str] = frozenset()
+    concurrency: str = "auto"
+    oracle: bool | None = None
+    progress: bool = True
+    size: HW | None = None          # frames are resized to this (see cwdsl.run.sources)
+    force: bool = False             # replace an --out folder that is not a previous run
+    keep_partial: bool = False      # run on what a truncated or corrupt video decodes
+    memory_format: str = "auto"     # the executor's (see cwdsl.runtime.device.memory_format)
+    compile: bool = False           # stages and fuse through torch.compile
+    cuda_graphs: bool = False       # stages and fuse replayed as CUDA graphs (CUDA only)
+    # several streams (cwdsl.run.streamrun): videos, every video of a folder, or one
+    # source replayed N times; each stream's stages batched with the others' unless not
+    videos: tuple[str, ...] = ()
+    videos_dir: str | None = None
+    streams: int | None = None
+    batched: bool = True
+    max_batch: int | None = None    # at most this many streams a batch (None: all)
+
+    @property
+    def multistream(self) -> bool:
+        """Whether this run has several streams (else the single-stream path)."""
+        return len(self.videos) > 1 or self.videos_dir is not None or (self.streams or 1) > 1
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A run ready to start: the checked program, the network on its device, the frames."""
+
+    program: Program
+    net: torch.nn.Module
+    source: FrameSource
+    weights: str
+    notes: tuple[str, ...]
+
+
+def is_run_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a previous run and nothing else (its ``run.json`` starts
+    as every run record does)."""
+    entries = {p.name for p in folder.iterdir()}
+    record = folder / "run.json"
+    if not entries <= RUN_ENTRIES or not record.is_file() or record.is_symlink():
+        return False
+    with open(record, "rb") as f:
+        head = f.read(64)
+    return b'"cwdsl_run"' in head
+
+
+def check_options(options: RunOptions) -> None:
+    """The options' own consistency (before the output folder is touched)."""
+    bad = set(options.save) - set(SAVE_CHOICES)
+    if bad:
+        raise InputError(f"--save: unknown item(s) {', '.join(sorted(bad))}; choose from "
+                         f"{', '.join(SAVE_CHOICES)}")
+    if options.save and not options.out:
+        raise InputError("--save needs --out DIR")
+    if options.video and options.frames_dir:
+        raise InputError("give --video or --frames, not both")
+    if options.cuda_graphs and resolve_device(options.device).type != "cuda":
+        raise InputError(f"--cuda-graphs needs --device cuda (the device is {options.device})")
+    if options.memory_format not in MEMORY_FORMATS:
+        raise InputError(f"unknown memory format '{options.memory_format}'; use "
+                         f"{', '.join(MEMORY_FORMATS)}")
+    if options.out:
+        out = Path(os.path.abspath(options.out))
+        inputs = (options.schedule, options.video, options.frames_dir,
+                  None if options.weights == "random" else options.weights)
+        for given in filter(None, inputs):
+            path = Path(os.path.abspath(given))
+            if path == out or out in path.parents:
+                raise InputError(f"{options.out}: the output folder holds the input {given}; "
+                                 f"a run replaces its --out folder: choose another one")
+
+
+def choose_program(options: RunOptions, demo: bool) -> tuple[Program, bool, tuple[str, ...]]:
+    """The schedule compiled for the network it runs on: ``--net``, else the one its
+    ``network`` line names. On the demo, a schedule whose network has no weights at hand
+    runs on the demo network when it has the same layers (with a note). Also returns whether
+    the schedule runs on its own network, and the notes."""
+    schedule = parse_file(options.schedule)
+    stated = schedule.network.name.name
+    if options.net is None and demo and options.weights is None and stated != DEMO.network \
+            and bundled_weights(stated) is None:
+        try:
+            program = compile_schedule(schedule, DEMO.network)
+        except ScheduleError:
+            pass  # not the demo network's layers: the schedule's network asks for weights
+        else:
+            return program, False, (
+                f"{options.schedule} names network {stated}, which has no bundled weights; "
+                f"the demo runs it on {DEMO.network}, which has the same layer names (give "
+                f"--net NAME or --weights PATH to choose)",)
+    program = compile_schedule(schedule, options.net)
+    return program, program.network.name == stated, ()
+
+
+def prepare(options: RunOptions) -> Prepared:
+    """Everything that can fail on bad input (the options themselves are checked by
+    :func:`run` first, before the output folder is touched), before anything is written."""
+    demo = options.video is None and options.frames_dir is None
+    program, own_network, notes = choose_program(options, demo)
+    weights = resolve_weights(program.network.name, options.weights)
+    device = resolve_device(options.device)
+    net = build_network(program.network)
+    if weights != "random":
+        load_weights(net, weights)
+    source = frame_source(options.video, options.frames_dir, options.max_frames,
+                          options.keep_partial, program, own_network, options.size)
+    return Prepared(program, net.to(device), source, weights, notes + source.notes)
+
+
+def run(options: RunOptions, on_note: Callable[[str], None] | None = None) -> RunRecord:
+    """Run a schedule; write the record and files into ``options.out``; return the record.
+    ``on_note`` gets each note for the user (a resize, skipped scoring, a partial video) as
+    soon as it is known."""
+    note = on_note or (lambda text: None)
+    check_options(options)
+    with ExitStack() as stack:
+        tmp = None
+        if options.out:
+            tmp = stack.enter_context(staged_dir(options.out, replaceable=is_run_folder,
+                                                 force=options.force, what="cwdsl run"))
+        ready = prepare(options)
+        for text in ready.notes:
+            note(text)
+        record = _execute(options, ready, tmp)
+        for text in record.notes[len(ready.notes):]:
+            note(text)
+        if tmp is not None:
+            write_json(tmp / "run.json", record.to_json())
+    return record
+
+
+def _execute(options: RunOptions, ready: Prepared, tmp: Path | None) -> RunRecord:
+    program, net, source = ready.program, ready.net, ready.source
+    executor = Executor(program, net, options.device, options.dtype, options.concurrency,
+                        options.memory_format, options.compile, options.cuda_graphs)
+    compare_oracle = source.labels is not None if options.oracle is None else options.oracle
+    frames_out: list[dict] = []
+    totals = Totals(program.network.num_classes)
+    deepest = program.stages[-1]
+    masks_dir = tmp / "masks" if tmp is not None and "masks" in options.save else None
+    if masks_dir is not None:
+        masks_dir.mkdir()
+
+    def frames(bar) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        labels_iter = source.labels
+        deepest_count = 0
+        throughput = Throughput()
+        for rgb in source.frames:
+            x = frame_tensor(rgb)
+            result = executor.step(x)
+            labels = result.labels.to("cpu", torch.uint8).numpy()
+            truth = next(labels_iter) if labels_iter is not None else None
+            oracle = oracle_labels(net, x, executor) if compare_oracle else None
+            totals.add(labels, truth, oracle)
+            frames_out.append(frame_record(result))
+            if masks_dir is not None:
+                save_label_png(masks_dir / f"{result.frame:06d}.png", labels)
+            deepest_count += deepest in result.computed
+            throughput.add(result)
+            bar.update(1)
+            bar.set_postfix_str(f"{throughput.label()}, {deepest} on "
+                                f"{100 * deepest_count / len(frames_out):.0f}%")
+            yield rgb, labels
+
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    with progress_bar(options.progress, total=source.count, desc=program.name,
+                      unit="frame") as bar:
+        # one throughput figure: the postfix's running mean, not tqdm's wall-clock rate
+        bar.bar_format = ("{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
+                          if source.count else "{desc}: {n_fmt} frames [{elapsed}{postfix}]")
+        bar.refresh()
+        try:
+            if tmp is not None and "overlay" in options.save:
+                spec = program.network
+                names = [spec.class_name(i) for i in range(spec.num_classes)]
+                write_video(tmp / "overlay.mp4",  # each frame with its class legend beside it
+                            (with_legend(overlay(rgb, lab), names) for rgb, lab in frames(bar)),
+                            fps=source.fps)
+            else:
+                for _ in frames(bar):
+                    pass
+        finally:
+            executor.close()
+    notes = ready.notes + tuple(
+        f"{source.description}: {problem}; --keep-partial: ran on the {len(frames_out)} "
+        f"frames that decoded" for problem in source.problems)
+    return make_record(options, program, ready.weights, source, frames_out, totals, started,
+                       notes)
+
+
+@torch.inference_mode()
+def oracle_labels(net, x, executor: Executor) -> np.ndarray:
+    """The full network on this frame (the frame oracle), outside the timed step."""
+    inp = normalize(x.to(executor.device), net.spec.norm).to(executor.dtype)
+    return net(inp)[0].argmax(0).to("cpu", torch.uint8).numpy()
+
