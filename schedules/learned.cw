@@ -10,8 +10,8 @@
 # saw the validation sequence.
 # θ = 0.1 is read off `cwdsl sweep schedules/learned.cw --theta 0.04:0.3:0.01 --data
 # ../shared/data/camvid-half/val --net fcn8s_camvid --void 11 --stride 3 -o learned.png` (CamVid at 5 Hz): s3 on 33% of
-# frames after frame 0, 50.9 mean IU against the frame oracle's 51.1. README "Learned
-# clocks" compares the curve with adaptive.cw's label-difference clock at equal firing
+# frames after frame 0, 50.9 mean IU against the frame oracle's 51.1. docs/evaluation.md
+# ("Learned clocks") compares the curve with adaptive.cw's label-difference clock at equal firing
 # rates: on this short sequence the two are within a few tenths of a point everywhere.
 network fcn8s_camvid input 180x240
 

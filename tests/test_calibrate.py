@@ -145,7 +145,7 @@ FC6_BOUND = {"adaptive", "baseline3"}  # the schedules at 1024 that skip the dee
 def test_calibrated_h200_replays_the_executor(profile):
     """Every paper schedule measured on the H200 within ±25% of the calibrated roofline,
     except, at 1024x1024, those that compute fc6 (the known limit: they must stay out of
-    reach, else the limit and the README are stale)."""
+    reach, else the limit and docs/simulator.md are stale)."""
     rows = replay(profile, load_device("h200"))
     for row in rows:
         if "1024x1024" in profile.name and row.schedule not in FC6_BOUND:

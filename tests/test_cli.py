@@ -123,14 +123,20 @@ def test_plugin_registers_a_network(tmp_path, capsys):
     assert "the plugin failed to import: RuntimeError: boom" in capsys.readouterr().err
 
 
-def test_explain_grid_is_aligned_as_the_readme_shows(capsys):
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    block = readme[readme.index("$ cwdsl explain schedules/exponential.cw --frames 8"):]
-    shown = [line for line in block.splitlines()[1:5]]
-    assert main(["explain", str(Path(__file__).parent.parent / "schedules" / "exponential.cw"),
-                 "--frames", "8"]) == 0
+@pytest.mark.parametrize("doc", ["README.md", "docs/commands.md"])
+def test_explain_grid_is_aligned_as_the_docs_show(doc, capsys, monkeypatch):
+    """The grid an ``$ cwdsl explain …`` block of the document shows is what the command prints."""
+    root = Path(__file__).parent.parent
+    text = (root / doc).read_text(encoding="utf-8")
+    block = text[text.index("$ cwdsl explain "):].splitlines()
+    command = block[0].split()[2:]
+    shown = [line for line in block[1:block.index("```")] if line.strip() and line != "..."]
+    assert [line.split()[0] for line in shown if line.startswith(("frame ", "s"))][:4] == \
+        ["frame", "s1", "s2", "s3"]
+    monkeypatch.chdir(root)
+    assert main(command) == 0
     out = capsys.readouterr().out.splitlines()
-    for line in shown:  # frame, s1, s2, s3 rows, as documented
+    for line in shown:  # the frame, s1, s2, s3 rows and whatever else is shown, as documented
         assert line in out
     frame_row = next(line for line in out if line.startswith("frame"))
     clock_rows = [line for line in out if line.startswith("clock ")]

@@ -51,7 +51,8 @@ def test_all_ones_schedule_equals_plain_forward_exactly(net, size):
 
 
 def reference_run(program, net, frames):
-    """The README's semantics straight: full histories, every clock evaluated from its definition."""
+    """docs/language.md's semantics straight: full histories, every clock evaluated from its
+    definition."""
     schedule = program.schedule
     stages = {s.name.name: s for s in schedule.stages}
     rules = {r.stage.name: r for r in schedule.rules}

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def reference_clock(expr, t, atoms, clocks):
-    """The README's clock semantics, written independently of the planner."""
+    """docs/language.md's clock semantics, written independently of the planner."""
     if isinstance(expr, ast.Const):
         return expr.value == 1
     if isinstance(expr, ast.Every):

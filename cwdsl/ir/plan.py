@@ -19,7 +19,7 @@ value from the ``values`` mapping (:data:`AtomValues`) the caller passed in, aft
 caller has filled it.
 The simulator passes complete replayed values; the executor measures as it goes.
 
-Semantics fixed here (README, "Semantics"):
+Semantics fixed here (docs/language.md, "Semantics"):
 - frame 0 computes every stage, in order, one wave each, with no delays (empty caches,
   empty pipeline);
 - a clock reading a stage sees that stage's state on this frame, computed or cached;
