@@ -13,6 +13,7 @@ from hypothesis.extra.lark import from_lark
 
 from cwdsl import CwdslError, compile_text, print_schedule
 from cwdsl.ir.plan import Planner
+from cwdsl.lang import lalr
 from strategies import schedules
 
 
@@ -62,3 +63,43 @@ def test_mutated_text_only_raises_user_errors(text):
 @given(st.text(max_size=200))
 def test_arbitrary_text_only_raises_user_errors(text):
     compile_or_user_error(text)
+
+
+class _Nothing:
+    """Actions that build nothing: only whether and where the text parses counts."""
+
+    def __getattr__(self, name):
+        return lambda children, span: None
+
+
+def outcome(parse, text: str):
+    """What parsing ``text`` gives: "ok", or the error, where, and what was expected."""
+    try:
+        parse(text)
+        return "ok"
+    except lark.exceptions.UnexpectedCharacters as e:
+        return "character", e.pos_in_stream, e.line, e.column
+    except lark.exceptions.UnexpectedToken as e:
+        t = e.token
+        return "token", t.type, t.value, t.start_pos, t.line, t.column, sorted(e.expected)
+
+
+def same_as_lark(text: str) -> None:
+    """cwdsl's LALR loop accepts what lark's own parser accepts, and fails where it fails."""
+    ours = outcome(lambda t: lalr.run(tables(), t, _Nothing()), text)
+    assert ours == outcome(grammar().parse, text)
+
+
+@functools.cache
+def tables() -> lalr.Tables:
+    return lalr.Tables(grammar())
+
+
+@given(from_lark(grammar(), explicit={"COMMENT": st.just("# c\n")}))
+def test_the_parser_accepts_what_lark_accepts(text):
+    same_as_lark(text)
+
+
+@given(mutated())
+def test_the_parser_fails_where_lark_fails(text):
+    same_as_lark(text)

@@ -18,8 +18,9 @@ from cwdsl.core.span import Span
 class Source:
     """The text of a schedule and the path it came from (``<string>`` when none).
 
-    A line ends at ``\n`` only, as the parser counts lines: other Unicode line breaks
-    (U+2028, U+0085, form feed, a lone ``\r``) are characters of the line."""
+    A line ends at ``\\n``, ``\\r\\n`` or ``\\r``, as Python's universal newlines (and the
+    parser) count lines: other Unicode line breaks (U+2028, U+0085, form feed) are
+    characters of the line."""
 
     text: str
     path: str = "<string>"
@@ -27,7 +28,7 @@ class Source:
     @cached_property
     def lines(self) -> tuple[str, ...]:
         """The text's lines (split once, however many diagnostics ask)."""
-        return tuple(line.removesuffix("\r") for line in self.text.split("\n"))
+        return tuple(self.text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
 
     def line(self, number: int) -> str:
         return self.lines[number - 1] if 0 < number <= len(self.lines) else ""

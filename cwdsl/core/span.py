@@ -1,11 +1,13 @@
 """Source positions (1-based lines and columns; the end column is exclusive)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(NamedTuple):
+    """Where a node or token was written. A tuple (the parser makes one per token, so it is
+    made in C: ``tuple.__new__(Span, (line, column, end_line, end_column))``)."""
+
     line: int
     column: int
     end_line: int

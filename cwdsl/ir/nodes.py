@@ -7,10 +7,12 @@ spells a node key.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar, Union
 
 from cwdsl.core.clockmodel import ClockModel
 from cwdsl.lang import ast
+from cwdsl.lang.printer import print_clock
 
 
 def stage_key(name: str) -> str:
@@ -121,8 +123,12 @@ class ClockNode(_Record):
     _named_by: ClassVar[str] = "name"
     name: str
     expr: ast.ClockExpr
-    text: str
     named: bool
+
+    @cached_property
+    def text(self) -> str:
+        """(Written when asked: a schedule of 10,000 clocks need not print them to compile.)"""
+        return self.name if not self.named else print_clock(self.expr)
 
 
 @dataclass(frozen=True)

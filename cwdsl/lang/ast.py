@@ -251,10 +251,18 @@ def children(expr: ClockExpr) -> tuple[ClockExpr, ...]:
 def walk_clock(expr: ClockExpr) -> Iterator[ClockExpr]:
     """Every node of a clock expression, parents before children, left to right."""
     stack = [expr]
+    pop, push = stack.pop, stack.append
     while stack:
-        node = stack.pop()
+        node = pop()
         yield node
-        stack.extend(reversed(children(node)))
+        kind = type(node)
+        if kind is Or or kind is And:
+            push(node.right)
+            push(node.left)
+        elif kind is Not:
+            push(node.operand)
+        elif isinstance(node, (Not, BinaryOp)):  # a subclass made in code
+            stack.extend(reversed(children(node)))
 
 
 def fold_clock(expr: ClockExpr, leaf: Callable[[ClockExpr], T],
@@ -291,25 +299,27 @@ def map_atoms(expr: ClockExpr, fn: Callable[[DataAtom], ClockExpr]) -> ClockExpr
     return fold_clock(expr, leaf, inner)
 
 
-def constant_value(expr: ClockExpr, clocks: Mapping[str, ClockExpr]) -> bool | None:
+def constant_value(expr: ClockExpr, clocks: Mapping[str, ClockExpr],
+                   known: dict[str, bool | None] | None = None) -> bool | None:
     """What ``expr`` is on every frame after frame 0 whatever the data: True (it always
     fires: ``1``, ``every 1``, ``not 0``, ``1 or x`` …), False (it never fires) or None (it
     depends on the frame or the data). ``clocks``: named clocks' expressions; a name not in
-    it (or in a cycle) counts as None."""
+    it (or in a cycle) counts as None. ``known``: named clocks' values found by earlier calls
+    with the same ``clocks`` (filled in), so that many calls stay linear in all."""
     def refs(e):
         return [n.name.name for n in walk_clock(e) if isinstance(n, ClockRef)]
 
+    values: dict[str, bool | None] = {} if known is None else known
     order, state = [], {}
     stack = [(name, False) for name in refs(expr)]
     while stack:  # named clocks that ``expr`` reaches, each after the clocks it reads
         name, done = stack.pop()
         if done:
             order.append(name)
-        elif name not in state and name in clocks:
+        elif name not in state and name not in values and name in clocks:
             state[name] = True
             stack.append((name, True))
             stack.extend((r, False) for r in refs(clocks[name]))
-    values: dict[str, bool | None] = {}
 
     def leaf(node):
         match node:
@@ -334,7 +344,8 @@ def constant_value(expr: ClockExpr, clocks: Mapping[str, ClockExpr]) -> bool | N
     return fold_clock(expr, leaf, inner)
 
 
-def always_fires(expr: ClockExpr, clocks: Mapping[str, ClockExpr]) -> bool:
+def always_fires(expr: ClockExpr, clocks: Mapping[str, ClockExpr],
+                 known: dict[str, bool | None] | None = None) -> bool:
     """Whether ``expr`` fires on every frame whatever the data (:func:`constant_value`):
     a stage it gates never falls back to its cache or warp."""
-    return constant_value(expr, clocks) is True
+    return constant_value(expr, clocks, known) is True

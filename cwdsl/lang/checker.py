@@ -9,9 +9,10 @@ import networkx as nx
 
 from cwdsl.lang import ast
 from cwdsl.core.clockmodel import load_clock_model, resolve_model
-from cwdsl.core.errors import Diagnostic, InputError, ScheduleError, did_you_mean
+from cwdsl.core.errors import MAX_SHOWN, Diagnostic, InputError, ScheduleError, did_you_mean
 from cwdsl.core.units import MAX_INPUT_SIDE
 from cwdsl.core.netspec import NetworkSpec, find_network, network_names
+from cwdsl.lang.clockdeps import first_cycle, stage_reads
 
 
 def check(schedule: ast.Schedule) -> tuple[Diagnostic, ...]:
@@ -34,20 +35,7 @@ def computable_stages(schedule: ast.Schedule) -> tuple[str, ...]:
     return tuple(out)
 
 
-def clock_reads(expr: ast.ClockExpr, clocks: dict[str, ast.ClockDecl]) -> set[str]:
-    """Stages whose scores a clock expression reads, through named clocks too."""
-    seen: set[str] = set()
-    reads: set[str] = set()
-    pending = [expr]  # a worklist, not recursion: clock chains may be thousands long
-    while pending:
-        for node in ast.walk_clock(pending.pop()):
-            if isinstance(node, ast.STAGE_ATOMS):
-                reads.add(node.stage.name)
-            elif isinstance(node, ast.ClockRef) and node.name.name in clocks \
-                    and node.name.name not in seen:
-                seen.add(node.name.name)
-                pending.append(clocks[node.name.name].expr)
-    return reads
+_OPERATORS = {ast.Or, ast.And, ast.Not}
 
 
 class _Checker:
@@ -59,6 +47,16 @@ class _Checker:
         self.stages: dict[str, ast.StageDecl] = {}
         self.clocks: dict[str, ast.ClockDecl] = {}
         self.rules: dict[str, ast.ComputeRule] = {}
+        # id(expr) → (the declared clocks it names, its labeldiff/predicted atoms)
+        self.found: dict[int, tuple[list[str], list]] = {}
+        self.label_heads: dict[str, object] = {}  # stage → the head its labels come from
+        self.models: dict[tuple, object] = {}  # (model, is_path) → ClockModel or InputError
+
+    def suggest(self, name: str, candidates) -> str:
+        """``did_you_mean`` while the errors fit on screen (MAX_SHOWN): the rest are only
+        counted, and a search over thousands of names for each of thousands of errors
+        would take minutes."""
+        return did_you_mean(name, candidates) if len(self.errors) < MAX_SHOWN else ""
 
     def error(self, message: str, node) -> None:
         self.errors.append(Diagnostic(message, node.span, source=self.s.source))
@@ -178,20 +176,15 @@ class _Checker:
             name = decl.name.name
             self.declare(self.clocks, name, decl, decl.name, f"clock '{name}' is already declared")
         used: set[str] = set()
-        for decl in self.clocks.values():
-            self.check_expr(decl.expr, used)
+        graph: dict[str, list[str]] = {}  # clock → the declared clocks it reads
+        for name, decl in self.clocks.items():
+            graph[name] = self.check_expr(decl.expr, used)
         for rule in self.s.rules:
             self.check_expr(rule.clock, used)
         for name, decl in self.clocks.items():
             if name not in used:
                 self.warn(f"clock '{name}' is declared but never used", decl.name)
-        graph = nx.DiGraph()
-        for name, decl in self.clocks.items():
-            graph.add_node(name)
-            for node in ast.walk_clock(decl.expr):
-                if isinstance(node, ast.ClockRef) and node.name.name in self.clocks:
-                    graph.add_edge(name, node.name.name)
-        cycle = _first_cycle(graph)
+        cycle = first_cycle(graph)
         if cycle:
             first = min(cycle, key=lambda n: (self.clocks[n].span.line, self.clocks[n].span.column))
             i = cycle.index(first)
@@ -199,8 +192,15 @@ class _Checker:
             self.error(f"clock '{first}' is defined in terms of itself ({path})",
                        self.clocks[first].name)
 
-    def check_expr(self, expr: ast.ClockExpr, used: set[str]) -> None:
+    def check_expr(self, expr: ast.ClockExpr, used: set[str]) -> list[str]:
+        """Check every node of ``expr``; return the declared clocks it reads (into ``used``
+        too), and keep its labeldiff/predicted atoms for :meth:`check_rules`."""
+        reads: list[str] = []
+        atoms: list = []
+        self.found.setdefault(id(expr), (reads, atoms))  # an AST made in code may share one
         for node in ast.walk_clock(expr):
+            if type(node) in _OPERATORS:
+                continue  # nothing to check but their operands
             match node:
                 case ast.Const(value) if value not in (0, 1):
                     self.error(f"a constant clock is 0 or 1, got {value}", node)
@@ -214,15 +214,18 @@ class _Checker:
                     if not 0.0 <= node.theta <= 1.0:
                         self.error(f"threshold θ must be in [0, 1], got {node.theta:g}", node)
                     if isinstance(node, ast.STAGE_ATOMS):
+                        atoms.append(node)
                         self.check_labeldiff(node)
                     if isinstance(node, ast.Predicted):
                         self.check_model(node)
                 case ast.ClockRef(name):
                     if name.name in self.clocks:
                         used.add(name.name)
+                        reads.append(name.name)
                     else:
                         self.error(f"undefined clock '{name.name}'"
-                                   f"{did_you_mean(name.name, self.clocks)}", name)
+                                   f"{self.suggest(name.name, self.clocks)}", name)
+        return reads
 
     def check_labeldiff(self, node: ast.LabelDiff | ast.Predicted) -> None:
         """The stage exists, the region is one of ``ast.REGIONS``, and the head it compares
@@ -235,14 +238,18 @@ class _Checker:
                        f"'{node.region}'{did_you_mean(node.region, ast.REGIONS)}", node)
         if name not in self.stages:
             self.error(f"{word} reads unknown stage '{name}'"
-                       f"{did_you_mean(name, self.stages)}", node.stage)
+                       f"{self.suggest(name, self.stages)}", node.stage)
             return
         if self.spec is None:
             return
-        heads = [h.name for h in self.stages[name].heads if self.spec.head(h.name) is not None]
-        if not heads:
+        if name not in self.label_heads:  # once per stage, however many atoms read it
+            heads = [h.name for h in self.stages[name].heads
+                     if self.spec.head(h.name) is not None]
+            self.label_heads[name] = self.spec.head(self.spec.deepest_head(heads)) \
+                if heads else None
+        head = self.label_heads[name]
+        if head is None:
             return
-        head = self.spec.head(self.spec.deepest_head(heads))
         if head.kind != "scores":
             self.error(f"{word} compares class labels (the argmax of a stage's deepest "
                        f"head), but the deepest head of stage '{name}', '{head.name}', gives "
@@ -252,10 +259,15 @@ class _Checker:
         """The clock model file loads, and was trained for this network and the head the
         atom reads (its signals are that head's label changes)."""
         source = self.s.source.path if self.s.source else None
-        try:
-            model = load_clock_model(resolve_model(node.model.name, node.model.is_path, source))
-        except InputError as e:
-            d = e.diagnostics[0]
+        key = (node.model.name, node.model.is_path)
+        if key not in self.models:  # once per model, however many atoms apply it
+            try:
+                self.models[key] = load_clock_model(resolve_model(*key, source))
+            except InputError as e:
+                self.models[key] = e
+        model = self.models[key]
+        if isinstance(model, InputError):
+            d = model.diagnostics[0]
             self.error(f"clock model {d.source.path}: {d.message}" if d.source is not None
                        else d.message, node.model)
             return
@@ -279,7 +291,7 @@ class _Checker:
             name = rule.stage.name
             if name not in self.stages:
                 self.error(f"compute rule for unknown stage '{name}'"
-                           f"{did_you_mean(name, self.stages)}", rule.stage)
+                           f"{self.suggest(name, self.stages)}", rule.stage)
                 continue
             if not self.declare(self.rules, name, rule, rule.stage,
                                 f"stage '{name}' already has a compute rule"):
@@ -299,26 +311,28 @@ class _Checker:
         self.check_idle_counters()
         order = [s.name.name for s in self.s.stages]
         computable = set(computable_stages(self.s))
+        blocker = None  # the first stage without a rule: no later stage is computed
         for i, name in enumerate(order):
+            if blocker is None and name not in self.rules:
+                blocker = name
             if name in self.rules and name not in computable:
-                blocker = next(o for o in order[:i] if o not in self.rules)
                 self.error(f"stage '{name}' reads the features of '{blocker}', which has no "
                            f"compute rule and is never computed", self.rules[name].stage)
             elif name not in self.rules and self.stages[name] is self.s.stages[i]:
                 self.warn(f"stage '{name}' has no compute rule and is never computed",
                           self.stages[name].name)
         for expr in [d.expr for d in self.clocks.values()] + [r.clock for r in self.rules.values()]:
-            for node in ast.walk_clock(expr):
-                if isinstance(node, ast.STAGE_ATOMS) and node.stage.name in self.stages \
-                        and node.stage.name not in computable:
+            for node in self.found[id(expr)][1]:
+                if node.stage.name in self.stages and node.stage.name not in computable:
                     self.error(f"{'labeldiff' if isinstance(node, ast.LabelDiff) else 'predicted'} reads stage '{node.stage.name}', which is never "
                                f"computed", node.stage)
 
     def check_idle_counters(self) -> None:
         """Warn of ``else cache``/``else warp`` on a stage whose clock always fires."""
         exprs = {name: decl.expr for name, decl in self.clocks.items()}
+        known: dict = {}  # named clocks' constant values, found once for every rule
         for rule in self.rules.values():
-            if rule.otherwise is not None and ast.always_fires(rule.clock, exprs):
+            if rule.otherwise is not None and ast.always_fires(rule.clock, exprs, known):
                 self.warnings.append(Diagnostic(
                     f"stage '{rule.stage.name}' computes on every frame (its clock always fires), "
                     f"so 'else {rule.otherwise}' never acts", rule.counter_span or rule.span,
@@ -332,7 +346,7 @@ class _Checker:
                 self.error(f"output names stage '{ident.name}' twice", ident)
             elif ident.name not in self.stages:
                 self.error(f"output names unknown stage '{ident.name}'"
-                           f"{did_you_mean(ident.name, self.stages)}", ident)
+                           f"{self.suggest(ident.name, self.stages)}", ident)
             elif ident.name not in computable:
                 self.error(f"output fuses stage '{ident.name}', which is never computed "
                            f"(it or an earlier stage has no compute rule)", ident)
@@ -346,14 +360,16 @@ class _Checker:
             rule = self.rules.get(stage)
             if rule is not None and rule.delay == 0:
                 graph.add_edge(prev, stage)
-        for stage, rule in self.rules.items():
-            for read in clock_reads(rule.clock, self.clocks):
+        reads = {stage: stage_reads(rule.clock, self.found, self.clocks)
+                 for stage, rule in self.rules.items()}
+        for stage, read_stages in reads.items():
+            for read in read_stages:
                 graph.add_edge(read, stage)
         for stage in order:
             rule = self.rules.get(stage)
             if rule is None:
                 continue
-            for read in sorted(clock_reads(rule.clock, self.clocks)):
+            for read in sorted(reads[stage]):
                 if not nx.has_path(graph, stage, read):
                     continue
                 path = " → ".join(nx.shortest_path(graph, stage, read) + [stage]) \
@@ -362,30 +378,3 @@ class _Checker:
                            f"same frame ({path}): a clock cannot depend on the stage it gates "
                            f"(a delay on the path would break the cycle)", rule.clock)
                 return
-
-
-def _first_cycle(graph: nx.DiGraph) -> list[str]:
-    """A cycle of ``graph`` (its nodes in edge order), or [] when there is none: one
-    iterative depth-first search from the nodes in insertion order, so linear time (never
-    every cycle, which can be exponentially many) and no recursion (chains can be long)."""
-    done: set[str] = set()
-    for root in graph:
-        if root in done:
-            continue
-        path, on_path = [root], {root}
-        branches = [iter(graph.successors(root))]
-        while branches:
-            nxt = next(branches[-1], None)
-            if nxt is None:
-                finished = path.pop()
-                done.add(finished)
-                on_path.discard(finished)
-                branches.pop()
-                continue
-            if nxt in on_path:
-                return path[path.index(nxt):]
-            if nxt not in done:
-                path.append(nxt)
-                on_path.add(nxt)
-                branches.append(iter(graph.successors(nxt)))
-    return []

@@ -10,10 +10,9 @@ from importlib import resources
 from pathlib import Path
 
 import lark
-from lark import Token, v_args
-from lark.visitors import Transformer_NonRecursive
+from lark import Token
 
-from cwdsl.lang import ast
+from cwdsl.lang import ast, lalr
 from cwdsl.core.errors import Diagnostic, InputError, ScheduleError, Source, did_you_mean
 from cwdsl.core.inputs import input_file
 from cwdsl.core.span import Span
@@ -41,9 +40,15 @@ def reserved_words() -> frozenset[str]:
 
 @functools.cache
 def _parser() -> lark.Lark:
-    return lark.Lark(_grammar_text(), parser="lalr", lexer="basic", strict=True,
-                     propagate_positions=True, cache=True,
+    """lark's LALR parser of the grammar: its tables drive :mod:`cwdsl.lang.lalr`; error
+    hints ask it what fits at a position."""
+    return lark.Lark(_grammar_text(), parser="lalr", lexer="basic", strict=True, cache=True,
                      maybe_placeholders=False)
+
+
+@functools.cache
+def _tables() -> lalr.Tables:
+    return lalr.Tables(_parser())
 
 
 @functools.cache
@@ -81,12 +86,15 @@ def _unexpected_token_message(token: Token, expected) -> str:
 
 
 def parse(text: str, path: str = "<string>") -> ast.Schedule:
-    """Parse schedule text into a :class:`~cwdsl.lang.ast.Schedule` (syntax only; see ``check``)."""
+    """Parse schedule text into a :class:`~cwdsl.lang.ast.Schedule` (syntax only; see ``check``).
+    Linear in the text's length, at any nesting depth. A line ends at ``\\n``, ``\\r\\n`` or
+    ``\\r``, as Python's universal newlines count lines."""
     text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the schedule
+    if "\r" in text:  # one "\n" per line break: each line keeps its columns
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     source = Source(text, path)
-    _check_length(source)
     try:
-        tree = _parser().parse(text)
+        statements = lalr.run(_tables(), text, AstBuilder(source))
     except lark.exceptions.UnexpectedCharacters as e:
         span = Span(e.line, e.column, e.line, e.column + 1)
         char = text[e.pos_in_stream] if e.pos_in_stream < len(text) else "?"
@@ -97,53 +105,21 @@ def parse(text: str, path: str = "<string>") -> ast.Schedule:
             source=source)) from None
     except lark.exceptions.UnexpectedToken as e:
         token = e.token
-        if token.type == "$END":
-            lines = text.splitlines() or [""]
-            line, col = len(lines), len(lines[-1]) + 1
-            span = Span(line, col, line, col + 1)
+        if token.type == "$END":  # after the last line's last character
+            line = len(source.lines) - (len(source.lines) > 1 and not source.lines[-1])
+            column = len(source.line(line)) + 1
+            span = Span(line, column, line, column + 1)
         else:
             span = Span.of(token)
         message = _unexpected_token_message(token, e.expected)
         message, span = token_hint(text, token, set(e.expected)) or (message, span)
         raise ScheduleError(Diagnostic(message, span, source=source)) from None
-    except lark.exceptions.UnexpectedEOF as e:  # pragma: no cover - LALR reports UnexpectedToken
-        raise ScheduleError(Diagnostic(f"unexpected end of file; expected {_expected(e.expected)}",
-                                       source=source)) from None
-    try:
-        statements = _ToAst(source).transform(tree).children  # no recursion: any depth
-    except lark.exceptions.VisitError as e:
-        if isinstance(e.orig_exc, ScheduleError):
-            raise e.orig_exc from None
-        raise
     return _assemble(statements, source)
 
 
-MAX_TOKENS = 50_000
-"""The most words, numbers and symbols a schedule may hold: parsing and checking that many
-takes about a second; a schedule this large is a generated one gone wrong."""
-
-_TOKEN = re.compile(r"#[^\n]*|\s+|(\.\.|>=|[A-Za-z0-9_.]+|.)", re.S)
-
-
-def _check_length(source: Source) -> None:
-    """A ``ScheduleError`` at the first token past :data:`MAX_TOKENS` (a fast count, before
-    the parser spends seconds per hundred thousand tokens)."""
-    count = 0
-    for match in _TOKEN.finditer(source.text):
-        if match.group(1) is None:
-            continue  # whitespace or a comment
-        count += 1
-        if count > MAX_TOKENS:
-            line = source.text.count("\n", 0, match.start()) + 1
-            column = match.start() - (source.text.rfind("\n", 0, match.start()) + 1) + 1
-            raise ScheduleError(Diagnostic(
-                f"the schedule is too long: more than {MAX_TOKENS:,} words, numbers and "
-                f"symbols (split long clock expressions into named clocks, or generate less)",
-                Span(line, column, line, column + len(match.group(1))), source=source))
-
-
 MAX_SCHEDULE_BYTES = 4 * 2**20
-"""The largest schedule file read (4 MiB); ``check`` takes well under 2 s up to 1 MB."""
+"""The largest schedule file read (4 MiB): there is no other limit on a schedule's size or
+depth; ``check`` takes under 2 s up to 1 MB (benchmarks/bench_language.py)."""
 
 
 def parse_file(path: str | Path) -> ast.Schedule:
@@ -164,175 +140,162 @@ def parse_file(path: str | Path) -> ast.Schedule:
     return parse(text, str(path))
 
 
-def _ident(token: Token) -> ast.Ident:
-    return ast.Ident(str(token), span=Span.of(token))
-
-
 MAX_WHOLE = 2**63 - 1
 """The largest period, phase, delay, constant or size side a schedule may write."""
 
+Lexeme = tuple[str, Span]
+"""A token as the grammar's actions see it: its text and where it is."""
 
-class _ToAst(Transformer_NonRecursive):
-    """Parse tree → AST nodes. Numbers are validated for *shape* here (whole numbers
-    where whole numbers are needed); ranges are the checker's job."""
+
+def _ident(token: Lexeme) -> ast.Ident:
+    return ast.Ident(token[0], span=token[1])
+
+
+class AstBuilder:
+    """The grammar's actions: one method per rule (or alias), ``method(children, span)`` →
+    its value, called by :func:`cwdsl.lang.lalr.run` as it reduces; each child is a
+    ``(value, span)`` pair, a token's value its text. Numbers are validated for *shape*
+    here (whole numbers where whole numbers are needed); ranges are the checker's job."""
 
     def __init__(self, source: Source):
-        super().__init__()
         self.source = source
 
-    def _error(self, message: str, token: Token) -> ScheduleError:
-        return ScheduleError(Diagnostic(message, Span.of(token), source=self.source))
+    def _error(self, message: str, span: Span) -> ScheduleError:
+        return ScheduleError(Diagnostic(message, span, source=self.source))
 
-    def _whole(self, token: Token, what: str) -> int:
+    def _whole(self, token: Lexeme, what: str) -> int:
         """An exact whole number (never through a float, which rounds above 2**53)."""
-        text = str(token)
+        text, span = token
+        if len(text) < 19 and text.isdigit() and text.isascii():  # the usual case: < 2**63
+            return int(text)
         if not _looks_whole(text):
-            raise self._error(f"{what} must be a whole number, got {_shown(text)}", token)
+            raise self._error(f"{what} must be a whole number, got {_shown(text)}", span)
         if len(text.lstrip("-")) > len(str(MAX_WHOLE)) or abs(int(text)) > MAX_WHOLE:
-            raise self._error(f"{what} is too large ({_shown(text)}); at most 2**63 - 1",
-                              token)
+            raise self._error(f"{what} is too large ({_shown(text)}); at most 2**63 - 1", span)
         return int(text)
 
-    def _fraction(self, token: Token) -> float:
-        value = float(token)
+    def _fraction(self, token: Lexeme) -> float:
+        value = float(token[0])
         if not math.isfinite(value):
-            raise self._error(f"threshold must be a finite number, got {token}", token)
+            raise self._error(f"threshold must be a finite number, got {token[0]}", token[1])
         return value
 
-    @v_args(meta=True)
-    def network_decl(self, meta, children):
+    def start(self, children, span):
+        return [statement for statement, _ in children]
+
+    def network_decl(self, children, span):
         size = None
         if len(children) == 2:
-            h, w = (self._whole(Token("SIZE", x, *_position(children[1])), "an input size")
-                    for x in str(children[1]).split("x"))
-            size = ast.Size(h, w, span=Span.of(children[1]))
-        return ast.NetworkDecl(_ident(children[0]), size, span=Span.of(meta))
+            text, where = children[1]
+            h, w = (self._whole((x, where), "an input size") for x in text.split("x"))
+            size = ast.Size(h, w, span=where)
+        return ast.NetworkDecl(_ident(children[0]), size, span=span)
 
-    @v_args(meta=True)
-    def stage_decl(self, meta, children):
+    def stage_decl(self, children, span):
         name, first, last, *heads = children
         return ast.StageDecl(_ident(name), _ident(first), _ident(last),
-                             tuple(_ident(h) for h in heads), span=Span.of(meta))
+                             tuple(_ident(h) for h in heads), span=span)
 
-    @v_args(meta=True)
-    def clock_decl(self, meta, children):
-        return ast.ClockDecl(_ident(children[0]), children[1], span=Span.of(meta))
+    def clock_decl(self, children, span):
+        return ast.ClockDecl(_ident(children[0]), children[1][0], span=span)
 
-    @v_args(meta=True)
-    def compute_rule(self, meta, children):
-        stage, clock, *rest = children
+    def compute_rule(self, children, span):
+        stage, (clock, _), *rest = children
         delay, otherwise, flow, where = 0, None, None, None
-        for kind, value in rest:
+        for (kind, value), _ in rest:
             if kind == "delay":
                 delay = value
             else:
                 otherwise, flow, where = value
-        return ast.ComputeRule(_ident(stage), clock, delay, otherwise, flow, span=Span.of(meta),
+        return ast.ComputeRule(_ident(stage), clock, delay, otherwise, flow, span=span,
                                counter_span=where)
 
-    def delay(self, children):
+    def delay(self, children, span):
         return ("delay", self._whole(children[0], "delay"))
 
-    @v_args(meta=True)
-    def counter_cache(self, meta, children):
-        return ("counter", ("cache", None, Span.of(meta)))
+    def counter_cache(self, children, span):
+        return ("counter", ("cache", None, span))
 
-    @v_args(meta=True)
-    def counter_warp(self, meta, children):
-        flow = children[0] if children else ast.Ident(ast.DEFAULT_FLOW)
-        return ("counter", ("warp", flow, Span.of(meta)))
+    def counter_warp(self, children, span):
+        flow = children[0][0] if children else ast.Ident(ast.DEFAULT_FLOW)
+        return ("counter", ("warp", flow, span))
 
-    def warp_option(self, children):
+    def warp_option(self, children, span):
         return _ident(children[0])
 
-    @v_args(meta=True)
-    def output_decl(self, meta, children):
-        return ast.OutputDecl(tuple(_ident(c) for c in children), span=Span.of(meta))
+    def output_decl(self, children, span):
+        return ast.OutputDecl(tuple(_ident(c) for c in children), span=span)
 
-    @v_args(meta=True)
-    def or_(self, meta, children):
-        return ast.Or(children[0], children[1], span=Span.of(meta))
+    def or_(self, children, span):
+        return ast.Or(children[0][0], children[1][0], span=span)
 
-    @v_args(meta=True)
-    def and_(self, meta, children):
-        return ast.And(children[0], children[1], span=Span.of(meta))
+    def and_(self, children, span):
+        return ast.And(children[0][0], children[1][0], span=span)
 
-    @v_args(meta=True)
-    def not_(self, meta, children):
-        return ast.Not(children[0], span=Span.of(meta))
+    def not_(self, children, span):
+        return ast.Not(children[0][0], span=span)
 
-    @v_args(meta=True)
-    def const(self, meta, children):
-        return ast.Const(self._whole(children[0], "a constant clock"), span=Span.of(meta))
+    def const(self, children, span):
+        return ast.Const(self._whole(children[0], "a constant clock"), span=span)
 
-    @v_args(meta=True)
-    def every(self, meta, children):
+    def every(self, children, span):
         period = self._whole(children[0], "period")
         phase = self._whole(children[1], "phase") if len(children) > 1 else 0
-        return ast.Every(period, phase, span=Span.of(meta))
+        return ast.Every(period, phase, span=span)
 
-    @v_args(meta=True)
-    def labeldiff(self, meta, children):
+    def labeldiff(self, children, span):
         stage, *options, op, theta = children
         # Defaults: the authors' reference code compares the whole score map with the map
         # of the frame where the clock last fired.
         given = {"since": "fired", "region": ast.DEFAULT_REGION}
         first: dict[str, Span] = {}
-        for option in options:
+        for option, _ in options:
             if option.keyword in first:
                 where = first[option.keyword]
-                raise ScheduleError(Diagnostic(
-                    f"labeldiff's '{option.keyword}' is already given (line {where.line}, "
-                    f"column {where.column}); give each keyword at most once",
-                    option.span, source=self.source))
+                raise self._error(f"labeldiff's '{option.keyword}' is already given (line "
+                                  f"{where.line}, column {where.column}); give each keyword at "
+                                  f"most once", option.span)
             first[option.keyword] = option.span
             given[option.keyword] = option.value
-        return ast.LabelDiff(_ident(stage), given["since"], str(op), self._fraction(theta),
-                             given["region"], span=Span.of(meta))
+        return ast.LabelDiff(_ident(stage), given["since"], op[0], self._fraction(theta),
+                             given["region"], span=span)
 
-    @v_args(meta=True)
-    def pixeldiff(self, meta, children):
+    def pixeldiff(self, children, span):
         since = "previous"  # paper §4.1: ||x_t - x_{t-1}|| > θ
         *options, op, theta = children
         if options:
-            since = options[0].value
-        return ast.PixelDiff(since, str(op), self._fraction(theta), span=Span.of(meta))
+            since = options[0][0].value
+        return ast.PixelDiff(since, op[0], self._fraction(theta), span=span)
 
-    @v_args(meta=True)
-    def predicted(self, meta, children):
-        stage, model, op, theta = children
-        return ast.Predicted(_ident(stage), model, str(op), self._fraction(theta),
-                             span=Span.of(meta))
+    def predicted(self, children, span):
+        stage, (model, _), op, theta = children
+        return ast.Predicted(_ident(stage), model, op[0], self._fraction(theta), span=span)
 
-    def model_name(self, children):
-        return ast.ModelRef(str(children[0]), False, span=Span.of(children[0]))
+    def model_name(self, children, span):
+        return ast.ModelRef(children[0][0], False, span=children[0][1])
 
-    def model_path(self, children):
-        token = children[0]
-        path = str(token)[1:-1]
-        if not path.strip():
-            raise self._error("model= names an empty file name", token)
-        return ast.ModelRef(path, True, span=Span.of(token))
+    def model_path(self, children, span):
+        text, where = children[0]
+        if not text[1:-1].strip():
+            raise self._error("model= names an empty file name", where)
+        return ast.ModelRef(text[1:-1], True, span=where)
 
-    def reference(self, children):
-        return str(children[0])
+    def reference(self, children, span):
+        return children[0][0]
 
     region = reference
 
-    @v_args(meta=True)
-    def since_option(self, meta, children):
-        return _Option("since", children[0], Span.of(meta))
+    def since_option(self, children, span):
+        return _Option("since", children[0][0], span)
 
-    @v_args(meta=True)
-    def region_option(self, meta, children):
-        return _Option("region", children[0], Span.of(meta))
+    def region_option(self, children, span):
+        return _Option("region", children[0][0], span)
 
-    def label_option(self, children):
-        return children[0]
+    def label_option(self, children, span):
+        return children[0][0]
 
-    @v_args(meta=True)
-    def clock_ref(self, meta, children):
-        return ast.ClockRef(_ident(children[0]), span=Span.of(meta))
+    def clock_ref(self, children, span):
+        return ast.ClockRef(_ident(children[0]), span=span)
 
 
 @dataclass(frozen=True)
@@ -353,19 +316,12 @@ def _shown(text: str, limit: int = 24) -> str:
     return text if len(text) <= limit else f"{text[:10]}…{text[-6:]} ({len(text)} digits)"
 
 
-def _position(token: Token) -> tuple:
-    """A token's position, to give a part of it (one side of ``HxW``) the same span."""
-    return (token.start_pos, token.line, token.column, token.end_line, token.end_column,
-            token.end_pos)
-
-
 def _assemble(statements, source: Source) -> ast.Schedule:
     """Group statements by kind; exactly one ``network`` and one ``output`` line."""
     networks = [s for s in statements if isinstance(s, ast.NetworkDecl)]
     outputs = [s for s in statements if isinstance(s, ast.OutputDecl)]
     errors = []
-    end = source.text.splitlines() or [""]
-    end_span = Span(1, 1, 1, max(2, len(end[0]) + 1))
+    end_span = Span(1, 1, 1, max(2, len(source.line(1)) + 1))
     if not networks:
         errors.append(Diagnostic("no network line; the schedule must start with e.g. "
                                  "'network fcn8s'", end_span, source=source))

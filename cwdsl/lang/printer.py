@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from cwdsl.lang import ast
 
-_PRECEDENCE = {ast.Or: 1, ast.And: 2, ast.Not: 3}
-_ATOM = 4  # atoms and clock names bind tightest
+_OR, _AND, _NOT, _ATOM = 1, 2, 3, 4  # precedences: atoms and clock names bind tightest
+_PRECEDENCE = {ast.Or: _OR, ast.And: _AND, ast.Not: _NOT}
 
 
 def format_number(value: float) -> str:
@@ -17,34 +17,48 @@ def print_clock(expr: ast.ClockExpr) -> str:
     """Canonical text of a clock expression, with only the parentheses it needs. Written
     token by token from an explicit stack: expressions may be thousands of terms deep, and
     the time is linear in their size."""
+    precedence = _PRECEDENCE.get
+    if precedence(expr.__class__, _ATOM) == _ATOM:
+        return _atom_text(expr)  # an atom (an atom's id, a one-term clock)
     out: list[str] = []
-    # Work items: a literal to write, or (node, the precedence of its parent, whether it is
-    # a right operand). Pushed in reverse order of writing.
+    write = out.append
+    # Work items: a text to write (an atom's, as soon as it is met: atoms never need
+    # parentheses), or (node, the precedence of its parent, whether it is a right operand).
+    # Pushed in reverse order of writing.
     stack: list = [(expr, 0, False)]
+    push, pop = stack.append, stack.pop
     while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            out.append(item)
+        item = pop()
+        if item.__class__ is str:
+            write(item)
             continue
         node, parent, right = item
-        mine = _PRECEDENCE.get(type(node), _ATOM)
+        mine = precedence(node.__class__)
         # and/or are left-associative: a right operand of equal precedence needs parentheses
-        parens = mine < parent or (right and mine == parent and mine < _PRECEDENCE[ast.Not])
+        parens = mine < parent or (right and mine == parent and mine < _NOT)
         if parens:
-            stack.append(")")
-        if isinstance(node, ast.Not):
-            stack += [(node.operand, mine, False), "not "]
-        elif isinstance(node, ast.BinaryOp):
-            word = " and " if isinstance(node, ast.And) else " or "
-            stack += [(node.right, mine, True), word, (node.left, mine, False)]
+            push(")")
+        if mine == _NOT:
+            operand = node.operand
+            push((operand, mine, False) if operand.__class__ in _PRECEDENCE
+                 else _atom_text(operand))
+            push("not ")
         else:
-            stack.append(_atom_text(node))
+            left, right = node.left, node.right
+            push((right, mine, True) if right.__class__ in _PRECEDENCE else _atom_text(right))
+            push(" and " if mine == _AND else " or ")
+            push((left, mine, False) if left.__class__ in _PRECEDENCE else _atom_text(left))
         if parens:
-            stack.append("(")
+            push("(")
     return "".join(out)
 
 
 def _atom_text(node: ast.ClockExpr) -> str:
+    kind = type(node)  # the usual atoms first, without pattern matching (thousands of them)
+    if kind is ast.ClockRef:
+        return node.name.name
+    if kind is ast.Every:
+        return f"every {node.period} phase {node.phase}" if node.phase else f"every {node.period}"
     match node:
         case ast.Const(value):
             return str(value)
