@@ -31,6 +31,10 @@ def corpus(tmp_path_factory):
     return folder
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _command(corpus: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "cwdsl", "run", ADAPTIVE, "--net", "tiny", "--videos",
             str(corpus), "--out", str(out), "--save", "masks", "--quiet", "--threads", "1"]
@@ -41,8 +45,10 @@ def _command(corpus: Path, out: Path) -> list[str]:
                          ids=["SIGINT", "SIGTERM", "kill-9"])
 def test_interrupted_corpus_keeps_finished_streams_and_resumes(corpus, tmp_path, signum):
     out = tmp_path / "out"
+    # as from a terminal: a shell's background job (a CI runner's, say) starts with SIGINT
+    # ignored, and a child inherits that, so Ctrl-C's signal would never reach cwdsl
     proc = subprocess.Popen(_command(corpus, out), cwd=ROOT, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 120
     while not ((out / "a" / "run.json").is_file() and (out / "b" / "run.json").is_file()):
         if proc.poll() is not None:
