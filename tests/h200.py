@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "measurements" / "h200-2026-11-26"
 PAPER = ("oracle", "alternating", "exponential", "skipframe", "adaptive", "pipeline2",
          "pipeline3", "baseline3")
-FRAMES, SKIPPED = 40, 2  # as gpu_check.py ran them: 40 frames, the first two excluded
+SKIPPED = 2  # as gpu_check.py ran them: the first two frames excluded
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,19 @@ def profiles() -> list[Path]:
     return sorted(SHARED.glob("profile-*.json"))
 
 
-def measured(profile: Path) -> dict[str, float]:
-    """Per paper schedule: the executor's measured mean ms per frame on the profile's
-    network, size and dtype (the executor file of the same size)."""
+def executor_run(profile: Path) -> dict:
+    """The executor file of the profile's network and size (``frames``: how many the run
+    had, 40 at 256 and 500, 12 at 1024)."""
     data = json.loads(profile.read_text())
     h, w = data["input_hw"]
     (path,) = SHARED.glob(f"executor-{data['network']}-{h}x{w}*.json")
-    rows = json.loads(path.read_text())[data["dtype"]]["schedules"]
+    return json.loads(path.read_text())
+
+
+def measured(profile: Path) -> dict[str, float]:
+    """Per paper schedule: the executor's measured mean ms per frame on the profile's
+    network, size and dtype (the executor file of the same size)."""
+    rows = executor_run(profile)[json.loads(profile.read_text())["dtype"]]["schedules"]
     return {name: rows[name]["measured_ms"] for name in PAPER}
 
 
@@ -52,13 +58,14 @@ def replay(profile: Path, device) -> list[Replayed]:
     measured run's frames (adaptive's clock never fired there: every atom False)."""
     data = json.loads(profile.read_text())
     hw, dtype = tuple(data["input_hw"]), data["dtype"]
+    frames = int(executor_run(profile)["frames"])
     out = []
     for name, ms in measured(profile).items():
         program = load(ROOT / "schedules" / f"{name}.cw", network=data["network"])
         planner = Planner(program)
-        trace = [dict.fromkeys(planner.atom_ids, False)] * FRAMES if planner.atom_ids else None
-        sim = simulate(planner, schedule_costs(program, device, hw, dtype), FRAMES, trace,
-                       timeline=FRAMES)
+        trace = [dict.fromkeys(planner.atom_ids, False)] * frames if planner.atom_ids else None
+        sim = simulate(planner, schedule_costs(program, device, hw, dtype), frames, trace,
+                       timeline=frames)
         predicted = statistics.mean(p.latency_ms for p in sim.timeline[SKIPPED:])
         out.append(Replayed(profile.name, name, ms, predicted))
     return out

@@ -92,7 +92,10 @@ def test_uncalibrated_cpu_keeps_one_processor():
     cost = network_cost("fcn8s", (256, 256))
     assert not cpu.overlaps_host() and cpu.sync_ms(cost) == 0
     assert cpu.stage_host_ms(cost, "conv1_1", "pool3", ("score_pool3",)) == 0
-    assert "(estimate)" in cpu.label and "calibrated on 5 profiles" in load_device("h200").label
+    assert "(estimate, not calibrated)" in cpu.label
+    assert "calibrated on 5 profiles of NVIDIA H200" in load_device("h200").label
+    h100 = load_device("h100").label  # the H200's factors, never measured on an H100
+    assert "transferred from h200" in h100 and "calibrated on" not in h100
 
 
 @needs_shared
@@ -124,7 +127,7 @@ def test_cli_errors_exit_2_and_write_nothing(tmp_path, capsys):
     cpuish["device_name"] = "Some Accelerator"
     for name, data in (("a", a), ("b", b), ("unknown", unknown), ("odd", cpuish)):
         (tmp_path / f"{name}.json").write_text(json.dumps(data))
-    cases = [([tmp_path / "a.json", tmp_path / "b.json"], "calibrate one device at a time"),
+    cases = [([tmp_path / "a.json", tmp_path / "b.json"], "give profiles of one device"),
              ([tmp_path / "unknown.json"], "does not know"),
              ([tmp_path / "odd.json"], "--base")]
     for paths, reason in cases:

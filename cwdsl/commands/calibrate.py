@@ -21,12 +21,13 @@ def handle(args) -> int:
     from cwdsl.core.atomic import write_json
     from cwdsl.core.outputs import check_output
     from cwdsl.core.tables import Column, render_table
-    from cwdsl.devices.calibrate import base_spec, calibrate, load_profiles
+    from cwdsl.devices.calibrate import base_spec, calibrate, leave_one_out, load_profiles
     from cwdsl.devices.roofline import spec_to_dict
 
     check_output(args.out, "device spec")
     profiles = load_profiles(args.profiles)
-    result = calibrate(profiles, base_spec(args.base, profiles))
+    base = base_spec(args.base, profiles)
+    result = calibrate(profiles, base)
     spec = result.spec
     rows = [(kind, eff) for kind, eff in spec.efficiency.items()]
     footer = (f"kernel_us {spec.kernel_us:.1f}, sync_us {spec.sync_us:.1f}, frame_us "
@@ -36,13 +37,27 @@ def handle(args) -> int:
     print(render_table(f"efficiency (fraction of roofline speed) fitted for {spec.name}",
                        [Column("kind", 26, align="<"), Column("efficiency", 11, ".3f")],
                        rows, footer))
-    for fit in result.fits:
+    held_out = leave_one_out(profiles, base) if len(profiles) > 1 else ()
+    if not held_out:
+        print("one profile: no leave-one-out error (give two or more to see how the fit "
+              "does on a profile it was not fitted on)")
+    for i, fit in enumerate(result.fits):
         parts = (*fit.segments, fit.full, fit.overhead, fit.oracle)
-        print(render_table(f"{fit.label} ({fit.path})",
-                           [Column("part", 22, align="<"), Column("measured ms", 12, ".3f"),
-                            Column("model ms", 10, ".3f"),
-                            Column("error", 8, "+.0f", suffix="%")],
-                           [(e.name, e.measured_ms, e.model_ms, 100 * e.error) for e in parts]))
+        columns = [Column("part", 22, align="<"), Column("measured ms", 12, ".3f"),
+                   Column("fitted ms", 10, ".3f"), Column("error", 7, "+.0f", suffix="%")]
+        rows = [(e.name, e.measured_ms, e.model_ms, 100 * e.error) for e in parts]
+        if held_out:
+            out = held_out[i]
+            columns += [Column("left out ms", 12, ".3f"), Column("error", 7, "+.0f", suffix="%")]
+            rows = [(*row, e.model_ms, 100 * e.error) for row, e in zip(
+                rows, (*out.segments, out.full, out.overhead, out.oracle))]
+        print(render_table(f"{fit.label} ({fit.path})", columns, rows))
+    if held_out:
+        worst = max((e for f in held_out for e in (*f.segments, f.full, f.oracle)),
+                    key=lambda e: abs(e.error))
+        print(f"fitted: the spec fitted on every profile; left out: each profile priced by the "
+              f"spec fitted on the others (out of sample; worst {100 * worst.error:+.0f}%, "
+              f"{worst.name})")
     write_json(args.out, spec_to_dict(spec))
     print(f"wrote {args.out} (use it with cwdsl simulate --device {args.out})")
     return 0

@@ -24,8 +24,10 @@ def register(sub) -> None:
     p.add_argument("--size", type=size_arg, metavar="HxW",
                    help="input size (default: the schedule's)")
     p.add_argument("--device", default="titanx",
-                   help="h100, h200, a100, titanx, cpu, a device spec JSON, or a profile JSON "
-                        "from cwdsl profile (default titanx, the paper's GPU)")
+                   help="h100, h200, a100, titanx, cpu, a device spec JSON, a profile JSON "
+                        "from cwdsl profile, or several profiles of one device (A.json,B.json "
+                        "or a folder): the one of the asked size and dtype, else one predicted "
+                        "from them, the header says which (default titanx, the paper's GPU)")
     add_dtype(p, "the float type priced")
     p.add_argument("--frames", type=bounded_int(MAX_FRAMES), default=10_000,
                    help="frames (default 10000; data-driven clocks are priced frame by frame: "

@@ -44,11 +44,9 @@ from cwdsl.cost.kernels import OpCost
 from cwdsl.cost.network import NetworkCost, network_cost
 from cwdsl.devices.model import oracle_segments
 from cwdsl.devices.kernel_kinds import KINDS, kernel_kind
+from cwdsl.devices.identity import check_same_device, device_name, guess_base, torch_threads
 from cwdsl.devices.profiled import Profile, fuse_key, head_subsets, load_profile
 from cwdsl.devices.roofline import NAMED, DeviceSpec, Roofline
-
-_BASES = (("H200", "h200"), ("H100", "h100"), ("A100", "a100"), ("TITAN X", "titanx"))
-
 
 @dataclass(frozen=True)
 class PartError:
@@ -87,19 +85,9 @@ class Calibration:
     rms: float
 
 
-def guess_base(device_name: str) -> str | None:
-    """The named spec of a profile's ``device_name`` ("NVIDIA H200" → ``h200``; a CPU →
-    ``cpu``), None when unknown."""
-    upper = device_name.upper()
-    for token, name in _BASES:
-        if token in upper:
-            return name
-    return "cpu" if upper == "CPU" else None
-
-
 def load_profiles(paths: Sequence[str | Path]) -> list[Profile]:
-    """Read ``paths`` as profiles of one device, of networks this cwdsl knows; any
-    problem is an ``InputError`` naming the path."""
+    """Read ``paths`` as profiles of one device timed alike (one torch thread count), of
+    networks this cwdsl knows; any problem is an ``InputError`` naming the path."""
     if not paths:
         raise InputError("calibrate needs at least one profile")
     profiles: list[Profile] = []
@@ -112,17 +100,9 @@ def load_profiles(paths: Sequence[str | Path]) -> list[Profile]:
                                    f"cwdsl does not know ({e}); load its plugin with "
                                    f"--plugin") from None
         profile.check(spec, profile.input_hw, profile.dtype)
-        if profiles and device_name(profile) != device_name(profiles[0]):
-            raise file_error(path, f"a profile of {device_name(profile)}, but "
-                                   f"{profiles[0].path} is of {device_name(profiles[0])}; "
-                                   f"calibrate one device at a time")
         profiles.append(profile)
+    check_same_device(profiles, one_network=False)
     return profiles
-
-
-def device_name(profile: Profile) -> str:
-    """The profiled device's name (``device_name``, else ``device``)."""
-    return str(profile.data.get("device_name") or profile.data["device"])
 
 
 def _device_kernels(op: OpCost):
@@ -158,6 +138,16 @@ def _rows(profile: Profile, cost: NetworkCost, bare: Roofline):
                _features((cost.measure_op(h),), bare, dt))
 
 
+def _whole_rows(profile: Profile, cost: NetworkCost, bare: Roofline):
+    """``(name, measured ms, features)`` of the profile's wholes: each head segment (the
+    paper's stages) in a frame and the whole network."""
+    dt = cost.dtype
+    for first, last, heads in oracle_segments(cost):
+        yield (f"{first}..{last}", profile.stage_ms(cost, first, last, heads),
+               _features(cost.stage_ops(first, last, heads), bare, dt))
+    yield "full", profile.full_ms(cost), _features(cost.full_ops(), bare, dt)
+
+
 def nnls(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Non-negative least squares, ``argmin ||a x - b||`` with ``x >= 0`` (SciPy's
     Lawson-Hanson solver)."""
@@ -175,16 +165,24 @@ def calibrate(profiles: Sequence[Profile], base: DeviceSpec) -> Calibration:
     costs = [network_cost(p.network, p.input_hw, p.dtype) for p in profiles]
     for p in profiles:
         bare.check(get_network(p.network), p.input_hw, p.dtype)  # the base has the dtype
-    rows = [r for p, c in zip(profiles, costs) for r in _rows(p, c, bare) if r[1] > 0]
+    rows, weights = [], []
+    for p, c in zip(profiles, costs):
+        parts = [r for r in _rows(p, c, bare) if r[1] > 0]
+        wholes = [r for r in _whole_rows(p, c, bare) if r[1] > 0]
+        rows += parts + wholes
+        # the wholes weigh as much as all the parts together: a fit of many small parts
+        # alone under-prices the frames a schedule is made of
+        weights += [1.0] * len(parts) + [np.sqrt(len(parts) / max(1, len(wholes)))] * len(wholes)
+    w = np.array(weights)
     feats = np.array([r[2] for r in rows])
     measured = np.array([r[1] for r in rows])
     bare_ms = feats[:, :-2].sum(axis=1)
     n = len(KINDS)
     # every dtype's kinds pooled: the efficiency of a dtype no profile has
     pooled = np.hstack([feats[:, :-2].reshape(len(rows), -1, n).sum(axis=1), feats[:, -2:]])
-    slow = nnls(pooled / measured[:, None], (measured - bare_ms) / measured)[:n]
+    slow = nnls(pooled * (w / measured)[:, None], (measured - bare_ms) * w / measured)[:n]
     efficiency = {k: float(1 / (1 + y)) for k, y, col in zip(KINDS, slow, pooled.T) if col.any()}
-    solution = nnls(feats / measured[:, None], (measured - bare_ms) / measured)
+    solution = nnls(feats * (w / measured)[:, None], (measured - bare_ms) * w / measured)
     kernel_us, sync_us = solution[-2], solution[-1]
     for i, (y, col) in enumerate(zip(solution[:-2], feats.T)):
         if col.any():
@@ -192,7 +190,12 @@ def calibrate(profiles: Sequence[Profile], base: DeviceSpec) -> Calibration:
     spec = replace(_uncalibrated(base), efficiency=MappingProxyType(efficiency),
                    kernel_us=float(kernel_us), sync_us=float(sync_us))
     spec = _fit_overhead(spec, profiles, costs)
-    spec = replace(spec, calibrated_from=tuple(
+    threads = torch_threads(profiles[0])
+    spec = replace(spec, description=(
+        f"{device_name(profiles[0])}"
+        f"{f' ({threads} torch threads)' if threads else ''}: calibrated on "
+        f"{len(profiles)} profile{'s' * (len(profiles) > 1)}; peaks and bandwidth of the "
+        f"named spec {base.name} ({base.description})"), calibrated_from=tuple(
         MappingProxyType({"path": p.path, "device": device_name(p),
                           "date": str(p.data.get("date", ""))}) for p in profiles))
     model = Roofline(spec)
@@ -200,6 +203,20 @@ def calibrate(profiles: Sequence[Profile], base: DeviceSpec) -> Calibration:
     rms = float(np.sqrt(np.mean((predicted / measured - 1) ** 2)))
     return Calibration(spec, tuple(_profile_fit(p, c, model) for p, c in zip(profiles, costs)),
                        len(rows), rms)
+
+
+def leave_one_out(profiles: Sequence[Profile], base: DeviceSpec) -> tuple[ProfileFit, ...]:
+    """Out of sample: each profile's parts priced by the spec calibrated on the *other*
+    profiles (none with fewer than two profiles)."""
+    if len(profiles) < 2:
+        return ()
+    fits = []
+    for i, held in enumerate(profiles):
+        others = [p for j, p in enumerate(profiles) if j != i]
+        model = Roofline(calibrate(others, base).spec)
+        fits.append(_profile_fit(held, network_cost(held.network, held.input_hw, held.dtype),
+                                 model))
+    return tuple(fits)
 
 
 def _fit_overhead(spec: DeviceSpec, profiles: Sequence[Profile],
@@ -246,7 +263,7 @@ def base_spec(name_or_path: str | Path | None, profiles: Sequence[Profile]) -> D
     from cwdsl.devices.roofline import load_spec
 
     if name_or_path is None:
-        guess = guess_base(device_name(profiles[0]))
+        guess = guess_base(profiles[0])
         if guess is None:
             raise InputError(f"{profiles[0].path}: cannot tell which named spec fits device "
                              f"'{device_name(profiles[0])}'; give its peaks with --base NAME "

@@ -67,3 +67,11 @@ HOPPER_CALIBRATION = dict(
         "device": "NVIDIA H200", "date": "2026-11-26"}) for case in (
             "1024x1024-float16", "256x256-bfloat16", "256x256-float32", "500x500-float16",
             "500x500-float32")))
+
+
+def transferred(calibration: dict, how: str) -> dict:
+    """``calibration`` for another device than the one profiled: each ``calibrated_from``
+    entry says ``how`` it was transferred (a spec's label shows it)."""
+    return {**calibration, "calibrated_from": tuple(
+        MappingProxyType({**entry, "transferred": how})
+        for entry in calibration["calibrated_from"])}

@@ -112,7 +112,10 @@ class Profile(DeviceModel):
         if (spec.name, tuple(input_hw), dtype) != (self.network, self.input_hw, self.dtype):
             raise file_error(self.path, f"this profile is for {have}, not {asked}; profile "
                                         f"again with: cwdsl profile --net {spec.name} --size "
-                                        f"{input_hw[0]}x{input_hw[1]} --dtype {dtype}")
+                                        f"{input_hw[0]}x{input_hw[1]} --dtype {dtype}, or "
+                                        f"give it with other profiles of this device "
+                                        f"(--device A.json,B.json or a folder) to predict "
+                                        f"this size")
         if list(spec.layer_names) != list(self.data["layers"]) or \
                 {h.name: h.reads for h in spec.heads} != self.data["heads"]:
             raise file_error(self.path, f"network {spec.name} has other layers or heads than "
@@ -213,7 +216,20 @@ class Profile(DeviceModel):
 
     def measure_host_ms(self, cost: NetworkCost, head: str | None,
                         region: str | None = "map") -> float:
-        return self._host.get("measure", 0.0)
+        """The measurement's launches at the host's measured cost per launch: a profile
+        times issuing each range of segments (``host.ranges``), not a measurement alone
+        (its read-back is :meth:`sync_ms`)."""
+        if not self._host_ranges:
+            return 0.0
+        return _launches((cost.measure_op(head, region),)) * self._host_per_launch(cost)
+
+    def _host_per_launch(self, cost: NetworkCost) -> float:
+        """Host ms per launched kernel over the profile's timed ranges."""
+        ms = launches = 0
+        for (first, last, heads), host in self._host_ranges.items():
+            ms += host
+            launches += _launches(cost.stage_ops(first, last, tuple(heads)))
+        return ms / launches if launches else 0.0
 
     def sync_ms(self, cost: NetworkCost) -> float:
         return self._host.get("sync", 0.0)
@@ -225,6 +241,11 @@ class Profile(DeviceModel):
         # perfect overlap; CUDA streams were measured to overlap little (the shared H200
         # runs: pipeline3 saved 8-21% of its sequential time), so none is assumed there.
         return 0.0 if self.overlaps_host() else 1.0
+
+
+def _launches(ops) -> int:
+    """Device kernels the host launches for ``ops`` (host work and read-backs apart)."""
+    return sum(1 for op in ops for k in op.kernels if not (k.host or k.syncs))
 
 
 def _is_segment(order, reads: Mapping[str, str], first: str, last: str) -> bool:
@@ -372,11 +393,23 @@ def format_profile_summary(data: dict, path: str | Path) -> str:
               f"{t['in_frame']['step_all_compute']['median_ms']:.2f} ms\n"
               f"whole network in one call: {t['full']['direct']['median_ms']:.2f} ms; "
               f"per-frame overhead: {t['frame_overhead']['median_ms']:.2f} ms\n"
-              + _motion_lines(data) + batch_line(data) +
+              + _motion_lines(data) + _lanes_line(data) + batch_line(data) +
               f"wrote {path} (use it with cwdsl simulate --device {path})")
     return render_table(header, [Column("segment", 22, align="<"),
                                  Column("alone ms", 10, ".2f"),
                                  Column("in frame ms", 13, ".2f")], rows, footer)
+
+
+def _lanes_line(data: dict) -> str:
+    """The summary's line on pipelined lanes' measured overlap ("" before version 3): the
+    simulator prices a pipeline's wave with it (docs/simulator.md)."""
+    lanes = data["timings"].get("lanes")
+    if lanes is None:
+        return ""
+    return (f"pipelined lanes: overlap {lanes['overlap']:.2f} (a wave of every segment "
+            f"{lanes['sequential']['median_ms']:.2f} ms in turn, "
+            f"{lanes['concurrent']['median_ms']:.2f} ms concurrently; 1 = the slowest lane "
+            f"alone, 0 = their sum)\n")
 
 
 def _motion_lines(data: dict) -> str:

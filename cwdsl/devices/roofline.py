@@ -34,7 +34,7 @@ from cwdsl.core.units import DTYPE_NAMES
 from cwdsl.cost.kernels import Cost, Kernel, OpCost
 from cwdsl.cost.network import NetworkCost
 from cwdsl.devices.model import DeviceModel
-from cwdsl.devices.kernel_kinds import HOPPER_CALIBRATION, KINDS, kernel_kind
+from cwdsl.devices.kernel_kinds import HOPPER_CALIBRATION, KINDS, kernel_kind, transferred
 
 DEVICE_FORMAT = "cwdsl-device"
 
@@ -104,7 +104,8 @@ def _gpu(name: str, peak_tflops: Mapping[str, float], bandwidth_gbs: float,
 
 NAMED: Mapping[str, DeviceSpec] = MappingProxyType({
     "h100": _gpu(
-        "h100", {"float32": 494.7, "float16": 989.4, "bfloat16": 989.4}, 3350.0, **HOPPER_CALIBRATION,
+        "h100", {"float32": 494.7, "float16": 989.4, "bfloat16": 989.4}, 3350.0,
+        **transferred(HOPPER_CALIBRATION, "from h200 by peak ratios (not measured on an H100)"),
         description="NVIDIA H100 SXM5 80 GB (Hopper)",
         notes="NVIDIA H100 datasheet: FP32 (CUDA cores) 67 TFLOP/s, TF32 tensor 494.7 dense "
               "(989 with sparsity), FP16/BF16 tensor 989.4 dense (1979 sparse); HBM3 "
@@ -112,8 +113,9 @@ NAMED: Mapping[str, DeviceSpec] = MappingProxyType({
               "runs float32 convolutions on TF32 tensor cores by default "
               "(torch.backends.cudnn.allow_tf32 = True) and this network is all "
               "convolutions; with TF32 disabled use a spec file with float32 = 67. "
-              "Calibrated with the H200's factors (same Hopper architecture and cuDNN "
-              "kernels; not measured on an H100)."),
+              "Calibration transferred from the H200's (same Hopper architecture, peaks "
+              "and cuDNN kernels; efficiencies are fractions of the peaks, which the two "
+              "share; bandwidth from the datasheet): never measured on an H100."),
     "h200": _gpu(
         "h200", {"float32": 494.7, "float16": 989.4, "bfloat16": 989.4}, bandwidth_gbs=4800.0,
         **HOPPER_CALIBRATION, description="NVIDIA H200 SXM 141 GB (Hopper, HBM3e)",
@@ -279,9 +281,18 @@ class Roofline(DeviceModel):
 
     @property
     def label(self) -> str:
-        """``source`` marked as an estimate, saying how many profiles calibrated it."""
-        n = len(self.spec.calibrated_from)
-        return f"{self.source} (estimate{f', calibrated on {n} profiles' if n else ''})"
+        """``source`` marked as an estimate, saying what calibrated it: profiles of this
+        device, or another's calibration transferred (an entry of ``calibrated_from``
+        with a ``transferred`` note)."""
+        fitted = self.spec.calibrated_from
+        if not fitted:
+            return f"{self.source} (estimate, not calibrated)"
+        devices = " and ".join(sorted({e.get("device", "?") for e in fitted}))
+        moved = next((e["transferred"] for e in fitted if "transferred" in e), None)
+        if moved:
+            return (f"{self.source} (estimate, calibration of {len(fitted)} profiles of "
+                    f"{devices} transferred {moved})")
+        return f"{self.source} (estimate, calibrated on {len(fitted)} profiles of {devices})"
 
     def check(self, spec: NetworkSpec, input_hw: tuple[int, int], dtype: str) -> None:
         self.spec.peak_flops(dtype)
