@@ -5,8 +5,8 @@ Two parts, each writing a results file in ``benchmarks/results/``:
 ``--h200`` (no device needed): the five shared H200 profiles
 (``../shared/measurements/h200-2026-11-26``). Each is left out in turn; the other four
 price the paper schedules at its size and dtype, (a) as a profile set
-(:mod:`cwdsl.devices.profileset`: a predicted profile) and (b) as a roofline calibrated on
-the four (:mod:`cwdsl.devices.calibrate`); both are compared with what the executor measured
+(:mod:`cwdsl.fitting.profileset`: a predicted profile) and (b) as a roofline calibrated on
+the four (:mod:`cwdsl.fitting.calibrate`); both are compared with what the executor measured
 on the H200 at that size and dtype (the shared ``executor-*.json``), next to the exact
 profile's own prediction (in sample). Kendall's τ between predicted and measured frame time
 over the schedules, per profile. Writes ``predict-h200.json``.
@@ -93,10 +93,11 @@ def errors(rows: dict[str, float], measured: dict[str, float]) -> dict[str, floa
 # -- H200 -------------------------------------------------------------------------------------
 def h200() -> Path:
     from cwdsl import load
-    from cwdsl.devices.calibrate import calibrate
+    from cwdsl.fitting.calibrate import calibrate
     from cwdsl.devices.profiled import load_profile
-    from cwdsl.devices.profileset import ProfileSet
-    from cwdsl.devices.roofline import NAMED, Roofline
+    from cwdsl.fitting.profileset import ProfileSet
+    from cwdsl.devices.named import NAMED
+    from cwdsl.devices.roofline import Roofline
 
     paths = sorted(SHARED.glob("profile-*.json"))
     if not paths:
@@ -139,7 +140,7 @@ def cpu(frames: int, rounds: int, repeats: int, nets: list[str]) -> Path:
     from cwdsl.core.units import parse_size
     from cwdsl.demo.scenes import generate_clip
     from cwdsl.devices.profiled import load_profile
-    from cwdsl.devices.profileset import ProfileSet
+    from cwdsl.fitting.profileset import ProfileSet
     from cwdsl.nets import build_network
     from cwdsl.nets.bundled import bundled_weights
     from cwdsl.nets.preprocess import frame_tensor

@@ -14,9 +14,10 @@ from cwdsl.ir.plan import Planner
 from cwdsl.devices.batch_model import batch_frame_costs, batch_ms
 from cwdsl.sim.batching import run_batched_capacity, tick_price, tick_table
 from cwdsl.sim.capacity import run_capacity
-from cwdsl.devices.load import load_device
+from cwdsl.fitting.load import load_device
 from cwdsl.sim.costs import schedule_costs
-from cwdsl.devices.profiled import format_profile_summary, profile_from_dict
+from cwdsl.devices.profiled import profile_from_dict
+from cwdsl.profile.summary import format_profile_summary
 from cwdsl.profile.harness import profile_network, run_profile
 from cwdsl.profile.batch import parse_batches
 from cwdsl.sim.simulate import frame_prices, price

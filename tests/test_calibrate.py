@@ -9,11 +9,13 @@ from types import MappingProxyType
 import pytest
 
 from cwdsl.commands.main import main
-from cwdsl.devices.calibrate import calibrate, load_profiles
+from cwdsl.fitting.calibrate import calibrate, load_profiles
 from cwdsl.cost.network import network_cost
-from cwdsl.devices.load import load_device
+from cwdsl.fitting.load import load_device
 from cwdsl.devices.profiled import fuse_key, head_subsets
-from cwdsl.devices.roofline import NAMED, Roofline, load_spec
+from cwdsl.devices.named import NAMED
+from cwdsl.devices.roofline import Roofline
+from cwdsl.devices.spec import load_spec
 from h200 import SHARED, replay
 
 ROOT = Path(__file__).parent.parent

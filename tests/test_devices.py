@@ -8,9 +8,11 @@ from hypothesis import strategies as st
 
 from cwdsl.cost.kernels import Cost
 from cwdsl.cost.network import network_cost
-from cwdsl.devices.load import load_device
+from cwdsl.fitting.load import load_device
 from cwdsl.sim.costs import schedule_costs
-from cwdsl.devices.roofline import NAMED, DeviceSpec, Roofline, load_spec, spec_to_dict
+from cwdsl.devices.named import NAMED
+from cwdsl.devices.spec import DeviceSpec, load_spec, spec_to_dict
+from cwdsl.devices.roofline import Roofline
 from cwdsl.core.errors import InputError
 from cwdsl.ir.graph import load
 

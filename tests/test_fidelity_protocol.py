@@ -92,7 +92,7 @@ def test_frame_0_is_left_out_of_all_stages_and_time():
     (40 %, where counting frame 0 gave 50 %); its time is the mean over frames 1-5 of
     the plans' prices (frames 2, 4: everything; 1, 3, 5: only the fuse)."""
     from cwdsl.ir.plan import Planner
-    from cwdsl.devices.load import load_device
+    from cwdsl.fitting.load import load_device
     from cwdsl.sim.costs import schedule_costs
     from cwdsl.sim.simulate import price
 

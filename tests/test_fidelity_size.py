@@ -75,7 +75,7 @@ def test_time_is_priced_at_the_size(capsys):
     """A pipeline's time % depends on where the stages' costs fall; at a size far from the
     frames' own it must be the simulator's figure for that size."""
     from cwdsl.ir.plan import Planner
-    from cwdsl.devices.load import load_device
+    from cwdsl.fitting.load import load_device
     from cwdsl.sim.costs import schedule_costs
     from cwdsl.sim.simulate import price
 

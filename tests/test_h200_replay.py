@@ -2,7 +2,7 @@
 it predicts every paper schedule's measured mean frame time within ±10%."""
 import pytest
 
-from cwdsl.devices.load import load_device
+from cwdsl.fitting.load import load_device
 from h200 import SHARED, profiles, replay
 
 pytestmark = pytest.mark.skipif(not SHARED.is_dir(),

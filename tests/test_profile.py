@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from cwdsl.cost.network import network_cost
-from cwdsl.devices.load import load_device
+from cwdsl.fitting.load import load_device
 from cwdsl.sim.costs import schedule_costs
 from cwdsl.core.errors import InputError
 from cwdsl.ir.graph import load

@@ -1,5 +1,5 @@
 """Profiles of one device predicting sizes and dtypes none of them measured
-(:mod:`cwdsl.devices.profileset`), judged out of sample.
+(:mod:`cwdsl.fitting.profileset`), judged out of sample.
 
 * A known law (every part ``fixed + slope × work``) is recovered exactly at a size no
   profile has; the exact profile wins where one matches.
@@ -18,11 +18,13 @@ import pytest
 
 from cwdsl.commands.main import main
 from cwdsl.cost.network import network_cost
-from cwdsl.devices.calibrate import calibrate
-from cwdsl.devices.load import load_device
+from cwdsl.fitting.calibrate import calibrate
+from cwdsl.fitting.load import load_device
 from cwdsl.devices.profiled import fuse_key, head_subsets, load_profile, profile_from_dict
-from cwdsl.devices.profileset import ProfileSet, bare_roofline, predict_part, Observed
-from cwdsl.devices.roofline import NAMED, Roofline
+from cwdsl.fitting.prediction import Observed, bare_roofline, predict_part
+from cwdsl.fitting.profileset import ProfileSet
+from cwdsl.devices.named import NAMED
+from cwdsl.devices.roofline import Roofline
 from h200 import SHARED, replay
 
 PROFILES = sorted(SHARED.glob("profile-*.json"))

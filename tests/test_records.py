@@ -12,7 +12,7 @@ from cwdsl import load
 from cwdsl.commands.main import main
 from cwdsl.demo.clip import DEMO, demo_clip
 from cwdsl.sim.capacity import Capacity
-from cwdsl.devices.load import load_device
+from cwdsl.fitting.load import load_device
 from cwdsl.sim.report import SimulateOptions, capacity_line, format_report, simulate_schedules
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,10 +14,11 @@ from cwdsl.ir.graph import compile_text, load
 from cwdsl.ir.plan import Flow, Planner, Warp
 from cwdsl.lang.ast import FLOW_METHODS
 from cwdsl.cost.network import network_cost
-from cwdsl.devices.load import load_device
+from cwdsl.fitting.load import load_device
 from cwdsl.sim.costs import schedule_costs
 from cwdsl.profile.harness import run_profile
-from cwdsl.devices.roofline import NAMED, Roofline
+from cwdsl.devices.named import NAMED
+from cwdsl.devices.roofline import Roofline
 from cwdsl.sim.simulate import frame_prices, price, simulate
 
 ROOT = Path(__file__).resolve().parents[1]

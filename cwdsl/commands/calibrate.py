@@ -21,8 +21,8 @@ def handle(args) -> int:
     from cwdsl.core.atomic import write_json
     from cwdsl.core.outputs import check_output
     from cwdsl.core.tables import Column, render_table
-    from cwdsl.devices.calibrate import base_spec, calibrate, leave_one_out, load_profiles
-    from cwdsl.devices.roofline import spec_to_dict
+    from cwdsl.fitting.calibrate import base_spec, calibrate, leave_one_out, load_profiles
+    from cwdsl.devices.spec import spec_to_dict
 
     check_output(args.out, "device spec")
     profiles = load_profiles(args.profiles)

@@ -45,7 +45,7 @@ def handle(args) -> int:
     from cwdsl.core.outputs import check_output
     from cwdsl.core.units import parse_size
     from cwdsl.runtime.device import resolve_device, torch_dtype
-    from cwdsl.devices.profiled import format_profile_summary
+    from cwdsl.profile.summary import format_profile_summary
     from cwdsl.profile.harness import run_profile
     from cwdsl.profile.batch import parse_batches
 

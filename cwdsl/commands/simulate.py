@@ -81,7 +81,7 @@ def handle(args) -> int:
 
     from cwdsl.core.figures import check_plot_path
     from cwdsl.ir.graph import load
-    from cwdsl.devices.load import load_device
+    from cwdsl.fitting.load import load_device
     from cwdsl.sim.report import (SimulateOptions, format_report, plot_timeline,
                                   simulate_schedules)
 

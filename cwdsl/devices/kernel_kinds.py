@@ -1,5 +1,5 @@
 """Kinds of device kernels, for a calibrated roofline's per-kind efficiency
-(:mod:`cwdsl.devices.roofline`, fitted by :mod:`cwdsl.devices.calibrate`), and the fitted
+(:mod:`cwdsl.devices.roofline`, fitted by :mod:`cwdsl.fitting.calibrate`), and the fitted
 calibration of the named Hopper specs."""
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def kernel_kind(k: Kernel) -> str:
     return "reduction" if op in _REDUCTION else "copy"
 
 
-# Hopper, fitted by `cwdsl calibrate` (cwdsl.devices.calibrate) to the five FCN-8s profiles of
+# Hopper, fitted by `cwdsl calibrate` (cwdsl.fitting.calibrate) to the five FCN-8s profiles of
 # /work/shared/measurements/h200-2026-11-26/ (profile-fcn8s-{256x256-float32,
 # 256x256-bfloat16, 500x500-float32, 500x500-float16, 1024x1024-float16}.json, one H200,
 # torch 2.11 + cuDNN 9.19, 2026-11-26), rounded to 3 digits. KIND@DTYPE: that dtype's own
@@ -47,7 +47,7 @@ def kernel_kind(k: Kernel) -> str:
 # to overlap little (pipelines within 11% of the sequential model), as the profile model
 # assumes; host_link_gbs: the frame's upload as measured (its overhead grows 0.17 ms per
 # MB: pageable copies and staging, not PCIe's 64 GB/s). The fit weighs each stage and the
-# whole network as much as all the parts (:func:`cwdsl.devices.calibrate.calibrate`).
+# whole network as much as all the parts (:func:`cwdsl.fitting.calibrate.calibrate`).
 # Replayed on the paper's schedules (tests/test_calibrate.py): in sample within 17% at
 # 256x256 and 500x500; out of sample (each profile left out, `cwdsl calibrate` prints it,
 # benchmarks/bench_predict.py records it) up to 26%; not at 1024x1024 float16, where cuDNN

@@ -1,7 +1,7 @@
 """The interface every device model implements: how long a network's parts take.
 
 Two kinds implement it: rooflines (:mod:`cwdsl.devices.roofline`) and measured profiles
-(:mod:`cwdsl.devices.profiled`); :func:`cwdsl.devices.load.load_device` picks one.
+(:mod:`cwdsl.devices.profiled`); :func:`cwdsl.fitting.load.load_device` picks one.
 """
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ from cwdsl.nets.weights import load_weights
 from cwdsl.runtime.distributed import World, all_sum, gather, raise_if_any_failed, shard
 from cwdsl.runtime.executor import Executor
 from cwdsl.devices.model import DeviceModel
-from cwdsl.devices.load import load_device
+from cwdsl.fitting.load import load_device
 from cwdsl.sim.costs import schedule_costs
 from cwdsl.sim.simulate import simulate
 

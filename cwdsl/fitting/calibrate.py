@@ -44,9 +44,11 @@ from cwdsl.cost.kernels import OpCost
 from cwdsl.cost.network import NetworkCost, network_cost
 from cwdsl.devices.model import oracle_segments
 from cwdsl.devices.kernel_kinds import KINDS, kernel_kind
-from cwdsl.devices.identity import check_same_device, device_name, guess_base, torch_threads
+from cwdsl.fitting.identity import check_same_device, device_name, guess_base, torch_threads
 from cwdsl.devices.profiled import Profile, fuse_key, head_subsets, load_profile
-from cwdsl.devices.roofline import NAMED, DeviceSpec, Roofline
+from cwdsl.devices.named import NAMED
+from cwdsl.devices.spec import DeviceSpec
+from cwdsl.devices.roofline import Roofline
 
 @dataclass(frozen=True)
 class PartError:
@@ -260,7 +262,7 @@ def _profile_fit(profile: Profile, cost: NetworkCost, model: Roofline) -> Profil
 def base_spec(name_or_path: str | Path | None, profiles: Sequence[Profile]) -> DeviceSpec:
     """The spec supplying peaks and bandwidth: a named one, a spec file, or (None) the one
     :func:`guess_base` finds for the profiles' device."""
-    from cwdsl.devices.roofline import load_spec
+    from cwdsl.devices.spec import load_spec
 
     if name_or_path is None:
         guess = guess_base(profiles[0])

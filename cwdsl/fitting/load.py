@@ -10,21 +10,22 @@ from pathlib import Path
 from cwdsl.core.errors import file_error
 from cwdsl.core.jsonfile import read_json_object
 from cwdsl.devices.model import DeviceModel
+from cwdsl.fitting.profileset import load_profile_set
 from cwdsl.devices.profiled import PROFILE_FORMAT, profile_from_dict
-from cwdsl.devices.roofline import NAMED, Roofline, named_device, spec_from_dict
+from cwdsl.devices.named import NAMED
+from cwdsl.devices.roofline import Roofline, named_device
+from cwdsl.devices.spec import spec_from_dict
 
 
 def load_device(name_or_path: str | Path) -> DeviceModel:
     """A device model from a named spec (``h100``, ``h200``, ``a100``, ``titanx``,
     ``cpu``), a device spec JSON file, a profile JSON written by ``cwdsl profile``, or
     several profiles of one device (``a.json,b.json`` or a folder of them: a
-    :class:`~cwdsl.devices.profileset.ProfileSet`, which predicts sizes and dtypes none of
+    :class:`~cwdsl.fitting.profileset.ProfileSet`, which predicts sizes and dtypes none of
     them measured)."""
     if isinstance(name_or_path, str) and name_or_path in NAMED:
         return named_device(name_or_path)
     if isinstance(name_or_path, str) and "," in name_or_path or Path(name_or_path).is_dir():
-        from cwdsl.devices.profileset import load_profile_set
-
         return load_profile_set(str(name_or_path))
     path = Path(name_or_path)
     if not path.exists():

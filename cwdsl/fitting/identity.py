@@ -2,8 +2,8 @@
 
 A profile records the device (``cuda``, ``cpu``), its name (``NVIDIA H200``, the CPU's
 model) and the machine, torch threads included (:mod:`cwdsl.profile.harness`). Profiles
-fitted or predicted together (:mod:`cwdsl.devices.calibrate`,
-:mod:`cwdsl.devices.profileset`) must be of one device timed alike.
+fitted or predicted together (:mod:`cwdsl.fitting.calibrate`,
+:mod:`cwdsl.fitting.profileset`) must be of one device timed alike.
 """
 from __future__ import annotations
 
