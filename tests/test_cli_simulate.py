@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cwdsl.commands.main import main
@@ -163,3 +164,37 @@ def test_schedules_on_different_networks_get_a_header_each(capsys):
     first, second = out.split(headers[1])
     assert "dff" in first and "accel" in first and "learned" not in first  # grouped, in order
     assert "learned" in second and out.count("time % full: mean latency") == 1
+
+
+@pytest.mark.parametrize("device", ["titanx", "h200"])
+def test_plot_bars_sum_to_each_frames_latency_with_flow_and_warp_drawn(tmp_path, capsys,
+                                                                      monkeypatch, device):
+    """The bars of a frame sum to its latency, none negative (a "rest" bar of -4.87 ms once
+    hid the flow and warp of accel on a Titan X), and the flow and warp's time is drawn
+    (in the bar, or hatched beside it where the device's work hid it)."""
+    import cwdsl.core.figures as figures
+    from cwdsl.fitting.load import load_device
+    from cwdsl.ir.graph import load
+    from cwdsl.sim.report import SimulateOptions, plot_timeline, simulate_schedules
+
+    motion_label = "flow and warp"  # as the legend says
+    names = ("accel", "pipeline_warp")
+    report = simulate_schedules([load(ROOT / "schedules" / f"{n}.cw") for n in names],
+                                SimulateOptions(device=load_device(device), frames=20,
+                                                timeline=20))
+    figs = []
+    monkeypatch.setattr(figures, "save_figure", lambda fig, path: figs.append(fig))
+    plot_timeline(report.sims, tmp_path / "t.png", frames=12)
+    (fig,) = figs
+    for ax, sim in zip(fig.axes, report.sims):
+        timeline = sim.timeline[:12]
+        bars = {c.get_label(): [r.get_height() for r in c] for c in ax.containers}
+        assert min(min(h) for h in bars.values()) >= 0
+        shown = [label for label in bars if not label.startswith("_")]
+        total = np.sum([bars[label] for label in shown], axis=0)
+        assert total == pytest.approx([p.latency_ms for p in timeline])
+        motion = np.add(bars[motion_label], bars.get(f"_hidden {motion_label}", 0.0))
+        assert motion == pytest.approx([p.motion_ms for p in timeline])
+        assert (motion > 0).sum() >= 5  # the frames that warp (accel 4 of 5, pipeline_warp 1 of 2)
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert motion_label in legend and "s1" in legend

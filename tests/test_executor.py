@@ -200,15 +200,26 @@ def test_pipeline_runs_stages_in_one_wave_and_reads_the_previous_frame(net):
     assert not torch.equal(results[2].scores, oracle_scores[2])
 
 
-def test_adaptive_clock_fires_on_change_and_not_on_still_frames(net):
+def test_adaptive_clock_fires_on_change_and_not_on_still_frames():
+    """s3 fires when s2's labels moved by θ = 0.03 since it last fired: on a cut to another
+    scene and back, not on repeated frames. (The untrained ``net`` fixture labels every
+    cell of every input alike, so its labels never move: the demo's trained weights and two
+    rendered scenes instead.)"""
+    from cwdsl.demo.scenes import generate_clip
+    from cwdsl.nets.bundled import bundled_weights
+    from cwdsl.nets.weights import load_weights
+
+    trained = load_weights(build_network("tiny"), bundled_weights("tiny")).eval()
     program = load(ROOT / "schedules" / "adaptive.cw", network="tiny")
-    executor = Executor(program, net)
-    still = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(5))
-    other = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(6))
-    fired = [("s3" in executor.step(x).computed) for x in [still, still, still, other, other]]
-    atom = program.atom_ids[0]
-    assert fired[:3] == [True, False, False]
-    assert executor.step(still).differences[atom] >= 0.0
+    (atom,) = program.atom_ids
+    executor = Executor(program, trained)
+    still, other = (torch.from_numpy(generate_clip(seed, 1, (64, 64)).frames[0])
+                    .permute(2, 0, 1)[None].float() / 255 for seed in (1, 2))
+    results = [executor.step(x) for x in [still, still, still, other, other, still]]
+    assert [("s3" in r.computed) for r in results] == [True, False, False, True, False, True]
+    moved = [r.differences[atom] for r in results]
+    assert moved[1] == moved[2] == moved[4] == 0.0  # the same frame as when s3 fired
+    assert moved[3] >= 0.03 and moved[5] >= 0.03   # a cut: the labels moved past θ
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -44,7 +44,22 @@ def test_node_order_is_deterministic():
 @pytest.mark.slow
 @given(schedules())
 def test_compiled_graphs_pass_the_lint(schedule):
-    validate(compile_schedule(schedule).graph)  # compile already lints; again, explicitly
+    program = compile_schedule(schedule)
+    g = program.graph
+    assert validate(g) is None  # (it raises InternalError listing what it found broken)
+    # the lint's main invariants, checked here apart from it
+    assert nx.is_directed_acyclic_graph(within_frame(g))
+    kinds = dict((n, r.kind) for n, r in g.nodes(data="record"))
+    assert sorted(n for n, k in kinds.items() if k == "stage") == sorted(
+        f"stage:{s}" for s in program.stages)
+    for s in program.stages:
+        stage, cache = f"stage:{s}", f"cache:{s}"
+        gates = {d["gate"] for u, _, d in g.in_edges(stage, data=True)
+                 if d["kind"] in ("features", "cache")}
+        assert len(gates) == 1 and kinds[next(iter(gates))] == "clock"  # one clock gates it
+        assert g.has_edge(next(iter(gates)), stage)
+        assert g.edges[stage, cache]["kind"] == "persist" and g.edges[stage, cache]["delay"] >= 1
+    assert all(d["delay"] >= 0 for _, _, d in g.edges(data=True))
 
 
 def _graph():

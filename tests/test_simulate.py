@@ -14,7 +14,7 @@ from cwdsl.sim.capacity import (MAX_STREAMS, check_capacity, frames_per_stream, 
                                 sustainable_streams)
 from cwdsl.runtime.executor import Executor
 from cwdsl.nets import build_network
-from cwdsl.ir.plan import Planner
+from cwdsl.ir.plan import Planner, Wave
 from cwdsl.sim.costs import ScheduleCosts
 from cwdsl.sim.simulate import frame_prices, firings, price, simulate
 from cwdsl.ir.trace import ClockSource, fire_rate_trace, fire_rate_values
@@ -44,6 +44,14 @@ def costed(draw):
               "warp_ms": {w.stage: draw(ms) for w in program.warps},
               "warp_flops": {w.stage: draw(st.floats(0, 1e8)) for w in program.warps},
               "compose_ms": draw(ms), "compose_flops": draw(st.floats(0, 1e6))}
+    if draw(st.booleans()):  # a GPU: host and device overlap, a sync per read-back
+        motion.update(overlaps_host=True, sync_ms=draw(st.floats(0, 0.1)),
+                      stage_host_ms={s: draw(st.floats(0, 5)) for s in program.stages},
+                      fuse_host_ms=draw(st.floats(0, 1)))
+    if draw(st.booleans()):  # a roofline: waves bounded by the device's peak
+        motion["stage_peak_ms"] = {s: (draw(st.floats(0, 1)) * ms_, draw(st.floats(0, 1)) * ms_)
+                                   for s, ms_ in stage_ms.items()}
+    motion["lane_overlap"] = draw(st.floats(0, 1))
     costs = Costs(stage_ms, stage_flops, {a: draw(st.floats(0, 1)) for a in program.atom_ids},
                   fuse_ms, fuse_flops, draw(st.floats(0, 1)),
                   sum(stage_ms.values()) + fuse_ms + extra_ms,
@@ -55,7 +63,7 @@ def costed(draw):
 
 @pytest.mark.slow
 @given(costed())
-def test_compute_never_exceeds_the_oracle_and_latency_never_exceeds_work(case):
+def test_compute_never_exceeds_the_oracle_and_work_never_exceeds_latency(case):
     program, costs, frames, atoms = case
     sim = simulate(Planner(program), costs, frames, atoms, timeline=frames)
     # flows and warps replace stages on the frames they skip: they may add their own work
@@ -63,8 +71,34 @@ def test_compute_never_exceeds_the_oracle_and_latency_never_exceeds_work(case):
               + len(costs.warp_flops) * costs.compose_flops)
     assert sim.summary().compute_pct_of_full <= 100 * (1 + motion / costs.full_flops) + 1e-9
     for p in sim.prices:
-        assert p.latency_ms <= p.work_ms + 1e-9  # pipelined latency <= sequential
+        # the busier processor's time fits in the frame's: back to back >= 1 / latency
+        assert p.work_ms <= p.latency_ms + 1e-9
+        if not costs.overlaps_host:
+            assert p.work_ms == pytest.approx(p.latency_ms)
+        # the plot's parts: none negative, summing to the latency
+        assert all(ms >= 0 for _, ms in p.parts + p.hidden)
+        assert sum(ms for _, ms in p.parts) == pytest.approx(p.latency_ms)
+        for stage in program.stages:  # shown and hidden: a computed stage's whole time
+            done = dict(p.parts).get(stage, 0.0) + dict(p.hidden).get(stage, 0.0)
+            assert done == pytest.approx(costs.stage_ms[stage] if stage in p.computed else 0)
+    row = sim.summary()
+    assert row.throughput_fps >= 1e3 / row.latency_ms_mean * (1 - 1e-9)
     assert len(sim.timeline) == frames and sim.counts.sum() == frames
+
+
+@pytest.mark.slow
+@given(costed())
+def test_a_wave_lies_between_its_slowest_lane_and_its_sum_above_the_peak_floor(case):
+    program, costs, frames, atoms = case
+    planner = Planner(program)
+    for t in range(frames):
+        for step in planner.plan(t, atoms[t]).steps:
+            if isinstance(step, Wave):
+                times = [costs.stage_ms[s] for s in step.stages]
+                wave = costs.wave_ms(step.stages)
+                assert max(times) - 1e-9 <= wave <= sum(times) + 1e-9
+                floor = costs.peak_floor_ms([(s, 1) for s in step.stages])
+                assert wave >= min(floor, sum(times)) - 1e-9
 
 
 @pytest.mark.slow

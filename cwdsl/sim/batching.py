@@ -10,11 +10,14 @@ stream. :func:`tick_price` prices one tick that way:
 
 - per (round, stage) computing in ``k`` streams, the stage's batch cost
   :meth:`ScheduleCosts.batch_ms` (``k`` times a frame's without batch timings) and, on a
-  device that overlaps its host, its issue time once (one call issues the batch);
+  device that overlaps its host, its issue time once (one call issues the batch); the
+  batches of one round run concurrently, priced as a wave's lanes
+  (:meth:`ScheduleCosts.lanes_ms`: never faster than the device's peak allows);
 - every stream's other steps as :func:`cwdsl.sim.simulate.price` counts them
-  (:func:`~cwdsl.sim.simulate.step_cost`, compositions of flows included);
-- the tick's service time is its *work*, everything in turn (on a GPU the busier of host
-  and device), as the unbatched capacity model charges a frame its work.
+  (:func:`~cwdsl.sim.costs.step_cost`, compositions of flows included);
+- the tick's service time is its *work*, everything in turn but each round's lanes
+  concurrent (on a GPU the busier of host and device), as the unbatched capacity model
+  charges a frame its work (:class:`~cwdsl.sim.simulate.FrameCost`).
 
 :func:`run_batched_capacity` then runs the ticks: all streams' frames arrive together
 every ``1/fps`` s; the device serves ticks first-come first-served; at most one tick
@@ -33,8 +36,8 @@ import numpy as np
 from cwdsl.core.progress import progress_bar
 from cwdsl.ir.plan import AtomValues, FramePlan, Planner, Wave
 from cwdsl.sim.capacity import MAX_STREAMS, Capacity, check_capacity
-from cwdsl.sim.costs import ScheduleCosts
-from cwdsl.sim.simulate import BAR_STEP, PROGRESS_FRAMES, placed, step_cost
+from cwdsl.sim.costs import ScheduleCosts, placed, step_cost
+from cwdsl.sim.simulate import BAR_STEP, PROGRESS_FRAMES
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,13 @@ def tick_price(plans: Sequence[FramePlan], costs: ScheduleCosts,
             on_host, on_device, _, _ = step_cost(step, plan, costs, since, composed)
             on_host, on_device = placed(step, on_host, on_device, overlapped)
             host, device = host + on_host, device + on_device
-    for (_, stage), k in counts.items():
-        device += costs.batch_ms(stage, k)
+    rounds: dict[int, list[tuple[str, int]]] = {}
+    for (r, stage), k in counts.items():
+        rounds.setdefault(r, []).append((stage, k))
         if overlapped:
             host += costs.stage_host_ms.get(stage, 0.0)
+    for lanes in rounds.values():  # a round's batches run concurrently, as one wave
+        device += costs.lanes_ms(lanes)
     work = max(host, device) if overlapped else host + device
     return TickCost(work, tuple((w, s, k) for (w, s), k in counts.items()))
 

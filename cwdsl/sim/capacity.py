@@ -1,12 +1,13 @@
 """How many camera streams can share one device: a small deterministic event loop.
 
 ``N`` streams deliver frames at ``fps`` (stream ``i`` offset by ``i / N`` of a frame
-interval). One device serves frames first-come first-served; a frame costs the *work*
-of its plan (everything it computes, one after the other: a shared device has no idle
-lanes to overlap). Each stream keeps at most one frame waiting: a newer frame replaces
-a waiting one, which is dropped. A frame is *late* when it completes more than one frame
-interval after it arrived. Each stream runs its own schedule (its own frame counter and
-clock state), as one executor per stream would.
+interval). One device serves frames first-come first-served, one at a time; a frame
+costs the *work* of its plan (:class:`~cwdsl.sim.simulate.FrameCost`: the time it keeps
+the busier of host and device busy, a pipelined wave's lanes concurrent but never faster
+than the device's peak allows for their work together). Each stream keeps at most one
+frame waiting: a newer frame replaces a waiting one, which is dropped. A frame is *late*
+when it completes more than one frame interval after it arrived. Each stream runs its own
+schedule (its own frame counter and clock state), as one executor per stream would.
 
 With ``--batched`` the streams instead share one executor that batches a stage across the
 streams computing it in a wave (:mod:`cwdsl.sim.batching`, whose runs say ``batched``).

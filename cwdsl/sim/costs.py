@@ -1,18 +1,25 @@
 """A schedule's cost table on one device: :func:`schedule_costs` turns a compiled program
 and a device model (:mod:`cwdsl.devices`) into the :class:`ScheduleCosts` the simulator
-sums along FramePlans.
+sums along FramePlans; :func:`step_cost` prices one step of a plan (a wave:
+:meth:`ScheduleCosts.wave_ms`, its lanes' shares of it :func:`lane_shares`), and
+:func:`placed` says whether the host or the device spends it.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from cwdsl.ir.graph import Program
+from cwdsl.ir.plan import FramePlan, Flow, Fuse, Measure, Warp
 from cwdsl.devices.batch_model import batch_ms
+from cwdsl.cost.kernels import OpCost
 from cwdsl.cost.network import network_cost
 from cwdsl.devices.model import DeviceModel
 from cwdsl.devices.profiled import Profile
+from cwdsl.devices.roofline import Roofline
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,11 @@ class ScheduleCosts:
     is host time, ``*_host_ms`` the host time to issue each part (the other fields being
     device time), ``sync_ms`` the cost of one read-back. ``lane_overlap``: the share of a
     pipelined wave's non-slowest lanes that concurrency hides (1: the slowest lane only).
+    ``stage_peak_ms``: per stage, ``(FLOPs at the device's peak, bytes at its full
+    bandwidth)`` in ms, its device kernels' work at the best rate the device has (a
+    roofline's ``peak_tflops`` and ``bandwidth_gbs``); empty where the model knows no peak
+    (a measured profile, whose lane overlap was measured). A wave is never priced below
+    it (:meth:`lanes_ms`).
 
     ``stage_batch``: per stage, its cost on a batch of frames at each batch size a
     profile timed (``(size, ms)``, sizes above 1); empty without batch timings, when a
@@ -68,17 +80,40 @@ class ScheduleCosts:
     sync_ms: float = 0.0
     lane_overlap: float = 1.0
     stage_batch: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
+    stage_peak_ms: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def batch_ms(self, stage: str, k: int) -> float:
         """Stage ``stage`` computing for ``k`` streams as one batch (device time)."""
         return batch_ms(self.stage_ms[stage], self.stage_batch.get(stage, ()), k)
 
     def wave_ms(self, stages: Sequence[str]) -> float:
-        """A wave of concurrently running stages: its slowest lane plus the part of the
-        others that concurrency does not hide (``lane_overlap``)."""
-        times = [self.stage_ms[s] for s in stages]
-        slowest = max(times)
-        return slowest + (1.0 - self.lane_overlap) * (sum(times) - slowest)
+        """A wave of concurrently running stages on one device (:meth:`lanes_ms`, each
+        stage for one frame)."""
+        return self.lanes_ms([(s, 1) for s in stages])
+
+    def lanes_ms(self, lanes: Sequence[tuple[str, int]]) -> float:
+        """Device time of concurrent lanes, each ``(stage, k)``: the stage on a batch of
+        ``k`` frames (:meth:`batch_ms`). The slowest lane plus the part of the others that
+        concurrency does not hide (``lane_overlap``), but never less than the device's
+        peak allows for the lanes' work together (:meth:`peak_floor_ms`): concurrency hides
+        only what the device has spare: on a roofline whose kernels all run at peak, none
+        (the wave costs its lanes' sum); and never more than the lanes one after the
+        other."""
+        times = [self.batch_ms(s, k) for s, k in lanes]
+        slowest, total = max(times), sum(times)
+        overlapped = slowest + (1.0 - self.lane_overlap) * (total - slowest)
+        return min(total, max(overlapped, self.peak_floor_ms(lanes)))
+
+    def peak_floor_ms(self, lanes: Sequence[tuple[str, int]]) -> float:
+        """The least time the device needs for the work of ``lanes`` (``(stage, k)``, see
+        :meth:`lanes_ms`) at its peak: all their FLOPs at peak FLOP/s or all their bytes at
+        full bandwidth, whichever is longer (compute and memory overlap across lanes at
+        best); 0 where the model knows no peak (``stage_peak_ms`` lacks a stage)."""
+        if not all(s in self.stage_peak_ms for s, _ in lanes):
+            return 0.0
+        compute = sum(k * self.stage_peak_ms[s][0] for s, k in lanes)
+        memory = sum(k * self.stage_peak_ms[s][1] for s, k in lanes)
+        return max(compute, memory)
 
     @property
     def oracle_ms(self) -> float:
@@ -115,6 +150,8 @@ def schedule_costs(program: Program, device: DeviceModel,
     compose = (device.compose_ms(cost), float(cost.compose_op().cost.flops)) \
         if program.warps else (0.0, 0.0)
     heads = program.output_heads
+    stage_peak_ms = {s.name: peak_ms(device, cost.stage_ops(s.first, s.last, s.heads), dtype)
+                     for s in program.stage_nodes} if isinstance(device, Roofline) else {}
     stage_batch = {}  # only profiles time batches; a roofline's batch costs k frames
     for stage in program.stage_nodes if isinstance(device, Profile) else ():
         ratios = device.batch_ratios(stage.first, stage.last)
@@ -135,4 +172,63 @@ def schedule_costs(program: Program, device: DeviceModel,
                          for m in program.measures},
         fuse_host_ms=device.fuse_host_ms(cost, heads), full_host_ms=device.full_host_ms(cost),
         sync_ms=device.sync_ms(cost), lane_overlap=device.lane_overlap(cost),
-        stage_batch=stage_batch)
+        stage_batch=stage_batch, stage_peak_ms=stage_peak_ms)
+
+
+def peak_ms(device: Roofline, ops: Sequence[OpCost], dtype: str) -> tuple[float, float]:
+    """``(ms, ms)``: the FLOPs of ``ops``' device kernels at ``device``'s peak for
+    ``dtype``, and their bytes at its full bandwidth (host kernels left out)."""
+    kernels = [k for op in ops for k in op.kernels if not k.host]
+    spec = device.spec
+    return (1e3 * sum(k.flops for k in kernels) / spec.peak_flops(dtype),
+            1e3 * sum(k.bytes for k in kernels) / (spec.bandwidth_gbs * 1e9))
+
+
+def lane_shares(times: Sequence[float], wave_ms: float) -> list[float]:
+    """Of a wave's ``wave_ms``, the share each lane of ``times`` (its own time) is charged:
+    the slowest lane (the first of equals) all of its time, the others the rest in
+    proportion to theirs (so the shares sum to ``wave_ms``, each at most its lane's time
+    when ``max(times) <= wave_ms <= sum(times)``)."""
+    slowest = int(np.argmax(times))
+    others = sum(times) - times[slowest]
+    spare = max(wave_ms - times[slowest], 0.0)
+    return [times[i] if i == slowest else (spare * times[i] / others if others > 0 else 0.0)
+            for i in range(len(times))]
+
+
+def placed(step, on_host: float, on_device: float, overlapped: bool) -> tuple[float, float]:
+    """A step's ``(host ms, device ms)`` as a frame spends them: on one processor (not
+    ``overlapped``) issuing a part is inside its own time; beside a device, an optical
+    :class:`Flow` runs on the host."""
+    if not overlapped:
+        return 0.0, on_device
+    if isinstance(step, Flow):
+        return on_device, 0.0
+    return on_host, on_device
+
+
+def step_cost(step, plan: FramePlan, costs: ScheduleCosts, since: Mapping[str, int] | None,
+              composed: set[tuple[str, int]]) -> tuple[float, float, float, float]:
+    """A step other than a :class:`~cwdsl.ir.plan.Wave` as
+    :func:`~cwdsl.sim.simulate.price` counts it: ``(host ms, device ms, FLOPs, motion
+    ms)``, a :class:`Flow`'s time as device time (``price`` moves it to the host where they
+    overlap); ``composed`` as in ``price``, updated."""
+    on_host = on_device = flops = motion = 0.0
+    if isinstance(step, Measure):
+        on_device = costs.measure_ms[step.atom]
+        on_host = costs.measure_host_ms.get(step.atom, 0.0)
+    elif isinstance(step, Fuse):
+        on_device, on_host = costs.fuse_ms, costs.fuse_host_ms
+        flops = costs.fuse_flops
+    elif isinstance(step, Flow):
+        on_device = costs.flow_ms[step.method]
+        motion, flops = on_device, costs.flow_flops[step.method]
+    elif isinstance(step, Warp):
+        on_device, flops = costs.warp_ms[step.stage], costs.warp_flops[step.stage]
+        start = None if since is None else since.get(step.stage)
+        if start is None or start < plan.frame - 1 and (step.method, start) not in composed:
+            if start is not None:
+                composed.add((step.method, start))
+            on_device, flops = on_device + costs.compose_ms, flops + costs.compose_flops
+        motion = on_device
+    return on_host, on_device, flops, motion

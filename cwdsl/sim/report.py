@@ -25,8 +25,8 @@ from cwdsl.sim.capacity import (check_capacity, frames_per_stream, run_capacity,
 from cwdsl.devices.model import DeviceModel
 from cwdsl.sim.costs import schedule_costs
 from cwdsl.devices.roofline import Roofline
-from cwdsl.sim.simulate import (MAX_PRICED_FRAMES, Simulation, SimulationRow, priced_frames,
-                                simulate)
+from cwdsl.sim.simulate import (MAX_PRICED_FRAMES, MOTION, REST, Simulation, SimulationRow,
+                                priced_frames, simulate)
 
 
 @dataclass(frozen=True)
@@ -209,45 +209,82 @@ def format_table(sims: Sequence[Simulation], header: str, last: bool = True) -> 
           r.compute_pct_of_full, r.gflops_per_frame, r.all_stages_pct, r.throughput_fps)
          for r in rows],
         "time % full: mean latency over the frame oracle's; compute % full: FLOPs over the "
-        "oracle's; fps: throughput when frames are processed back to back" if last else None)
+        "oracle's; fps: throughput when frames are processed back to back (1000 / mean work, "
+        "the busier of host and device; at least 1000 / mean latency)" if last else None)
+
+
+def timeline_bars(sim: Simulation, frames: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """What :func:`plot_timeline` stacks for the first ``frames`` frames of ``sim``: the
+    labels (each stage, :data:`~cwdsl.sim.simulate.MOTION`,
+    :data:`~cwdsl.sim.simulate.REST`) and two ``(labels, frames)`` arrays of ms: each
+    frame's time split by what it waited on (:attr:`FrameCost.parts`: non-negative,
+    each column summing to the frame's latency) and the work concurrency hid behind it
+    (:attr:`FrameCost.hidden`)."""
+    labels = [*sim.stage_names, MOTION, REST]
+    timeline = sim.timeline[:frames]
+    shown = np.array([[dict(p.parts).get(label, 0.0) for p in timeline] for label in labels])
+    hidden = np.array([[dict(p.hidden).get(label, 0.0) for p in timeline] for label in labels])
+    return labels, shown.reshape(len(labels), len(timeline)), \
+        hidden.reshape(len(labels), len(timeline))
+
+
+HIDDEN_KEY = "hidden behind it (hatched)"
 
 
 def plot_timeline(sims: Sequence[Simulation], path, frames: int = 48) -> None:
-    """Per-frame latency, stacked by stage, for the first ``frames`` frames of each schedule
-    (the figure says how many it draws)."""
+    """For the first ``frames`` frames of each schedule (the figure says how many): a bar
+    per frame stacked by what the frame waited on (its stages, flow and warp, the rest),
+    summing to its latency; beside it, hatched, the work that ran hidden behind it (host
+    work behind the device's, a pipelined wave's other lanes behind its slowest); a dot at
+    its work (``1000 / fps`` is their mean; below the bar's top where a GPU's syncs leave
+    its busier processor idle). Nothing is drawn negative (:func:`timeline_bars`)."""
     from cwdsl.core.figures import pyplot, save_figure
 
-    plt = pyplot()
+    plt = pyplot()  # (imports matplotlib with its backend set)
+    from matplotlib.patches import Rectangle
 
     fig, axes = plt.subplots(len(sims), 1, figsize=(10, 1.6 + 1.5 * len(sims)), squeeze=False,
                              sharex=True)
     colours = plt.get_cmap("tab10")
+    any_hidden = False
     for ax, sim in zip(axes[:, 0], sims):
+        labels, shown, hidden = timeline_bars(sim, frames)
         timeline = sim.timeline[:frames]
         x = np.arange(len(timeline))
+        stages = len(sim.stage_names)
+        colour = {label: colours(i) for i, label in enumerate(labels[:stages])}
+        colour.update({MOTION: "#8c6d31", REST: "#bbbbbb"})
         bottom = np.zeros(len(timeline))
-        for i, stage in enumerate(sim.stage_names):
-            h = np.array([sim.costs.stage_ms[stage] if stage in p.computed else 0.0
-                          for p in timeline])
-            ax.bar(x, h, bottom=bottom, color=colours(i), label=stage, width=0.85)
-            bottom += h
-        motion = np.array([p.motion_ms for p in timeline])
-        if motion.any():
-            ax.bar(x, motion, bottom=bottom, color="#8c6d31", label="flow and warp", width=0.85)
-            bottom += motion
-        rest = np.array([p.work_ms for p in timeline]) - bottom
-        ax.bar(x, rest, bottom=bottom, color="#bbbbbb", label="clocks, fuse, overhead", width=0.85)
-        ax.plot(x, [p.latency_ms for p in timeline], "k.", ms=4, label="latency")
+        top_hidden = np.zeros(len(timeline))
+        for i, label in enumerate(labels):
+            if label == MOTION and not (shown[i].any() or hidden[i].any()):
+                continue  # no flow in this schedule
+            ax.bar(x - 0.14, shown[i], bottom=bottom, color=colour[label], label=label,
+                   width=0.6)
+            bottom += shown[i]
+            if hidden[i].any():
+                ax.bar(x + 0.31, hidden[i], bottom=top_hidden, color=colour[label], alpha=0.5,
+                       hatch="////", edgecolor="#444444", linewidth=0.3, width=0.3,
+                       label=f"_hidden {label}")  # (an underscore: no legend entry)
+                top_hidden += hidden[i]
+        any_hidden = any_hidden or bool(hidden.any())
+        ax.plot(x - 0.14, [p.work_ms for p in timeline], "k.", ms=4,
+                label="work (the busier processor)")
         ax.set_ylabel("ms")
-        ax.set_title(f"{sim.schedule}: work per frame (bars) and latency (dots), first "
-                     f"{len(timeline)} of {sim.frames} simulated frames", fontsize=9, loc="left")
+        ax.set_title(f"{sim.schedule}: each frame's latency by what it waited on (bars), "
+                     f"first {len(timeline)} of {sim.frames} simulated frames", fontsize=9,
+                     loc="left")
     # One legend for all panels, above them, so it never covers a bar.
     handles = {}
     for ax in axes[:, 0]:
         for h, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, h)
-    fig.legend(handles.values(), handles.keys(), fontsize=8, ncol=len(handles),
+    if any_hidden:  # one neutral key for the hatched bars of every colour
+        handles[HIDDEN_KEY] = Rectangle((0, 0), 1, 1, facecolor="white", hatch="////",
+                                        edgecolor="#444444", linewidth=0.3)
+    fig.legend(handles.values(), handles.keys(), fontsize=8, ncol=min(len(handles), 4),
                loc="upper center", frameon=False)
     axes[-1, 0].set_xlabel("frame")
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
+    rows = -(-len(handles) // 4)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.22 * (rows + 0.6) / fig.get_figheight()))
     save_figure(fig, path)
