@@ -291,7 +291,7 @@ def test_the_simulator_batches_what_the_executor_batches(net, streams, schedule)
     streams of one size, offset in time; adaptive's clocks replayed from the run)."""
     from cwdsl.ir.plan import Planner
     from cwdsl.sim.batching import tick_price
-    from cwdsl.devices.load import load_device
+    from cwdsl.fitting.load import load_device
     from cwdsl.sim.costs import schedule_costs
 
     program = load(ROOT / "schedules" / f"{schedule}.cw", network="tiny")

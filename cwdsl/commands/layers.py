@@ -2,8 +2,8 @@
 (the paper's Table 1 and Fig. 2)."""
 from __future__ import annotations
 
-from cwdsl.commands.options import (add_command, add_data_options, data_setup, eval_network,
-                                    size_phrase)
+from cwdsl.commands.options import (add_command, add_data_options, check_data_options,
+                                    data_setup, eval_network, size_phrase)
 from cwdsl.core.errors import InputError
 
 
@@ -36,6 +36,7 @@ def handle(args) -> int:
     from cwdsl.runtime.device import resolve_device
 
     check_plot_path(args.plot)
+    check_data_options(args)
     motion = args.data == "motion"
     name = DEMO.network if motion and not args.net else eval_network(args)
     if name is None:

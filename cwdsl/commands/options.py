@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 
 from cwdsl.core.errors import InputError
@@ -138,6 +139,18 @@ def size_phrase(size: tuple[int, int] | None) -> str:
     return f"at {size[0]}x{size[1]} (--size)" if size else "at the frames' own size"
 
 
+class Given(argparse.Action):
+    """``store``, noting the option as given (:func:`given`) for checks that refuse it."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.given_options = {*getattr(namespace, "given_options", ()), self.dest}
+
+
+def given(args, dest: str) -> bool:  # whether the Given option at dest was on the command line
+    return dest in getattr(args, "given_options", ())
+
+
 def add_command(sub, name: str, handle, help: str, example: str) -> argparse.ArgumentParser:
     """Sub-command ``name``, run by ``handle(args) -> exit status``; its description is its
     help and its epilog shows ``example``."""
@@ -171,14 +184,15 @@ def add_data_options(p: argparse.ArgumentParser, default: str = "demo", extra: s
     p.add_argument("--weights", metavar="PATH",
                    help="weights (default: the network's bundled ones); 'random' for timing only")
     p.add_argument("--void", type=label_value, metavar="LABEL",
-                   help="label value to ignore (CamVid: 11)")
+                   help="label value to ignore in a labeled folder (CamVid: 11)")
     p.add_argument("--scenes", type=bounded_int(MAX_SCENES, 1, "each is held in memory"),
-                   default=24, help=f"generated scenes for shift16/shift32, at most "
-                                    f"{MAX_SCENES} (default 24)")
-    p.add_argument("--score", default="filled", type=score_mode, metavar="filled|all",
-                   help="which translated crops of shift16/shift32 are scored: filled (default; "
-                        "frames 2-5, after frames 0-1 fill the pipelines, as the paper's "
-                        "authors score) or all (all six); other data: every labeled frame")
+                   default=24, action=Given,
+                   help=f"generated scenes of shift16/shift32 (not for other data), at most "
+                        f"{MAX_SCENES} (default 24)")
+    p.add_argument("--score", default="filled", type=score_mode, metavar="filled|all", action=Given,
+                   help="which translated crops of shift16/shift32(:DIR) are scored: filled "
+                        "(default; frames 2-5, after frames 0-1 fill the pipelines, as the "
+                        "paper's authors score) or all (all six); not for other data")
     p.add_argument("--stride", type=positive_int, default=1, metavar="N",
                    help="keep every N-th frame of a sequence (demo, DIR) from frame 0, so the "
                         "scene moves N times as far per frame (CamVid's 15 Hz at 3: 5 Hz); "
@@ -201,6 +215,24 @@ def print_warnings(program) -> None:
         print(warning.render(), file=sys.stderr)
 
 
+def check_data_options(args) -> None:
+    """An ``InputError`` for ``--scenes`` (acts on shiftN), ``--score`` (shiftN, shiftN:DIR),
+    ``--void`` (labeled folders) where no data read (``--data``, ``--tune``) is one."""
+    tune = getattr(args, "tune", None)
+    specs = {args.data: "--data"} | ({tune: "--tune"} if tune and tune[:6] != "split:" else {})
+    named = " and ".join(f"{option} {spec}" for spec, option in specs.items())
+    if given(args, "scenes") and not any(re.fullmatch(r"shift\d+", s) for s in specs):
+        raise InputError(f"--scenes {args.scenes}: sets how many scenes shift16 and shift32 "
+                         f"generate, and {named} is neither")
+    if given(args, "score") and not any(re.fullmatch(r"shift\d+(:.+)?", s, re.S) for s in specs):
+        raise InputError(f"--score {args.score}: {named} has no translated crops to pick "
+                         f"from; --score is for shift16, shift32, shift16:DIR, shift32:DIR")
+    if args.void is not None and all(s in ("demo", "motion") or re.fullmatch(r"shift\d+", s)
+                                     for s in specs):
+        raise InputError(f"--void {args.void}: {named} is generated, and its labels have no "
+                         f"void value; --void is for a labeled folder (DIR, shiftN:DIR)")
+
+
 def data_setup(args, network: str):
     """Weights and data for ``eval``, ``sweep`` and ``layers``, checked before any work."""
     from cwdsl.core.netspec import get_network
@@ -208,6 +240,7 @@ def data_setup(args, network: str):
     from cwdsl.nets.bundled import resolve_weights
     from cwdsl.runtime.device import resolve_device
 
+    check_data_options(args)
     weights = resolve_weights(network, args.weights)
     resolve_device(args.device)
     data = load_eval_data(args.data, get_network(network).num_classes, args.void, args.scenes,
@@ -218,7 +251,7 @@ def data_setup(args, network: str):
 def eval_setup(args, programs):
     """:func:`data_setup` for schedules that must share one network, plus the device
     model of the time column."""
-    from cwdsl.devices.load import load_device
+    from cwdsl.fitting.load import load_device
 
     nets = {p.network.name for p in programs}
     if len(nets) > 1:
@@ -252,14 +285,18 @@ def add_clock_source(p, cycled: bool = False) -> None:
     source.add_argument("--trace", metavar="RUN.json",
                         help="replay data-driven clock values from a run record"
                              + (" (cycled)" if cycled else ""))
-    p.add_argument("--seed", type=seed, default=0,
-                   help=f"seed for --fire-rate, 0..{MAX_SEED} (default 0)")
+    p.add_argument("--seed", type=seed, default=0, action=Given,
+                   help=f"seed for --fire-rate (not --trace), 0..{MAX_SEED} (default 0)")
 
 
 def clock_source(args):
-    """The :class:`~cwdsl.ir.trace.ClockSource` the options of :func:`add_clock_source` name."""
+    """The :class:`~cwdsl.ir.trace.ClockSource` the options of :func:`add_clock_source` name
+    (``--seed`` with ``--trace``, which draws nothing: an ``InputError``)."""
     from cwdsl.ir.trace import ClockSource
 
+    if given(args, "seed") and args.trace:
+        raise InputError(f"--seed {args.seed}: --trace replays recorded clock values and draws "
+                         f"nothing; --seed seeds --fire-rate's draws")
     return ClockSource(args.trace, args.fire_rate, args.seed)
 
 

@@ -31,8 +31,11 @@ def register(sub) -> None:
                         "starting i x (frames / N) frames in and wrapping (benchmarking); "
                         "outputs in --out DIR/stream-<i>/")
     p.add_argument("--max-batch", type=stream_count, metavar="N",
-                   help="with several streams: at most N streams a batch (a stage's batches "
-                        "run concurrently as pipeline lanes); default: all that fit")
+                   help="with several streams (not --unbatched): at most N streams a batch; "
+                        "a stage's batches run concurrently on a CPU's lane threads (one a "
+                        "stage of the schedule, none with --sequential or one stage) and one "
+                        "after another on CUDA (one stream a stage); default: every stream "
+                        "of one frame size")
     p.add_argument("--unbatched", action="store_true",
                    help="with several streams: run them one frame at a time instead of "
                         "batching their stages (the baseline)")
@@ -60,13 +63,16 @@ def register(sub) -> None:
     p.add_argument("--save", default="", metavar="ITEMS",
                    help="comma-separated: masks (palette PNGs), overlay (overlay.mp4)")
     p.add_argument("--keep-partial", action="store_true",
-                   help="on a truncated or corrupt video, run on the frames that decode "
+                   help="on a truncated or corrupt video file, run on the frames that decode "
                         "(and say so) instead of failing")
     p.add_argument("--sequential", action="store_true",
-                   help="run pipelined stages one after the other instead of concurrently")
+                   help="run pipelined stages (and a wave's batches of several streams) one "
+                        "after the other instead of concurrently; refused where none would "
+                        "run concurrently")
     add_fast_path(p)
     p.add_argument("--no-oracle", action="store_true",
-                   help="skip the comparison with the frame oracle on the demo")
+                   help="skip the comparison with the frame oracle on the demo (the only "
+                        "source compared with it: it has ground truth)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_threads(p)
     add_nproc(p, "the streams (--videos, --video repeated, --streams)")
@@ -85,16 +91,8 @@ def note(text: str) -> None:
 
 def handle(args) -> int:
     from cwdsl.run.records import summary_table
-    from cwdsl.run.run import RunOptions, run
+    from cwdsl.run.run import RunOptions, check_options, run
 
-    if args.nproc > 1:
-        if not _several_streams(args):
-            raise InputError("--nproc deals streams among processes: give several (--videos "
-                             "DIR, --video more than once, or --streams N)")
-        from cwdsl.commands.launch import scale_out
-
-        return scale_out(args)
-    apply_threads(args)
     videos = tuple(args.video or ())
     options = RunOptions(
         schedule=args.schedule, video=videos[0] if len(videos) == 1 else None,
@@ -108,6 +106,15 @@ def handle(args) -> int:
         keep_partial=args.keep_partial, videos=videos, videos_dir=args.videos_dir,
         streams=args.streams, batched=not args.unbatched, max_batch=args.max_batch,
         **fast_path(args))
+    check_options(options)  # an option that cannot act is refused before processes start
+    if args.nproc > 1:
+        if not _several_streams(args):
+            raise InputError("--nproc deals streams among processes: give several (--videos "
+                             "DIR, --video more than once, or --streams N)")
+        from cwdsl.commands.launch import scale_out
+
+        return scale_out(args)
+    apply_threads(args)
     if options.multistream:
         return _streams(options)
     record = run(options, on_note=note)

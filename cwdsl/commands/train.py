@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from cwdsl.commands.options import (add_command, bounded_int, finite_float, label_value,
-                                    positive_int, seed, size_arg, thread_count)
+from cwdsl.commands.options import (Given, add_command, bounded_int, finite_float, given,
+                                    label_value, positive_int, seed, size_arg, thread_count)
 from cwdsl.core.errors import InputError
 
 MAX_STEPS = 10_000_000
@@ -53,13 +53,13 @@ def register(sub) -> None:
                         "the network on it every --eval-every steps and keep the best "
                         "checkpoint; a frame's sequence is its name up to the first '_' "
                         "(CamVid: 0001TP, 0006R0, 0016E5)")
-    p.add_argument("--eval-every", type=positive_int, default=250, metavar="N",
+    p.add_argument("--eval-every", type=positive_int, default=250, metavar="N", action=Given,
                    help="with --hold-out: steps between its checks (default 250)")
     p.add_argument("--no-augment", action="store_true",
                    help="with --data: plain random crops (no flips, scaling or colour jitter)")
-    p.add_argument("--scale", default="0.75:1.5", metavar="LOW:HIGH",
+    p.add_argument("--scale", default="0.75:1.5", metavar="LOW:HIGH", action=Given,
                    help="with --data: random scale range before cropping (default 0.75:1.5)")
-    p.add_argument("--jitter", type=finite_float(-math.inf, 1.0), default=0.3,
+    p.add_argument("--jitter", type=finite_float(-math.inf, 1.0), default=0.3, action=Given,
                    help="with --data: brightness, contrast and saturation factors drawn "
                         "from [1-J, 1+J] (default 0.3; 0: none)")
     p.add_argument("--seed", type=seed, default=0,
@@ -88,6 +88,7 @@ def handle(args) -> int:
     steps = 6000 if args.steps is None else args.steps
     augment = Augment.off() if args.no_augment else Augment(scale=_scale(args.scale),
                                                              jitter=args.jitter)
+    check_train_options(args)  # after the values' own checks: a bad one is named first
     report = train_to(TrainConfig(net=args.net, steps=steps, batch=args.batch,
                                   size=tuple(size), lr=args.lr, seed=args.seed, data=args.data,
                                   val=args.val, void=args.void, hold_out=args.hold_out,
@@ -110,6 +111,32 @@ def handle(args) -> int:
         print(f"{label} mean IU, output {name:<6}: {100 * miu:.1f}")
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}")
     return 0
+
+
+def check_train_options(args) -> None:
+    """An ``InputError`` for an option given where it cannot act: the labeled folder's
+    options without ``--data`` (generated scenes are drawn, not augmented, and have no
+    void label or held-out folder), ``--eval-every`` without ``--hold-out``, and the
+    augmentation's ranges with ``--no-augment``."""
+    if args.data is None:
+        named = [f"--val {args.val}" if args.val else None,
+                 f"--void {args.void}" if args.void is not None else None,
+                 "--no-augment" if args.no_augment else None,
+                 f"--scale {args.scale}" if given(args, "scale") else None,
+                 f"--jitter {args.jitter:g}" if given(args, "jitter") else None]
+        for option in filter(None, named):
+            raise InputError(f"{option}: acts on a labeled folder (--data DIR); without "
+                             f"--data the network trains on generated scenes, which are "
+                             f"drawn fresh (not augmented) and have no void label")
+    if given(args, "eval_every") and args.hold_out is None:
+        raise InputError(f"--eval-every {args.eval_every}: sets how often the --hold-out "
+                         f"sequence is scored; give --hold-out SEQUENCE")
+    if args.no_augment:
+        for option, dest in (("--scale", "scale"), ("--jitter", "jitter")):
+            if given(args, dest):
+                raise InputError(f"{option} {getattr(args, dest)}: --no-augment takes plain "
+                                 f"crops, without the scaling and colour jitter {option} "
+                                 f"sets; give one of them")
 
 
 def _scale(text: str) -> tuple[float, float]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import math
 
-from cwdsl.commands.options import (add_command, bounded_int, finite, finite_float,
-                                    positive_int, seed, size_arg, thread_count)
+from cwdsl.commands.options import (Given, add_command, bounded_int, finite, finite_float,
+                                    given, positive_int, seed, size_arg, thread_count)
 from cwdsl.core.errors import InputError
 
 MAX_CLIP_FRAMES = 1000
@@ -46,16 +46,18 @@ def register(sub) -> None:
     p.add_argument("--size", type=size_arg, metavar="HxW",
                    help="frame size the network runs at (default: the schedule's input, or "
                         "the network's own size with --net)")
-    p.add_argument("--stride", type=positive_int, default=1, metavar="N",
+    p.add_argument("--stride", type=positive_int, default=1, metavar="N", action=Given,
                    help="keep every N-th frame of a video (DIR, demo) (default 1)")
     p.add_argument("--gap", type=positive_int, default=12, metavar="G",
                    help="frames t - k after the clock fired at k to sample, 1..G (default 12)")
     p.add_argument("--clip-frames", type=bounded_int(MAX_CLIP_FRAMES), default=12, metavar="N",
+                   action=Given,
                    help="frames of a motion:DIR clip (default 12)")
     p.add_argument("--clips-per-image", type=bounded_int(MAX_CLIPS_PER_IMAGE), default=1,
-                   metavar="N",
+                   metavar="N", action=Given,
                    help="motion:DIR clips per image, each with its own motion (default 1)")
     p.add_argument("--max-speed", type=finite_float(0.0, MAX_SPEED), default=12.0, metavar="PX",
+                   action=Given,
                    help="motion:DIR: the fastest pan in output pixels per frame (default 12)")
     p.add_argument("--signals", metavar="A,B,…",
                    help="the signals the model reads (default all: labeldiff_fired, "
@@ -84,6 +86,25 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def check_clock_data_options(args) -> None:
+    """An ``InputError`` for a data option given where no ``--data`` it names reads it: the
+    motion clips' options (``--clip-frames``, ``--clips-per-image``, ``--max-speed``) without
+    a ``motion:`` spec, ``--stride`` with nothing but ``motion:`` specs (their frames are
+    made, not subsampled)."""
+    motion = [spec.startswith("motion") for spec in args.data]
+    if not any(motion):
+        for option, dest in (("--clip-frames", "clip_frames"),
+                             ("--clips-per-image", "clips_per_image"),
+                             ("--max-speed", "max_speed")):
+            if given(args, dest):
+                raise InputError(f"{option} {getattr(args, dest):g}: shapes the synthetic "
+                                 f"clips of --data motion:DIR, and no --data is one")
+    if all(motion) and given(args, "stride"):
+        raise InputError(f"--stride {args.stride}: subsamples a video (DIR, demo, scenes:N); "
+                         f"--data motion:DIR clips are made at their own motion per frame "
+                         f"(--max-speed)")
+
+
 def handle(args) -> int:
     import torch
 
@@ -93,6 +114,7 @@ def handle(args) -> int:
     from cwdsl.train.motionclips import Motion
 
     check_output(args.out, "clock model")
+    check_clock_data_options(args)
     signals = tuple(s.strip() for s in args.signals.split(",")) if args.signals else \
         tuple(SIGNALS)
     if args.lr <= 0:

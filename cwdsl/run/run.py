@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+import networkx as nx
 import numpy as np
 import torch
 
@@ -23,7 +24,8 @@ from cwdsl.core.progress import progress_bar
 from cwdsl.core.staging import staged_dir
 from cwdsl.core.units import HW
 from cwdsl.demo.clip import DEMO
-from cwdsl.ir.graph import Program, compile_schedule
+from cwdsl.ir.graph import Program, compile_schedule, record, within_frame
+from cwdsl.ir.nodes import StageNode
 from cwdsl.lang.parser import parse_file
 from cwdsl.nets import build_network
 from cwdsl.nets.bundled import bundled_weights, resolve_weights
@@ -102,7 +104,9 @@ def is_run_folder(folder: Path) -> bool:
 
 
 def check_options(options: RunOptions) -> None:
-    """The options' own consistency (before the output folder is touched)."""
+    """The options' own consistency (before the output folder is touched): among them, an
+    option given where it cannot act is refused (:func:`check_acting`)."""
+    check_acting(options)
     bad = set(options.save) - set(SAVE_CHOICES)
     if bad:
         raise InputError(f"--save: unknown item(s) {', '.join(sorted(bad))}; choose from "
@@ -125,6 +129,54 @@ def check_options(options: RunOptions) -> None:
             if path == out or out in path.parents:
                 raise InputError(f"{options.out}: the output folder holds the input {given}; "
                                  f"a run replaces its --out folder: choose another one")
+
+
+def check_acting(options: RunOptions) -> None:
+    """An ``InputError`` for an option that cannot act beside the others: ``max_batch`` or
+    unbatched with one stream, or the two together; ``force`` without ``out``;
+    ``keep_partial`` without a video file (the demo, a frames folder)."""
+    one = ("this run has one stream (give --video more than once, --videos DIR or "
+           "--streams N, N >= 2)")
+    if options.max_batch is not None and not options.multistream:
+        raise InputError(f"--max-batch {options.max_batch}: caps how many streams share a "
+                         f"batch; {one}")
+    if not options.batched and not options.multistream:
+        raise InputError(f"--unbatched: runs several streams one frame at a time instead of "
+                         f"batching them; {one}, which always runs one frame at a time")
+    if not options.batched and options.max_batch is not None:
+        raise InputError(f"--max-batch {options.max_batch}: caps the batches of a batched "
+                         f"run, and --unbatched batches nothing; give one of them")
+    if options.force and not options.out:
+        raise InputError("--force: lets --out DIR replace a folder that is not a previous "
+                         "run; give --out DIR (without it nothing is written)")
+    if options.keep_partial and not (options.video or options.videos or options.videos_dir):
+        raise InputError("--keep-partial: runs on the frames a truncated or corrupt video "
+                         "file decodes; " + ("--frames DIR is a folder of images"
+                                             if options.frames_dir else "the demo is generated")
+                         + ", give --video PATH or --videos DIR")
+
+
+def shares_a_wave(program: Program) -> bool:
+    """Whether two stages of ``program`` can compute in one wave, by the planner's rule (a
+    stage's wave: the stages on its longest within-frame path, :mod:`cwdsl.ir.plan`)."""
+    frame = within_frame(program.graph)
+    depth: dict[str, int] = {}
+    for node in nx.topological_sort(frame):
+        depth[node] = max((depth[p] + isinstance(record(frame, p), StageNode)
+                           for p in frame.predecessors(node)), default=0)
+    waves = [depth[s.key] for s in program.stage_nodes]
+    return len(set(waves)) < len(waves)
+
+
+def check_sequential(options: RunOptions, program: Program) -> None:
+    """An ``InputError`` for ``--sequential`` where nothing would run concurrently: no two
+    stages share a wave, and no wave holds several batches of one stage (one stream,
+    ``--unbatched``, or a one-stage program, whose executor has no lane threads)."""
+    batches = options.multistream and options.batched and len(program.stages) > 1
+    if options.concurrency == "sequential" and not batches and not shares_a_wave(program):
+        raise InputError(f"--sequential: runs the stages of one wave one after the other, and "
+                         f"no wave of {program.name} holds two (none is pipelined): its stages "
+                         f"already run one after the other")
 
 
 def choose_program(options: RunOptions, demo: bool) -> tuple[Program, bool, tuple[str, ...]]:
@@ -154,6 +206,7 @@ def prepare(options: RunOptions) -> Prepared:
     :func:`run` first, before the output folder is touched), before anything is written."""
     demo = options.video is None and options.frames_dir is None
     program, own_network, notes = choose_program(options, demo)
+    check_sequential(options, program)
     weights = resolve_weights(program.network.name, options.weights)
     device = resolve_device(options.device)
     net = build_network(program.network)

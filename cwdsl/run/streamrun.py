@@ -36,7 +36,8 @@ from cwdsl.runtime.distributed import (barrier, gather, joined, launched_main,
                                        raise_if_any_failed, shard)
 from cwdsl.runtime.multistream import MultiStreamExecutor
 from cwdsl.run.resume import expected, rerun_reason
-from cwdsl.run.run import RunOptions, check_options, choose_program, is_run_folder
+from cwdsl.run.run import (RunOptions, check_options, check_sequential, choose_program,
+                           is_run_folder)
 from cwdsl.run.sources import FrameSource, frame_source, list_videos
 from cwdsl.run.streamout import StreamOutput
 
@@ -59,21 +60,59 @@ class StreamResult:
         return dict(self.__dict__)
 
 
+FPS_NOTE = ("fps: the frames of each process's ticks after its first (the warm-up: every "
+            "stream's frame 0 computes in full) per second of those same ticks (timed), summed "
+            "over processes; frames: every frame run, the first ticks' included")
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One process's throughput count: the frames of its ticks after the first (the
+    warm-up: every stream's frame 0 computes in full) and those ticks' seconds, so the
+    frames and the time cover the same ticks."""
+
+    frames: int
+    seconds: float
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def total_fps(timed) -> float:
+    """All processes' frames per second: each process's frames over its own ticks' time,
+    summed (the processes run at once); a process that ran one tick or none adds
+    nothing."""
+    return sum(t.fps for t in timed)
+
+
 @dataclass(frozen=True)
 class StreamsRecord:
-    """What ``streams.json`` holds: every stream, and this run's total throughput (frames
-    run by all processes per second of their ticks, summed over processes)."""
+    """What ``streams.json`` holds: every stream; the frames this run ran (``frames``, every
+    tick); its throughput (``fps``: :func:`total_fps` of ``timed``, one :class:`Timed` per
+    process that ran streams)."""
 
     schedule: str
     streams: tuple[StreamResult, ...]
     frames: int
-    fps: float
+    timed: tuple[Timed, ...]
     batched: bool
     processes: int
 
+    @property
+    def fps(self) -> float:
+        return total_fps(self.timed)
+
+    @property
+    def timed_frames(self) -> int:
+        return sum(t.frames for t in self.timed)
+
     def to_json(self) -> dict:
         return {"cwdsl_streams": 1, "schedule": self.schedule, "frames": self.frames,
-                "fps": self.fps, "batched": self.batched, "processes": self.processes,
+                "fps": self.fps, "timed_frames": self.timed_frames,
+                "timed": [{"frames": t.frames, "seconds": t.seconds} for t in self.timed],
+                "fps_note": FPS_NOTE,
+                "batched": self.batched, "processes": self.processes,
                 "streams": [s.to_json() for s in self.streams]}
 
 
@@ -84,14 +123,12 @@ def stream_names(options: RunOptions) -> list[tuple[str, str | None]]:
         raise InputError("--frames runs one stream; give --video (repeated) or --videos DIR")
     if options.videos_dir is not None and options.videos:
         raise InputError("give --video or --videos DIR, not both")
+    if options.streams is not None and (options.videos_dir is not None
+                                        or len(options.videos) > 1):
+        raise InputError("--streams N replays one source N times: give one --video (or "
+                         "none, for the demo), not several or --videos DIR, which run each "
+                         "video as its own stream")
     if options.streams and options.streams > 1:
-        if options.videos_dir is not None:
-            raise InputError("--streams N replays one source N times: give one --video (or "
-                             "none, for the demo), not --videos DIR, which runs each video "
-                             "as its own stream")
-        if len(options.videos) > 1:
-            raise InputError("--streams N replays one source N times: give one --video (or "
-                             "none, for the demo), not several")
         video = options.videos[0] if options.videos else None
         return [(f"stream-{i}", video) for i in range(options.streams)]
     videos = list_videos(options.videos_dir) if options.videos_dir is not None \
@@ -159,6 +196,7 @@ def run_streams(options: RunOptions, on_note=None) -> StreamsRecord:
     named = stream_names(options)
     demo = all(video is None for _, video in named)
     program, own_network, notes = choose_program(options, demo)
+    check_sequential(options, program)
     weights = resolve_weights(program.network.name, options.weights)
     out = Path(options.out) if options.out else None
     if out is not None:
@@ -209,8 +247,9 @@ def run_streams(options: RunOptions, on_note=None) -> StreamsRecord:
     everything = gather(results, w)
     counts = gather([(w.rank, (sum(r.frames for _, r in ran), timed, seconds))], w)
     frames = sum(f for f, _, _ in counts)
-    fps = sum(t / s for _, t, s in counts if s > 0)
-    record = StreamsRecord(program.name, tuple(everything), frames, fps, options.batched, w.size)
+    record = StreamsRecord(program.name, tuple(everything), frames,
+                           tuple(Timed(t, s) for _, t, s in counts if s > 0),
+                           options.batched, w.size)
     barrier(w)
     if out is not None and w.main:
         out.mkdir(parents=True, exist_ok=True)
@@ -327,6 +366,18 @@ def streams_table(record: StreamsRecord) -> str:
         lines.append(f"{name:<{width}}  {s.frames:>7}  {s.latency_ms_p50:>8.2f}  "
                      f"{s.latency_ms_p99:>8.2f}" + ("  (kept: already finished)"
                                                      if s.skipped else ""))
-    lines.append(f"total: {record.frames} frames run, {record.fps:.3g} frames/s (all "
-                 f"streams, first tick excluded)")
+    lines.append(_total_line(record))
     return "\n".join(lines)
+
+
+def _total_line(record: StreamsRecord) -> str:
+    """The table's last line: the frames run and the throughput, both said over which ticks
+    (the first, every stream's frame 0 computed in full, is warm-up and not timed)."""
+    if not record.frames:
+        return "total: no frames run (every stream was kept)"
+    if not record.timed:
+        return (f"total: {record.frames} frames run in one tick, the warm-up (every stream's "
+                f"frame 0 in full): no frames/s")
+    return (f"total: {record.frames} frames run; {record.fps:.3g} frames/s over the "
+            f"{record.timed_frames} after the first tick (warm-up: every stream's frame 0 "
+            f"in full)")

@@ -6,11 +6,14 @@ A :class:`MultiStreamExecutor` keeps one clock state per stream — one
 (:meth:`Executor.walk`) in lockstep, a wave at a time. The stages that compute in several
 streams in the same wave run as one batch: inputs of the same shape concatenated on dim 0,
 through the shared runner, the outputs split back per stream (streams of another input
-size form their own batch). Batches of different stages in one wave run concurrently as
-one executor's wave does (threads on a CPU, CUDA streams on a GPU). The fuse is batched
-too: a stream's fuse waits until no stream has a wave left in the tick, then the fuses of
-the same heads and size run as one. Measurements, flows and warps run per stream, in the
-stream's own executor.
+size form their own batch). A wave's batches run on the lead executor's lanes
+(:meth:`Executor.run_jobs`): on a CPU concurrently, on its lane threads (one a stage; none
+for a one-stage program or ``concurrency="sequential"``); on CUDA a lane is one stream a
+stage, so batches of different stages run concurrently and batches of one stage (capped by
+``max_batch``, or of different input sizes) one after another on that stage's stream. The
+fuse is batched too: a stream's fuse waits until no stream has a wave left in the tick,
+then the fuses of the same heads and size run as one. Measurements, flows and warps run
+per stream, in the stream's own executor.
 
 A stream's results are those a single-stream executor gives on its frames: the same
 clocks, labels and warps; scores equal up to the rounding a batched convolution may do
@@ -73,7 +76,8 @@ class MultiStreamExecutor:
     next frame. ``batched=False`` runs the streams one frame after the other (the
     baseline). The other options are :class:`Executor`'s; ``concurrency`` applies to the
     stages of one wave (batches when batched). ``max_batch``: at most this many streams
-    per batch (a larger group is split in stream order); ``None``: no limit. On a CPU a
+    per batch (a larger group is split in stream order; on CUDA its batches then run one
+    after another, see the module docstring); ``None``: no limit. On a CPU a
     batch whose activations outgrow the caches can cost more per frame than single frames
     (benchmarks/bench_streams.py measures it)."""
 
