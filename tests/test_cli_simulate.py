@@ -198,3 +198,19 @@ def test_plot_bars_sum_to_each_frames_latency_with_flow_and_warp_drawn(tmp_path,
         assert (motion > 0).sum() >= 5  # the frames that warp (accel 4 of 5, pipeline_warp 1 of 2)
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert motion_label in legend and "s1" in legend
+
+
+@pytest.mark.parametrize("extra, reason", [
+    (["--fps", "10"], "--fps sets a capacity run's streams"),
+    (["--seconds", "2"], "--seconds sets a capacity run's streams"),
+    (["--plot-frames", "10"], "--plot-frames says how many frames --plot draws"),
+    (["--fire-rate", "0.3"], "has no data-driven clock"),
+    (["--seed", "3"], "has no data-driven clock"),
+])
+def test_options_that_would_do_nothing_exit_2(extra, reason, capsys):
+    """Each was accepted and ignored (the output byte-identical with and without it)."""
+    from cwdsl.commands.main import main
+
+    assert main(["simulate", "schedules/oracle.cw", "--frames", "10", *extra]) == 2
+    err = capsys.readouterr().err
+    assert reason in err and "Traceback" not in err

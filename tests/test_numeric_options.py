@@ -45,6 +45,8 @@ NEEDS = {  # options read only beside others, or of another schedule
     ("explain", "--fire-rate"): ADAPTIVE, ("explain", "--seed"): ADAPTIVE,
     ("simulate", "--fire-rate"): ADAPTIVE, ("simulate", "--seed"): ADAPTIVE,
     ("simulate", "--fps"): "--streams 2 --seconds 1", ("simulate", "--seconds"): "--streams 2",
+    ("simulate", "--plot-frames"): "--plot {tmp}/p.png",
+    ("run", "--max-batch"): "--streams 2",
 }
 LIGHT = {"check", "explain", "graph"}  # run in well under 2 s (no torch, no network)
 TIMEOUT_S = 300
@@ -73,7 +75,7 @@ def numeric_options() -> list[tuple[str, str]]:
 
 def argv(command: str, option: str, value: str, tmp: str) -> list[str]:
     base = BASE.get(command, "").format(tmp=tmp).split()
-    extra = NEEDS.get((command, option), "")
+    extra = NEEDS.get((command, option), "").format(tmp=tmp)
     if extra.endswith(".cw"):  # another schedule
         base[0], extra = extra, ""
     return [command, *base, *extra.split(), option, value]

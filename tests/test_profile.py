@@ -48,7 +48,7 @@ def test_profile_has_every_part(data):
         for stats in t[group].values():
             assert 0 < stats["min_ms"] <= stats["median_ms"] <= stats["max_ms"]
             assert len(stats["samples_ms"]) == 3
-    assert t["frame_overhead"]["median_ms"] >= 0
+    assert t["frame_overhead"]["median_ms"] > 0  # a frame's own work is never free
     assert t["full"]["direct"]["median_ms"] > 0 and t["full"]["sum_ms"] > 0
     # the in-frame ratios: each segment inside a real frame vs timed directly
     segs = t["in_frame"]["segments"]
@@ -59,7 +59,8 @@ def test_profile_has_every_part(data):
         assert s["direct_ms"] == direct[(s["first"], s["last"])]
         assert len(s["in_frame"]["samples_ms"]) == 3
         assert s["ratio"] == pytest.approx(s["in_frame"]["median_ms"] / s["direct_ms"])
-        assert 0.2 < s["ratio"] < 5  # the same work, timed two ways
+        assert 1 / 3 < s["ratio"] < 3  # the same work, timed two ways (a loaded 2-core CI
+        # machine moves sub-millisecond timings by up to 2x; a wrong pairing, by 5-50x)
 
 
 def test_ranges_cover_every_run_of_segments(data):

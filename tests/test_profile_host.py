@@ -27,7 +27,7 @@ def test_a_cpu_profile_times_the_host_and_the_lanes(data):
     t = data["timings"]
     host = {(r["first"], r["last"]): r["host"] for r in t["host"]["ranges"]}
     assert host == {(r["first"], r["last"]): r["direct"] for r in t["ranges"]}  # CPU: the same
-    assert t["host"]["sync"]["median_ms"] >= 0
+    assert t["host"]["sync"]["median_ms"] > 0  # reading a number back is never free
     assert 0 <= t["lanes"]["overlap"] <= 1
     assert set(t["lanes"]["lane_ms"]) == {"s1", "s2", "s3"}
     profile = profile_from_dict(data, "tiny.json")

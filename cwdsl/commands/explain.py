@@ -1,9 +1,9 @@
 """``cwdsl explain``: the frame × stage plan of a schedule."""
 from __future__ import annotations
 
+from cwdsl.commands.programs import check_clock_options
 from cwdsl.commands.options import (add_clock_source, add_command, bounded_int, clock_source,
-                                    given, print_warnings)
-from cwdsl.core.errors import InputError
+                                    print_warnings)
 
 MAX_EXPLAIN_FRAMES = 100_000
 """The most frames ``explain`` plans: its grid has a column per frame."""
@@ -35,14 +35,3 @@ def handle(args) -> int:
     if trace is not None:
         print(clocks.describe())
     return 0
-
-
-def check_clock_options(args, programs) -> None:
-    """An ``InputError`` for ``--fire-rate``, ``--trace`` or ``--seed`` when no schedule of
-    ``programs`` has a data-driven clock (none would read a clock value)."""
-    named = [f"{option} {value}" for option, value in (
-        ("--fire-rate", args.fire_rate), ("--trace", args.trace),
-        ("--seed", args.seed if given(args, "seed") else None)) if value is not None]
-    if named and not any(p.atom_ids for p in programs):
-        raise InputError(f"{named[0]}: {', '.join(p.name for p in programs)} has no "
-                         f"data-driven clock (labeldiff, pixeldiff, predicted) to read it")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from cwdsl.commands.options import given
 from cwdsl.core.errors import CwdslError, InputError, ScheduleError
 from cwdsl.ir.graph import Program, load
 
@@ -39,3 +40,14 @@ def load_programs(paths: list[str], network: str | None,
         raise InputError(f"none of the schedules runs on network {network}; give --net with "
                          f"their network")
     return programs
+
+
+def check_clock_options(args, programs) -> None:
+    """An ``InputError`` for ``--fire-rate``, ``--trace`` or ``--seed`` when no schedule of
+    ``programs`` has a data-driven clock (none would read a clock value)."""
+    named = [f"{option} {value}" for option, value in (
+        ("--fire-rate", args.fire_rate), ("--trace", args.trace),
+        ("--seed", args.seed if given(args, "seed") else None)) if value is not None]
+    if named and not any(p.atom_ids for p in programs):
+        raise InputError(f"{named[0]}: {', '.join(p.name for p in programs)} has no "
+                         f"data-driven clock (labeldiff, pixeldiff, predicted) to read it")

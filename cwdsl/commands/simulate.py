@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from cwdsl.commands.options import (add_clock_source, add_command, add_dtype, bounded_int,
-                                    clock_source, finite_float, positive_float, print_warnings,
-                                    size_arg)
+from cwdsl.commands.options import (Given, add_clock_source, add_command, add_dtype,
+                                    bounded_int, clock_source, finite_float, given,
+                                    positive_float, print_warnings, size_arg)
 from cwdsl.core.errors import InputError
 
 MAX_FRAMES = 10**15
@@ -35,17 +35,18 @@ def register(sub) -> None:
     add_clock_source(p, cycled=True)
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--plot", metavar="OUT.png",
-                   help="draw per-frame work and latency of the first --plot-frames frames")
+                   help="draw each of the first --plot-frames frames: its latency by part (bars) "
+                        "and its work (dots)")
     p.add_argument("--plot-frames", type=bounded_int(MAX_PLOT_FRAMES, 1, "a bar a frame"),
-                   default=48, metavar="N",
+                   default=48, metavar="N", action=Given,
                    help=f"frames the plot draws, at most {MAX_PLOT_FRAMES} (default 48)")
     p.add_argument("--streams", type=streams_option, metavar="N|auto",
                    help="capacity: N camera streams share the device, at most 4096 "
                         "('auto': the most it sustains)")
-    p.add_argument("--fps", type=finite_float(1e-3, MAX_FPS), default=30.0,
-                   help="frame rate of each stream (default 30)")
-    p.add_argument("--seconds", type=positive_float, default=10.0,
-                   help="simulated seconds (default 10; a capacity run simulates at most "
+    p.add_argument("--fps", type=finite_float(1e-3, MAX_FPS), default=30.0, action=Given,
+                   help="with --streams: frame rate of each stream (default 30)")
+    p.add_argument("--seconds", type=positive_float, default=10.0, action=Given,
+                   help="with --streams: simulated seconds (default 10; a capacity run simulates at most "
                         "10,000,000 frames, all streams together)")
     p.add_argument("--batched", action="store_true",
                    help="with --streams: one executor batches a stage across the streams "
@@ -79,6 +80,7 @@ streams_option.numeric = True
 def handle(args) -> int:
     import json
 
+    from cwdsl.commands.programs import check_clock_options
     from cwdsl.core.figures import check_plot_path
     from cwdsl.ir.graph import load
     from cwdsl.fitting.load import load_device
@@ -89,6 +91,13 @@ def handle(args) -> int:
     device = load_device(args.device)
     if args.batched and args.streams is None:
         raise InputError("--batched prices a capacity run: give --streams N (or auto) too")
+    for option in ("fps", "seconds"):
+        if given(args, option) and args.streams is None:
+            raise InputError(f"--{option} sets a capacity run's streams: give --streams N (or "
+                             f"auto) too")
+    if given(args, "plot_frames") and not args.plot:
+        raise InputError("--plot-frames says how many frames --plot draws: give --plot OUT.png "
+                         "too")
     options = SimulateOptions(device=device, size=args.size, dtype=args.dtype, frames=args.frames,
                               clocks=clock_source(args),
                               streams=args.streams, fps=args.fps, seconds=args.seconds,
@@ -98,6 +107,7 @@ def handle(args) -> int:
     for path in args.schedules:
         programs.append(load(path, args.net))
         print_warnings(programs[-1])
+    check_clock_options(args, programs)
     report = simulate_schedules(programs, options)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
