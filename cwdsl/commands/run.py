@@ -29,7 +29,8 @@ def register(sub) -> None:
     p.add_argument("--streams", type=stream_count, metavar="N",
                    help="replay the source (--video, or the demo) as N streams, stream i "
                         "starting i x (frames / N) frames in and wrapping (benchmarking); "
-                        "outputs in --out DIR/stream-<i>/")
+                        "outputs in --out DIR/stream-<i>/ (N = 1: the one stream, a plain run "
+                        "in --out DIR)")
     p.add_argument("--max-batch", type=stream_count, metavar="N",
                    help="with several streams (not --unbatched): at most N streams a batch; "
                         "a stage's batches run concurrently on a CPU's lane threads (one a "
