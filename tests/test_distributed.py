@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from cwdsl import load
-from cwdsl.commands import launch, options
+from cwdsl.commands import launch, threads
 from cwdsl.commands.main import main
-from cwdsl.commands.options import default_threads
+from cwdsl.commands.threads import default_threads
 from cwdsl.core.errors import InputError, ScheduleError
 from cwdsl.demo.clip import DEMO
 from cwdsl.evaluate import evaluation
@@ -174,9 +174,9 @@ def test_default_threads_divide_torchs_among_the_processes(monkeypatch):
     monkeypatch.setattr("torch.get_num_threads", lambda: 4)
     assert [default_threads(n) for n in (1, 2, 3, 8)] == [4, 2, 1, 1]
     monkeypatch.delenv("OMP_NUM_THREADS")
-    monkeypatch.setattr(options, "_idle_cores", lambda: 1)  # a busy machine: one thread
+    monkeypatch.setattr(threads, "_idle_cores", lambda: 1)  # a busy machine: one thread
     assert default_threads() == 1
-    monkeypatch.setattr(options, "_idle_cores", lambda: None)  # unknown: torch's
+    monkeypatch.setattr(threads, "_idle_cores", lambda: None)  # unknown: torch's
     assert default_threads(2) == 2
 
 

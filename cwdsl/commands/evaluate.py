@@ -6,9 +6,9 @@ import io
 import sys
 from pathlib import Path
 
-from cwdsl.commands.options import (add_command, add_data_options, add_fast_path, add_nproc,
-                                    add_threads, apply_threads, eval_network, eval_setup,
-                                    fast_path, size_phrase)
+from cwdsl.commands.options import (add_command, add_data_options, add_fast_path, eval_network,
+                                    eval_setup, fast_path, size_phrase)
+from cwdsl.commands.threads import add_nproc, add_threads, apply_threads
 from cwdsl.core.errors import InputError
 
 

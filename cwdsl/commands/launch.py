@@ -3,7 +3,7 @@ processes on this machine itself, with torch.distributed's elastic launcher as a
 (what ``torchrun --standalone --nproc-per-node N`` does: a rendezvous on a free local port,
 gloo on CPUs, NCCL and one card each with ``--device cuda``). Each runs this command line with
 ``--nproc 1`` and its ``--threads`` (default: the default ``--threads`` divided among them,
-:func:`~cwdsl.commands.options.default_threads`); rank 0 prints and writes, so the output is
+:func:`~cwdsl.commands.threads.default_threads`); rank 0 prints and writes, so the output is
 one process's. The launcher's own log lines are kept quiet; a user error is printed once by
 the processes (:func:`cwdsl.runtime.distributed.settle`) and the exit is 2; a crash exits 1,
 one line naming the process. Across machines, start the processes with ``torchrun``."""
@@ -14,7 +14,8 @@ import os
 import sys
 import uuid
 
-from cwdsl.commands.options import EXIT_USER_ERROR, default_threads
+from cwdsl.commands.options import EXIT_USER_ERROR
+from cwdsl.commands.threads import default_threads
 from cwdsl.core.errors import InputError
 
 INTERRUPTED = 130

@@ -1,5 +1,6 @@
 """What several commands share: option types, the sub-parser with its example, the data
-options of ``eval``, ``sweep`` and ``layers``, warnings, and the data/weights setup."""
+options of ``eval``, ``sweep`` and ``layers``, warnings, and the data/weights setup (threads and
+processes: :mod:`cwdsl.commands.threads`)."""
 from __future__ import annotations
 
 import argparse
@@ -177,8 +178,9 @@ def add_data_options(p: argparse.ArgumentParser, default: str = "demo", extra: s
     sequence (``--stride``) and the network's size."""
     p.add_argument("--data", default=default,
                    help="demo, shift16 or shift32 (translated crops of generated scenes), "
-                        "shift16:DIR or shift32:DIR (of a labeled folder's images), or DIR (a "
-                        f"labeled sequence: DIR/images, DIR/labels){extra or '; default demo'}")
+                        "shift16:DIR or shift32:DIR (of a labeled folder's images), motion[,"
+                        "OPTIONS]:DIR (a camera panning, zooming, turning over each labeled "
+                        f"still), or DIR (DIR/images, DIR/labels){extra or '; default demo'}")
     p.add_argument("--net", metavar="NAME",
                    help=f"network to run (default: {net_default})")
     p.add_argument("--weights", metavar="PATH",
@@ -313,82 +315,6 @@ def add_fast_path(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cuda-graphs", action="store_true",
                    help="capture each stage and the fuse once as a CUDA graph and replay it "
                         "(needs --device cuda; cuts the launch cost of small stages)")
-
-
-def add_threads(p: argparse.ArgumentParser) -> None:
-    """``--threads N``: torch's intra-op threads for the command (read by
-    :func:`apply_threads`; the default: :func:`default_threads`)."""
-    p.add_argument("--threads", type=thread_count, metavar="N",
-                   help="torch threads (default: torch's, one a core, but no more than the "
-                        "cores other work leaves idle as the command starts, at least 1: "
-                        "threads waiting for busy cores made eval 4-10x slower; "
-                        "OMP_NUM_THREADS, when set, is kept)")
-
-
-def add_nproc(p: argparse.ArgumentParser, what: str) -> None:
-    """``--nproc N``: run the command as N processes on this machine, started by cwdsl
-    (:mod:`cwdsl.commands.launch`); ``what``: the work dealt among them."""
-    most = 256
-
-    def process_count(text: str) -> int:
-        value = positive_int(text)
-        if value > most:
-            raise argparse.ArgumentTypeError(f"expected at most {most} (processes on this "
-                                             f"machine), got {value}")
-        return value
-
-    p.add_argument("--nproc", type=process_count, default=1, metavar="N",
-                   help=f"run as N processes on this machine, {what} dealt among them "
-                        f"(torch.distributed, started by cwdsl; rank 0 prints and writes: the "
-                        f"output is one process's); each gets --threads, by default the "
-                        f"default --threads divided by N, at least 1; across machines start "
-                        f"the processes with torchrun (default 1)")
-
-
-def default_threads(processes: int = 1) -> int:
-    """The torch threads each of ``processes`` processes runs without ``--threads``: torch's
-    own number (a thread a core, or ``OMP_NUM_THREADS`` when set, which is kept), lowered to
-    the cores that other work leaves idle (the kernel's runnable tasks now, this one not
-    counted; at least 1), divided among the processes (at least 1). On this 2-core VM one
-    thread ran ``eval --data shift16`` in 37-63 s beside two busy cores' work against 134-386 s
-    with two, and in 8.5-8.9 s idle against 7.4-8.8 s."""
-    import os
-
-    import torch
-
-    threads = torch.get_num_threads()
-    if "OMP_NUM_THREADS" not in os.environ:
-        threads = min(threads, _idle_cores() or threads)
-    return max(1, threads // processes)
-
-
-def _idle_cores() -> int | None:
-    """This process's cores less the tasks the kernel counts runnable now (the median of five
-    looks 10 ms apart at ``/proc/loadavg``; this process's own not counted), at least 1; None
-    where that is not known (no ``/proc``)."""
-    import os
-    import time
-
-    looks = []
-    try:
-        cores = len(os.sched_getaffinity(0))
-        for _ in range(5):
-            with open("/proc/loadavg", encoding="ascii") as f:
-                looks.append(int(f.read().split()[3].split("/")[0]))
-            time.sleep(0.01)
-    except (OSError, AttributeError, ValueError, IndexError):
-        return None
-    return max(1, cores - (sorted(looks)[len(looks) // 2] - 1))
-
-
-def apply_threads(args) -> None:
-    """Set torch's thread count to ``--threads``, or to :func:`default_threads` when that is
-    fewer than torch's own."""
-    import torch
-
-    threads = getattr(args, "threads", None) or default_threads()
-    if threads != torch.get_num_threads():
-        torch.set_num_threads(threads)
 
 
 def fast_path(args) -> dict:

@@ -4,8 +4,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cwdsl.commands.options import (add_command, add_fast_path, add_nproc, add_threads,
-                                    apply_threads, fast_path, positive_int, stream_count)
+from cwdsl.commands.options import (add_command, add_fast_path, fast_path, positive_int,
+                                    stream_count)
+from cwdsl.commands.threads import add_nproc, add_threads, apply_threads
 from cwdsl.core.errors import InputError
 from cwdsl.core.units import DTYPE_NAMES, parse_size
 
