@@ -121,6 +121,10 @@ def check_stride(stride: int, spec: str) -> None:
         raise InputError(f"--stride {stride}: --data {spec} is the translated-crop protocol, "
                          f"whose motion per frame is the shift (shift32 is shift16 at stride 2); "
                          f"--stride subsamples sequences (demo, DIR)")
+    if stride > 1 and re.match(r"motion[,:]", spec):
+        raise InputError(f"--stride {stride}: --data {spec} is synthetic motion, whose motion "
+                         f"per frame its keys set (speed=, zoom=, rotate=); --stride "
+                         f"subsamples sequences (demo, DIR)")
 
 
 def _strided(indices: range, what: str, stride: int) -> range:
@@ -133,6 +137,13 @@ def _strided(indices: range, what: str, stride: int) -> range:
     return kept
 
 
+def is_sequence(spec: str) -> bool:
+    """Whether ``--data spec`` names a sequence ``--stride`` subsamples (``demo``, ``DIR``),
+    not translated crops or motion clips."""
+    return re.fullmatch(r"shift\d+(:.*)?", spec, re.S) is None and not re.match(
+        r"motion[,:]", spec)
+
+
 def is_generated(spec: str) -> bool:
     """Whether ``--data spec`` names data the project generates (the demo network's)."""
     return spec == "demo" or re.fullmatch(r"shift\d+", spec) is not None
@@ -140,8 +151,10 @@ def is_generated(spec: str) -> bool:
 
 def load_eval_data(spec: str, num_classes: int, void: int | None = None,
                    scenes: int = SCENES, score: str = "filled", stride: int = 1) -> EvalData:
-    """``demo`` | ``shift16`` | ``shift32`` | ``shift16:DIR`` | ``shift32:DIR`` | ``DIR``
-    (a labeled sequence: images in name order, labels for some or all of them).
+    """``demo`` | ``shift16`` | ``shift32`` | ``shift16:DIR`` | ``shift32:DIR`` |
+    ``motion[,KEY=V…]:DIR`` (a pan/zoom/rotation clip per labeled still,
+    :mod:`cwdsl.evaluate.motionclip`) | ``DIR`` (a labeled sequence: images in name order,
+    labels for some or all of them).
     ``score`` (:data:`SCORE_MODES`) picks the scored crops of the shift protocols;
     ``stride`` keeps every ``stride``-th frame of a sequence from frame 0 (see the module's
     docstring; the description says so)."""
@@ -169,6 +182,11 @@ def load_eval_data(spec: str, num_classes: int, void: int | None = None,
                       for i in range(len(folder)))
         return EvalData(f"{found.group(1)}: {len(folder)} images of {folder.root}, "
                         f"{CROP_FRAMES} frames sliding {step} px, {scored}", clips)
+    if re.match(r"motion[,:]", spec):
+        from cwdsl.evaluate.motionclip import motion_eval_data
+
+        what, clips = motion_eval_data(spec, num_classes, void)
+        return EvalData(what, tuple(LabeledClip(*clip) for clip in clips))
     if spec == "demo":
         from cwdsl.demo.clip import DEMO, demo_clip
 
@@ -183,8 +201,8 @@ def load_eval_data(spec: str, num_classes: int, void: int | None = None,
                                            tuple(clip.labels[i] for i in keep)),))
     path = Path(spec)
     if not path.exists():
-        raise InputError(f"--data {spec}: not demo, shift16, shift32, shift16:DIR, shift32:DIR "
-                         f"or an existing labeled folder")
+        raise InputError(f"--data {spec}: not demo, shift16, shift32, shift16:DIR, shift32:DIR, "
+                         f"motion:DIR or an existing labeled folder")
     folder = open_labeled_folder(path, void, sparse=True)
     keep = _strided(range(len(folder)), f"sequence {path}", stride)
     if not any(folder.labels[i] is not None for i in keep):

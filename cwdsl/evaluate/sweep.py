@@ -69,13 +69,13 @@ def parse_rates(text: str) -> tuple[float, ...]:
     return _parse_numbers(text, "--at", 0, 100, "20:80:15", "firing rates (%)")
 
 
-def _has_theta(node) -> bool:
+def has_theta(node) -> bool:
     return is_dataclass(node) and any(f.name == "theta" for f in fields(node))
 
 
 def _retheta(expr: ast.ClockExpr, theta: float) -> ast.ClockExpr:
     return ast.map_atoms(expr, lambda atom: replace(atom, theta=theta)
-                         if _has_theta(atom) else atom)
+                         if has_theta(atom) else atom)
 
 
 def with_theta(schedule: ast.Schedule, theta: float) -> ast.Schedule:
@@ -98,7 +98,7 @@ def sweep_programs(path: str | Path, thetas: Sequence[float], network: str | Non
     clock ``1``) for reference."""
     schedule = parse_file(path)
     exprs = [*(c.expr for c in schedule.clocks), *(r.clock for r in schedule.rules)]
-    if not any(_has_theta(n) for e in exprs for n in ast.walk_clock(e)):
+    if not any(has_theta(n) for e in exprs for n in ast.walk_clock(e)):
         raise InputError(f"{path}: the schedule has no labeldiff or pixeldiff threshold to "
                          f"sweep (nor any other clock atom with a θ)")
     programs = [compile_schedule(with_theta(schedule, theta), network) for theta in thetas]
@@ -257,7 +257,9 @@ def sweep_csv(curves: Sequence[SweepCurve]) -> str:
 
 def curves_from_csv(text: str) -> dict[str, tuple[Point, ...]]:
     """A sweep CSV (:func:`sweep_csv`) read back: schedule → its (all stages %, mean IU %)
-    points in file order, for :func:`compare_curves` across separate sweeps."""
+    points in file order, for :func:`compare_curves` across separate sweeps. A ``sweep
+    --tune`` CSV (:func:`cwdsl.evaluate.tuning.tuned_csv`): the tune set's curves, and the
+    report set's rows as ``NAME (tuned, report)`` and ``NAME (as written, report)``."""
     curves: dict[str, list[Point]] = {}
     for line in csv.DictReader(io.StringIO(text)):
         try:
@@ -265,7 +267,13 @@ def curves_from_csv(text: str) -> dict[str, tuple[Point, ...]]:
         except (KeyError, TypeError, ValueError):
             raise InputError("not a cwdsl sweep CSV (columns: "
                              f"{', '.join(CSV_COLUMNS)})") from None
-        curves.setdefault(line.get("schedule") or "schedule", []).append(point)
+        name = line.get("schedule") or "schedule"
+        if "role" in line:  # sweep --tune: the tune curves; report rows named apart
+            if line["role"] == "oracle":
+                continue
+            if line.get("split") == "report":
+                name = f"{name} ({line['role']}, report)"
+        curves.setdefault(name, []).append(point)
     return {name: tuple(points) for name, points in curves.items()}
 
 

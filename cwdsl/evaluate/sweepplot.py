@@ -14,20 +14,38 @@ if TYPE_CHECKING:
 
 
 def plot_curves(path: str | Path, curves: Sequence[SweepCurve], oracles: Sequence[ScoreRow],
-                title: str) -> None:
+                title: str, report: tuple[Sequence[SweepCurve], Sequence[ScoreRow], str]
+                | None = None) -> None:
     """Fig. 6: frames with every stage computed (x, %) against mean IU (y), one curve per
     schedule (markers at its θ values, labelled, θ values that land on one point labelled
     once; a lone point for an unswept schedule) and each frame oracle as a horizontal line.
-    The title is wrapped to the figure's width; θ labels are placed clear of each other."""
+    The title is wrapped to the figure's width; θ labels are placed clear of each other.
+    ``report`` (``sweep --tune``): ``(curves, oracles, title)`` of the report set, drawn in
+    a second panel beside the tune set's."""
     from cwdsl.core.figures import pyplot, save_figure
 
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=DPI)  # measured as it is saved
+    panels = [(curves, oracles, title)] + ([report] if report else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.4 * len(panels), 4.4), dpi=DPI,
+                             squeeze=False)  # measured as it is saved
+    drawn = [_draw(ax, *panel, joined=k == 0) for k, (ax, panel) in
+             enumerate(zip(axes[0], panels))]
+    for ax, (text, full_title, labels) in zip(axes[0], drawn):
+        fit_title(fig, text, full_title)
+    for ax, (_, _, labels) in zip(axes[0], drawn):
+        _place_labels(fig, ax, labels)
+        ax.legend(fontsize=8, loc="best")
+    save_figure(fig, path, dpi=DPI)
+
+
+def _draw(ax, curves, oracles, title, joined: bool = True):
+    """One panel of :func:`plot_curves`: its curves (a swept one ``joined`` by a line) and
+    oracle lines; returns (the title's text, the title, θ labels to place)."""
     markers = "osD^v<>ph*"
     labels = []
     for i, curve in enumerate(curves):
         x, y = zip(*curve.points) if curve.rows else ((), ())
-        style = markers[i % len(markers)] + ("-" if curve.thetas else "")
+        style = markers[i % len(markers)] + ("-" if curve.thetas and joined else "")
         ax.plot(x, y, style, color=f"C{i}", label=curve.schedule)
         labels += [(text, xi, yi, f"C{i}") for text, xi, yi in theta_labels(curve)]
     for j, oracle in enumerate(oracles):
@@ -37,10 +55,7 @@ def plot_curves(path: str | Path, curves: Sequence[SweepCurve], oracles: Sequenc
     ax.set_ylabel("mean IU (%)")
     ax.set_xlim(-2, 108)
     ax.grid(alpha=0.3)
-    fit_title(fig, ax.set_title(title, fontsize=9), title)
-    _place_labels(fig, ax, labels)
-    ax.legend(fontsize=8, loc="best")
-    save_figure(fig, path, dpi=DPI)
+    return ax.set_title(title, fontsize=9), title, labels
 
 
 def theta_labels(curve: SweepCurve) -> list[tuple[str, float, float]]:

@@ -3,10 +3,11 @@
 Signals are standardised (mean and scale kept in the model) and a multilayer perceptron
 (one ReLU hidden layer, a sigmoid output) is fitted to the target fractions with Adam on
 the binary cross-entropy, full batch, seeded. By default it is *monotone*: the predicted
-cost of keeping the cache never falls when a signal grows (:func:`monotone_signs`). Samples come in groups (a clip, or a run of key frames of
-a longer one); a seeded share of the groups is held out, the model is fitted on the rest,
-and its held-out R², rank correlation (Spearman's ρ) and mean absolute error are reported
-beside each signal's own rank correlation with the target.
+cost of keeping the cache never falls when a signal grows (:func:`monotone_signs`). Samples
+come in groups (every clip of one still, or a run of key frames of a longer video:
+:func:`cwdsl.train.clocktrain.by_source`); a seeded share of the groups is held out, the model
+is fitted on the rest, and its held-out R², rank correlation (Spearman's ρ) and mean absolute
+error are reported beside each signal's own rank correlation with the target.
 """
 from __future__ import annotations
 

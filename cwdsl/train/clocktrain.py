@@ -18,8 +18,11 @@ are taken at ``t``, as if computed (the atom stage must compute on every frame, 
 learned clock reads it every frame).
 
 **Fit** (:mod:`cwdsl.train.clockfit`): a small monotone perceptron on standardised
-signals, with a held-out share of the clips (groups of :data:`GROUP_FRAMES` key frames of a
-longer clip) to report on. :func:`train_clock` does it all and writes the model file.
+signals, with a held-out share to report on, split by still (:func:`by_source`): every clip
+made from one still is held out or fitted as a whole, so held-out scores are on images the
+fit never saw; a clip of its own (a video) is split into groups of :data:`GROUP_FRAMES` key
+frames. The model's ``trained_on.fit`` records the rule and the stills on each side.
+:func:`train_clock` does it all and writes the model file.
 """
 from __future__ import annotations
 
@@ -34,8 +37,8 @@ import torch
 
 from cwdsl.core.clockmodel import SIGNALS, TARGET, ClockModel, make_model
 from cwdsl.core.errors import InputError, did_you_mean
-from cwdsl.train.clockfit import FitSettings, Samples, fit_clock
-from cwdsl.train.motionclips import Motion, open_clip_set
+from cwdsl.train.clockfit import FitSettings, Samples, fit_clock, held_out_groups
+from cwdsl.train.motionclips import Motion, clip_source, open_clip_set
 from cwdsl.ir.graph import Program
 from cwdsl.lang import ast
 from cwdsl.nets.preprocess import normalize
@@ -164,6 +167,48 @@ def clip_samples(net: StagedNetwork, split: ClockSplit, frames: Sequence[torch.T
                    np.asarray([t - k for k, t in pairs], np.int64))
 
 
+HELD_OUT_BY = ("still: every clip made from one still (motion:DIR, shiftN:DIR) is held out "
+               "or fitted as a whole; a clip of its own (a video sequence, a generated "
+               "clip) is held out by runs of 24 key frames")
+"""How :func:`train_clock` holds samples out (recorded in the model's ``trained_on``)."""
+
+
+def by_source(parts: Sequence[Samples], sources: Sequence[str]) -> list[Samples]:
+    """``parts`` (one per clip, ``sources[i]`` the still clip ``i`` was made from,
+    :func:`~cwdsl.train.motionclips.clip_source`) with the groups of every source that gave
+    several clips merged into its first clip's first group, so a held-out split
+    (:func:`~cwdsl.train.clockfit.held_out_groups`) never puts two clips of one still on
+    different sides. A source of one clip keeps its groups (runs of key frames)."""
+    first: dict[str, int] = {}
+    count: dict[str, int] = {}
+    for part, source in zip(parts, sources):
+        count[source] = count.get(source, 0) + 1
+        first.setdefault(source, int(part.group.min()) if len(part) else 0)
+    return [part if count[source] == 1 else replace(
+                part, group=np.full_like(part.group, first[source]))
+            for part, source in zip(parts, sources)]
+
+
+def split_sources(parts: Sequence[Samples], sources: Sequence[str], held: np.ndarray,
+                  group: np.ndarray) -> dict:
+    """Which sources (stills, videos; named by their last path part) gave held-out samples
+    and which fitted ones, from the split's own mask ``held`` over the joined samples whose
+    groups are ``group``: ``{"held_out": [...], "fitted": [...], "shared": [...]}`` (shared:
+    a source on both sides: a video split by runs of key frames)."""
+    held_groups = set(np.unique(group[held]).tolist())
+    fit_groups = set(np.unique(group[~held]).tolist())
+    sides: dict[str, set] = {}
+    for part, source in zip(parts, sources):
+        name = Path(source.split("|")[-1]).name
+        for g in np.unique(part.group).tolist():
+            sides.setdefault(name, set()).update(
+                ({"held_out"} if g in held_groups else set())
+                | ({"fitted"} if g in fit_groups else set()))
+    return {side: sorted(n for n, s in sides.items() if s == {side})
+            for side in ("held_out", "fitted")} | {
+        "shared": sorted(n for n, s in sides.items() if len(s) > 1)}
+
+
 def build_model(split: ClockSplit, network: str, fitted: tuple[list, list, list, dict],
                 settings: FitSettings, trained_on: dict) -> ClockModel:
     """The :class:`ClockModel` of a fit, its target described as the cache counter-clock's."""
@@ -247,12 +292,12 @@ def train_clock(config: ClockTrainConfig, out: str | Path, progress: bool = True
     sets = [open_clip_set(d, size, config.fit.seed, config.per_image, config.motion,
                           config.stride) for d in config.data]
     net = prepare_network(spec, weights)
-    parts, clips, frames, skipped, seen = [], 0, 0, 0, 0
+    parts, sources, clips, frames, skipped, seen = [], [], 0, 0, 0, 0
     total = sum(s.count for s in sets)
     stop_sampling = None if deadline is None else start + SAMPLING_SHARE * 60 * config.minutes
     with progress_bar(progress, total=total, desc="train-clock", unit="clip") as bar:
         for clip_set in sets:
-            for _, rgb in clip_set.clips():
+            for name, rgb in clip_set.clips():
                 if stop_sampling is not None and parts and time.perf_counter() > stop_sampling:
                     skipped = total - seen
                     break
@@ -263,12 +308,17 @@ def train_clock(config: ClockTrainConfig, out: str | Path, progress: bool = True
                 group = int(parts[-1].group.max()) + 1 if parts else 0
                 parts.append(clip_samples(net, split, [network_frame(f, size) for f in rgb],
                                           config.gap, group))
+                sources.append(clip_source(clip_set.spec, name))
                 clips, frames = clips + 1, frames + len(rgb)
+    parts = by_source(parts, sources)
     samples = Samples.join(parts)
     if len(samples) < 2:
         raise InputError(f"the data ({', '.join(config.data)}) gives {len(samples)} sample(s): "
                          f"a clip needs at least two frames")
     fitted = fit_clock(samples, config.fit, deadline)
+    held = held_out_groups(samples.group, config.fit.hold_out, config.fit.seed)
+    fitted[3]["held_out_by"] = HELD_OUT_BY
+    fitted[3]["stills"] = split_sources(parts, sources, held, samples.group)
     trained_on = {
         "data": [{"spec": s.spec, "description": s.description} for s in sets],
         "clips": clips, "frames": frames, "samples": len(samples),

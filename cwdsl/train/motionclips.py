@@ -1,109 +1,23 @@
-"""The unlabeled clips ``cwdsl train-clock`` fits clock models on (:func:`open_clip_set`),
-and synthetic video from still images: a camera window that pans and zooms over a still.
+"""The unlabeled clips ``cwdsl train-clock`` fits clock models on (:func:`open_clip_set`).
 
 ``--data motion:DIR`` turns every image of a folder into one or more short clips, so a
 clock model can be fitted on motion without video (CamVid's training split holds one
-labeled frame a second; its stills become clips here).
-
-A clip (:func:`motion_clip`) is ``frames`` views of one still through a window with the
-output's aspect ratio. The window starts at a random zoom ``z0`` (the window spans ``1/z``
-of the largest such window that fits the still) and a random centre; every frame its
-centre moves by a velocity of ``speed`` output pixels per frame (uniform in
-:attr:`Motion.speed`, in a random direction whose vertical part is halved: driving video
-pans more than it tilts) and its zoom is multiplied by ``exp(rate)`` (``rate`` uniform in
-:attr:`Motion.zoom_rate`; positive zooms in, as a car driving forward sees the scene
-grow). A window that would leave the still bounces off its edge (that velocity component
-reverses) and the zoom stays within ``[1, max_zoom]``. With probability
-:attr:`Motion.still` the clip does not move at all (a stopped car). Frames are resampled
-bilinearly to the output size; a still may be flipped left-right (probability 1/2); each
-frame gets Gaussian sensor noise of ``noise`` (in [0, 1] pixel units). Everything is drawn
-from one seeded ``numpy`` generator.
+labeled frame a second; its stills become clips here). The synthetic camera (a window that
+pans, zooms and may rotate over a still) is :mod:`cwdsl.evaluate.motionclip`, which ``cwdsl
+eval --data motion:DIR`` shares with labels. :func:`clip_source` names the still a clip was
+made from, so a held-out split can keep every clip of one still on one side.
 """
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from cwdsl.core.errors import InputError
-
-
-@dataclass(frozen=True)
-class Motion:
-    """The distribution of a synthetic clip's camera motion (see the module docstring).
-    ``speed``: output pixels per frame; ``zoom_rate``: log zoom change per frame;
-    ``start_zoom``: the first frame's zoom; ``still``: probability of a motionless clip;
-    ``noise``: standard deviation of per-pixel noise in [0, 1] units."""
-
-    frames: int = 12
-    speed: tuple[float, float] = (0.0, 12.0)
-    zoom_rate: tuple[float, float] = (-0.02, 0.05)
-    start_zoom: tuple[float, float] = (1.0, 1.4)
-    max_zoom: float = 2.0
-    still: float = 0.1
-    noise: float = 0.008
-
-    def __post_init__(self):
-        if self.frames < 2:
-            raise InputError(f"a motion clip needs at least 2 frames, got {self.frames}")
-        for name in ("speed", "zoom_rate", "start_zoom"):
-            low, high = getattr(self, name)
-            if not low <= high:
-                raise InputError(f"motion {name}: {low:g} > {high:g}")
-        if not 1 <= self.start_zoom[0] <= self.start_zoom[1] <= self.max_zoom:
-            raise InputError(f"motion start_zoom must lie in [1, {self.max_zoom:g}]")
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
-def motion_clip(image: np.ndarray, size: tuple[int, int], rng: np.random.Generator,
-                motion: Motion = Motion()) -> tuple[np.ndarray, ...]:
-    """``motion.frames`` (h, w, 3) uint8 frames of size ``size`` = (h, w): views of the
-    (H, W, 3) uint8 ``image`` through a moving window (the module docstring)."""
-    h, w = size
-    big, wide = image.shape[:2]
-    fit = min(big / h, wide / w)  # image pixels per output pixel of the widest window
-    if rng.random() < 0.5:
-        image = image[:, ::-1]
-    moving = rng.random() >= motion.still
-    speed = rng.uniform(*motion.speed) if moving else 0.0
-    angle = rng.uniform(0, 2 * math.pi)
-    vx, vy = speed * math.cos(angle), 0.5 * speed * math.sin(angle)
-    rate = rng.uniform(*motion.zoom_rate) if moving else 0.0
-    zoom = rng.uniform(*motion.start_zoom)
-    cx, cy = rng.uniform(0, wide), rng.uniform(0, big)
-    windows = []
-    for _ in range(motion.frames):
-        half_w, half_h = fit * w / zoom / 2, fit * h / zoom / 2
-        cx, cy = min(max(cx, half_w), wide - half_w), min(max(cy, half_h), big - half_h)
-        windows.append((cx, cy, half_w, half_h))
-        step = fit / zoom  # image pixels per output pixel now
-        nx, ny = cx + vx * step, cy + vy * step
-        if not half_w <= nx <= wide - half_w:
-            vx = -vx
-        if not half_h <= ny <= big - half_h:
-            vy = -vy
-        cx, cy = cx + vx * step, cy + vy * step
-        zoom = min(max(zoom * math.exp(rate), 1.0), motion.max_zoom)
-    theta = torch.tensor([[[hw / (wide / 2), 0.0, x / (wide / 2) - 1],
-                           [0.0, hh / (big / 2), y / (big / 2) - 1]]
-                          for x, y, hw, hh in windows], dtype=torch.float32)
-    src = torch.from_numpy(np.array(image)).permute(2, 0, 1).float().div(255)
-    grid = F.affine_grid(theta, [len(windows), 3, h, w], align_corners=False)
-    out = F.grid_sample(src.expand(len(windows), -1, -1, -1), grid, mode="bilinear",
-                        padding_mode="border", align_corners=False)
-    if motion.noise > 0:
-        noise = torch.from_numpy(rng.standard_normal(out.shape).astype(np.float32))
-        out = out + motion.noise * noise
-    frames = out.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    return tuple(np.ascontiguousarray(f) for f in frames)
+from cwdsl.evaluate.motionclip import Motion, motion_clip  # noqa: F401 (re-exported)
 
 
 def still_images(folder: str | Path) -> list[Path]:
@@ -129,6 +43,22 @@ def motion_clips(folder: str | Path, size: tuple[int, int], seed: int, per_image
         for j in range(per_image):
             rng = np.random.default_rng([seed, i, j])
             yield f"{path.name}#{j}", motion_clip(image, size, rng, motion)
+
+
+def clip_source(spec: str, name: str) -> str:
+    """The still (or video) a clip of ``--data spec`` named ``name`` was made from, so every
+    clip of one still lands on one side of a held-out split: a motion clip's or a translated
+    crop's still by its resolved path (``motion:DIR`` and ``shift16:DIR`` of one folder
+    share their stills), a sequence of a folder of frames by folder and name, generated
+    clips by name."""
+    found = re.fullmatch(r"(?:motion|shift\d+):(.+)", spec, re.S)
+    if found:
+        folder = Path(found.group(1))
+        folder = folder / "images" if (folder / "images").is_dir() else folder
+        return str(folder.resolve() / name.split("#", 1)[0])
+    if spec == "demo" or spec.startswith(("scenes:", "shift")):
+        return name
+    return f"{Path(spec).resolve()}|{name}"
 
 
 @dataclass(frozen=True)
