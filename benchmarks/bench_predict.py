@@ -23,19 +23,16 @@ Writes ``predict-cpu.json``.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine  # noqa: E402
+from _common import RESULTS, write_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 SHARED = ROOT.parent / "shared" / "measurements" / "h200-2026-11-26"
 PAPER = ("oracle", "alternating", "exponential", "skipframe", "adaptive", "pipeline2",
          "pipeline3", "baseline3")
@@ -46,21 +43,10 @@ CPU_NETS = {"fcn8s_camvid": ("120x160", "180x240", "240x320", "360x480"),
 ESPNET_SCHEDULES = ("oracle", "alternating", "adaptive", "pipeline3")
 
 
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def write_results(name: str, command: str, body: dict) -> Path:
-    out = RESULTS / name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    record = {"benchmark": "bench_predict", "command": command, "machine": machine(),
-              "date": datetime.date.today().isoformat(), "commit": commit(), **body}
-    out.write_text(json.dumps(record, indent=1) + "\n")
-    return out
+def save(name: str, command: str, body: dict) -> Path:
+    """``body`` as ``benchmarks/results/NAME`` (the shared writer: command, machine, date,
+    commit, load)."""
+    return write_results(RESULTS / name, "bench_predict", body, command=command)
 
 
 def kendall(predicted: list[float], measured: list[float]) -> float:
@@ -126,7 +112,7 @@ def h200() -> Path:
                       "kendall_tau": {label: kendall([p[s] for s in PAPER],
                                                      [measured[s] for s in PAPER])
                                       for label, p in predicted.items()}})
-    return write_results("predict-h200.json", "python benchmarks/bench_predict.py --h200",
+    return save("predict-h200.json", "python benchmarks/bench_predict.py --h200",
                          {"source": "../shared/measurements/h200-2026-11-26 (profiles and "
                                     "executor runs of 2026-11-26, torch 2.11 + CUDA 13.0)",
                           "schedules": list(PAPER), "fixed": list(FIXED), "cases": cases})
@@ -197,7 +183,7 @@ def cpu(frames: int, rounds: int, repeats: int, nets: list[str]) -> Path:
                                               for label, p in predicted.items()}})
             results[net_name] = {"schedules": list(names), "cases": cases,
                                  "profiles": {"repeats": repeats, "threads": 1}}
-    return write_results(
+    return save(
         "predict-cpu.json",
         f"python benchmarks/bench_predict.py --cpu --frames {frames} --rounds {rounds} "
         f"--repeats {repeats}",
@@ -209,7 +195,7 @@ def render(path: str | Path) -> str:
     """A results file as a Markdown table: per left-out size (and network), each model's
     worst error over the fixed schedules, its mean absolute error, and Kendall's τ over
     every schedule, adaptive included."""
-    data = json.loads(Path(path).read_text())
+    data = json.loads(Path(path).read_text())["results"]
     groups = data["networks"] if "networks" in data else {"fcn8s": data}
     first = next(iter(groups.values()))["cases"][0]
     labels = list(first["predicted_ms"])
