@@ -150,3 +150,20 @@ def _script() -> str:
         return str(script.resolve().relative_to(ROOT))
     except ValueError:
         return str(script)
+
+
+def chosen_cases(doc: str, cases: dict, defaults: list[str] | None = None) -> tuple[list[str], Path]:
+    """The command line of a benchmark of named ``cases``: ``CASE…`` (default
+    ``defaults``, else every case) and ``--out-dir`` (default ``benchmarks/results``);
+    an unknown case is a usage error naming the known ones."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("cases", nargs="*", metavar="CASE", help=f"of {', '.join(cases)}")
+    ap.add_argument("--out-dir", type=Path, default=RESULTS)
+    args = ap.parse_args()
+    unknown = [c for c in args.cases if c not in cases]
+    if unknown:
+        ap.error(f"unknown case(s) {', '.join(unknown)}; cases: {', '.join(cases)}")
+    return args.cases or (defaults if defaults is not None else list(cases)), args.out_dir
+

@@ -27,7 +27,6 @@ Markdown table REPRODUCTION.md embeds (with cog).
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -39,7 +38,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import RESULTS, ROOT, write_results  # noqa: E402
+from _common import ROOT, chosen_cases, write_results  # noqa: E402
 VAL = "../shared/data/camvid-half/val"
 TRAIN = "../shared/data/camvid-half/train"
 ESPNET = "../shared/weights/espnet/espnet_p_2_q_8_camvid.pth"
@@ -214,15 +213,9 @@ def render(results) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("cases", nargs="*", metavar="CASE", help=f"of {', '.join(CASES)}")
-    ap.add_argument("--out-dir", type=Path, default=RESULTS)
-    args = ap.parse_args()
-    unknown = [c for c in args.cases if c not in CASES]
-    if unknown:
-        ap.error(f"unknown case(s) {', '.join(unknown)}; cases: {', '.join(CASES)}")
-    names = args.cases or [n for n, case in CASES.items() if case.get("default", True)]
-    results = [run_case(name, args.out_dir) for name in names]
+    names, out_dir = chosen_cases(__doc__, CASES, [n for n, case in CASES.items()
+                                                   if case.get("default", True)])
+    results = [run_case(name, out_dir) for name in names]
     print(render(results))
 
 

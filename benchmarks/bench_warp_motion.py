@@ -24,13 +24,13 @@ on its default device model (``titanx``), as ``cwdsl eval`` prints it. Each case
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_tuning import RESULTS, VAL, run_cwdsl, write_result  # noqa: E402
+from _common import chosen_cases  # noqa: E402
+from bench_tuning import VAL, run_cwdsl, write_result  # noqa: E402
 
 SCHEDULES = ["schedules/oracle.cw", "schedules/skipframe.cw", "schedules/skipframe_warp.cw",
              "schedules/dff_cache.cw", "schedules/dff.cw", "schedules/accel.cw"]
@@ -81,14 +81,8 @@ def render(results) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("cases", nargs="*", metavar="CASE", help=f"of {', '.join(CASES)}")
-    ap.add_argument("--out-dir", type=Path, default=RESULTS)
-    args = ap.parse_args()
-    unknown = [c for c in args.cases if c not in CASES]
-    if unknown:
-        ap.error(f"unknown case(s) {', '.join(unknown)}; cases: {', '.join(CASES)}")
-    print(render([run_case(name, args.out_dir) for name in args.cases or CASES]))
+    names, out_dir = chosen_cases(__doc__, CASES)
+    print(render([run_case(name, out_dir) for name in names]))
 
 
 if __name__ == "__main__":
