@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine  # noqa: E402
+from _common import machine, pop_out, recording  # noqa: E402
 
 from cwdsl import load  # noqa: E402
 from cwdsl.runtime.executor import Executor  # noqa: E402
@@ -159,4 +159,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    with recording(pop_out(), "bench_executor"):  # --out FILE.json: also write the report there
+        main()

@@ -23,12 +23,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine  # noqa: E402
+from _common import machine, pop_out, recording  # noqa: E402
 
 from cwdsl import load  # noqa: E402
 from cwdsl.core.units import parse_size  # noqa: E402
 from cwdsl.demo.scenes import generate_clip  # noqa: E402
-from cwdsl.devices.load import load_device  # noqa: E402
+from cwdsl.fitting.load import load_device  # noqa: E402
 from cwdsl.sim.costs import schedule_costs  # noqa: E402
 from cwdsl.runtime.executor import Executor  # noqa: E402
 from cwdsl.nets import build_network  # noqa: E402
@@ -122,4 +122,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    with recording(pop_out(), "bench_fidelity"):  # --out FILE.json: also write the report there
+        main()

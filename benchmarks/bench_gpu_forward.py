@@ -25,18 +25,16 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import platform
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine  # noqa: E402
+from _common import machine, write_results  # noqa: E402
 
 from cwdsl import compile_text, load  # noqa: E402
 from cwdsl.core.units import parse_size  # noqa: E402
@@ -219,8 +217,7 @@ def main():
 
     if args.out:
         record = {
-            "benchmark": "bench_gpu_forward", "date": datetime.now(timezone.utc).isoformat(),
-            "machine": machine(), "card": card, "torch": torch.__version__,
+            "card": card,
             "python": platform.python_version(), "threads": torch.get_num_threads(),
             "net": args.net, "size": list(size), "device": str(device), "dtype": args.dtype,
             "frames": args.frames, "skip": args.skip, "rounds": args.rounds,
@@ -230,7 +227,7 @@ def main():
                               **{f"{m}_ms": ms[n, m] for m in modes}} for n in names},
             "rounds_ms": {" / ".join(k): v for k, v in means.items()},
         }
-        Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
+        write_results(args.out, "bench_gpu_forward", record)
         print(f"\nwrote {args.out}")
 
 

@@ -5,7 +5,8 @@ Targets (issue: schedule language): compile < 50 ms per schedule; plan < 20 µs 
 frame for a 3-stage schedule. Issue 20: ``cwdsl check`` of a 1 MB schedule (10,000 named
 clocks) in < 2 s, of a 4 MiB one in < 8 s, under 1 GB; a 50,000-deep expression checks.
 Tokens are counted as the old 50,000-token limit counted them (words, numbers, symbols).
-Run: ``python benchmarks/bench_language.py`` (``--large-only``: only the large schedules).
+Run: ``python benchmarks/bench_language.py`` (``--large-only``: only the large schedules;
+``--out FILE.json``: also write what it prints as a results file).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, median_time  # noqa: E402
+from _common import machine, median_time, pop_out, recording  # noqa: E402
 
 from cwdsl import load, parse  # noqa: E402
 from cwdsl.ir.plan import Planner  # noqa: E402
@@ -119,4 +120,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with recording(pop_out(), "bench_language"):
+        main()

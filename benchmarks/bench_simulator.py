@@ -5,10 +5,11 @@
    run on fewer frames). Target (issue: simulator): >= 1,000,000 frames/s for a 3-stage
    schedule with fixed clocks.
 2. The paper's table: pipeline3, pipeline2, exponential and skipframe with FCN-8s priced by
-   (a) a profile measured here (``--profile-size``, CPU) and (b) the Titan X roofline at
-   the paper's 500x500, beside the paper's numbers (Table 2 and §4.1).
+   a profile measured here (``--profile-size``, CPU), beside the paper's numbers (Table 2 and
+   §4.1). The same table on a named device model (the Titan X or H100 roofline) is
+   deterministic: BENCHMARKS.md generates it with ``cwdsl simulate`` itself.
 
-  python benchmarks/bench_simulator.py [--profile-size 256] [--repeats 5]
+  python benchmarks/bench_simulator.py [--profile-size 256] [--repeats 5] [--out FILE.json]
 """
 from __future__ import annotations
 
@@ -21,11 +22,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine  # noqa: E402
+from _common import machine, recording  # noqa: E402
 
 from cwdsl import load  # noqa: E402
-from cwdsl.sim.capacity import sustainable_streams  # noqa: E402
-from cwdsl.devices.load import load_device  # noqa: E402
+from cwdsl.fitting.load import load_device  # noqa: E402
 from cwdsl.sim.costs import schedule_costs  # noqa: E402
 from cwdsl.ir.plan import Planner  # noqa: E402
 from cwdsl.profile.harness import run_profile  # noqa: E402
@@ -39,6 +39,10 @@ PAPER = {  # time (% of full) and compute claims from the paper
     "exponential": "compute 1.5x that of every other frame (sec. 4.1)",
     "skipframe": "50% of full (every other frame)",
 }
+
+
+TABLES: dict[str, dict] = {}
+"""label -> schedule -> figures of each table printed (kept in the results file)."""
 
 
 def speed() -> None:
@@ -72,13 +76,23 @@ def table(device_name, size, label: str) -> None:
               f"{s.latency_ms_mean:>12.2f}  {PAPER.get(name, '')}")
     ratio = sims["exponential"].compute_pct_of_full / sims["skipframe"].compute_pct_of_full
     print(f"exponential / skipframe compute: {ratio:.2f}x (paper: 1.5x)")
+    TABLES[label] = {name: {"time_pct_of_full": s.time_pct_of_full,
+                            "compute_pct_of_full": s.compute_pct_of_full,
+                            "latency_ms_mean": s.latency_ms_mean} for name, s in sims.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--profile-size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", metavar="FILE.json", help="also write the report here")
     args = parser.parse_args()
+    with recording(args.out, "bench_simulator") as rec:
+        run(args)
+        rec.results = TABLES
+
+
+def run(args) -> None:
     print(f"machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads\n")
     speed()
     size = (args.profile_size, args.profile_size)
@@ -86,17 +100,6 @@ def main() -> None:
         profile = run_profile("fcn8s", size, out=Path(tmp) / "cpu.json", progress=False,
                               repeats=args.repeats)
         table(str(profile), size, f"fcn8s {size[0]}x{size[1]}, profile measured here (CPU)")
-    table("titanx", (500, 500), "fcn8s 500x500, Titan X roofline (the paper's setting)")
-    table("h100", (500, 500), "fcn8s 500x500, H100 roofline")
-    for name in ("oracle", "adaptive"):
-        program = load(ROOT / "schedules" / f"{name}.cw")
-        planner = Planner(program)
-        costs = schedule_costs(program, load_device("h100"), (500, 500))
-        n, cap = sustainable_streams(
-            planner, costs, 30.0, 10.0,
-            lambda s, f: fire_rate_trace(planner.atom_ids, f, 0.5, s) if planner.atom_ids else None)
-        print(f"h100 roofline, {name}: sustains {n} streams of 500x500 at 30 fps "
-              f"(utilization {100 * cap.utilization:.0f}%, p99 {cap.latency_ms_p99:.1f} ms)")
 
 
 if __name__ == "__main__":

@@ -18,10 +18,8 @@ data-driven clock fires), else random.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +27,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine  # noqa: E402
+from _common import machine, write_results  # noqa: E402
 
 from cwdsl import load  # noqa: E402
 from cwdsl.core.units import parse_size  # noqa: E402
@@ -129,15 +127,12 @@ def main() -> None:
               + "; ".join(f"{name} {r[name]['fps']:.1f} frames/s, {ratio:.2f}x"
                           for name, ratio in r["ratio"].items()))
     if args.out:
-        Path(args.out).write_text(json.dumps({
-            "machine": machine(), "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        write_results(args.out, "bench_streams", {
             "torch": torch.__version__, "schedule": program.name, "net": args.net,
             "weights": "bundled" if weights is not None else "random",
             "size": list(size), "device": args.device, "dtype": args.dtype,
             "streams": args.streams, "frames": args.frames, "rounds": args.rounds,
-            "max_batch": args.max_batch,
-            "runs": runs}, indent=2) + "\n")
-
+            "max_batch": args.max_batch, "runs": runs})
 
 if __name__ == "__main__":
     main()

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine  # noqa: E402
+from _common import machine, pop_out, recording  # noqa: E402
 
 from cwdsl import load  # noqa: E402
 from cwdsl.core.units import parse_size  # noqa: E402
@@ -34,7 +34,7 @@ from cwdsl.nets.weights import load_weights  # noqa: E402
 from cwdsl.runtime.multistream import MultiStreamExecutor  # noqa: E402
 from cwdsl.devices.batch_model import batch_frame_costs  # noqa: E402
 from cwdsl.sim.batching import tick_table  # noqa: E402
-from cwdsl.devices.load import load_device  # noqa: E402
+from cwdsl.fitting.load import load_device  # noqa: E402
 from cwdsl.sim.costs import schedule_costs  # noqa: E402
 from cwdsl.profile.harness import run_profile  # noqa: E402
 from cwdsl.sim.simulate import frame_prices  # noqa: E402
@@ -103,4 +103,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with recording(pop_out(), "bench_streams_sim"):  # --out FILE.json: also write the report there
+        main()

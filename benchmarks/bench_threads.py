@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine  # noqa: E402
+from _common import write_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = ["eval", "schedules/oracle.cw", "schedules/adaptive.cw", "--data", "shift16",
@@ -34,14 +34,6 @@ SETTINGS = {"1": ["--threads", "1"], "2": ["--threads", "2"], "default": []}
 def _spin() -> None:
     while True:
         pass
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                              capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _one(setting: str) -> tuple[float, float, str]:
@@ -85,11 +77,10 @@ def main() -> None:
         series.append({"busy_processes": load, "seconds": times,
                        "median_s": {s: statistics.median(t) for s, t in times.items()},
                        "load_average_at_start": loads, "tables_identical": len(tables) == 1})
-    result = {"benchmark": "bench_threads", "command": "cwdsl " + " ".join(COMMAND),
-              "machine": machine(), "commit": _commit(), "series": series}
+    result = {"measured": "cwdsl " + " ".join(COMMAND), "series": series}
     print(json.dumps(result, indent=2))
     if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        write_results(args.out, "bench_threads", result)
 
 
 if __name__ == "__main__":

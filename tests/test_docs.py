@@ -1,7 +1,9 @@
-"""The documents stay true to the code and to each other (project issue 20).
+"""The documents stay true to the code, to the results files and to each other (issues 20, 21).
 
-* docs/commands.md's ``--help`` texts are what the parsers print now: ``cog --check`` passes
-  (``cog -r docs/commands.md`` regenerates them), and fails when an option's help changes.
+* Every generated block of the documents (:data:`docgen.DOCUMENTS`: ``--help`` texts, ``explain``
+  grids, ``simulate`` tables, tables rendered from ``benchmarks/results/``) is what its command
+  or results file gives now: ``cog --check`` passes (``python tools/docgen.py`` regenerates
+  them), and fails when an option's help or a generated figure changes.
 * Every relative link ``[text](path)`` / ``[text](path#anchor)`` of README.md, REPRODUCTION.md,
   BENCHMARKS.md and docs/*.md names a file that exists, and an anchor names a heading of it
   (GitHub's slugs).
@@ -42,20 +44,77 @@ same_python = pytest.mark.skipif(
            "layout, which other versions write differently")
 
 
-# ------------------------------------------------------------------ generated --help texts
+# ------------------------------------------------------------------ generated figures
 
-def _cog_check(capsys) -> tuple[int, str]:
+def _cog_check(capsys, doc: Path = COMMANDS_DOC) -> tuple[int, str]:
     from cogapp import Cog
 
-    status = Cog().main(["cog", "--check", str(COMMANDS_DOC)])
+    status = Cog().main(["cog", "--check", str(doc)])
     out = capsys.readouterr()
     return status, out.out + out.err
 
 
 @same_python
-def test_commands_doc_holds_every_commands_current_help(capsys):
-    status, output = _cog_check(capsys)
-    assert status == 0, f"docs/commands.md is stale: run `cog -r docs/commands.md`\n{output}"
+@pytest.mark.parametrize("name", DOCGEN.DOCUMENTS)
+def test_generated_figures_are_current(name, capsys):
+    """Each document's generated blocks match what the commands and results files give."""
+    status, output = _cog_check(capsys, REPO / name)
+    assert status == 0, f"{name} is stale: run `python tools/docgen.py`\n{output}"
+
+
+def test_every_document_with_cog_blocks_is_checked():
+    listed = {REPO / d for d in DOCGEN.DOCUMENTS}
+    for doc in _documents():
+        if "[[[cog" in doc.read_text(encoding="utf-8"):
+            assert doc in listed, f"{doc.relative_to(REPO)} has cog blocks but is not in " \
+                                  "docgen.DOCUMENTS (neither regenerated nor checked)"
+
+
+def _scratch_copy(tmp_path: Path, name: str) -> Path:
+    """``name`` copied into a scratch tree whose tools/ is the repository's (the document's
+    cog header finds docgen beside it)."""
+    (tmp_path / "tools").symlink_to(REPO / "tools", target_is_directory=True)
+    (tmp_path / "docs").mkdir()
+    copy = tmp_path / name
+    copy.write_text((REPO / name).read_text(encoding="utf-8"), encoding="utf-8")
+    return copy
+
+
+@same_python
+def test_cog_check_fails_on_a_changed_figure(tmp_path, capsys):
+    """A generated number altered by hand (as a stale figure would be) fails the check."""
+    copy = _scratch_copy(tmp_path, "README.md")
+    assert _cog_check(capsys, copy)[0] == 0  # the copy as committed passes
+    text = copy.read_text(encoding="utf-8")
+    start = text.index('docgen.command_block("cwdsl explain')
+    line = re.compile(r"^(s3: computes on )(\d+)(/)", re.M).search(text, start)
+    assert line and line.start() < text.index("[[[end]]]", start), "no figure to alter"
+    changed = str(int(line.group(2)) + 1)
+    copy.write_text(text[:line.start(2)] + changed + text[line.end(2):], encoding="utf-8")
+    status, output = _cog_check(capsys, copy)
+    assert status != 0 and "README.md" in output, output
+
+
+@same_python
+def test_cog_check_fails_on_a_changed_results_file(tmp_path, monkeypatch, capsys):
+    """A rendered table follows its results file: the same document, checked against a
+    results file whose figure moved, fails."""
+    import json
+    import shutil
+
+    copy = _scratch_copy(tmp_path, "BENCHMARKS.md")
+    assert _cog_check(capsys, copy)[0] == 0  # the copy as committed passes
+    results = tmp_path / "results"
+    shutil.copytree(REPO / "benchmarks" / "results", results)
+    record = json.loads((results / "h200-replay.json").read_text(encoding="utf-8"))
+    record["results"][0]["measured_ms"] += 1.0
+    (results / "h200-replay.json").write_text(json.dumps(record), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(REPO / "tools"))
+    import docgen  # the module the document's cog header imports (cached in sys.modules)
+
+    monkeypatch.setattr(docgen, "RESULTS", results)
+    status, output = _cog_check(capsys, copy)
+    assert status != 0 and "BENCHMARKS.md" in output, output
 
 
 @same_python

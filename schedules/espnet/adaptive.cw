@@ -1,7 +1,7 @@
 # Adaptive clockwork on ESPNet: s1 and s2 on every frame; s3 fires when the fraction of
 # s2's level3_C argmax labels that changed since s3's clock last fired reaches θ.
 # θ = 0.26 chosen on the first half of ../shared/data/camvid-half/val (frames 0-49) at 184x240
-# by `cwdsl sweep --tune split:0.5 --choose rate:50` (the θ nearest half the frames fully
+# by `cwdsl sweep … --tune split:0.5 --choose rate:50` (the θ nearest half the frames fully
 # computed) and reported on the second half, which it was not tuned on (benchmarks/bench_tuning.py;
 # θ values do not transfer between networks); its mean IU and time beside the oracle's are in
 # REPRODUCTION.md ("ESPNet"), rendered from recorded runs, so no figure here goes stale.
