@@ -11,15 +11,7 @@ from cwdsl.train.clockfit import Samples, held_out_groups
 from cwdsl.train.clocktrain import HELD_OUT_BY, by_source
 from cwdsl.train.motionclips import clip_source
 
-SCHEDULE = """network tiny input 64x64
-stage s1 = conv1_1 .. pool3 head score_pool3
-stage s2 = conv4_1 .. pool4 head score_pool4
-stage s3 = conv5_1 .. fc7   head score_fr
-compute s1 when 1
-compute s2 when 1
-compute s3 when labeldiff(s2) >= 0.05 else cache
-output fuse(s1, s2, s3)
-"""
+from test_train_clock import LABELDIFF as SCHEDULE  # s3 on labeldiff(s2)
 
 
 def _part(group: int, n: int = 5) -> Samples:
