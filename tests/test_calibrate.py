@@ -106,8 +106,30 @@ def test_cli_calibrates_the_shared_profiles(tmp_path, capsys):
     assert main(["calibrate", *map(str, PROFILES), "-o", str(out)]) == 0
     text = capsys.readouterr().out
     assert "conv_high" in text and "full" in text and "wrote" in text
+    # out of sample beside in sample: the spec fitted on the others, the profile set's prediction
+    assert "left out ms" in text and "set left out" in text and "out of sample; worst" in text
     spec = load_spec(out)
     assert spec.efficiency and len(spec.calibrated_from) == len(PROFILES)
+    assert spec.description.startswith("NVIDIA H200") and "calibrated on 5 profiles" in \
+        spec.description
+
+
+def test_profile_set_left_out_matches_the_simulators_prediction():
+    """calibrate's "set left out" column is what simulate prices from the other profiles."""
+    from cwdsl.core.netspec import get_network
+    from cwdsl.fitting.calibrate import profile_set_left_out
+    from cwdsl.fitting.profileset import ProfileSet
+    from cwdsl.devices.profiled import load_profile
+
+    profiles = [load_profile(p) for p in PROFILES]
+    fits = profile_set_left_out(profiles)
+    assert len(fits) == len(profiles)
+    held, fit = profiles[2], fits[2]
+    others = ProfileSet(profiles[:2] + profiles[3:])
+    others.check(get_network(held.network), held.input_hw, held.dtype)
+    cost = network_cost(held.network, held.input_hw, held.dtype)
+    assert fit.full.model_ms == pytest.approx(others.full_ms(cost))
+    assert fit.full.measured_ms == pytest.approx(held.full_ms(cost))
 
 
 def test_cli_errors_exit_2_and_write_nothing(tmp_path, capsys):

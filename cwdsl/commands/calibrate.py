@@ -21,7 +21,8 @@ def handle(args) -> int:
     from cwdsl.core.atomic import write_json
     from cwdsl.core.outputs import check_output
     from cwdsl.core.tables import Column, render_table
-    from cwdsl.fitting.calibrate import base_spec, calibrate, leave_one_out, load_profiles
+    from cwdsl.fitting.calibrate import (base_spec, calibrate, leave_one_out, load_profiles,
+                                         profile_set_left_out)
     from cwdsl.devices.spec import spec_to_dict
 
     check_output(args.out, "device spec")
@@ -38,6 +39,7 @@ def handle(args) -> int:
                        [Column("kind", 26, align="<"), Column("efficiency", 11, ".3f")],
                        rows, footer))
     held_out = leave_one_out(profiles, base) if len(profiles) > 1 else ()
+    predicted = profile_set_left_out(profiles)
     if not held_out:
         print("one profile: no leave-one-out error (give two or more to see how the fit "
               "does on a profile it was not fitted on)")
@@ -51,12 +53,23 @@ def handle(args) -> int:
             columns += [Column("left out ms", 12, ".3f"), Column("error", 7, "+.0f", suffix="%")]
             rows = [(*row, e.model_ms, 100 * e.error) for row, e in zip(
                 rows, (*out.segments, out.full, out.overhead, out.oracle))]
+        if predicted:
+            out = predicted[i]
+            columns += [Column("set left out", 13, ".3f"), Column("error", 7, "+.0f", suffix="%")]
+            rows = [(*row, e.model_ms, 100 * e.error) for row, e in zip(
+                rows, (*out.segments, out.full, out.overhead, out.oracle))]
         print(render_table(f"{fit.label} ({fit.path})", columns, rows))
     if held_out:
         worst = max((e for f in held_out for e in (*f.segments, f.full, f.oracle)),
                     key=lambda e: abs(e.error))
         print(f"fitted: the spec fitted on every profile; left out: each profile priced by the "
               f"spec fitted on the others (out of sample; worst {100 * worst.error:+.0f}%, "
+              f"{worst.name})")
+    if predicted:
+        worst = max((e for f in predicted for e in (*f.segments, f.full, f.oracle)),
+                    key=lambda e: abs(e.error))
+        print(f"set left out: each profile predicted from the others as simulate --device "
+              f"A.json,B.json does (out of sample; worst {100 * worst.error:+.0f}%, "
               f"{worst.name})")
     write_json(args.out, spec_to_dict(spec))
     print(f"wrote {args.out} (use it with cwdsl simulate --device {args.out})")

@@ -42,7 +42,7 @@ from cwdsl.core.netspec import get_network
 from cwdsl.core.units import DTYPE_NAMES
 from cwdsl.cost.kernels import OpCost
 from cwdsl.cost.network import NetworkCost, network_cost
-from cwdsl.devices.model import oracle_segments
+from cwdsl.devices.model import DeviceModel, oracle_segments
 from cwdsl.devices.kernel_kinds import KINDS, kernel_kind
 from cwdsl.fitting.identity import check_same_device, device_name, guess_base, torch_threads
 from cwdsl.devices.profiled import Profile, fuse_key, head_subsets, load_profile
@@ -221,6 +221,28 @@ def leave_one_out(profiles: Sequence[Profile], base: DeviceSpec) -> tuple[Profil
     return tuple(fits)
 
 
+def profile_set_left_out(profiles: Sequence[Profile]) -> tuple[ProfileFit, ...]:
+    """Out of sample, for the profile-set prediction (:mod:`cwdsl.fitting.profileset`): each
+    profile's parts priced by the profile predicted from the *other* profiles; none where
+    no such set exists (fewer than two profiles, several networks, or a profile whose dtype
+    no other profile's class measured)."""
+    from cwdsl.core.netspec import get_network
+    from cwdsl.fitting.profileset import ProfileSet
+
+    if len(profiles) < 2 or len({p.network for p in profiles}) > 1:
+        return ()
+    fits = []
+    for i, held in enumerate(profiles):
+        others = ProfileSet([p for j, p in enumerate(profiles) if j != i])
+        try:
+            others.check(get_network(held.network), held.input_hw, held.dtype)
+        except InputError:
+            return ()
+        cost = network_cost(held.network, held.input_hw, held.dtype)
+        fits.append(_profile_fit(held, cost, others))
+    return tuple(fits)
+
+
 def _fit_overhead(spec: DeviceSpec, profiles: Sequence[Profile],
                   costs: Sequence[NetworkCost]) -> DeviceSpec:
     """``frame_us`` (and the upload's ``host_link_gbs`` when the profiles have several
@@ -241,7 +263,7 @@ def _fit_overhead(spec: DeviceSpec, profiles: Sequence[Profile],
     return replace(spec, frame_us=float(max(0.0, 1e3 * rest.mean())))
 
 
-def _profile_fit(profile: Profile, cost: NetworkCost, model: Roofline) -> ProfileFit:
+def _profile_fit(profile: Profile, cost: NetworkCost, model: DeviceModel) -> ProfileFit:
     h, w = profile.input_hw
     segments = tuple(PartError(f"{first}..{last}", profile.stage_ms(cost, first, last, heads),
                                model.stage_ms(cost, first, last, heads))
