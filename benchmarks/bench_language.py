@@ -21,29 +21,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, median_time, pop_out, recording  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+# the schedules the language-limit tests parse (a chain of clocks, deep nesting)
+from test_language_limits import HEAD, TAIL, many_clocks  # noqa: E402
+
 from cwdsl import load, parse  # noqa: E402
 from cwdsl.ir.plan import Planner  # noqa: E402
 from cwdsl.lang.parser import MAX_SCHEDULE_BYTES, _parser  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAD = ("network tiny\nstage s1 = conv1_1 .. pool3 head score_pool3\n"
-        "stage s2 = conv4_1 .. fc7 head score_pool4, score_fr\ncompute s1 when 1\n")
-TAIL = "output fuse(s1, s2)\n"
 _TOKEN = re.compile(r"#[^\n]*|\s+|(\.\.|>=|[A-Za-z0-9_.]+|.)", re.S)
-
-
-def many_clocks(size: int) -> str:
-    """About ``size`` bytes: named clocks of ~100 bytes, each combining periods and phases,
-    a label difference and the clock before it (as tests/test_language_limits.py)."""
-    lines, total, i = [HEAD, "clock c0 = every 2\n"], len(HEAD), 0
-    while total < size - 120:
-        i += 1
-        k = i % 97 + 2
-        line = (f"clock c{i} = (every {k} phase {i % k} or c{i - 1}) and not "
-                f"(every {k + 1} phase {i * 7 % (k + 1)} or labeldiff(s1) >= 0.{i % 9 + 1})\n")
-        lines.append(line)
-        total += len(line)
-    return "".join(lines) + f"compute s2 when c{i}\n" + TAIL
 
 
 def tokens(text: str) -> int:

@@ -38,39 +38,37 @@ def handle(args) -> int:
     print(render_table(f"efficiency (fraction of roofline speed) fitted for {spec.name}",
                        [Column("kind", 26, align="<"), Column("efficiency", 11, ".3f")],
                        rows, footer))
-    held_out = leave_one_out(profiles, base) if len(profiles) > 1 else ()
-    predicted = profile_set_left_out(profiles)
-    if not held_out:
+    out_of_sample = [  # (column, each profile's fit, what it is), where there is one
+        (label, fits, what) for label, fits, what in (
+            ("left out ms", leave_one_out(profiles, base) if len(profiles) > 1 else (),
+             "each profile priced by the spec fitted on the others"),
+            ("set left out", profile_set_left_out(profiles),
+             "each profile predicted from the others as simulate --device A.json,B.json does"))
+        if fits]
+    if not out_of_sample:
         print("one profile: no leave-one-out error (give two or more to see how the fit "
               "does on a profile it was not fitted on)")
     for i, fit in enumerate(result.fits):
-        parts = (*fit.segments, fit.full, fit.overhead, fit.oracle)
         columns = [Column("part", 22, align="<"), Column("measured ms", 12, ".3f"),
                    Column("fitted ms", 10, ".3f"), Column("error", 7, "+.0f", suffix="%")]
-        rows = [(e.name, e.measured_ms, e.model_ms, 100 * e.error) for e in parts]
-        if held_out:
-            out = held_out[i]
-            columns += [Column("left out ms", 12, ".3f"), Column("error", 7, "+.0f", suffix="%")]
-            rows = [(*row, e.model_ms, 100 * e.error) for row, e in zip(
-                rows, (*out.segments, out.full, out.overhead, out.oracle))]
-        if predicted:
-            out = predicted[i]
-            columns += [Column("set left out", 13, ".3f"), Column("error", 7, "+.0f", suffix="%")]
-            rows = [(*row, e.model_ms, 100 * e.error) for row, e in zip(
-                rows, (*out.segments, out.full, out.overhead, out.oracle))]
+        rows = [(e.name, e.measured_ms, e.model_ms, 100 * e.error) for e in _parts(fit)]
+        for label, fits, _ in out_of_sample:
+            columns += [Column(label, 13, ".3f"), Column("error", 7, "+.0f", suffix="%")]
+            rows = [(*row, e.model_ms, 100 * e.error) for row, e in zip(rows, _parts(fits[i]))]
         print(render_table(f"{fit.label} ({fit.path})", columns, rows))
-    if held_out:
-        worst = max((e for f in held_out for e in (*f.segments, f.full, f.oracle)),
+    if out_of_sample:
+        print("fitted: the spec fitted on every profile")
+    for label, fits, what in out_of_sample:
+        worst = max((e for f in fits for e in (*f.segments, f.full, f.oracle)),
                     key=lambda e: abs(e.error))
-        print(f"fitted: the spec fitted on every profile; left out: each profile priced by the "
-              f"spec fitted on the others (out of sample; worst {100 * worst.error:+.0f}%, "
-              f"{worst.name})")
-    if predicted:
-        worst = max((e for f in predicted for e in (*f.segments, f.full, f.oracle)),
-                    key=lambda e: abs(e.error))
-        print(f"set left out: each profile predicted from the others as simulate --device "
-              f"A.json,B.json does (out of sample; worst {100 * worst.error:+.0f}%, "
-              f"{worst.name})")
+        print(f"{label.removesuffix(' ms')}: {what} (out of sample; worst "
+              f"{100 * worst.error:+.0f}%, {worst.name})")
     write_json(args.out, spec_to_dict(spec))
     print(f"wrote {args.out} (use it with cwdsl simulate --device {args.out})")
     return 0
+
+
+def _parts(fit) -> tuple:
+    """A profile fit's compared parts, in the table's order."""
+    return (*fit.segments, fit.full, fit.overhead, fit.oracle)
+

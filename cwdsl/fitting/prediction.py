@@ -92,11 +92,6 @@ def _distance(p: Observed, pixels: int, dtype: str, peers: Mapping[str, str]) ->
             0.1 if peers[p.dtype] == peers[dtype] else math.log(2)))
 
 
-def _nearest(points: Sequence[Observed], pixels: int, dtype: str) -> Observed:
-    """The observation closest in size (log pixels), its own dtype first."""
-    return min(points, key=lambda p: (abs(math.log(p.pixels / pixels)), p.dtype != dtype))
-
-
 def dtype_classes(spec: DeviceSpec) -> dict[str, str]:
     """Each dtype's class: dtypes with the same peak on ``spec`` share a slope."""
     peaks = dict(spec.peak_tflops)
