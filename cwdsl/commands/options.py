@@ -148,6 +148,48 @@ class Given(argparse.Action):
         namespace.given_options = {*getattr(namespace, "given_options", ()), self.dest}
 
 
+def deadline_list(text: str) -> tuple[float, ...]:
+    """``--deadline``: one frame deadline (``40ms``, ``0.04s``), or one per stream separated
+    by commas (``40ms,66ms``); each above 0 and at most an hour; in ms."""
+    from cwdsl.lang.ast import MAX_DEADLINE_MS
+    from cwdsl.lang.parser import duration_ms
+
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            ms = duration_ms(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{part!r} is not a duration: give milliseconds or seconds with their unit, "
+                f"such as 40ms or 0.04s") from None
+        if not (math.isfinite(ms) and 0 < ms <= MAX_DEADLINE_MS):
+            raise argparse.ArgumentTypeError(
+                f"{part} must be longer than 0ms and at most an hour")
+        out.append(ms)
+    return tuple(out)
+
+
+def add_deadline(p: argparse.ArgumentParser, streams: bool = False) -> None:
+    """``--deadline D``: the frame deadline, replacing the schedule's (``streams``: one a
+    stream allowed, comma-separated)."""
+    per = " or one per stream, comma-separated (40ms,66ms)" if streams else ""
+    p.add_argument("--deadline", type=deadline_list, metavar="D",
+                   help=f"the frame deadline, from a frame's arrival to its result, such as "
+                        f"40ms or 0.04s{per}: what a bare 'fits' keeps and what frames are "
+                        f"counted on time against (replaces the schedule's 'deadline')")
+
+
+def one_deadline(args) -> float | None:
+    """The one ``--deadline`` of a command that takes one (an ``InputError`` for several)."""
+    if args.deadline is None:
+        return None
+    if len(args.deadline) > 1:
+        raise InputError(f"--deadline: one deadline here, got {len(args.deadline)} "
+                         f"({', '.join(f'{d:g}ms' for d in args.deadline)})")
+    return args.deadline[0]
+
+
 def given(args, dest: str) -> bool:  # whether the Given option at dest was on the command line
     return dest in getattr(args, "given_options", ())
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, MutableMapping
 import networkx as nx
 
 from cwdsl.core.errors import InputError
-from cwdsl.ir.graph import Program, atom_id
+from cwdsl.ir.graph import Program, atom_id, deadline_id
 from cwdsl.lang import ast
 
 # Operations: (CONST, value) | (EVERY, period, phase) | (ATOM, atom id) | (CLOCK, name)
@@ -21,8 +21,10 @@ CONST, EVERY, ATOM, CLOCK, NOT, AND, OR = range(7)
 Code = tuple[tuple, ...]
 
 
-def compile_clock(expr: ast.ClockExpr) -> Code:
-    """``expr`` as postfix operations (operands before their operator)."""
+def compile_clock(expr: ast.ClockExpr, stage: str | None = None) -> Code:
+    """``expr`` as postfix operations (operands before their operator). ``stage``: the
+    stage a rule's clock gates, whose ``fits`` atoms are read like data-driven ones (the
+    executor and the simulator decide them: :class:`~cwdsl.ir.plan.Deadline`)."""
     out: list[tuple] = []
     stack: list[tuple[ast.ClockExpr, bool]] = [(expr, False)]
     while stack:
@@ -39,6 +41,8 @@ def compile_clock(expr: ast.ClockExpr) -> Code:
                 out.append((EVERY, period, phase))
             case ast.LabelDiff() | ast.PixelDiff() | ast.Predicted():
                 out.append((ATOM, atom_id(node)))
+            case ast.Fits() if stage is not None:
+                out.append((ATOM, deadline_id(node, stage)))
             case ast.ClockRef(name):
                 out.append((CLOCK, name.name))
             case ast.Not():
@@ -87,7 +91,7 @@ class ClockTable:
     them), compiled; :meth:`value` evaluates one on a frame."""
 
     def __init__(self, program: Program):
-        self.code = {c.name: compile_clock(c.expr) for c in program.clocks}
+        self.code = {c.name: compile_clock(c.expr, c.stage) for c in program.clocks}
         refs = nx.DiGraph()
         refs.add_nodes_from(self.code)
         for name, code in self.code.items():

@@ -9,6 +9,7 @@ Each node carries one frozen record (:mod:`cwdsl.ir.nodes`) under ``"record"``:
   ``warp:S``           stage S's last computed state moved to frame t by the flows since
   ``clock:C``          a clock: a named one, or the expression of a compute rule
   ``measure:A``        a data-driven clock atom (label or pixel difference)
+  ``deadline:A``       a ``fits`` atom: whether the gated stage still fits the deadline
   ``fuse``, ``output`` the skip fusion of the output stages' scores
 Edges carry ``kind``, ``delay`` (frames between producer and consumer) and, where a
 clock cuts them, ``gate`` (a clock node) and ``counter`` (True: gated by the counter-clock).
@@ -22,12 +23,12 @@ from pathlib import Path
 
 import networkx as nx
 
-from cwdsl.core.errors import Diagnostic, InternalError
+from cwdsl.core.errors import Diagnostic, InternalError, ScheduleError
 from cwdsl.core.netspec import NetworkSpec, get_network
 from cwdsl.core.clockmodel import load_clock_model, resolve_model
-from cwdsl.ir.nodes import (CacheNode, ClockNode, FlowNode, FuseNode, InputNode, MeasureNode,
-                            Node, OutputNode, StageNode, WarpNode, clock_key, measure_key,
-                            stage_key)
+from cwdsl.ir.nodes import (CacheNode, ClockNode, DeadlineNode, FlowNode, FuseNode, InputNode,
+                            MeasureNode, Node, OutputNode, StageNode, WarpNode, clock_key,
+                            deadline_key, measure_key, stage_key)
 from cwdsl.lang import ast
 from cwdsl.lang.checker import check, computable_stages
 from cwdsl.lang.lalr import collector_paused
@@ -109,6 +110,33 @@ class Program:
         return record(self.graph, measure_key(atom))
 
     @cached_property
+    def deadlines(self) -> tuple[DeadlineNode, ...]:
+        """The ``fits`` atoms, in network order of the stages they gate."""
+        order = {s: i for i, s in enumerate(self.stages)}
+        return tuple(sorted(records(self.graph, DeadlineNode), key=lambda d: order[d.stage]))
+
+    @property
+    def deadline_ms(self) -> float | None:
+        """The frame deadline (ms from a frame's arrival to its result) that records count
+        frames on time against: the network line's (or ``--deadline``'s), else the one
+        deadline every ``fits`` of the schedule gives, else None."""
+        decl = self.schedule.network.deadline
+        if decl is not None:
+            return decl.ms
+        given = {d.deadline_ms for d in self.deadlines}
+        return given.pop() if len(given) == 1 else None
+
+    def check_deadlines(self) -> None:
+        """A ``ScheduleError`` at each bare ``fits`` when the schedule has no deadline."""
+        bare = [d for d in self.deadlines if d.deadline_ms is None]
+        if bare:
+            source = self.schedule.source
+            raise ScheduleError([Diagnostic(
+                f"'fits' keeps the frame deadline, and none is given: write fits(40ms), add "
+                f"'deadline 40ms' to the network line, or give --deadline", d.expr.span,
+                source=source) for d in bare])
+
+    @cached_property
     def flows(self) -> tuple[FlowNode, ...]:
         """The optical flow nodes (one per method that some warping stage uses)."""
         return records(self.graph, FlowNode)
@@ -132,6 +160,22 @@ def atom_id(atom: ast.DataAtom) -> str:
     return print_clock(atom)
 
 
+def deadline_id(atom: ast.Fits, stage: str) -> str:
+    """A ``fits`` atom's id: its canonical text and the stage it decides for."""
+    return f"{print_clock(atom)} for {stage}"
+
+
+def has_fits(expr: ast.ClockExpr) -> bool:
+    return any(isinstance(node, ast.Fits) for node in ast.walk_clock(expr))
+
+
+def with_deadline(schedule: ast.Schedule, ms: float) -> ast.Schedule:
+    """The same schedule with frame deadline ``ms`` (the command line's ``--deadline``,
+    which replaces the network line's)."""
+    decl = schedule.network
+    return replace(schedule, network=replace(decl, deadline=ast.Duration(ms)))
+
+
 def clock_name(expr: ast.ClockExpr) -> str:
     """The name of the clock node of a rule's clock: the clock's name, or the canonical
     text of an inline expression."""
@@ -148,16 +192,20 @@ def retarget(schedule: ast.Schedule, network: str) -> ast.Schedule:
     return replace(schedule, network=replace(decl, name=name))
 
 
-def compile_schedule(schedule: ast.Schedule, network: str | None = None) -> Program:
+def compile_schedule(schedule: ast.Schedule, network: str | None = None,
+                     deadline_ms: float | None = None) -> Program:
     """Check ``schedule`` and compile it into a :class:`Program`; lint the result.
-    ``network`` runs the schedule on another registered network (see :func:`retarget`)."""
+    ``network`` runs the schedule on another registered network (see :func:`retarget`);
+    ``deadline_ms`` replaces its frame deadline (:func:`with_deadline`)."""
     with collector_paused():  # (the collector's passes over a large AST cost more than this)
-        return _compile(schedule, network)
+        return _compile(schedule, network, deadline_ms)
 
 
-def _compile(schedule: ast.Schedule, network: str | None) -> Program:
+def _compile(schedule: ast.Schedule, network: str | None, deadline_ms: float | None) -> Program:
     if network is not None:
         schedule = retarget(schedule, network)
+    if deadline_ms is not None:
+        schedule = with_deadline(schedule, deadline_ms)
     warnings = check(schedule)
     spec = get_network(schedule.network.name.name)
     decls = {d.name.name: d for d in schedule.clocks}
@@ -192,24 +240,43 @@ def _compile(schedule: ast.Schedule, network: str | None) -> Program:
             g.add_edge(source, measure.key, kind="reads", delay=0)
         g.add_edge(measure.key, reader, kind="clock", delay=0)
 
-    def add_clock(expr: ast.ClockExpr) -> str:
+    def add_deadline(part: ast.Fits, reader: str, stage: str) -> None:
+        atom = deadline_id(part, stage)
+        if deadline_key(atom) not in g:
+            deadline = part.deadline or schedule.network.deadline
+            rest, index = [], names.index(stage) + 1
+            while index < len(names) and rules[names[index]].delay == 0:
+                rest.append(names[index])  # reads the stage before it within the frame
+                index += 1
+            node = DeadlineNode(atom, part, stage, deadline.ms if deadline else None,
+                                tuple(rest))
+            g.add_node(node.key, record=node)
+        g.add_edge(deadline_key(atom), reader, kind="clock", delay=0)
+
+    def add_clock(expr: ast.ClockExpr, stage: str | None = None) -> str:
         """The clock node of ``expr`` and of every named clock it reaches (a worklist:
-        chains of named clocks may be thousands long)."""
+        chains of named clocks may be thousands long). ``stage``: the stage a rule's clock
+        gates, which its ``fits`` atoms decide for (such a clock is named for it)."""
         first, pending = None, [expr]
         while pending:
             current = pending.pop()
             named = isinstance(current, ast.ClockRef)
-            name = current.name.name if named else print_clock(current)
+            timed = not named and current is expr and has_fits(current)
+            name = current.name.name if named else print_clock(current) + (
+                f" for {stage}" if timed else "")
             node = clock_key(name)
             first = first or node
             if "record" in g.nodes.get(node, {}):
                 continue  # built already (an edge from it may have come first)
             body = decls[name].expr if named else current
-            g.add_node(node, record=ClockNode(name, body, named=named))
+            g.add_node(node, record=ClockNode(name, body, named=named,
+                                              stage=stage if timed else None))
             for part in _shallow_parts(body):
                 if isinstance(part, ast.ClockRef):
                     g.add_edge(clock_key(part.name.name), node, kind="clock", delay=0)
                     pending.append(part)
+                elif isinstance(part, ast.Fits):
+                    add_deadline(part, node, stage)
                 else:
                     add_measure(part, node)
         return first
@@ -241,7 +308,7 @@ def _compile(schedule: ast.Schedule, network: str | None) -> Program:
     for index, name in enumerate(names):
         stage, rule = decl_of[name], rules[name]
         key = stage_key(name)
-        gate = add_clock(rule.clock)
+        gate = add_clock(rule.clock, name)
         g.nodes[key]["record"] = StageNode(
             name, index, stage.first.name, stage.last.name, tuple(h.name for h in stage.heads),
             rule.delay, record(g, gate).name, rule.counter,
@@ -278,7 +345,7 @@ counter action (``cache`` or ``warp``) when it does not."""
 def _shallow_parts(expr: ast.ClockExpr):
     """Named-clock references and data atoms of ``expr``, not looking inside references."""
     for node in ast.walk_clock(expr):
-        if isinstance(node, (ast.ClockRef, *ast.DATA_ATOMS)):
+        if isinstance(node, (ast.ClockRef, ast.Fits, *ast.DATA_ATOMS)):
             yield node
 
 
@@ -355,7 +422,7 @@ def validate(graph: nx.DiGraph) -> None:
                     problems.append(f"{node}: its clock is not ordered before it")
                 elif kinds.get(gate) == "clock" and recs[gate].name != recs[node].gate:
                     problems.append(f"{node}: its record names another clock than its edges")
-        if kind == "measure":
+        if kind in ("measure", "deadline"):
             for reader in graph.successors(node):
                 if kinds[reader] != "clock":
                     problems.append(f"{node} feeds {reader}, which is not a clock")
@@ -385,6 +452,7 @@ def compile_text(text: str, path: str = "<string>", network: str | None = None) 
     return compile_schedule(parse(text, path), network)
 
 
-def load(path: str | Path, network: str | None = None) -> Program:
-    """Parse, check and compile a ``.cw`` file."""
-    return compile_schedule(parse_file(path), network)
+def load(path: str | Path, network: str | None = None,
+         deadline_ms: float | None = None) -> Program:
+    """Parse, check and compile a ``.cw`` file (``deadline_ms``: :func:`with_deadline`)."""
+    return compile_schedule(parse_file(path), network, deadline_ms)

@@ -31,6 +31,10 @@ def measure_key(atom: str) -> str:
     return f"measure:{atom}"
 
 
+def deadline_key(atom: str) -> str:
+    return f"deadline:{atom}"
+
+
 def flow_key(method: str) -> str:
     return f"flow:{method}"
 
@@ -124,6 +128,9 @@ class ClockNode(_Record):
     name: str
     expr: ast.ClockExpr
     named: bool
+    stage: str | None = None
+    """The stage a rule's clock with ``fits`` gates (its deadline atoms decide for it);
+    None for every other clock."""
 
     @cached_property
     def text(self) -> str:
@@ -158,6 +165,23 @@ class MeasureNode(_Record):
 
 
 @dataclass(frozen=True)
+class DeadlineNode(_Record):
+    """A ``fits`` atom of the rule gating ``stage`` (``atom``: its id, the atom's text and
+    the stage). It fires when the frame's time so far plus the predicted time of ``stage``,
+    of ``rest`` (the stages that read it within the frame, which would compute after it)
+    and of the fuse is at most ``deadline_ms`` (:func:`cwdsl.ir.deadline.decide`).
+    ``deadline_ms`` is None for a bare ``fits`` when no frame deadline is given."""
+
+    kind: ClassVar[str] = "deadline"
+    _named_by: ClassVar[str] = "atom"
+    atom: str
+    expr: ast.Fits
+    stage: str
+    deadline_ms: float | None
+    rest: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class FuseNode(_Record):
     """The skip fusion of the scores of ``stages``, every frame."""
 
@@ -173,4 +197,4 @@ class OutputNode(_Record):
 
 
 Node = Union[InputNode, StageNode, CacheNode, FlowNode, WarpNode, ClockNode, MeasureNode,
-             FuseNode, OutputNode]
+             DeadlineNode, FuseNode, OutputNode]

@@ -18,6 +18,10 @@ yields a :class:`Measure` step before the first decision that needs it, and read
 value from the ``values`` mapping (:data:`AtomValues`) the caller passed in, after the
 caller has filled it.
 The simulator passes complete replayed values; the executor measures as it goes.
+A ``fits`` atom is decided the same way, by a :class:`Deadline` step right before the wave
+of the stage it gates (after that wave's measurements): the walker fills its value from
+the frame's time so far and its predictions (:func:`cwdsl.ir.deadline.decide`); frame 0,
+which computes every stage, decides none.
 
 Semantics fixed here (docs/language.md, "Semantics"):
 - frame 0 computes every stage, in order, one wave each, with no delays (empty caches,
@@ -39,7 +43,7 @@ import networkx as nx
 
 from cwdsl.ir.clocks import ClockTable
 from cwdsl.ir.graph import Program, record, within_frame
-from cwdsl.ir.nodes import MeasureNode, StageNode
+from cwdsl.ir.nodes import MeasureNode, StageNode, stage_key
 from cwdsl.lang import ast
 
 
@@ -49,6 +53,23 @@ class Measure:
 
     atom: str
     node: ast.DataAtom
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """Decide ``fits`` atom ``atom`` (id) now, for stage ``stage``: whether the frame can
+    still compute ``stage``, then the stages ``rest`` it feeds, then the fuse, within
+    ``deadline_ms`` ms of its arrival (:func:`cwdsl.ir.deadline.decide`)."""
+
+    atom: str
+    stage: str
+    deadline_ms: float
+    rest: tuple[str, ...]
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """The stages whose predicted times the decision adds: ``stage`` and ``rest``."""
+        return (self.stage,) + self.rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +126,9 @@ class Fuse:
     stages: tuple[str, ...]
 
 
-Step = Union[Measure, Wave, Cache, Flow, Warp, Fuse]
+Step = Union[Measure, Deadline, Wave, Cache, Flow, Warp, Fuse]
 AtomValues = Mapping[str, bool]
-"""One frame's values of the data-driven clock atoms, by atom id."""
+"""One frame's values of the data-driven clock atoms (and of ``fits`` atoms), by atom id."""
 
 
 @dataclass(frozen=True)
@@ -187,12 +208,16 @@ class Planner:
         self._first_frame = tuple(first) + (self.fuse,)
         # Frames t >= 1: wave by wave, the measurements a wave's clocks need, then the wave.
         last = max((depth[n] for n in order), default=0)
-        self._items: list[Measure | _WaveItem] = []
+        program.check_deadlines()
+        deadlines = [(depth[stage_key(d.stage)], Deadline(d.atom, d.stage, d.deadline_ms, d.rest))
+                     for d in program.deadlines]
+        self._items: list[Measure | Deadline | _WaveItem] = []
         for w in range(last + 1):
             for node in order:
                 rec = record(g, node)
                 if isinstance(rec, MeasureNode) and depth[node] == w:
                     self._items.append(Measure(rec.atom, rec.expr))
+            self._items += [step for at, step in deadlines if at == w]
             stages = tuple((self.clocks.direct(s.gate), s.gate, Compute(s.name, s.delay, s.gate),
                             Warp(s.name, s.gate, s.flow) if s.counter == "warp"
                             else Cache(s.name, s.gate))
@@ -201,6 +226,7 @@ class Planner:
                 self._items.append(_WaveItem(w, stages, Wave(w, tuple(s[2] for s in stages))))
         self.stages: tuple[str, ...] = program.stages
         self.atom_ids: tuple[str, ...] = program.atom_ids
+        self.deadline_ids: tuple[str, ...] = tuple(d.atom for d in program.deadlines)
         self.period: int | None = _period(program)
 
     def walk(self, t: int, values: AtomValues,
@@ -218,7 +244,7 @@ class Planner:
         value = self.clocks.value
         flowed: set[str] = set()  # flow methods computed this frame
         for item in self._items:
-            if item.__class__ is Measure:
+            if item.__class__ is Measure or item.__class__ is Deadline:
                 yield item
                 continue
             if len(item.stages) == 1:  # most waves: one stage, computed or cached
@@ -274,7 +300,7 @@ def _depths(frame: nx.DiGraph, order: list[str]) -> dict[str, int]:
 def _period(program: Program) -> int | None:
     """The period of the plans of frames ``t >= 1`` when every clock is fixed (the least
     common multiple of the ``every`` periods; 1 for constant clocks), else None."""
-    if program.atom_ids:
+    if program.atom_ids or program.deadlines:
         return None
     period = 1
     for clock in program.clocks:

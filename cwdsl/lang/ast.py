@@ -44,11 +44,25 @@ class Size(Node):
 
 
 @dataclass(frozen=True)
+class Duration(Node):
+    """A time span as written (``40ms``, ``0.04s``); ``ms``: its length in milliseconds."""
+
+    ms: float
+
+
+MAX_DEADLINE_MS = 3_600_000.0
+"""The longest deadline a schedule may give (an hour): a longer one is a mistake."""
+
+
+@dataclass(frozen=True)
 class NetworkDecl(Node):
-    """``network fcn8s [input 500x500]``."""
+    """``network fcn8s [input 500x500] [deadline 40ms]``: ``deadline`` is the frame
+    deadline (from a frame's arrival to its result) that a bare ``fits`` keeps and that
+    records count frames on time against."""
 
     name: Ident
     input: Size | None = None
+    deadline: Duration | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +146,19 @@ class Predicted(Node):
 
 
 @dataclass(frozen=True)
+class Fits(Node):
+    """``fits(D)``, or ``fits`` for the network line's deadline (None here): fires when
+    computing the stage its rule gates still lets the frame's result be ready within ``D``
+    of the frame's arrival, given the time already spent on the frame and the predicted
+    time of the gated stage, the stages it feeds within the frame and the fuse
+    (:mod:`cwdsl.ir.deadline`). Decided for one stage, so written in a compute rule's
+    clock only. Not data-driven: the executor decides it from the clock, the simulator
+    from its device model."""
+
+    deadline: Duration | None = None
+
+
+@dataclass(frozen=True)
 class ClockRef(Node):
     """A named clock declared with ``clock NAME = ...``."""
 
@@ -161,7 +188,7 @@ class Or(BinaryOp):
     """``left or right``: fires when either fires."""
 
 
-ClockExpr = Union[Const, Every, LabelDiff, PixelDiff, Predicted, ClockRef, Not, And, Or]
+ClockExpr = Union[Const, Every, LabelDiff, PixelDiff, Predicted, Fits, ClockRef, Not, And, Or]
 DataAtom = Union[LabelDiff, PixelDiff, Predicted]
 """Clock atoms whose value depends on the data; the executor measures them."""
 DATA_ATOMS = (LabelDiff, PixelDiff, Predicted)

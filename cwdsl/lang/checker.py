@@ -13,6 +13,7 @@ from cwdsl.core.errors import MAX_SHOWN, Diagnostic, InputError, ScheduleError, 
 from cwdsl.core.units import MAX_INPUT_SIDE
 from cwdsl.core.netspec import NetworkSpec, find_network, network_names
 from cwdsl.lang.clockdeps import first_cycle, stage_reads
+from cwdsl.lang.printer import format_duration, print_clock
 
 
 def check(schedule: ast.Schedule) -> tuple[Diagnostic, ...]:
@@ -95,6 +96,18 @@ class _Checker:
         elif net.input is not None and max(net.input.hw) > MAX_INPUT_SIDE:
             self.error(f"input size {net.input.height}x{net.input.width} is larger than "
                        f"{MAX_INPUT_SIDE} pixels a side", net.input)
+        if net.deadline is not None:
+            self.check_duration(net.deadline, "the deadline")
+
+    def check_duration(self, duration: ast.Duration, what: str) -> None:
+        """A deadline is above 0 and at most :data:`ast.MAX_DEADLINE_MS`."""
+        if not duration.ms > 0:
+            self.error(f"{what} must be longer than 0ms, got {format_duration(duration)}",
+                       duration)
+        elif duration.ms > ast.MAX_DEADLINE_MS:
+            self.error(f"{what} {format_duration(duration)} is longer than an hour "
+                       f"({ast.MAX_DEADLINE_MS:g}ms); give the deadline of one frame",
+                       duration)
 
     def layer(self, ident: ast.Ident) -> int | None:
         names = self.spec.layer_names
@@ -179,6 +192,12 @@ class _Checker:
         graph: dict[str, list[str]] = {}  # clock → the declared clocks it reads
         for name, decl in self.clocks.items():
             graph[name] = self.check_expr(decl.expr, used)
+            for node in ast.walk_clock(decl.expr):
+                if isinstance(node, ast.Fits):
+                    self.error(f"'{print_clock(node)}' is decided for the stage it gates: "
+                               f"write it in a compute rule's clock (compute s3 when "
+                               f"{name} and {print_clock(node)}), not in clock '{name}'",
+                               node)
         for rule in self.s.rules:
             self.check_expr(rule.clock, used)
         for name, decl in self.clocks.items():
@@ -218,6 +237,8 @@ class _Checker:
                         self.check_labeldiff(node)
                     if isinstance(node, ast.Predicted):
                         self.check_model(node)
+                case ast.Fits(deadline) if deadline is not None:
+                    self.check_duration(deadline, "the deadline of fits")
                 case ast.ClockRef(name):
                     if name.name in self.clocks:
                         used.add(name.name)

@@ -22,6 +22,7 @@ _TERMINAL_WORDS = {
     "NAME": "a name",
     "NUMBER": "a number",
     "SIZE": "a size such as 500x500",
+    "DURATION": "a duration such as 40ms or 0.04s",
     "CMP": "'>=' or '>'",
     "STRING": 'a file name in double quotes',
     "$END": "the end of the file",
@@ -183,13 +184,29 @@ class AstBuilder:
     def start(self, children, span):
         return [statement for statement, _ in children]
 
+    def _duration(self, token: Lexeme) -> ast.Duration:
+        """``40ms`` or ``0.04s`` in milliseconds (ranges are the checker's job)."""
+        text, span = token
+        value = duration_ms(text)
+        if not math.isfinite(value):
+            raise self._error(f"a duration must be a finite number, got {text}", span)
+        return ast.Duration(value, span=span)
+
     def network_decl(self, children, span):
-        size = None
-        if len(children) == 2:
-            text, where = children[1]
-            h, w = (self._whole((x, where), "an input size") for x in text.split("x"))
-            size = ast.Size(h, w, span=where)
-        return ast.NetworkDecl(_ident(children[0]), size, span=span)
+        size = deadline = None
+        for value, where in children[1:]:
+            if isinstance(value, ast.Duration):
+                deadline = value
+            else:
+                h, w = (self._whole((x, where), "an input size") for x in value.split("x"))
+                size = ast.Size(h, w, span=where)
+        return ast.NetworkDecl(_ident(children[0]), size, deadline, span=span)
+
+    def deadline_decl(self, children, span):
+        return self._duration(children[0])
+
+    def fits(self, children, span):
+        return ast.Fits(self._duration(children[0]) if children else None, span=span)
 
     def stage_decl(self, children, span):
         name, first, last, *heads = children
@@ -296,6 +313,19 @@ class AstBuilder:
 
     def clock_ref(self, children, span):
         return ast.ClockRef(_ident(children[0]), span=span)
+
+
+DURATION = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?(ms|s)")
+"""A duration as the grammar's ``DURATION`` terminal writes it (``40ms``, ``0.04s``)."""
+
+
+def duration_ms(text: str) -> float:
+    """A duration's milliseconds (``40ms`` → 40.0, ``0.04s`` → 40.0); a ``ValueError`` for
+    text that is not one (the command line's ``--deadline`` reads it so too)."""
+    if not DURATION.fullmatch(text):
+        raise ValueError(f"not a duration such as 40ms or 0.04s: {text!r}")
+    number, scale = (text[:-2], 1.0) if text.endswith("ms") else (text[:-1], 1e3)
+    return float(number) * scale
 
 
 @dataclass(frozen=True)

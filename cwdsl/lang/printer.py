@@ -13,6 +13,11 @@ def format_number(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+def format_duration(duration: ast.Duration) -> str:
+    """A duration's canonical text: its milliseconds (``40ms``, ``0.5ms``)."""
+    return f"{format_number(duration.ms)}ms"
+
+
 def print_clock(expr: ast.ClockExpr) -> str:
     """Canonical text of a clock expression, with only the parentheses it needs. Written
     token by token from an explicit stack: expressions may be thousands of terms deep, and
@@ -74,6 +79,8 @@ def _atom_text(node: ast.ClockExpr) -> str:
         case ast.Predicted(stage, model, op, theta):
             ref = f'"{model.name}"' if model.is_path else model.name
             return f"predicted({stage.name}, model={ref}) {op} {format_number(theta)}"
+        case ast.Fits(deadline):
+            return "fits" if deadline is None else f"fits({format_duration(deadline)})"
         case ast.ClockRef(name):
             return name.name
     raise TypeError(f"not a clock expression: {node!r}")
@@ -83,7 +90,8 @@ def print_schedule(schedule: ast.Schedule) -> str:
     """The schedule in canonical layout: network, stages, clocks, rules, output."""
     net = schedule.network
     lines = [f"network {net.name.name}"
-             + (f" input {net.input.height}x{net.input.width}" if net.input else ""), ""]
+             + (f" input {net.input.height}x{net.input.width}" if net.input else "")
+             + (f" deadline {format_duration(net.deadline)}" if net.deadline else ""), ""]
     for stage in schedule.stages:
         heads = ", ".join(h.name for h in stage.heads)
         lines.append(f"stage {stage.name.name} = {stage.first.name} .. {stage.last.name}"

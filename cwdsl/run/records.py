@@ -69,6 +69,13 @@ class RunSummary:
     warped_fraction: dict[str, float] | None = None
     warp_ms_mean: dict[str, float | None] | None = None
     flow_ms_mean: dict[str, float | None] | None = None
+    # with a frame deadline (else None): its ms, the fraction of frames after frame 0 whose
+    # result came within it of their arrival (dropped frames count as late), and the
+    # percentiles of those frames' times from arrival to result
+    deadline_ms: float | None = None
+    on_time_fraction: float | None = None
+    response_ms_p50: float | None = None
+    response_ms_p99: float | None = None
 
     def to_json(self) -> dict:
         out = {"frames": self.frames, "latency_ms_mean": self.latency_ms_mean,
@@ -77,7 +84,8 @@ class RunSummary:
                "all_stages_fraction": self.all_stages_fraction,
                "stage_ms_mean": dict(self.stage_ms_mean), "note": self.note}
         for key in ("mean_iu", "pixel_accuracy", "oracle_mean_iu", "oracle_agreement",
-                    "mean_iu_vs_oracle", "warped_fraction", "warp_ms_mean", "flow_ms_mean"):
+                    "mean_iu_vs_oracle", "warped_fraction", "warp_ms_mean", "flow_ms_mean",
+                    "deadline_ms", "on_time_fraction", "response_ms_p50", "response_ms_p99"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         return out
@@ -107,6 +115,9 @@ class RunRecord:
     summary: RunSummary
     notes: tuple[str, ...] = ()
     inputs: dict | None = None  # what decides the result beyond the above (run_inputs)
+    # in real time (cwdsl.run.pacing.realtime_record): the source's fps, frames delivered
+    # and dropped, how the source ended; None otherwise
+    realtime: dict | None = None
 
     def to_json(self) -> dict:
         return {
@@ -129,6 +140,7 @@ class RunRecord:
             "summary": self.summary.to_json(),
             "notes": list(self.notes),
             **({"inputs": dict(self.inputs)} if self.inputs is not None else {}),
+            **({"realtime": dict(self.realtime)} if self.realtime is not None else {}),
         }
 
 
@@ -167,9 +179,12 @@ class Totals:
         return out
 
 
-def frame_record(result: FrameResult) -> dict:
+def frame_record(result: FrameResult, deadline_ms: float | None = None) -> dict:
     """One frame of ``run.json``; ``flow_ms`` (per method) and ``warp_ms`` (per stage) only
-    on frames that warped, so records of schedules that never warp keep their shape."""
+    on frames that warped, so records of schedules that never warp keep their shape. With
+    a frame deadline (``deadline_ms``): the frame's time from arrival to result
+    (``response_ms``: ``waited_ms``, then ``latency_ms``) and whether it was on time; with
+    ``fits`` atoms, each decision (elapsed and predicted ms, the deadline, whether it fit)."""
     record = {"frame": result.frame, "computed": list(result.computed),
               "warped": list(result.warped), "atoms": result.atom_values,
               "differences": {k: round(v, 6) for k, v in result.differences.items()},
@@ -178,6 +193,12 @@ def frame_record(result: FrameResult) -> dict:
     if result.warped:
         record["flow_ms"] = {k: round(float(v), 4) for k, v in result.flow_ms.items()}
         record["warp_ms"] = {k: round(float(v), 4) for k, v in result.warp_ms.items()}
+    if result.decisions:
+        record["decisions"] = {d.atom: d.to_json() for d in result.decisions}
+    if deadline_ms is not None:
+        record["waited_ms"] = round(result.waited_ms, 4)
+        record["response_ms"] = round(result.response_ms, 4)
+        record["on_time"] = result.response_ms <= deadline_ms
     return record
 
 
@@ -198,7 +219,8 @@ def warp_summary(program: Program, frames: list[dict]) -> dict:
                              for f in program.flows}}
 
 
-def summarize(program: Program, frames: list[dict], totals: Totals) -> RunSummary:
+def summarize(program: Program, frames: list[dict], totals: Totals,
+              dropped: int = 0) -> RunSummary:
     latency = np.array([f["latency_ms"] for f in frames[1:] or frames])
     computed = {s: sum(s in f["computed"] for f in frames) / len(frames) for s in program.stages}
     stage_ms = {}
@@ -211,7 +233,22 @@ def summarize(program: Program, frames: list[dict], totals: Totals) -> RunSummar
         latency_ms_p50=float(np.percentile(latency, 50)),
         latency_ms_p99=float(np.percentile(latency, 99)), fps=float(1e3 / latency.mean()),
         computed_fraction=computed, all_stages_fraction=full, stage_ms_mean=stage_ms,
-        **totals.scores(), **warp_summary(program, frames))
+        **totals.scores(), **warp_summary(program, frames),
+        **deadline_summary(program, frames, dropped))
+
+
+def deadline_summary(program: Program, frames: list[dict], dropped: int = 0) -> dict:
+    """The :class:`RunSummary` fields of a run with a frame deadline (none without):
+    frame 0 (computed in full, as latency statistics) excluded, ``dropped`` frames late."""
+    deadline = program.deadline_ms
+    timed = frames[1:] or frames
+    if deadline is None or "response_ms" not in timed[0]:
+        return {}
+    response = np.array([f["response_ms"] for f in timed])
+    on_time = sum(f["on_time"] for f in timed)
+    return {"deadline_ms": deadline, "on_time_fraction": on_time / (len(timed) + dropped),
+            "response_ms_p50": float(np.percentile(response, 50)),
+            "response_ms_p99": float(np.percentile(response, 99))}
 
 
 def executor_options(options) -> dict:
@@ -235,8 +272,10 @@ def run_inputs(options, weights: str, source) -> dict:
 
 
 def make_record(options, program: Program, weights: str, source, frames: list[dict],
-                totals: Totals, started: str, notes: tuple[str, ...]) -> RunRecord:
-    """The record of a finished run (``options``: the run's ``RunOptions``)."""
+                totals: Totals, started: str, notes: tuple[str, ...],
+                realtime: dict | None = None) -> RunRecord:
+    """The record of a finished run (``options``: the run's ``RunOptions``; ``realtime``:
+    its real-time delivery, :func:`cwdsl.run.pacing.realtime_record`)."""
     if not frames:
         raise InputError(f"{source.description}: no frames to run on")
     return RunRecord(
@@ -249,7 +288,7 @@ def make_record(options, program: Program, weights: str, source, frames: list[di
         executor=executor_options(options), torch=torch.__version__,
         source=source.description, size=tuple(source.size), atom_ids=tuple(program.atom_ids),
         frames=tuple(frames), summary=summarize(program, frames, totals), notes=notes,
-        inputs=run_inputs(options, weights, source))
+        inputs=run_inputs(options, weights, source), realtime=realtime)
 
 
 def _ms(value) -> str:
@@ -283,6 +322,10 @@ def summary_table(record: RunRecord) -> str:
     for method, ms in (s.flow_ms_mean or {}).items():
         if ms is not None:
             lines.append(f"optical flow {method}: {ms:.2f} ms mean on the frames it ran")
+    if s.on_time_fraction is not None:
+        lines.append(f"on time (result within {s.deadline_ms:g} ms of arrival): "
+                     f"{100 * s.on_time_fraction:.1f}% of frames after frame 0; from arrival "
+                     f"to result p50 {s.response_ms_p50:.2f} ms, p99 {s.response_ms_p99:.2f}")
     rows = [(stage, 100 * frac, FRAME0_ONLY if s.stage_ms_mean[stage] is None
              else s.stage_ms_mean[stage]) for stage, frac in s.computed_fraction.items()]
     return render_table(f"{record.schedule_name} on {record.source} at {record.size[0]}x"

@@ -4,7 +4,9 @@ Per frame it does nothing but walk :meth:`Planner.walk`: ``Compute`` runs a stag
 heads, ``Cache`` keeps the stage's state, ``Flow`` computes the frame's optical flow back
 to the previous frame, ``Warp`` moves a stage's last computed state to this frame by the
 flows since (:mod:`cwdsl.runtime.warp`), ``Measure`` evaluates a data-driven clock atom
-on the device, ``Fuse`` fuses the output stages' scores. ``Compute`` steps of one wave
+on the device, ``Deadline`` decides a ``fits`` atom from the time since the frame's arrival
+and :class:`~cwdsl.runtime.deadline.StageTimes`' predictions (:mod:`cwdsl.ir.deadline`),
+``Fuse`` fuses the output stages' scores. ``Compute`` steps of one wave
 (stages that do not depend on each other within the frame: a pipeline) run concurrently:
 in CUDA streams ordered by events on a GPU, in worker threads on a CPU. How a stage and
 the fuse run — eagerly, ``torch.compile``-d, replayed as CUDA graphs — is the
@@ -23,10 +25,12 @@ from torch import Tensor
 
 from cwdsl.ir.graph import Program
 from cwdsl.ir.nodes import MeasureNode
-from cwdsl.ir.plan import Cache, Compute, Flow, Fuse, Measure, Planner, Warp, Wave
+from cwdsl.ir.deadline import Decision, decide
+from cwdsl.ir.plan import Cache, Compute, Deadline, Flow, Fuse, Measure, Planner, Warp, Wave
 from cwdsl.nets.preprocess import normalize
 from cwdsl.nets.staged import Features, StagedNetwork
 from cwdsl.runtime.device import memory_format as resolve_memory_format
+from cwdsl.runtime.deadline import StageTimes
 from cwdsl.runtime.device import resolve_device, torch_dtype
 from cwdsl.runtime.flow import OpticalFlow
 from cwdsl.runtime.measure import AtomState, AtomTest, PredictedState, Window, label_map
@@ -76,6 +80,18 @@ class FrameResult:
     """Per warped stage: ms of composing its flow and warping its state (CUDA events on a
     GPU, wall clock on a CPU). Stages of one flow method that last computed on the same
     frame share one composition, counted in the first of them to warp."""
+    waited_ms: float = 0.0
+    """Wall-clock ms from the frame's arrival to the step's call (0 unless an arrival
+    time was given: a paced or live source)."""
+    decisions: tuple[Decision, ...] = ()
+    """The frame's ``fits`` decisions, in order (none on frame 0)."""
+    fuse_ms: float = 0.0
+    """Wall-clock ms from the fuse's start to the frame's result (its sync included)."""
+
+    @property
+    def response_ms(self) -> float:
+        """From the frame's arrival to its result: ``waited_ms + latency_ms``."""
+        return self.waited_ms + self.latency_ms
 
     @property
     def labels(self) -> Tensor:
@@ -115,15 +131,21 @@ class Executor:
     follows. ``compile``: each stage and the fuse through ``torch.compile``;
     ``cuda_graphs``: each captured once per input shape as a CUDA graph and replayed (an
     ``InputError`` on a CPU device). See :mod:`cwdsl.runtime.stagerun`. ``runner``: run
-    stages through this one instead (executors of several streams share one).
+    stages through this one instead (executors of several streams share one). ``times``:
+    the predictions ``fits`` atoms are decided by (required when the program has any),
+    updated by every frame's measured times.
     """
 
     def __init__(self, program: Program, net: StagedNetwork, device: str | torch.device = "cpu",
                  dtype: str = "float32", concurrency: str = "auto", memory_format: str = "auto",
                  compile: bool = False, cuda_graphs: bool = False,
-                 runner: StageRunner | None = None):
+                 runner: StageRunner | None = None, times: StageTimes | None = None):
         self.program = program
         self.planner = Planner(program)
+        if program.deadlines and times is None:
+            raise ValueError(f"{program.name} decides 'fits' atoms: give the executor "
+                             f"predicted stage times (times=StageTimes(...))")
+        self.times = times
         self.device = resolve_device(device)
         self.dtype = torch_dtype(dtype, self.device)
         if concurrency not in ("auto", "sequential"):
@@ -167,10 +189,12 @@ class Executor:
             self._pool.shutdown()
 
     # -- one frame ---------------------------------------------------------------------
-    def step(self, frame: Tensor) -> FrameResult:
-        """Run the next frame: ``(1, 3, H, W)`` RGB in [0, 1] (see ``preprocess.frame_tensor``)."""
+    def step(self, frame: Tensor, arrival: float | None = None) -> FrameResult:
+        """Run the next frame: ``(1, 3, H, W)`` RGB in [0, 1] (see ``preprocess.frame_tensor``).
+        ``arrival``: when the frame arrived (a ``time.perf_counter()`` value; None: now),
+        from which ``fits`` counts the frame's time."""
         with torch.inference_mode():
-            walk = self.walk(frame)
+            walk = self.walk(frame, arrival)
             results = None  # the first send starts the walk
             while True:
                 try:
@@ -179,7 +203,8 @@ class Executor:
                     return done.value
                 results = self.run_jobs(jobs)
 
-    def walk(self, frame: Tensor) -> Generator[list[Job], list[JobResult], FrameResult]:
+    def walk(self, frame: Tensor, arrival: float | None = None
+             ) -> Generator[list[Job], list[JobResult], FrameResult]:
         """The next frame's walk, driven from outside: it yields each wave's compute jobs
         (:data:`Job`: the ``Compute`` step and its input), then its fuse as a job of its
         own, and expects their results
@@ -188,8 +213,9 @@ class Executor:
         ``torch.inference_mode`` (a generator cannot hold that mode across its yields: two
         interleaved walks would restore each other's modes out of order). :meth:`step`
         drives it locally; :class:`~cwdsl.runtime.multistream.MultiStreamExecutor` drives
-        one per stream and batches their jobs."""
+        one per stream and batches their jobs. ``arrival`` as in :meth:`step`."""
         start = time.perf_counter()
+        arrival = start if arrival is None else min(arrival, start)
         t = self._frame
         self._pixels = frame.to(self.device, non_blocking=True)
         self._input = normalize(self._pixels.float(), self.net.spec.norm).to(self.dtype)
@@ -203,6 +229,7 @@ class Executor:
         composed: dict[str, dict[int, Tensor]] = {}  # per method: totals by start frame
         flow_ms: dict[str, float] = {}
         warp_ms: dict[str, float] = {}
+        decisions: list[Decision] = []
         for step in self.planner.walk(t, atom_values):
             if isinstance(step, Wave):
                 # Inputs are resolved before any stage of the wave runs: a delayed stage
@@ -214,6 +241,10 @@ class Executor:
                 self._features[step.stage].push(t, self._features[step.stage].current)
             elif isinstance(step, Measure):
                 atom_values[step.atom], differences[step.atom] = self._measure(step)
+            elif isinstance(step, Deadline):
+                decision = self._decide(step, arrival)
+                atom_values[step.atom] = decision.fires
+                decisions.append(decision)
             elif isinstance(step, Flow):
                 began = time.perf_counter()
                 # DIS runs on the host: a frame given on the host goes straight to it
@@ -226,10 +257,12 @@ class Executor:
                 warp_ms[step.stage] = self._warp(t, step, flows[step.method],
                                                  composed[step.method])
             elif isinstance(step, Fuse):
+                fused = time.perf_counter()
                 scores, = yield [(step, self._fuse_input(step))]
         if self.device.type == "cuda":
             torch.cuda.current_stream(self.device).synchronize()
-        latency = 1e3 * (time.perf_counter() - start)
+        end = time.perf_counter()
+        latency = 1e3 * (end - start)
         for timings in (stage_ms, warp_ms):
             for stage, timing in timings.items():
                 if isinstance(timing, tuple):  # CUDA events, complete after the sync
@@ -237,8 +270,12 @@ class Executor:
         if self._flows:
             self._last_frame = frame
         self._frame += 1
+        fuse_ms = 1e3 * (end - fused)
+        if self.times is not None:
+            self.times.observe(stage_ms, fuse_ms)
         return FrameResult(t, tuple(computed), scores, atom_values, differences, stage_ms,
-                           latency, tuple(warp_ms), flow_ms, warp_ms)
+                           latency, tuple(warp_ms), flow_ms, warp_ms,
+                           1e3 * (start - arrival), tuple(decisions), fuse_ms)
 
     def run(self, frames: Iterable[Tensor]) -> Iterator[FrameResult]:
         for frame in frames:
@@ -337,6 +374,14 @@ class Executor:
         for _, _, (_, end) in results:
             main.wait_event(end)
         return results
+
+    def _decide(self, step: Deadline, arrival: float) -> Decision:
+        """Decide a ``fits`` atom now: the time since ``arrival`` (on a GPU after the
+        queued work is done, so that it is the real time) and the predictions."""
+        if self.device.type == "cuda":
+            torch.cuda.current_stream(self.device).synchronize()
+        elapsed = 1e3 * (time.perf_counter() - arrival)
+        return decide(step, elapsed, self.times.stage_ms, self.times.fuse_ms)
 
     def _measure(self, step: Measure) -> tuple[bool, float]:
         node = self.program.measure(step.atom)

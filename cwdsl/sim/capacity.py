@@ -6,7 +6,9 @@ costs the *work* of its plan (:class:`~cwdsl.sim.simulate.FrameCost`: the time i
 the busier of host and device busy, a pipelined wave's lanes concurrent but never faster
 than the device's peak allows for their work together). Each stream keeps at most one
 frame waiting: a newer frame replaces a waiting one, which is dropped. A frame is *late*
-when it completes more than one frame interval after it arrived. Each stream runs its own
+when it completes more than its stream's deadline after it arrived (without deadlines:
+one frame interval). A schedule with ``fits`` decides each frame when it is served,
+counting the time it waited (:class:`~cwdsl.sim.simulate.FramePricer`). Each stream runs its own
 schedule (its own frame counter and clock state), as one executor per stream would.
 
 With ``--batched`` the streams instead share one executor that batches a stage across the
@@ -17,7 +19,7 @@ from __future__ import annotations
 import heapq
 import math
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +28,7 @@ from cwdsl.core.errors import InputError
 from cwdsl.core.progress import progress_bar
 from cwdsl.ir.plan import AtomValues, Planner
 from cwdsl.sim.costs import ScheduleCosts
-from cwdsl.sim.simulate import (BAR_STEP, PROGRESS_FRAMES, FrameCost, frame_prices,
+from cwdsl.sim.simulate import (BAR_STEP, PROGRESS_FRAMES, FramePricer, frame_prices,
                                 periodic_prices)
 
 
@@ -44,10 +46,19 @@ class Capacity:
     latency_ms_p99: float
     latency_ms_max: float
     batched: bool = False  # ticks of every stream, stages batched (cwdsl.sim.batching)
+    deadlines: tuple[float, ...] | None = None  # per stream, ms (None: one frame interval)
+
+    @property
+    def on_time(self) -> float:
+        """The fraction of arrived frames done within their deadline (dropped ones late)."""
+        return (self.processed - self.late) / self.arrived
 
     @property
     def sustained(self) -> bool:
-        """No frame dropped and 99% of frames done within one frame interval."""
+        """With deadlines: at least :data:`ON_TIME` of the frames on time (dropped ones
+        late); else no frame dropped and 99% of frames done within one frame interval."""
+        if self.deadlines is not None:
+            return self.on_time >= ON_TIME
         return self.dropped == 0 and self.latency_ms_p99 <= 1e3 / self.fps
 
     def to_json(self) -> dict:
@@ -56,7 +67,13 @@ class Capacity:
                 "processed": self.processed, "dropped": self.dropped, "late": self.late,
                 "utilization": self.utilization, "latency_ms_p50": self.latency_ms_p50,
                 "latency_ms_p99": self.latency_ms_p99, "latency_ms_max": self.latency_ms_max,
-                "sustained": self.sustained, **({"batched": True} if self.batched else {})}
+                "sustained": self.sustained, **({"batched": True} if self.batched else {}),
+                **({"deadlines_ms": list(self.deadlines), "on_time": self.on_time}
+                   if self.deadlines is not None else {})}
+
+
+ON_TIME = 0.99
+"""With deadlines, a stream count is sustained when this share of frames is on time."""
 
 
 MAX_STREAMS = 4096
@@ -110,18 +127,32 @@ def check_capacity(streams: int, fps: float, seconds: float, auto: bool = False)
                      f"{most}{shorter}")
 
 
+def stream_deadlines(deadlines: Sequence[float] | None, streams: int
+                     ) -> tuple[float, ...] | None:
+    """Each stream's deadline (ms): one for all, or stream ``i`` the ``i``-th of several
+    (cycled when there are fewer than streams)."""
+    if not deadlines:
+        return None
+    return tuple(deadlines[i % len(deadlines)] for i in range(streams))
+
+
 def run_capacity(planner: Planner, costs: ScheduleCosts, streams: int, fps: float,
                  seconds: float = 10.0,
                  trace_for: Callable[[int, int], Iterable[AtomValues] | None] | None = None,
-                 progress: bool = False) -> Capacity:
+                 progress: bool = False, deadlines: Sequence[float] | None = None,
+                 planners: Callable[[int], Planner] | None = None) -> Capacity:
     """Simulate ``streams`` streams at ``fps`` for ``seconds``. ``trace_for(stream, frames)``
     gives a stream's data-driven clock values, a list or a stream (required when the
     schedule has any). Arrivals are made as they come and a frame is priced when it is
     served (a stream's schedule advances only then), so memory holds a few events per
-    stream and the latencies; ``progress``: a bar over the arrivals of a long run."""
+    stream and the latencies; ``progress``: a bar over the arrivals of a long run.
+    ``deadlines``: each stream's deadline in ms (:func:`stream_deadlines`); a frame is
+    late past it (without: past one frame interval). ``planners(i)``: stream ``i``'s
+    planner where streams differ (the schedule under each stream's deadline)."""
     per_stream = check_capacity(streams, fps, seconds)
     interval = 1e3 / fps
-    work = _served_work(planner, costs, streams, per_stream, trace_for)
+    limits = stream_deadlines(deadlines, streams)
+    work = _served_work(planner, costs, streams, per_stream, trace_for, planners)
     arrivals = streams * per_stream
     # (time, order, kind, stream); kind 0 done, 1 arrival. Stream i's k-th arrival has order
     # i * per_stream + k, completions order from `arrivals` on: the order of a heap holding
@@ -135,7 +166,7 @@ def run_capacity(planner: Planner, costs: ScheduleCosts, streams: int, fps: floa
     busy_time = 0.0
     in_service: tuple[int, float] | None = None
     latencies = array("d")
-    dropped = arrived = 0
+    dropped = arrived = late = 0
     end_time = 0.0
 
     def start_next(now: float) -> None:
@@ -147,7 +178,7 @@ def run_capacity(planner: Planner, costs: ScheduleCosts, streams: int, fps: floa
             if waiting.get(stream) == key:
                 break
         del waiting[stream]
-        ms = work(stream)
+        ms = work(stream, now - arrival)
         busy_until = now + ms
         busy_time += ms
         in_service = (stream, arrival)
@@ -161,6 +192,7 @@ def run_capacity(planner: Planner, costs: ScheduleCosts, streams: int, fps: floa
             end_time = now
             if kind == 0:  # completion
                 latencies.append(now - in_service[1])
+                late += latencies[-1] > (interval if limits is None else limits[stream])
                 in_service = None
             else:          # arrival
                 if stream in waiting:
@@ -181,44 +213,52 @@ def run_capacity(planner: Planner, costs: ScheduleCosts, streams: int, fps: floa
         bar.update(arrived % BAR_STEP)
     lat = np.array(latencies) if latencies else np.array([np.nan])
     horizon = max(end_time, per_stream * interval)
-    return Capacity(streams, fps, seconds, arrivals, len(latencies), dropped,
-                    int((lat > interval).sum()), busy_time / horizon,
-                    float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), float(lat.max()))
+    return Capacity(streams, fps, seconds, arrivals, len(latencies), dropped, late,
+                    busy_time / horizon, float(np.percentile(lat, 50)),
+                    float(np.percentile(lat, 99)), float(lat.max()), deadlines=limits)
 
 
-def _served_work(planner, costs, streams, per_stream, trace_for) -> Callable[[int], float]:
-    """``work(i)``: the service time of stream ``i``'s next processed frame (its schedule's
-    frames in order, priced when asked: fixed clocks from one period, data-driven ones
-    from the stream's clock values, one memo shared by the streams)."""
+def _served_work(planner, costs, streams, per_stream, trace_for, planners=None
+                 ) -> Callable[[int, float], float]:
+    """``work(i, waited_ms)``: the service time of stream ``i``'s next processed frame,
+    which waited ``waited_ms`` since it arrived (its schedule's frames in order, priced
+    when asked: fixed clocks from one period, data-driven ones from the stream's clock
+    values, ``fits`` decided with the wait; one memo shared by the streams)."""
     served = [0] * streams
     if planner.period is not None and planner.period <= per_stream:  # the same periodic plans
         first, cycle, early = periodic_prices(planner, costs)
         period = planner.period
 
-        def periodic(i: int) -> float:
+        def periodic(i: int, waited_ms: float) -> float:
             t = served[i]
             served[i] += 1
             return (first if t == 0 else early.get(t, cycle[t % period])).work_ms
 
         return periodic
     memo: dict = {}
-    prices: dict[int, Iterator[FrameCost]] = {}
+    pricers: dict[int, FramePricer] = {}
+    values: dict[int, Iterator[AtomValues] | None] = {}
 
-    def priced(i: int) -> float:
-        if i not in prices:
-            prices[i] = frame_prices(planner, costs, per_stream, trace_for(i, per_stream)
-                                     if trace_for is not None else None, memo)
-        return next(prices[i]).work_ms
+    def priced(i: int, waited_ms: float) -> float:
+        if i not in pricers:
+            mine = planner if planners is None else planners(i)
+            pricers[i] = FramePricer(mine, costs, memo if mine is planner else {})
+            trace = trace_for(i, per_stream) if trace_for is not None else None
+            values[i] = None if trace is None else iter(trace)
+        atoms = None if values[i] is None else next(values[i], None)
+        return pricers[i].next(atoms, waited_ms).work_ms
 
     return priced
 
 
 def sustainable_streams(planner: Planner, costs: ScheduleCosts, fps: float, seconds: float = 10.0,
-                        trace_for=None, limit: int = MAX_STREAMS, progress: bool = False
+                        trace_for=None, limit: int = MAX_STREAMS, progress: bool = False,
+                        deadlines: Sequence[float] | None = None,
+                        planners: Callable[[int], Planner] | None = None
                         ) -> tuple[int, Capacity | None]:
-    """The largest stream count the device sustains (see :attr:`Capacity.sustained`); an
-    ``InputError`` before any run when the search's largest would not fit
-    (:func:`check_capacity`)."""
+    """The largest stream count the device sustains (see :attr:`Capacity.sustained`; with
+    ``deadlines``, each stream's as :func:`run_capacity` deals them); an ``InputError``
+    before any run when the search's largest would not fit (:func:`check_capacity`)."""
     frames_per_stream(fps, seconds)
     sample = trace_for(0, 64) if planner.atom_ids else None
     mean_work = np.mean([p.work_ms for p in frame_prices(planner, costs, 64, sample)][1:])
@@ -228,7 +268,8 @@ def sustainable_streams(planner: Planner, costs: ScheduleCosts, fps: float, seco
     best = None
     while lo < hi:  # sustained is monotone in the stream count
         mid = (lo + hi + 1) // 2
-        result = run_capacity(planner, costs, mid, fps, seconds, trace_for, progress)
+        result = run_capacity(planner, costs, mid, fps, seconds, trace_for, progress, deadlines,
+                              planners)
         if result.sustained:
             lo, best = mid, result
         else:

@@ -16,7 +16,8 @@ import numpy as np
 
 from cwdsl.core.errors import InputError
 from cwdsl.core.tables import Column, render_table
-from cwdsl.ir.graph import Program
+from cwdsl.ir.deadline import cheapest_frame_ms, check_reachable
+from cwdsl.ir.graph import Program, compile_schedule
 from cwdsl.ir.plan import AtomValues, Planner
 from cwdsl.ir.trace import ClockSource
 from cwdsl.sim.batching import run_batched_capacity, sustainable_batched_streams
@@ -65,6 +66,9 @@ class SimulateOptions:
     timeline: int = 0
     batched: bool = False
     progress: bool = False
+    deadlines: tuple[float, ...] | None = None
+    """Per stream of a capacity run, its deadline in ms (one: every stream's); None: each
+    schedule's own frame deadline, or one frame interval."""
 
 
 def atom_source(planner: Planner, options: SimulateOptions
@@ -109,16 +113,34 @@ def simulate_schedules(programs: Sequence[Program], options: SimulateOptions
         row = sim.summary()
         auto, run = (sustainable_batched_streams, run_batched_capacity) if options.batched \
             else (sustainable_streams, run_capacity)
+        check_reachable(program, cheapest_frame_ms(
+            planner, costs.stage_ms.__getitem__, costs.fuse_ms, costs.frame_overhead_ms),
+            f"{costs.device} ({costs.source})")
+        deadlines = options.deadlines or (
+            None if program.deadline_ms is None else (program.deadline_ms,))
+        extra = {} if deadlines is None else {"deadlines": deadlines}
+        if deadlines is not None and len(set(deadlines)) > 1 and program.deadlines:
+            extra["planners"] = stream_planners(program, planner, deadlines)
         if options.streams == "auto":
             n, capacity = auto(planner, costs, options.fps, options.seconds, trace_for,
-                               progress=options.progress)
+                               progress=options.progress, **extra)
             row = replace(row, sustainable_streams=n, capacity=capacity)
         elif options.streams is not None:
             row = replace(row, capacity=run(planner, costs, options.streams, options.fps,
-                                            options.seconds, trace_for, options.progress))
+                                            options.seconds, trace_for, options.progress,
+                                            **extra))
         sims.append(sim)
         rows.append(row)
     return SimulationReport(options, tuple(sims), tuple(rows), data_driven)
+
+
+def stream_planners(program: Program, planner: Planner, deadlines: Sequence[float]
+                    ) -> Callable[[int], Planner]:
+    """``planners(i)``: stream ``i``'s planner, the schedule under its own deadline (as
+    :func:`~cwdsl.sim.capacity.stream_deadlines` deals them); each distinct one checked."""
+    variants = {d: planner if d == program.deadline_ms else
+                Planner(compile_schedule(program.schedule, None, d)) for d in set(deadlines)}
+    return lambda i: variants[deadlines[i % len(deadlines)]]
 
 
 def clock_note(report: SimulationReport) -> str:
@@ -158,10 +180,23 @@ def capacity_line(row: SimulationRow, fps: float) -> str | None:
             f"{row.schedule}: sustains no stream at {fps:g} fps"
     head = (f"sustains {row.sustainable_streams} streams" if row.sustainable_streams is not None
             else f"{cap.streams} streams") + (" batched" if cap.batched else "")
+    on_time = "" if cap.deadlines is None else (
+        f", on time {100 * cap.on_time:.1f}% (deadline "
+        f"{'/'.join(f'{d:g}' for d in dict.fromkeys(cap.deadlines))} ms)")
     return (f"{row.schedule}: {head} at {cap.fps:g} fps: utilization "
             f"{100 * cap.utilization:.0f}%, latency p50 {cap.latency_ms_p50:.1f} ms "
             f"p99 {cap.latency_ms_p99:.1f} ms, dropped {cap.dropped}/{cap.arrived}, "
-            f"late {cap.late}")
+            f"late {cap.late}{on_time}")
+
+
+def deadline_line(row: SimulationRow) -> str | None:
+    """A schedule's frames on time in a sentence (None without a frame deadline)."""
+    if row.deadline_ms is None:
+        return None
+    fired = ", ".join(f"{s} {pct:.1f}%" for s, pct in row.computed_pct.items())
+    return (f"{row.schedule}: on time (within {row.deadline_ms:g} ms, frames back to back) "
+            f"on {row.on_time_pct:.1f}% of the frames after frame 0; latency p99 "
+            f"{row.latency_ms_p99:.2f} ms; stages computed on: {fired}")
 
 
 def format_report(report: SimulationReport) -> str:
@@ -186,6 +221,7 @@ def format_report(report: SimulationReport) -> str:
     for note in (clock_note(report), flow_note(report), batch_note(report)):
         if note:
             lines.append(note)
+    lines += [line for line in (deadline_line(row) for row in report.rows) if line]
     lines += [line for line in (capacity_line(row, o.fps) for row in report.rows) if line]
     return "\n".join(lines)
 

@@ -32,7 +32,8 @@ from typing import Sequence
 import numpy as np
 
 from cwdsl.core.progress import progress_bar
-from cwdsl.ir.plan import AtomValues, FramePlan, Flow, Measure, Planner, Warp, Wave
+from cwdsl.ir.deadline import decide
+from cwdsl.ir.plan import AtomValues, Deadline, FramePlan, Flow, Measure, Planner, Warp, Wave
 from cwdsl.ir.trace import AtomTrace
 from cwdsl.sim.costs import ScheduleCosts, lane_shares, placed, step_cost
 
@@ -119,7 +120,8 @@ def price(plan: FramePlan, costs: ScheduleCosts,
         _add(host_parts, label, on_host)
         host, device = host + on_host, device + on_device
         host_total, device_total = host_total + on_host, device_total + on_device
-        if overlapped and isinstance(step, Measure):  # its read-back waits for the queue
+        if overlapped and isinstance(step, (Measure, Deadline)):  # a read-back or a clock
+            # read waits for the queue
             latency += _close_piece(host, device, costs.sync_ms, host_parts, device_parts,
                                     parts, hidden)
             host = device = 0.0
@@ -160,28 +162,61 @@ PROGRESS_FRAMES = 200_000
 BAR_STEP = 4096  # frames between updates of the bar
 
 
+class FramePricer:
+    """Prices one stream's frames in order (:meth:`next`), knowing when every stage last
+    computed; ``memo`` (shared only by pricers on the same ``costs``) keeps the price of
+    each distinct plan and warp history (:func:`warp_history`), which is all a price
+    depends on. ``fits`` atoms are decided as the executor decides them
+    (:func:`cwdsl.ir.deadline.decide`), from the price of the frame's steps so far and the
+    device model's stage and fuse times."""
+
+    def __init__(self, planner: Planner, costs: ScheduleCosts, memo: dict | None = None):
+        self.planner, self.costs = planner, costs
+        self.memo = {} if memo is None else memo
+        self.since: dict[str, int] = {}
+        self.frame = 0
+        self._warps = bool(planner.program.warps)
+
+    def next(self, atoms: AtomValues | None = None, waited_ms: float = 0.0) -> FrameCost:
+        """The next frame's price; ``atoms``: its data-driven clock values; ``waited_ms``:
+        how long it waited for the device after it arrived (``fits`` counts it)."""
+        t, planner = self.frame, self.planner
+        if atoms is None and planner.atom_ids:
+            raise ValueError("data-driven clocks need atom values for every frame")
+        plan = self._decided(t, atoms, waited_ms) if planner.deadline_ids and t \
+            else planner.plan(t, atoms)
+        key = (plan.steps, warp_history(plan, self.since)) if self._warps else plan.steps
+        cost = self.memo.get(key)
+        if cost is None:
+            cost = self.memo[key] = price(plan, self.costs, self.since)
+        self.since.update(dict.fromkeys(cost.computed, t))  # the plan's, kept by its price
+        self.frame += 1
+        return cost
+
+    def _decided(self, t: int, atoms: AtomValues | None, waited_ms: float) -> FramePlan:
+        """Frame ``t``'s plan with its ``fits`` atoms decided along its walk."""
+        costs = self.costs
+        values = dict(atoms or {})
+        steps: list = []
+        for step in self.planner.walk(t, values):
+            if step.__class__ is Deadline:
+                so_far = price(FramePlan(t, tuple(steps), {}, values), costs, self.since)
+                values[step.atom] = decide(step, waited_ms + so_far.latency_ms,
+                                           costs.stage_ms.__getitem__, costs.fuse_ms).fires
+            steps.append(step)
+        return self.planner.plan(t, values)
+
+
 def frame_prices(planner: Planner, costs: ScheduleCosts, frames: int,
                  trace: Iterable[AtomValues] | None = None,
                  memo: dict | None = None) -> Iterator[FrameCost]:
     """The prices of frames ``0 .. frames-1`` in order (``trace``: each frame's data-driven
     clock values in order, a list or a stream), each knowing when every stage last
-    computed. ``memo`` (shared only by calls on the same ``costs``) keeps the price of each
-    distinct plan and warp history (:func:`warp_history`), which is all a price depends on."""
-    since: dict[str, int] = {}
+    computed, frames back to back (no wait: :class:`FramePricer`)."""
     values = None if trace is None else iter(trace)
-    memo = {} if memo is None else memo
-    warps = bool(planner.program.warps)
-    for t in range(frames):
-        atoms = None if values is None else next(values, None)
-        if atoms is None and planner.atom_ids:
-            raise ValueError("data-driven clocks need atom values for every frame")
-        plan = planner.plan(t, atoms)
-        key = (plan.steps, warp_history(plan, since)) if warps else plan.steps
-        cost = memo.get(key)
-        if cost is None:
-            cost = memo[key] = price(plan, costs, since)
-        yield cost
-        since.update(dict.fromkeys(cost.computed, t))  # the plan's, kept by its price
+    pricer = FramePricer(planner, costs, memo)
+    for _ in range(frames):
+        yield pricer.next(None if values is None else next(values, None))
 
 
 def warp_history(plan: FramePlan, since: Mapping[str, int]) -> tuple[int, ...]:
@@ -265,6 +300,8 @@ class SimulationRow:
     oracle_ms: float
     sustainable_streams: int | None = None   # --streams auto: the most streams sustained
     capacity: Capacity | None = None          # --streams: the capacity run (auto: at the most)
+    deadline_ms: float | None = None          # the frame deadline, if any
+    on_time_pct: float | None = None          # frames after frame 0 within it, back to back
 
     def to_json(self) -> dict:
         out = {"schedule": self.schedule, "frames": self.frames,
@@ -276,6 +313,9 @@ class SimulationRow:
                "all_stages_pct": self.all_stages_pct, "computed_pct": dict(self.computed_pct),
                "device": self.device, "source": self.source, "network": self.network,
                "input": list(self.input), "dtype": self.dtype, "oracle_ms": self.oracle_ms}
+        if self.deadline_ms is not None:
+            out["deadline_ms"] = self.deadline_ms
+            out["on_time_pct"] = self.on_time_pct
         if self.sustainable_streams is not None:
             out["sustainable_streams"] = self.sustainable_streams
         if self.capacity is not None:
@@ -294,6 +334,8 @@ class Simulation:
     costs: ScheduleCosts
     stage_names: tuple[str, ...]
     timeline: tuple[FrameCost, ...] = field(default=(), repr=False)  # first frames, in order
+    deadline_ms: float | None = None
+    on_time: int | None = None  # frames after frame 0 whose latency is within deadline_ms
 
     def _values(self, attr: str) -> np.ndarray:
         return np.array([getattr(p, attr) for p in self.prices])
@@ -339,7 +381,9 @@ class Simulation:
             all_stages_pct=100 * self.all_stages_fraction,
             computed_pct={s: 100 * self.computed_fraction(s) for s in self.stage_names},
             device=c.device, source=c.source, network=c.network, input=tuple(c.input_hw),
-            dtype=c.dtype, oracle_ms=self.oracle_ms)
+            dtype=c.dtype, oracle_ms=self.oracle_ms, deadline_ms=self.deadline_ms,
+            on_time_pct=None if self.on_time is None
+            else 100 * self.on_time / max(1, self.frames - 1))
 
 
 def simulate(planner: Planner, costs: ScheduleCosts, frames: int,
@@ -348,10 +392,13 @@ def simulate(planner: Planner, costs: ScheduleCosts, frames: int,
     """Price ``frames`` frames of ``planner``'s schedule. ``trace`` supplies data-driven
     clock values in frame order, a list or a stream (required when the schedule has any);
     ``timeline`` keeps that many frames' prices in order (for plots); ``progress``: a bar
-    when many frames are priced one by one (:data:`PROGRESS_FRAMES`)."""
+    when many frames are priced one by one (:data:`PROGRESS_FRAMES`). With a frame
+    deadline (the program's), the frames after frame 0 processed back to back within it
+    are counted (``Simulation.on_time``)."""
     if frames < 1:
         raise ValueError("frames must be >= 1")
     name = name or planner.program.name
+    deadline = planner.program.deadline_ms
     period = planner.period
     if period is not None and period < frames:
         first, cycle, early = periodic_prices(planner, costs, progress)
@@ -366,19 +413,25 @@ def simulate(planner: Planner, costs: ScheduleCosts, frames: int,
         counts = np.concatenate([[1], counts, np.ones(len(extra), dtype=counts.dtype)])
         kept = tuple([first] + [early.get(t, cycle[t % period])
                                 for t in range(1, min(timeline, frames))]) if timeline else ()
-        return Simulation(name, frames, tuple([first, *cycle, *extra.values()]), counts, costs,
-                          planner.stages, kept)
+        prices = (first, *cycle, *extra.values())
+        on_time = None if deadline is None else int(sum(
+            n for p, n in zip(prices[1:], counts[1:]) if p.latency_ms <= deadline))
+        return Simulation(name, frames, prices, counts, costs, planner.stages, kept,
+                          deadline, on_time)
     if planner.atom_ids and trace is None:  # (frame_prices says so of a short one)
         raise ValueError("data-driven clocks need atom values for every frame")
     prices: dict[FrameCost, int] = {}
     ordered = []
+    on_time = 0
     for t, p in enumerate(counted(frame_prices(planner, costs, frames, trace), frames,
                                   progress, name)):
         prices[p] = prices.get(p, 0) + 1
         if t < timeline:
             ordered.append(p)
+        on_time += t > 0 and deadline is not None and p.latency_ms <= deadline
     return Simulation(name, frames, tuple(prices), np.array(list(prices.values())), costs,
-                      planner.stages, tuple(ordered))
+                      planner.stages, tuple(ordered), deadline,
+                      None if deadline is None else on_time)
 
 
 def firings(planner: Planner, frames: int, trace: AtomTrace | None = None) -> list[tuple[str, ...]]:

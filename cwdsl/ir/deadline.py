@@ -1,0 +1,100 @@
+"""What ``fits(D)`` means, decided here for the executor and the simulator alike.
+
+A ``fits(D)`` atom in the clock of the rule gating stage ``S`` is decided by a
+:class:`~cwdsl.ir.plan.Deadline` step, right before ``S``'s wave runs (after the earlier
+waves and the wave's measurements), and fires when
+
+    elapsed + predicted(S) + predicted(each stage that reads S within the frame)
+            + predicted(fuse) <= D
+
+``elapsed`` is the time in ms from the frame's *arrival* to the decision: the time it
+waited for the processor (a paced or live source, :mod:`cwdsl.run.pacing`) and the work of
+the frame so far. The stages that read ``S`` within the frame are counted as if they
+compute (an upper bound: their own clocks are decided later). What a prediction is comes
+from whoever walks the plan: the simulator's device model (a profile or a roofline), or
+the executor's online estimates (:mod:`cwdsl.runtime.deadline`), so the one rule above
+is the schedule's meaning in both.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cwdsl.core.errors import Diagnostic, InputError, ScheduleError
+from cwdsl.ir.graph import Program
+from cwdsl.ir.plan import Deadline, Planner
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One ``fits`` decision: ``elapsed_ms`` since the frame's arrival, ``predicted_ms``
+    the frame's predicted time to its result if the stage computes (elapsed included),
+    ``fires`` whether that is within the deadline."""
+
+    atom: str
+    elapsed_ms: float
+    predicted_ms: float
+    deadline_ms: float
+
+    @property
+    def fires(self) -> bool:
+        return self.predicted_ms <= self.deadline_ms
+
+    def to_json(self) -> dict:
+        return {"elapsed_ms": round(self.elapsed_ms, 4),
+                "predicted_ms": round(self.predicted_ms, 4),
+                "deadline_ms": self.deadline_ms, "fits": self.fires}
+
+
+def decide(step: Deadline, elapsed_ms: float, stage_ms: Callable[[str], float],
+           fuse_ms: float) -> Decision:
+    """Decide ``step``: ``stage_ms(name)`` predicts a stage's time, ``fuse_ms`` the fuse's
+    (both in ms)."""
+    remaining = sum(stage_ms(s) for s in step.stages) + fuse_ms
+    return Decision(step.atom, elapsed_ms, elapsed_ms + remaining, step.deadline_ms)
+
+
+MAX_CHEAPEST_FRAMES = 1024
+"""How many frames after frame 0 :func:`cheapest_frame_ms` looks at (``every`` periods)."""
+
+
+def cheapest_frame_ms(planner: Planner, stage_ms: Callable[[str], float], fuse_ms: float,
+                      overhead_ms: float = 0.0) -> float:
+    """The least time a frame after frame 0 can take when every clock atom (data-driven
+    and ``fits``) is false: the stages that still compute, the fuse and the frame's
+    overhead, over the first frames of the ``every`` periods. A deadline below it can
+    never be met."""
+    values = dict.fromkeys(planner.atom_ids + planner.deadline_ids, False)
+    frames = min(planner.period or MAX_CHEAPEST_FRAMES, MAX_CHEAPEST_FRAMES)
+    seen: set[tuple[str, ...]] = set()
+    best = float("inf")
+    for t in range(1, frames + 1):
+        computed = planner.plan(t, values).computed
+        if computed not in seen:
+            seen.add(computed)
+            best = min(best, sum(stage_ms(s) for s in computed))
+    return best + fuse_ms + overhead_ms
+
+
+def check_reachable(program: Program, cheapest_ms: float, device: str) -> None:
+    """An error for each ``fits`` whose deadline is below ``cheapest_ms`` (the cheapest
+    frame on ``device``, :func:`cheapest_frame_ms`): at the deadline as written (a
+    ``ScheduleError`` with its position), or naming ``--deadline`` when it came from the
+    command line (an ``InputError``)."""
+    errors, command_line = [], None
+    for node in program.deadlines:
+        if node.deadline_ms is None or node.deadline_ms >= cheapest_ms:
+            continue
+        written = node.expr.deadline or program.schedule.network.deadline
+        message = (f"deadline {node.deadline_ms:g}ms is below the cheapest frame of this "
+                   f"schedule, {cheapest_ms:.3g} ms on {device} (every clock false: the "
+                   f"stages that always compute, the fuse and the frame's overhead); no "
+                   f"frame can meet it")
+        if written is not None and written.span is not None:
+            errors.append(Diagnostic(message, written.span, source=program.schedule.source))
+        else:
+            command_line = message
+    if errors:
+        raise ScheduleError(errors)
+    if command_line is not None:
+        raise InputError(f"--deadline: {command_line}")
