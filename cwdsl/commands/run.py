@@ -4,8 +4,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cwdsl.commands.options import (add_command, add_fast_path, fast_path, positive_int,
-                                    stream_count)
+from cwdsl.commands.options import (Given, add_command, add_deadline, add_fast_path,
+                                    fast_path, given, one_deadline, positive_float,
+                                    positive_int, stream_count)
 from cwdsl.commands.threads import add_nproc, add_threads, apply_threads
 from cwdsl.core.errors import InputError
 from cwdsl.core.units import DTYPE_NAMES, parse_size
@@ -19,7 +20,10 @@ def register(sub) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--video", metavar="PATH", action="append",
                      help="a video file (mp4, avi, webm, mkv, …); repeat it to run several "
-                          "streams through one network (batched), each into --out DIR/<stem>/")
+                          "streams through one network (batched), each into --out DIR/<stem>/; "
+                          "or a live source, run in real time: a camera (/dev/video0), a "
+                          "stream URL (rtsp://, tcp://, udp://, http://, https://) or - "
+                          "(MPEG-TS on standard input)")
     src.add_argument("--frames", dest="frames_dir", metavar="DIR",
                      help="a folder of images, in name order")
     src.add_argument("--videos", dest="videos_dir", metavar="DIR",
@@ -41,6 +45,25 @@ def register(sub) -> None:
     p.add_argument("--unbatched", action="store_true",
                    help="with several streams: run them one frame at a time instead of "
                         "batching their stages (the baseline)")
+    p.add_argument("--realtime", action="store_true",
+                   help="deliver the video file, frames folder or demo as a camera would: "
+                        "frame i arrives at i / fps seconds, a frame not taken before the "
+                        "next arrives is dropped (with its ground truth); implied for a live "
+                        "source; one stream only")
+    p.add_argument("--fps", type=positive_float, metavar="F",
+                   help="with --realtime: the frame rate frames arrive at (default: the "
+                        "video's own, 15 for a frames folder)")
+    p.add_argument("--stall-timeout", type=positive_float, default=5.0, metavar="S",
+                   action=Given,
+                   help="a live source that sends no frame for S seconds ends the run, "
+                        "which keeps the frames so far (default 5)")
+    add_deadline(p, streams=True)
+    p.add_argument("--cost-model", metavar="MODEL",
+                   help="the device model 'fits' decisions predict stage times from until "
+                        "they have measured them (then corrected by each frame's times): a "
+                        "profile written by cwdsl profile, a device spec file, or a named "
+                        "model (cpu, h100, h200, a100, titanx); default: the device's own "
+                        "(cpu on a CPU)")
     p.add_argument("--net", metavar="NAME",
                    help="run on this network instead of the schedule's (same layer names); "
                         "default: the schedule's network line; on the demo a schedule whose "
@@ -107,7 +130,12 @@ def handle(args) -> int:
         size=parse_size(args.size) if args.size else None, force=args.force,
         keep_partial=args.keep_partial, videos=videos, videos_dir=args.videos_dir,
         streams=args.streams, batched=not args.unbatched, max_batch=args.max_batch,
+        realtime=args.realtime, fps=args.fps, stall_timeout=args.stall_timeout,
+        deadline_ms=one_deadline(args), cost_model=args.cost_model,
         **fast_path(args))
+    if given(args, "stall_timeout") and not options.live:
+        raise InputError(f"--stall-timeout {args.stall_timeout:g}: ends a live source that "
+                         f"stops sending frames; give one to --video (a camera, a URL, -)")
     check_options(options)  # an option that cannot act is refused before processes start
     if args.nproc > 1:
         if not _several_streams(args):

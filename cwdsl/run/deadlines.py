@@ -45,7 +45,8 @@ def stage_times(program: Program, device: torch.device, cost_model: str | None, 
     model = load_device(cost_model or default_cost_model(device))
     times = program_times(program, model, size, dtype)
     check_times(program, times)
-    return StageTimes(times.stage_ms, times.fuse_ms, times.source)
+    return StageTimes(times.stage_ms, times.fuse_ms, times.source,
+                      warp_ms=times.warp_ms, flow_ms=times.flow_ms)
 
 
 def check_times(program: Program, times: ProgramTimes) -> None:

@@ -33,9 +33,13 @@ from cwdsl.nets.preprocess import frame_tensor, normalize
 from cwdsl.nets.weights import load_weights
 from cwdsl.runtime.device import MEMORY_FORMATS, resolve_device
 from cwdsl.media.encode import write_video
+from cwdsl.runtime.deadline import StageTimes
 from cwdsl.runtime.executor import Executor
 from cwdsl.media.legend import with_legend
 from cwdsl.media.palette import overlay
+from cwdsl.media.live import is_live
+from cwdsl.run.pacing import deliver, end_note, interrupts_end, realtime_record
+from cwdsl.run.deadlines import stage_times
 from cwdsl.run.records import RunRecord, Throughput, Totals, frame_record, make_record
 from cwdsl.run.sources import FrameSource, frame_source
 from cwdsl.media.video import save_label_png
@@ -73,11 +77,26 @@ class RunOptions:
     streams: int | None = None
     batched: bool = True
     max_batch: int | None = None    # at most this many streams a batch (None: all)
+    # real time (cwdsl.run.pacing): a file paced as a camera delivers frames, at its own
+    # frame rate or fps; a live source (cwdsl.media.live) always runs in real time and
+    # ends when no frame comes for stall_timeout seconds
+    realtime: bool = False
+    fps: float | None = None
+    stall_timeout: float = 5.0
+    # deadlines (cwdsl.ir.deadline): the frame deadline (replaces the schedule's), and the
+    # device model 'fits' decisions start from (None: the device's named model)
+    deadline_ms: float | None = None
+    cost_model: str | None = None
 
     @property
     def multistream(self) -> bool:
         """Whether this run has several streams (else the single-stream path)."""
         return len(self.videos) > 1 or self.videos_dir is not None or (self.streams or 1) > 1
+
+    @property
+    def live(self) -> bool:
+        """Whether a video given is a live source (a camera, a URL, ``-``)."""
+        return any(is_live(v) for v in (self.video, *self.videos) if v)
 
 
 @dataclass(frozen=True)
@@ -89,6 +108,7 @@ class Prepared:
     source: FrameSource
     weights: str
     notes: tuple[str, ...]
+    times: StageTimes | None = None  # what 'fits' decisions predict from (None: no fits)
 
 
 def is_run_folder(folder: Path) -> bool:
@@ -122,8 +142,8 @@ def check_options(options: RunOptions) -> None:
                          f"{', '.join(MEMORY_FORMATS)}")
     if options.out:
         out = Path(os.path.abspath(options.out))
-        inputs = (options.schedule, options.video, options.frames_dir,
-                  None if options.weights == "random" else options.weights)
+        inputs = (options.schedule, None if options.live else options.video,
+                  options.frames_dir, None if options.weights == "random" else options.weights)
         for given in filter(None, inputs):
             path = Path(os.path.abspath(given))
             if path == out or out in path.parents:
@@ -149,11 +169,33 @@ def check_acting(options: RunOptions) -> None:
     if options.force and not options.out:
         raise InputError("--force: lets --out DIR replace a folder that is not a previous "
                          "run; give --out DIR (without it nothing is written)")
+    check_realtime(options)
     if options.keep_partial and not (options.video or options.videos or options.videos_dir):
         raise InputError("--keep-partial: runs on the frames a truncated or corrupt video "
                          "file decodes; " + ("--frames DIR is a folder of images"
                                              if options.frames_dir else "the demo is generated")
                          + ", give --video PATH or --videos DIR")
+
+
+def check_realtime(options: RunOptions) -> None:
+    """An ``InputError`` for the real-time options where they cannot act: ``fps`` without
+    ``realtime`` or on a live source, ``keep_partial`` on a live source; and for several
+    streams in real time (not supported yet)."""
+    if options.live and options.multistream:
+        raise InputError("a live source (a camera, a URL, -) runs as one stream: give it "
+                         "alone to --video, without --streams")
+    if options.realtime and options.multistream:
+        raise InputError("--realtime: runs one stream in real time; several streams (--video "
+                         "more than once, --videos, --streams) in real time are not supported")
+    if options.fps is not None and options.live:
+        raise InputError(f"--fps {options.fps:g}: paces a video file in real time; the frames "
+                         f"of a live source arrive at its own rate")
+    if options.fps is not None and not options.realtime:
+        raise InputError(f"--fps {options.fps:g}: the frame rate --realtime paces the frames "
+                         f"at; give --realtime")
+    if options.keep_partial and options.live:
+        raise InputError("--keep-partial: runs on the frames a truncated or corrupt video "
+                         "file decodes; a live source ends cleanly where its frames stop")
 
 
 def shares_a_wave(program: Program) -> bool:
@@ -189,7 +231,7 @@ def choose_program(options: RunOptions, demo: bool) -> tuple[Program, bool, tupl
     if options.net is None and demo and options.weights is None and stated != DEMO.network \
             and bundled_weights(stated) is None:
         try:
-            program = compile_schedule(schedule, DEMO.network)
+            program = compile_schedule(schedule, DEMO.network, options.deadline_ms)
         except ScheduleError:
             pass  # not the demo network's layers: the schedule's network asks for weights
         else:
@@ -197,7 +239,7 @@ def choose_program(options: RunOptions, demo: bool) -> tuple[Program, bool, tupl
                 f"{options.schedule} names network {stated}, which has no bundled weights; "
                 f"the demo runs it on {DEMO.network}, which has the same layer names (give "
                 f"--net NAME or --weights PATH to choose)",)
-    program = compile_schedule(schedule, options.net)
+    program = compile_schedule(schedule, options.net, options.deadline_ms)
     return program, program.network.name == stated, ()
 
 
@@ -213,8 +255,14 @@ def prepare(options: RunOptions) -> Prepared:
     if weights != "random":
         load_weights(net, weights)
     source = frame_source(options.video, options.frames_dir, options.max_frames,
-                          options.keep_partial, program, own_network, options.size)
-    return Prepared(program, net.to(device), source, weights, notes + source.notes)
+                          options.keep_partial, program, own_network, options.size,
+                          options.stall_timeout)
+    try:  # the deadlines' check needs the frames' size; a refusal closes the source
+        times = stage_times(program, device, options.cost_model, source.size, options.dtype)
+    except BaseException:
+        source.close()
+        raise
+    return Prepared(program, net.to(device), source, weights, notes + source.notes, times)
 
 
 def run(options: RunOptions, on_note: Callable[[str], None] | None = None) -> RunRecord:
@@ -229,6 +277,7 @@ def run(options: RunOptions, on_note: Callable[[str], None] | None = None) -> Ru
             tmp = stack.enter_context(staged_dir(options.out, replaceable=is_run_folder,
                                                  force=options.force, what="cwdsl run"))
         ready = prepare(options)
+        stack.callback(ready.source.close)
         for text in ready.notes:
             note(text)
         record = _execute(options, ready, tmp)
@@ -242,7 +291,8 @@ def run(options: RunOptions, on_note: Callable[[str], None] | None = None) -> Ru
 def _execute(options: RunOptions, ready: Prepared, tmp: Path | None) -> RunRecord:
     program, net, source = ready.program, ready.net, ready.source
     executor = Executor(program, net, options.device, options.dtype, options.concurrency,
-                        options.memory_format, options.compile, options.cuda_graphs)
+                        options.memory_format, options.compile, options.cuda_graphs,
+                        times=ready.times)
     compare_oracle = source.labels is not None if options.oracle is None else options.oracle
     frames_out: list[dict] = []
     totals = Totals(program.network.num_classes)
@@ -251,30 +301,37 @@ def _execute(options: RunOptions, ready: Prepared, tmp: Path | None) -> RunRecor
     if masks_dir is not None:
         masks_dir.mkdir()
 
+    # one loop for every source: a file as fast as asked, or in real time (paced, live),
+    # where frames not taken in time are dropped with their ground truth
+    delivery = deliver(source, options.realtime, options.fps)
+
     def frames(bar) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        labels_iter = source.labels
-        deepest_count = 0
+        deepest_count = shown = 0
         throughput = Throughput()
-        for rgb in source.frames:
+        for arrival in delivery:
+            rgb = arrival.frame
             x = frame_tensor(rgb)
-            result = executor.step(x)
+            result = executor.step(x, arrival=arrival.arrival)
             labels = result.labels.to("cpu", torch.uint8).numpy()
-            truth = next(labels_iter) if labels_iter is not None else None
             oracle = oracle_labels(net, x, executor) if compare_oracle else None
-            totals.add(labels, truth, oracle)
-            frames_out.append(frame_record(result))
+            totals.add(labels, arrival.label, oracle)
+            frames_out.append(frame_record(result, program.deadline_ms))
+            if arrival.arrival is not None:  # in real time: where it was in its source
+                frames_out[-1]["source_frame"] = arrival.index
             if masks_dir is not None:
                 save_label_png(masks_dir / f"{result.frame:06d}.png", labels)
             deepest_count += deepest in result.computed
             throughput.add(result)
-            bar.update(1)
+            bar.update(arrival.index + 1 - shown)  # the source's frames, dropped ones too
+            shown = arrival.index + 1
+            dropped = f", {delivery.dropped} dropped" if delivery.dropped else ""
             bar.set_postfix_str(f"{throughput.label()}, {deepest} on "
-                                f"{100 * deepest_count / len(frames_out):.0f}%")
+                                f"{100 * deepest_count / len(frames_out):.0f}%{dropped}")
             yield rgb, labels
 
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     with progress_bar(options.progress, total=source.count, desc=program.name,
-                      unit="frame") as bar:
+                      unit="frame") as bar, interrupts_end(delivery):
         # one throughput figure: the postfix's running mean, not tqdm's wall-clock rate
         bar.bar_format = ("{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
                           if source.count else "{desc}: {n_fmt} frames [{elapsed}{postfix}]")
@@ -293,9 +350,10 @@ def _execute(options: RunOptions, ready: Prepared, tmp: Path | None) -> RunRecor
             executor.close()
     notes = ready.notes + tuple(
         f"{source.description}: {problem}; --keep-partial: ran on the {len(frames_out)} "
-        f"frames that decoded" for problem in source.problems)
+        f"frames that decoded" for problem in source.problems) + tuple(
+        filter(None, [end_note(source.description, delivery)]))
     return make_record(options, program, ready.weights, source, frames_out, totals, started,
-                       notes)
+                       notes, realtime=realtime_record(delivery))
 
 
 @torch.inference_mode()

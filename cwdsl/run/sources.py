@@ -24,6 +24,7 @@ from cwdsl.core.units import HW, MAX_INPUT_SIDE
 from cwdsl.demo.clip import DEMO, demo_clip
 from cwdsl.demo.render import NUM_CLASSES as DEMO_CLASSES
 from cwdsl.ir.graph import Program
+from cwdsl.media.live import OPEN_TIMEOUT, LiveStream, is_live, open_live
 from cwdsl.media.video import (count_packets, list_images, natural_key, read_frames_dir,
                                  read_video, video_info)
 
@@ -48,6 +49,12 @@ class FrameSource:
     notes: tuple[str, ...] = ()
     problems: list[str] = field(default_factory=list)
     path: str | None = None   # the video file or frames folder, absolute (None: the demo)
+    live: LiveStream | None = None  # a live source (cwdsl.media.live): frames arrive on their own
+
+    def close(self) -> None:
+        """Stop reading a live source (nothing to do for the others)."""
+        if self.live is not None:
+            self.live.close()
 
 
 def demo_source(max_frames: int | None, spec: NetworkSpec) -> FrameSource:
@@ -100,6 +107,19 @@ def folder_source(folder: str, max_frames: int | None) -> FrameSource:
                        path=os.path.abspath(folder))
 
 
+def live_source(video: str, max_frames: int | None, stall_timeout: float) -> FrameSource:
+    """A camera, network stream or standard input (:func:`cwdsl.media.live.is_live`),
+    opened and read until its first frame (which gives the size); its count is unknown."""
+    stream = open_live(video, stall_timeout, max_frames)
+    try:
+        size = stream.wait_first(max(OPEN_TIMEOUT, stall_timeout))
+    except BaseException:
+        stream.close()
+        raise
+    return FrameSource(stream.description, iter(()), None, stream.fps or FALLBACK_FPS, None,
+                       size, path=video, live=stream)
+
+
 def file_source(video: str | None, frames_dir: str | None, max_frames: int | None,
                 keep_partial: bool = False) -> FrameSource:
     """``--video`` (a folder given there is read as a frames folder) or ``--frames``."""
@@ -149,13 +169,17 @@ def scale_note(size: HW, spec: NetworkSpec) -> str | None:
             f"its labels may be wrong at this scale: --size {fit[0]}x{fit[1]} resizes the frames")
 
 
-def _resize(images: Iterator[np.ndarray], size: HW, nearest: bool) -> Iterator[np.ndarray]:
+def resize_image(image: np.ndarray, size: HW, nearest: bool = False) -> np.ndarray:
+    """``image`` at ``size`` (height, width): bilinear (a frame), or nearest (labels)."""
+    if image.shape[:2] == size:
+        return image
     method = Image.Resampling.NEAREST if nearest else Image.Resampling.BILINEAR
+    return np.asarray(Image.fromarray(image).resize((size[1], size[0]), method))
+
+
+def _resize(images: Iterator[np.ndarray], size: HW, nearest: bool) -> Iterator[np.ndarray]:
     for image in images:
-        if image.shape[:2] == size:
-            yield image
-        else:
-            yield np.asarray(Image.fromarray(image).resize((size[1], size[0]), method))
+        yield resize_image(image, size, nearest)
 
 
 def resized(source: FrameSource, size: HW) -> FrameSource:
@@ -171,13 +195,21 @@ def resized(source: FrameSource, size: HW) -> FrameSource:
 
 def frame_source(video: str | None, frames_dir: str | None, max_frames: int | None,
                  keep_partial: bool, program: Program, own_network: bool,
-                 size: HW | None) -> FrameSource:
-    """The frames to run on, at the size they run at, with notes for the user."""
+                 size: HW | None, stall_timeout: float = 5.0) -> FrameSource:
+    """The frames to run on, at the size they run at, with notes for the user; a live
+    source (``stall_timeout``: seconds without a frame that end it) is open and read from
+    here on: :meth:`FrameSource.close` stops it."""
     if video is None and frames_dir is None:
         source = demo_source(max_frames, program.network)
+    elif video is not None and is_live(video):
+        source = live_source(video, max_frames, stall_timeout)
     else:
         source = file_source(video, frames_dir, max_frames, keep_partial)
-    source = resized(source, run_size(size, program, own_network, source.size))
-    program.network.check_input(source.size)  # before any note: one suggestion, not two
+    try:
+        source = resized(source, run_size(size, program, own_network, source.size))
+        program.network.check_input(source.size)  # before any note: one suggestion, not two
+    except BaseException:
+        source.close()
+        raise
     note = scale_note(source.size, program.network)
     return source if note is None else replace(source, notes=source.notes + (note,))
