@@ -6,8 +6,9 @@ import io
 import sys
 from pathlib import Path
 
-from cwdsl.commands.options import (add_command, add_data_options, add_fast_path, eval_network,
-                                    eval_setup, fast_path, size_phrase)
+from cwdsl.commands.options import (add_command, add_data_options, add_deadline, add_fast_path,
+                                    eval_network, eval_setup, fast_path, one_deadline,
+                                    size_phrase)
 from cwdsl.commands.threads import add_nproc, add_threads, apply_threads
 from cwdsl.core.errors import InputError
 
@@ -32,6 +33,7 @@ def register(sub) -> None:
                    help="schedule files (.cw) to score on one network")
     add_data_options(p)
     add_fast_path(p)
+    add_deadline(p)
     p.add_argument("--timeline", metavar="OUT.png",
                    help="plot when each schedule computed every stage on the first clip (Fig. 7)")
     p.add_argument("--curve", metavar="OUT.png",
@@ -70,7 +72,8 @@ def handle(args) -> int:
         raise InputError(f"--curve and --timeline both name {args.curve}; give two files")
     with quiet_unless_main():
         programs = load_programs(args.schedules, network,
-                                 lambda text: print(f"note: {text}", file=sys.stderr))
+                                 lambda text: print(f"note: {text}", file=sys.stderr),
+                                 one_deadline(args))
         weights, model, data = eval_setup(args, programs)
     w = joined(args.device)  # every input is checked: the first collective
     rows = evaluate_schedules(data, weights, programs, w.device, model,

@@ -17,15 +17,17 @@ from cwdsl.ir.graph import Program, load
 
 
 def load_programs(paths: list[str], network: str | None,
-                  note: Callable[[str], None]) -> list[Program]:
+                  note: Callable[[str], None], deadline_ms: float | None = None
+                  ) -> list[Program]:
     """``paths`` compiled for ``network`` (None: each schedule's own), skipping with a note
-    those that only fail because ``network`` is not their own (see the module's docstring)."""
+    those that only fail because ``network`` is not their own (see the module's docstring);
+    ``deadline_ms``: every schedule's frame deadline (``--deadline``)."""
     if network is None or len(paths) == 1:
-        return [load(path, network) for path in paths]
+        return [load(path, network, deadline_ms) for path in paths]
     programs = []
     for path in paths:
         try:
-            programs.append(load(path, network))
+            programs.append(load(path, network, deadline_ms))
         except ScheduleError as error:
             try:
                 own = load(path, None)

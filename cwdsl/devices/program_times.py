@@ -21,6 +21,8 @@ class ProgramTimes:
     overhead_ms: float
     device: str
     source: str
+    warp_ms: Mapping[str, float]   # per warping stage, its composition included
+    flow_ms: Mapping[str, float]   # per flow method the program uses
 
 
 def program_times(program: Program, model: DeviceModel, input_hw: tuple[int, int],
@@ -31,5 +33,11 @@ def program_times(program: Program, model: DeviceModel, input_hw: tuple[int, int
     cost = network_cost(program.network, input_hw, dtype)
     stages = {s.name: model.stage_ms(cost, s.first, s.last, s.heads)
               for s in program.stage_nodes}
+    compose = model.compose_ms(cost) if program.warps else 0.0
+    warps = {}
+    for warp in program.warps:
+        s = program.stage(warp.stage)
+        warps[s.name] = model.warp_ms(cost, s.first, s.last, s.heads) + compose
+    flows = {f.method: model.flow_ms(cost, f.method) for f in program.flows}
     return ProgramTimes(stages, model.fuse_ms(cost, program.output_heads),
-                        model.frame_overhead_ms(cost), model.name, model.source)
+                        model.frame_overhead_ms(cost), model.name, model.source, warps, flows)

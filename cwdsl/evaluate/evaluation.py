@@ -43,6 +43,7 @@ from cwdsl.runtime.executor import Executor
 from cwdsl.devices.model import DeviceModel
 from cwdsl.fitting.load import load_device
 from cwdsl.sim.costs import schedule_costs
+from cwdsl.run.deadlines import stage_times
 from cwdsl.sim.simulate import simulate
 
 
@@ -65,6 +66,8 @@ class ScoreRow:
     first_clip_all_stages: tuple[bool, ...]   # per frame of the first clip, frame 0 included
     network: str
     device: str                   # the device model of the time column
+    deadline_ms: float | None = None   # the frame deadline, if any
+    on_time_pct: float | None = None   # frames t >= 1 the executor finished within it
 
     def to_json(self) -> dict:
         return {"schedule": self.schedule, "frames": self.frames,
@@ -74,7 +77,9 @@ class ScoreRow:
                 "mean_iu_bdry": self.mean_iu_bdry, "fw_iu_bdry": self.fw_iu_bdry,
                 "label_change_pct": self.label_change_pct,
                 "first_clip_all_stages": list(self.first_clip_all_stages),
-                "network": self.network, "device": self.device}
+                "network": self.network, "device": self.device,
+                **({"deadline_ms": self.deadline_ms, "on_time_pct": self.on_time_pct}
+                   if self.deadline_ms is not None else {})}
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,7 @@ class ClipScore:
     warmup_oracle_ms: float
     changes: tuple[float, ...]
     full: tuple[bool, ...]        # per frame, frame 0 included: every stage computed?
+    on_time: int = 0              # frames t >= 1 whose executor latency met the deadline
 
 
 @dataclass
@@ -110,6 +116,7 @@ class ScheduleScore:
     warmup_full: int = 0          # frames 0 that computed every stage
     warmup_latency_ms: float = 0.0  # the same two sums over the frames 0
     warmup_oracle_ms: float = 0.0
+    on_time: int = 0              # counted frames within the frame deadline (executor)
     changes: list[float] = field(default_factory=list)  # output label change per frame
     timeline: list[bool] = field(default_factory=list)  # first clip: every stage computed?
     n: np.ndarray = field(init=False)      # confusion over every scored pixel
@@ -132,11 +139,13 @@ class ScheduleScore:
         self.oracle_ms += clip.oracle_ms
         self.warmup_latency_ms += clip.warmup_latency_ms
         self.warmup_oracle_ms += clip.warmup_oracle_ms
+        self.on_time += clip.on_time
         self.changes.extend(clip.changes)
         if first:
             self.timeline.extend(clip.full)
 
-    def summary(self, network: str, device: str) -> ScoreRow:
+    def summary(self, network: str, device: str, deadline_ms: float | None = None
+                ) -> ScoreRow:
         """The row of this schedule run on ``network``, timed on the device model ``device``.
         Time and all-stages count the frames after the warm-up frames 0; when every clip has
         one frame only (nothing after its warm-up), they count the frames 0 instead."""
@@ -153,7 +162,9 @@ class ScheduleScore:
             pixel_acc=100 * pixel_accuracy(self.n), mean_iu_bdry=100 * mean_iu(self.band),
             fw_iu_bdry=100 * frequency_weighted_iu(self.band),
             label_change_pct=100 * float(np.mean(self.changes)) if self.changes else 0.0,
-            first_clip_all_stages=tuple(self.timeline), network=network, device=device)
+            first_clip_all_stages=tuple(self.timeline), network=network, device=device,
+            deadline_ms=deadline_ms, on_time_pct=None if deadline_ms is None
+            else 100 * self.on_time / max(1, self.counted))
 
 
 def prepare_network(spec, weights: str, device: str = "cpu"):
@@ -234,7 +245,7 @@ def evaluate_schedules(data: EvalData, weights: str, programs: Sequence[Program]
         at += size_p
         for c, clip in enumerate(clips[p * len(data.clips):(p + 1) * len(data.clips)]):
             score.add(clip, first=c == 0)
-        rows.append(score.summary(program.network.name, model.name))
+        rows.append(score.summary(program.network.name, model.name, program.deadline_ms))
     return rows
 
 
@@ -248,11 +259,16 @@ def _score_clip(program: Program, net, clip, device: str, model: DeviceModel, ba
     all_stages = set(program.stages)
     n = np.zeros((classes, classes), np.int64)
     band = np.zeros((classes, classes), np.int64)
-    executor = Executor(program, net, device, **executor_options)
-    trace, full, changes, previous, scored = [], [], [], None, 0
+    hw = tuple(size) if size is not None else clip.frames[0].shape[:2]
+    times = stage_times(program, torch.device(device), None, hw,
+                        executor_options.get("dtype", "float32"))
+    executor = Executor(program, net, device, **executor_options, times=times)
+    trace, full, changes, previous, scored, on_time = [], [], [], None, 0, 0
+    deadline = program.deadline_ms
     try:
-        for rgb, truth in zip(clip.frames, clip.labels):
+        for t, (rgb, truth) in enumerate(zip(clip.frames, clip.labels)):
             result = executor.step(network_frame(rgb, size))
+            on_time += t > 0 and deadline is not None and result.response_ms <= deadline
             labels = labels_at(result.scores, rgb.shape[:2])
             trace.append(result.atom_values)
             full.append(set(result.computed) >= all_stages)
@@ -266,7 +282,6 @@ def _score_clip(program: Program, net, clip, device: str, model: DeviceModel, ba
             bar.update(1)
     finally:
         executor.close()
-    hw = tuple(size) if size is not None else clip.frames[0].shape[:2]
     frames = len(clip.frames)
     if hw not in costs:
         costs[hw] = schedule_costs(program, model, hw)
@@ -275,7 +290,8 @@ def _score_clip(program: Program, net, clip, device: str, model: DeviceModel, ba
         frames=frames, scored=scored, counted=frames - 1, full_frames=sum(full[1:]),
         warmup_full=int(full[0]), latency_ms=sum(p.latency_ms for p in sim.timeline[1:]),
         oracle_ms=sim.oracle_ms * (frames - 1), warmup_latency_ms=sim.timeline[0].latency_ms,
-        warmup_oracle_ms=sim.oracle_ms, changes=tuple(changes), full=tuple(full)), n, band
+        warmup_oracle_ms=sim.oracle_ms, changes=tuple(changes), full=tuple(full),
+        on_time=on_time), n, band
 
 
 EVAL_COLUMNS = (Column("schedule", 13, align="<"), Column("time % full", 12, ".1f", suffix="%"),
@@ -287,17 +303,29 @@ EVAL_COLUMNS = (Column("schedule", 13, align="<"), Column("time % full", 12, ".1
 
 def format_eval_table(rows: Sequence[ScoreRow | str], header: str) -> str:
     """Like the paper's Tables 3-6; a ``str`` among ``rows`` is a heading line (a group's
-    name, its other cells empty)."""
+    name, its other cells empty). With a frame deadline, an "on time" column: the frames
+    after each clip's frame 0 whose executor latency met it."""
+    timed = any(not isinstance(r, str) and r.deadline_ms is not None for r in rows)
+    columns = EVAL_COLUMNS + ((ON_TIME_COLUMN,) if timed else ())
+    on_time = (lambda r: (r.on_time_pct if r.on_time_pct is not None else "-",)) if timed \
+        else (lambda r: ())
+    deadlines = sorted({r.deadline_ms for r in rows if not isinstance(r, str)
+                        and r.deadline_ms is not None})
     return render_table(
-        header, EVAL_COLUMNS,
-        [(r,) + (None,) * (len(EVAL_COLUMNS) - 1) if isinstance(r, str) else
+        header, columns,
+        [(r,) + (None,) * (len(columns) - 1) if isinstance(r, str) else
          (r.schedule, r.time_pct_of_full, r.mean_iu, r.fw_iu, r.mean_iu_bdry, r.fw_iu_bdry,
-          r.all_stages_pct, r.label_change_pct) for r in rows],
+          r.all_stages_pct, r.label_change_pct) + on_time(r) for r in rows],
         f"IU in %; -bdry: in the ground truth's boundary band (pixels within {BAND_RADIUS} px "
         f"of a foreground edge, or of any class edge without a background class); time and "
         f"all stages: over the frames after each clip's warm-up frame 0 (time: simulated "
         f"latency over the frame oracle's); label change: output pixels whose label changed "
-        f"from the previous frame")
+        f"from the previous frame" + (
+            f"; on time: those frames whose measured latency met the deadline "
+            f"({', '.join(f'{d:g}' for d in deadlines)} ms)" if timed else ""))
+
+
+ON_TIME_COLUMN = Column("on time %", 11, lambda v: v if isinstance(v, str) else f"{v:.1f}%")
 
 
 def plot_timeline(path, rows: Sequence[ScoreRow], data: EvalData, title: str) -> None:

@@ -2,23 +2,29 @@
 
 A ``fits(D)`` atom in the clock of the rule gating stage ``S`` is decided by a
 :class:`~cwdsl.ir.plan.Deadline` step, right before ``S``'s wave runs (after the earlier
-waves and the wave's measurements), and fires when
+waves and the wave's measurements), and fires when what must still run if ``S`` computes
+fits:
 
-    elapsed + predicted(S) + predicted(each stage that reads S within the frame)
+    elapsed + predicted(S) + predicted(each stage reading S within the frame whose clock
+            always fires) + predicted(the counter action of each other stage reading S:
+            its warp, and each flow method not yet computed this frame; a cache is free)
             + predicted(fuse) <= D
 
 ``elapsed`` is the time in ms from the frame's *arrival* to the decision: the time it
 waited for the processor (a paced or live source, :mod:`cwdsl.run.pacing`) and the work of
-the frame so far. The stages that read ``S`` within the frame are counted as if they
-compute (an upper bound: their own clocks are decided later). What a prediction is comes
-from whoever walks the plan: the simulator's device model (a profile or a roofline), or
-the executor's online estimates (:mod:`cwdsl.runtime.deadline`), so the one rule above
-is the schedule's meaning in both.
+the frame so far. A later stage whose clock may not fire is counted at its counter action,
+what it costs at least; its own ``fits``, if any, decides whether it computes then. So the
+decisions are greedy, stage by stage in network order: a shallow stage computes whenever
+it fits, a deeper one when it still fits after it. What a prediction is comes from
+whoever walks the plan: the simulator's device model (a profile or a roofline), or the
+executor's online estimates (:mod:`cwdsl.runtime.deadline`), so the one rule above is the
+schedule's meaning in both.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Protocol
 
 from cwdsl.core.errors import Diagnostic, InputError, ScheduleError
 from cwdsl.ir.graph import Program
@@ -46,11 +52,28 @@ class Decision:
                 "deadline_ms": self.deadline_ms, "fits": self.fires}
 
 
-def decide(step: Deadline, elapsed_ms: float, stage_ms: Callable[[str], float],
-           fuse_ms: float) -> Decision:
-    """Decide ``step``: ``stage_ms(name)`` predicts a stage's time, ``fuse_ms`` the fuse's
-    (both in ms)."""
-    remaining = sum(stage_ms(s) for s in step.stages) + fuse_ms
+class Predictions(Protocol):
+    """What a ``fits`` decision predicts from, each in ms."""
+
+    def stage_ms(self, stage: str) -> float: ...
+
+    def warp_ms(self, stage: str) -> float: ...
+
+    def flow_ms(self, method: str) -> float: ...
+
+    @property
+    def fuse_ms(self) -> float: ...
+
+
+def decide(step: Deadline, elapsed_ms: float, predictions: Predictions,
+           flowed: Collection[str] = ()) -> Decision:
+    """Decide ``step`` (the module's rule) ``elapsed_ms`` after the frame's arrival;
+    ``flowed``: the flow methods already computed this frame."""
+    p = predictions
+    remaining = sum(p.stage_ms(s) for s in step.stages) + p.fuse_ms
+    methods = {method for _, method in step.counters if method is not None}
+    remaining += sum(p.warp_ms(s) for s, method in step.counters if method is not None)
+    remaining += sum(p.flow_ms(m) for m in sorted(methods) if m not in flowed)
     return Decision(step.atom, elapsed_ms, elapsed_ms + remaining, step.deadline_ms)
 
 

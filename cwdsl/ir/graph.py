@@ -240,16 +240,24 @@ def _compile(schedule: ast.Schedule, network: str | None, deadline_ms: float | N
             g.add_edge(source, measure.key, kind="reads", delay=0)
         g.add_edge(measure.key, reader, kind="clock", delay=0)
 
+    clock_exprs = {name: decl.expr for name, decl in decls.items()}
+    known: dict = {}  # named clocks' constant values, for every deadline
+
     def add_deadline(part: ast.Fits, reader: str, stage: str) -> None:
         atom = deadline_id(part, stage)
         if deadline_key(atom) not in g:
             deadline = part.deadline or schedule.network.deadline
-            rest, index = [], names.index(stage) + 1
+            rest, counters, index = [], [], names.index(stage) + 1
             while index < len(names) and rules[names[index]].delay == 0:
-                rest.append(names[index])  # reads the stage before it within the frame
+                rule = rules[names[index]]  # reads the stage before it within the frame
+                if ast.always_fires(rule.clock, clock_exprs, known):
+                    rest.append(names[index])
+                else:
+                    counters.append((names[index], rule.flow.name if rule.counter == "warp"
+                                     else None))
                 index += 1
             node = DeadlineNode(atom, part, stage, deadline.ms if deadline else None,
-                                tuple(rest))
+                                tuple(rest), tuple(counters))
             g.add_node(node.key, record=node)
         g.add_edge(deadline_key(atom), reader, kind="clock", delay=0)
 

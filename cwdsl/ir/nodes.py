@@ -167,9 +167,11 @@ class MeasureNode(_Record):
 @dataclass(frozen=True)
 class DeadlineNode(_Record):
     """A ``fits`` atom of the rule gating ``stage`` (``atom``: its id, the atom's text and
-    the stage). It fires when the frame's time so far plus the predicted time of ``stage``,
-    of ``rest`` (the stages that read it within the frame, which would compute after it)
-    and of the fuse is at most ``deadline_ms`` (:func:`cwdsl.ir.deadline.decide`).
+    the stage). It fires when the frame's time so far plus the predicted time of what must
+    still run if ``stage`` computes is at most ``deadline_ms``: ``stage``, ``rest`` (the
+    stages reading it within the frame whose clocks always fire), the counter action of
+    ``counters`` (the other stages reading it within the frame, each with its warp's flow
+    method, or None where it reads its cache) and the fuse (:func:`cwdsl.ir.deadline.decide`).
     ``deadline_ms`` is None for a bare ``fits`` when no frame deadline is given."""
 
     kind: ClassVar[str] = "deadline"
@@ -179,6 +181,7 @@ class DeadlineNode(_Record):
     stage: str
     deadline_ms: float | None
     rest: tuple[str, ...]
+    counters: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -58,13 +58,16 @@ class Measure:
 @dataclass(frozen=True, slots=True)
 class Deadline:
     """Decide ``fits`` atom ``atom`` (id) now, for stage ``stage``: whether the frame can
-    still compute ``stage``, then the stages ``rest`` it feeds, then the fuse, within
-    ``deadline_ms`` ms of its arrival (:func:`cwdsl.ir.deadline.decide`)."""
+    still compute ``stage``, then the stages ``rest`` it feeds that always compute, the
+    counter actions of ``counters`` (the other stages it feeds, each with its warp's flow
+    method or None for its cache), then the fuse, within ``deadline_ms`` ms of its arrival
+    (:func:`cwdsl.ir.deadline.decide`)."""
 
     atom: str
     stage: str
     deadline_ms: float
     rest: tuple[str, ...]
+    counters: tuple[tuple[str, str | None], ...] = ()
 
     @property
     def stages(self) -> tuple[str, ...]:
@@ -209,7 +212,8 @@ class Planner:
         # Frames t >= 1: wave by wave, the measurements a wave's clocks need, then the wave.
         last = max((depth[n] for n in order), default=0)
         program.check_deadlines()
-        deadlines = [(depth[stage_key(d.stage)], Deadline(d.atom, d.stage, d.deadline_ms, d.rest))
+        deadlines = [(depth[stage_key(d.stage)],
+                      Deadline(d.atom, d.stage, d.deadline_ms, d.rest, d.counters))
                      for d in program.deadlines]
         self._items: list[Measure | Deadline | _WaveItem] = []
         for w in range(last + 1):

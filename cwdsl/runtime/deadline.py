@@ -20,7 +20,8 @@ WEIGHT = 0.2
 SIGMAS = 2.0
 """A prediction is the running mean plus this many running standard deviations."""
 FUSE = "fuse"
-"""The key of the fuse among the parts (stage names never collide: ``fuse`` is a keyword)."""
+"""The key of the fuse among the parts (stage names never collide: ``fuse`` is a keyword);
+a warp's is ``warp:STAGE``, a flow's ``flow:METHOD``."""
 
 
 @dataclass
@@ -42,18 +43,23 @@ class _Running:
 
 
 class StageTimes:
-    """Predicted times (ms) of a program's stages and fuse for ``fits`` decisions.
+    """Predicted times (ms) of a program's stages, warps, flows and fuse for ``fits``
+    decisions (:class:`cwdsl.ir.deadline.Predictions`).
 
-    ``prior``: per stage, the device model's time; ``fuse_ms``: the fuse's. ``weight`` and
-    ``sigmas`` as in the module's docstring; ``source`` names the prior (a profile, a
-    roofline) for the record."""
+    ``prior``: per stage, the device model's time; ``fuse_ms``: the fuse's; ``warp_ms``:
+    per warping stage; ``flow_ms``: per flow method. ``weight`` and ``sigmas`` as in the
+    module's docstring; ``source`` names the prior (a profile, a roofline) for the record."""
 
     def __init__(self, prior: Mapping[str, float], fuse_ms: float, source: str = "",
-                 weight: float = WEIGHT, sigmas: float = SIGMAS):
+                 weight: float = WEIGHT, sigmas: float = SIGMAS,
+                 warp_ms: Mapping[str, float] | None = None,
+                 flow_ms: Mapping[str, float] | None = None):
         if not 0 < weight <= 1:
             raise ValueError(f"weight must be in (0, 1], got {weight}")
         self.source = source
-        self.prior = dict(prior) | {FUSE: float(fuse_ms)}
+        self.prior = dict(prior) | {FUSE: float(fuse_ms)} \
+            | {f"warp:{s}": float(ms) for s, ms in (warp_ms or {}).items()} \
+            | {f"flow:{m}": float(ms) for m, ms in (flow_ms or {}).items()}
         self.weight, self.sigmas = weight, sigmas
         self._parts = {name: _Running(ms) for name, ms in self.prior.items()}
 
@@ -66,12 +72,24 @@ class StageTimes:
     def fuse_ms(self) -> float:
         return self.stage_ms(FUSE)
 
-    def observe(self, stage_ms: Mapping[str, float], fuse_ms: float | None = None) -> None:
-        """Take one frame's measured times: per computed stage, and the fuse's."""
+    def warp_ms(self, stage: str) -> float:
+        return self.stage_ms(f"warp:{stage}")
+
+    def flow_ms(self, method: str) -> float:
+        return self.stage_ms(f"flow:{method}")
+
+    def observe(self, stage_ms: Mapping[str, float], fuse_ms: float | None = None,
+                warp_ms: Mapping[str, float] | None = None,
+                flow_ms: Mapping[str, float] | None = None) -> None:
+        """Take one frame's measured times: per computed stage, the fuse's, per warped
+        stage and per flow method computed."""
         for stage, ms in stage_ms.items():
             self._parts[stage].add(float(ms), self.weight)
         if fuse_ms is not None:
             self._parts[FUSE].add(float(fuse_ms), self.weight)
+        for kind, times in (("warp", warp_ms), ("flow", flow_ms)):
+            for name, ms in (times or {}).items():
+                self._parts[f"{kind}:{name}"].add(float(ms), self.weight)
 
     def to_json(self) -> dict:
         """The priors, the running means and spreads, and the rule (for a run's record)."""

@@ -242,7 +242,7 @@ class Executor:
             elif isinstance(step, Measure):
                 atom_values[step.atom], differences[step.atom] = self._measure(step)
             elif isinstance(step, Deadline):
-                decision = self._decide(step, arrival)
+                decision = self._decide(step, arrival, flows)
                 atom_values[step.atom] = decision.fires
                 decisions.append(decision)
             elif isinstance(step, Flow):
@@ -272,7 +272,7 @@ class Executor:
         self._frame += 1
         fuse_ms = 1e3 * (end - fused)
         if self.times is not None:
-            self.times.observe(stage_ms, fuse_ms)
+            self.times.observe(stage_ms, fuse_ms, warp_ms, flow_ms)
         return FrameResult(t, tuple(computed), scores, atom_values, differences, stage_ms,
                            latency, tuple(warp_ms), flow_ms, warp_ms,
                            1e3 * (start - arrival), tuple(decisions), fuse_ms)
@@ -375,13 +375,14 @@ class Executor:
             main.wait_event(end)
         return results
 
-    def _decide(self, step: Deadline, arrival: float) -> Decision:
+    def _decide(self, step: Deadline, arrival: float, flowed) -> Decision:
         """Decide a ``fits`` atom now: the time since ``arrival`` (on a GPU after the
-        queued work is done, so that it is the real time) and the predictions."""
+        queued work is done, so that it is the real time) and the predictions;
+        ``flowed``: the flow methods computed this frame so far."""
         if self.device.type == "cuda":
             torch.cuda.current_stream(self.device).synchronize()
         elapsed = 1e3 * (time.perf_counter() - arrival)
-        return decide(step, elapsed, self.times.stage_ms, self.times.fuse_ms)
+        return decide(step, elapsed, self.times, flowed)
 
     def _measure(self, step: Measure) -> tuple[bool, float]:
         node = self.program.measure(step.atom)

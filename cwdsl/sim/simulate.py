@@ -162,6 +162,27 @@ PROGRESS_FRAMES = 200_000
 BAR_STEP = 4096  # frames between updates of the bar
 
 
+@dataclass(frozen=True)
+class CostPredictions:
+    """A cost table as the predictions of ``fits`` decisions
+    (:class:`cwdsl.ir.deadline.Predictions`): device times, a warp with its composition."""
+
+    costs: ScheduleCosts
+
+    def stage_ms(self, stage: str) -> float:
+        return self.costs.stage_ms[stage]
+
+    def warp_ms(self, stage: str) -> float:
+        return self.costs.warp_ms[stage] + self.costs.compose_ms
+
+    def flow_ms(self, method: str) -> float:
+        return self.costs.flow_ms[method]
+
+    @property
+    def fuse_ms(self) -> float:
+        return self.costs.fuse_ms
+
+
 class FramePricer:
     """Prices one stream's frames in order (:meth:`next`), knowing when every stage last
     computed; ``memo`` (shared only by pricers on the same ``costs``) keeps the price of
@@ -199,10 +220,11 @@ class FramePricer:
         values = dict(atoms or {})
         steps: list = []
         for step in self.planner.walk(t, values):
-            if step.__class__ is Deadline:
+            if step.__class__ is Deadline and step.atom not in values:  # (else replayed)
                 so_far = price(FramePlan(t, tuple(steps), {}, values), costs, self.since)
+                flowed = {s.method for s in steps if s.__class__ is Flow}
                 values[step.atom] = decide(step, waited_ms + so_far.latency_ms,
-                                           costs.stage_ms.__getitem__, costs.fuse_ms).fires
+                                           CostPredictions(costs), flowed).fires
             steps.append(step)
         return self.planner.plan(t, values)
 
