@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from cwdsl.commands.options import (Given, add_command, add_deadline, add_fast_path,
-                                    fast_path, given, one_deadline, positive_float,
+                                    fast_path, given, positive_float,
                                     positive_int, stream_count)
 from cwdsl.commands.threads import add_nproc, add_threads, apply_threads
 from cwdsl.core.errors import InputError
@@ -131,7 +131,7 @@ def handle(args) -> int:
         keep_partial=args.keep_partial, videos=videos, videos_dir=args.videos_dir,
         streams=args.streams, batched=not args.unbatched, max_batch=args.max_batch,
         realtime=args.realtime, fps=args.fps, stall_timeout=args.stall_timeout,
-        deadline_ms=one_deadline(args), cost_model=args.cost_model,
+        deadlines=args.deadline or (), cost_model=args.cost_model,
         **fast_path(args))
     if given(args, "stall_timeout") and not options.live:
         raise InputError(f"--stall-timeout {args.stall_timeout:g}: ends a live source that "

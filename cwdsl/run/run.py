@@ -83,15 +83,21 @@ class RunOptions:
     realtime: bool = False
     fps: float | None = None
     stall_timeout: float = 5.0
-    # deadlines (cwdsl.ir.deadline): the frame deadline (replaces the schedule's), and the
-    # device model 'fits' decisions start from (None: the device's named model)
-    deadline_ms: float | None = None
+    # deadlines (cwdsl.ir.deadline): the frame deadline replacing the schedule's (one a
+    # stream, cycled, when several), and the device model 'fits' decisions start from
+    # (None: the device's named model)
+    deadlines: tuple[float, ...] = ()
     cost_model: str | None = None
 
     @property
     def multistream(self) -> bool:
         """Whether this run has several streams (else the single-stream path)."""
         return len(self.videos) > 1 or self.videos_dir is not None or (self.streams or 1) > 1
+
+    @property
+    def deadline_ms(self) -> float | None:
+        """The first stream's deadline (the one stream's), None when none is given."""
+        return self.deadlines[0] if self.deadlines else None
 
     @property
     def live(self) -> bool:
@@ -170,6 +176,9 @@ def check_acting(options: RunOptions) -> None:
         raise InputError("--force: lets --out DIR replace a folder that is not a previous "
                          "run; give --out DIR (without it nothing is written)")
     check_realtime(options)
+    if len(options.deadlines) > 1 and not options.multistream:
+        raise InputError(f"--deadline {','.join(f'{d:g}ms' for d in options.deadlines)}: "
+                         f"one deadline a stream, and {one}")
     if options.keep_partial and not (options.video or options.videos or options.videos_dir):
         raise InputError("--keep-partial: runs on the frames a truncated or corrupt video "
                          "file decodes; " + ("--frames DIR is a folder of images"

@@ -71,6 +71,7 @@ class StreamOutput:
         self.frames = source.frames
         self.labels = source.labels
         self.totals = Totals(program.network.num_classes)
+        self.deadline_ms = program.deadline_ms  # this stream's frame deadline, if any
         self.records: list[dict] = []
         self.oracle = source.labels is not None if options.oracle is None else options.oracle
         self._stack = ExitStack()
@@ -90,7 +91,7 @@ class StreamOutput:
         labels = result.labels.to("cpu", torch.uint8).numpy()
         truth = next(self.labels) if self.labels is not None else None
         self.totals.add(labels, truth, oracle_labels(net, x, executor) if self.oracle else None)
-        self.records.append(frame_record(result))
+        self.records.append(frame_record(result, self.deadline_ms))
         if self.masks is not None:
             save_label_png(self.masks / f"{result.frame:06d}.png", labels)
         if self.video is not None:

@@ -24,10 +24,13 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import torch
+
 from cwdsl.core.atomic import write_json
 from cwdsl.core.errors import InputError
 from cwdsl.core.progress import progress_bar
 from cwdsl.core.staging import OLD, PARTIAL
+from cwdsl.ir.graph import Program, compile_schedule
 from cwdsl.nets import build_network
 from cwdsl.nets.bundled import resolve_weights
 from cwdsl.nets.preprocess import frame_tensor
@@ -35,6 +38,7 @@ from cwdsl.nets.weights import load_weights
 from cwdsl.runtime.distributed import (barrier, gather, joined, launched_main,
                                        raise_if_any_failed, shard)
 from cwdsl.runtime.multistream import MultiStreamExecutor
+from cwdsl.run.deadlines import stage_times
 from cwdsl.run.resume import expected, rerun_reason
 from cwdsl.run.run import (RunOptions, check_options, check_sequential, choose_program,
                            is_run_folder)
@@ -55,9 +59,14 @@ class StreamResult:
     latency_ms_p99: float
     fps: float
     skipped: bool = False
+    deadline_ms: float | None = None    # the stream's frame deadline, if any
+    on_time_pct: float | None = None    # its frames after frame 0 within it
 
     def to_json(self) -> dict:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        if self.deadline_ms is None:
+            del out["deadline_ms"], out["on_time_pct"]
+        return out
 
 
 FPS_NOTE = ("fps: the frames of each process's ticks after its first (the warm-up: every "
@@ -237,7 +246,8 @@ def run_streams(options: RunOptions, on_note=None) -> StreamsRecord:
                 note(f"{folder}: runs again: {why}")
             todo.append((index, name, source))
     try:
-        ran, timed, seconds = _run(options, program, weights, device, todo, out)
+        ran, timed, seconds = _run(options, program, weights, device, todo, out,
+                                   stream_programs(options, program, len(streams)))
         error = None
     except Exception as e:  # every process learns of it at the next collective
         error, ran, timed, seconds = e, [], 0, 0.0
@@ -257,26 +267,43 @@ def run_streams(options: RunOptions, on_note=None) -> StreamsRecord:
     return record
 
 
-def _run(options, program, weights, device, todo, out) -> tuple[list, int, float]:
+def stream_programs(options: RunOptions, program: Program, streams: int) -> list[Program]:
+    """Per stream (by its index in the run), the program it runs: ``program`` under the
+    stream's own deadline where ``--deadline`` gives several (stream ``i`` the ``i``-th,
+    cycled), each distinct one compiled once."""
+    deadlines = options.deadlines
+    if len(set(deadlines)) < 2:
+        return [program] * streams
+    variants = {d: program if d == program.deadline_ms
+                else compile_schedule(program.schedule, None, d) for d in set(deadlines)}
+    return [variants[deadlines[i % len(deadlines)]] for i in range(streams)]
+
+
+def _run(options, program, weights, device, todo, out, programs) -> tuple[list, int, float]:
     """Run ``todo`` ((index, name, source)) together, each stream's folder committed the
     moment the stream ends; their results, and the frames and seconds of the ticks after
-    the first (the warm-up: every stream's frame 0 computes in full)."""
+    the first (the warm-up: every stream's frame 0 computes in full). ``programs``: each
+    stream's program by its index in the run (:func:`stream_programs`)."""
     if not todo:
         return [], 0, 0.0
     net = build_network(program.network)
     if weights != "random":
         load_weights(net, weights)
+    mine = [programs[index] for index, _, _ in todo]
+    times = [stage_times(p, torch.device(device), options.cost_model, source.size,
+                         options.dtype) for p, (_, _, source) in zip(mine, todo)]
     multi = MultiStreamExecutor(program, net.to(device), len(todo), device, options.dtype,
                                 options.batched, options.concurrency, options.memory_format,
-                                options.compile, options.cuda_graphs, options.max_batch)
+                                options.compile, options.cuda_graphs, options.max_batch,
+                                mine, times)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     ticks, timed, seconds = 0, 0, 0.0
     streams: list[StreamOutput] = []
     ran = []
     total = None if any(s.count is None for _, _, s in todo) else sum(s.count for _, _, s in todo)
     try:
-        for _, name, source in todo:
-            streams.append(StreamOutput(name, source, options, program,
+        for index, name, source in todo:
+            streams.append(StreamOutput(name, source, options, programs[index],
                                         None if out is None else out / name))
         with progress_bar(options.progress, total=total, desc=program.name,
                           unit="frame") as bar:
@@ -287,8 +314,9 @@ def _run(options, program, weights, device, todo, out) -> tuple[list, int, float
                     rgbs[i] = next(stream.frames, None)
                     if rgbs[i] is None:  # the stream ended: commit it now
                         del live[i]
-                        ran.append(_finish(todo[i][0], stream, options, program, weights,
-                                           device, started, bar))
+                        ran.append(_finish(todo[i][0], stream, options,
+                                           programs[todo[i][0]], weights, device, started,
+                                           bar))
                 if not live:
                     break
                 xs = [None if rgb is None else frame_tensor(rgb) for rgb in rgbs]
@@ -319,7 +347,9 @@ def _finish(index, stream: StreamOutput, options, program, weights, device, star
     if stream.folder is not None:
         bar.write(f"note: wrote {stream.folder} ({s.frames} frames)", file=sys.stderr)
     return index, StreamResult(stream.name, stream.source.description, s.frames,
-                               s.latency_ms_p50, s.latency_ms_p99, s.fps), stream
+                               s.latency_ms_p50, s.latency_ms_p99, s.fps,
+                               deadline_ms=s.deadline_ms, on_time_pct=None
+                               if s.on_time_fraction is None else 100 * s.on_time_fraction), stream
 
 
 def _progress(streams, live, timed, seconds) -> str:
@@ -341,7 +371,8 @@ def _row_groups(streams) -> list[tuple[str, StreamResult]]:
     """Consecutive streams whose row would read the same, as one row named ``first … last
     (N streams)``: streams run in lockstep share every tick's latency."""
     def cells(s):
-        return (s.frames, f"{s.latency_ms_p50:.2f}", f"{s.latency_ms_p99:.2f}", s.skipped)
+        return (s.frames, f"{s.latency_ms_p50:.2f}", f"{s.latency_ms_p99:.2f}", s.skipped,
+                s.deadline_ms, None if s.on_time_pct is None else f"{s.on_time_pct:.1f}")
 
     groups: list[list[StreamResult]] = []
     for s in streams:
@@ -363,9 +394,11 @@ def streams_table(record: StreamsRecord) -> str:
              + (f", {record.processes} processes" if record.processes > 1 else ""),
              f"{'stream':<{width}}  {'frames':>7}  {'p50 ms':>8}  {'p99 ms':>8}"]
     for name, s in rows:
+        on_time = "" if s.on_time_pct is None else \
+            f"  on time {s.on_time_pct:.1f}% (deadline {s.deadline_ms:g} ms)"
         lines.append(f"{name:<{width}}  {s.frames:>7}  {s.latency_ms_p50:>8.2f}  "
-                     f"{s.latency_ms_p99:>8.2f}" + ("  (kept: already finished)"
-                                                     if s.skipped else ""))
+                     f"{s.latency_ms_p99:>8.2f}" + on_time + ("  (kept: already finished)"
+                                                              if s.skipped else ""))
     lines.append(_total_line(record))
     return "\n".join(lines)
 

@@ -32,6 +32,7 @@ from torch import Tensor
 from cwdsl.ir.graph import Program
 from cwdsl.ir.plan import Fuse
 from cwdsl.nets.staged import Features, StagedNetwork
+from cwdsl.runtime.deadline import StageTimes
 from cwdsl.runtime.executor import Executor, FrameResult, FuseInput, Job, JobResult
 
 
@@ -79,13 +80,17 @@ class MultiStreamExecutor:
     per batch (a larger group is split in stream order; on CUDA its batches then run one
     after another, see the module docstring); ``None``: no limit. On a CPU a
     batch whose activations outgrow the caches can cost more per frame than single frames
-    (benchmarks/bench_streams.py measures it)."""
+    (benchmarks/bench_streams.py measures it). ``programs``: per stream, the program its
+    executor walks (one schedule under each stream's own deadline; default ``program``
+    for all); ``times``: per stream, what its ``fits`` atoms predict from (the batch times
+    its stages take are what each stream's predictions learn)."""
 
     def __init__(self, program: Program, net: StagedNetwork, streams: int,
                  device: str | torch.device = "cpu", dtype: str = "float32",
                  batched: bool = True, concurrency: str = "auto", memory_format: str = "auto",
                  compile: bool = False, cuda_graphs: bool = False,
-                 max_batch: int | None = None):
+                 max_batch: int | None = None, programs: Sequence[Program] | None = None,
+                 times: Sequence[StageTimes | None] | None = None):
         if streams < 1:
             raise ValueError(f"streams must be >= 1, got {streams}")
         if max_batch is not None and max_batch < 1:
@@ -93,12 +98,16 @@ class MultiStreamExecutor:
         self.program = program
         self.batched = batched
         self.max_batch = max_batch
+        programs = list(programs) if programs is not None else [program] * streams
+        times = list(times) if times is not None else [None] * streams
+        if len(programs) != streams or len(times) != streams:
+            raise ValueError(f"one program and one StageTimes a stream ({streams})")
         # stream 0's executor runs every wave (its lanes); the others only keep state
-        lead = Executor(program, net, device, dtype, concurrency, memory_format, compile,
-                        cuda_graphs)
+        lead = Executor(programs[0], net, device, dtype, concurrency, memory_format, compile,
+                        cuda_graphs, times=times[0])
         self.executors = [lead] + [
-            Executor(program, lead.net, device, dtype, "sequential", memory_format,
-                     runner=lead.runner) for _ in range(streams - 1)]
+            Executor(programs[i], lead.net, device, dtype, "sequential", memory_format,
+                     runner=lead.runner, times=times[i]) for i in range(1, streams)]
         self.net, self.device, self.dtype = lead.net, lead.device, lead.dtype
         self.runner = lead.runner
 
