@@ -73,10 +73,12 @@ class StageTimes:
         return self.stage_ms(FUSE)
 
     def warp_ms(self, stage: str) -> float:
-        return self.stage_ms(f"warp:{stage}")
+        """A warp's predicted time (0 until it has a prior or a measurement)."""
+        return self.stage_ms(f"warp:{stage}") if f"warp:{stage}" in self._parts else 0.0
 
     def flow_ms(self, method: str) -> float:
-        return self.stage_ms(f"flow:{method}")
+        """A flow's predicted time (0 until it has a prior or a measurement)."""
+        return self.stage_ms(f"flow:{method}") if f"flow:{method}" in self._parts else 0.0
 
     def observe(self, stage_ms: Mapping[str, float], fuse_ms: float | None = None,
                 warp_ms: Mapping[str, float] | None = None,
@@ -89,12 +91,13 @@ class StageTimes:
             self._parts[FUSE].add(float(fuse_ms), self.weight)
         for kind, times in (("warp", warp_ms), ("flow", flow_ms)):
             for name, ms in (times or {}).items():
-                self._parts[f"{kind}:{name}"].add(float(ms), self.weight)
+                self._parts.setdefault(f"{kind}:{name}", _Running(float(ms))).add(
+                    float(ms), self.weight)
 
     def to_json(self) -> dict:
         """The priors, the running means and spreads, and the rule (for a run's record)."""
         return {"source": self.source, "weight": self.weight, "sigmas": self.sigmas,
-                "parts": {name: {"prior_ms": round(self.prior[name], 4),
+                "parts": {name: {"prior_ms": round(self.prior.get(name, p.mean), 4),
                                  "mean_ms": round(p.mean, 4),
                                  "std_ms": round(math.sqrt(p.variance), 4),
                                  "observed": p.observed}
