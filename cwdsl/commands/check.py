@@ -31,8 +31,12 @@ def handle(args) -> int:
             print(print_schedule(program.schedule), end="")
         else:
             atoms = f", {len(program.atom_ids)} data-driven clock(s)" if program.atom_ids else ""
+            fits = "".join(f", {d.stage} fits " + ("a deadline given later (--deadline)"
+                                                   if d.deadline_ms is None
+                                                   else f"{d.deadline_ms:g} ms")
+                           for d in program.deadlines)
             print(f"ok  {path}: {program.network.name}, stages "
-                  f"{', '.join(program.stages)}{atoms}")
+                  f"{', '.join(program.stages)}{atoms}{fits}")
     if failed:
         print(f"{failed} of {len(args.files)} schedule(s) have errors", file=sys.stderr)
     return EXIT_USER_ERROR if failed else 0
