@@ -3,6 +3,9 @@
 Every schedule drawn here passes the checker: stages tile a prefix of the network and
 each owns at least one head; named clocks only refer to clocks declared before them;
 a clock gating stage k reads only earlier stages, so no clock reads its own stage.
+With ``fits=True`` a compute rule's clock may hold ``fits(D)`` or a bare ``fits`` (never a
+named clock: the checker refuses it there) and the network line may carry ``deadline D``;
+a bare ``fits`` may come without any deadline (valid text, refused only when planned).
 """
 from __future__ import annotations
 
@@ -20,11 +23,17 @@ from cwdsl.core.netspec import FCN8S, TINY
 KEYWORDS = {"network", "input", "stage", "head", "clock", "compute", "when", "delay", "else",
             "cache", "output", "fuse", "every", "phase", "labeldiff", "pixeldiff", "since",
             "fired", "previous", "region", "map", "image", "and", "or", "not", "warp", "flow",
-            "predicted", "model"}
+            "predicted", "model", "fits", "deadline"}
 
 names = st.text(string.ascii_lowercase, min_size=1, max_size=3).map(lambda s: "c" + s) \
     .filter(lambda n: n not in KEYWORDS)
 thetas = st.floats(0.0, 1.0, allow_nan=False)
+# deadlines, drawn in milliseconds or in seconds: above 0, finite, at most an hour
+durations = st.one_of(
+    st.floats(0.0, ast.MAX_DEADLINE_MS, exclude_min=True),
+    st.floats(0.0, ast.MAX_DEADLINE_MS / 1e3, exclude_min=True).map(lambda s: s * 1e3)
+    .filter(lambda ms: 0 < ms <= ast.MAX_DEADLINE_MS),
+    st.sampled_from([40.0, 33.3, 66.0, 0.5, 1000.0, ast.MAX_DEADLINE_MS])).map(ast.Duration)
 
 
 def I(name: str) -> ast.Ident:  # noqa: E743 - short on purpose
@@ -65,9 +74,11 @@ def stage_splits(draw, spec):
     return stages
 
 
-def clock_exprs(readable: list[str], clock_names: list[str], models: dict | None = None):
+def clock_exprs(readable: list[str], clock_names: list[str], models: dict | None = None,
+                fits: bool = False):
     """Random clock expressions reading only ``readable`` stages and ``clock_names``;
-    ``models`` maps a readable stage to a clock model file for its deepest head."""
+    ``models`` maps a readable stage to a clock model file for its deepest head; ``fits``:
+    ``fits(D)`` and bare ``fits`` atoms too (only for a compute rule's clock)."""
     leaves = [st.builds(ast.Const, st.sampled_from([0, 1])),
               st.integers(1, 8).flatmap(lambda n: st.builds(ast.Every, st.just(n),
                                                              st.integers(0, n - 1))),
@@ -85,6 +96,8 @@ def clock_exprs(readable: list[str], clock_names: list[str], models: dict | None
                 st.sampled_from([">=", ">"]), thetas)))
     if clock_names:
         leaves.append(st.sampled_from(clock_names).map(lambda n: ast.ClockRef(I(n))))
+    if fits:
+        leaves.append(st.builds(ast.Fits, st.none() | durations))
     return st.recursive(
         st.one_of(leaves),
         lambda inner: st.one_of(st.builds(ast.Not, inner), st.builds(ast.And, inner, inner),
@@ -93,10 +106,12 @@ def clock_exprs(readable: list[str], clock_names: list[str], models: dict | None
 
 
 @st.composite
-def schedules(draw, networks=(FCN8S, TINY)):
-    """A valid :class:`cwdsl.lang.ast.Schedule`."""
+def schedules(draw, networks=(FCN8S, TINY), fits=False):
+    """A valid :class:`cwdsl.lang.ast.Schedule`; ``fits``: with ``fits`` atoms in compute
+    rules' clocks and sometimes a frame deadline on the network line."""
     spec = draw(st.sampled_from(networks))
     size = draw(st.none() | st.builds(ast.Size, st.integers(1, 600), st.integers(1, 600)))
+    deadline = draw(st.none() | durations) if fits else None
     split = draw(stage_splits(spec))
     stage_names = draw(st.lists(names, min_size=len(split), max_size=len(split), unique=True))
     stages = tuple(ast.StageDecl(I(n), I(f), I(l), tuple(map(I, h)))
@@ -115,14 +130,14 @@ def schedules(draw, networks=(FCN8S, TINY)):
     for k, name in enumerate(stage_names):
         earlier = stage_names[:k]
         usable = [c for c, r in reads.items() if r <= set(earlier)]
-        expr = draw(clock_exprs(earlier, usable, models))
+        expr = draw(clock_exprs(earlier, usable, models, fits=fits))
         delay = 0 if k == 0 else draw(st.integers(0, 2))
         otherwise = draw(st.sampled_from([None, "cache", "warp"]))
         flow = I(draw(st.sampled_from(ast.FLOW_METHODS))) if otherwise == "warp" else None
         rules.append(ast.ComputeRule(I(name), expr, delay, otherwise, flow))
     order = draw(st.permutations(rules))
     outputs = draw(st.lists(st.sampled_from(stage_names), min_size=1, unique=True))
-    return ast.Schedule(ast.NetworkDecl(I(spec.name), size), stages, tuple(clocks),
+    return ast.Schedule(ast.NetworkDecl(I(spec.name), size, deadline), stages, tuple(clocks),
                         tuple(order), ast.OutputDecl(tuple(map(I, outputs))))
 
 

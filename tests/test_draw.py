@@ -42,6 +42,10 @@ clock tick = every 8
 compute s1 when 1
 compute s2 when fast or tick else warp
 compute s3 when (slow and not fast) or tick else warp(flow=dis_medium)""",
+    "deadlines": """clock moved = labeldiff(s2, since=fired) >= 0.03
+compute s1 when every 2 or fits(0.02s)
+compute s2 when fits(40ms)
+compute s3 when (moved and fits(40ms)) or every 8 else warp""",
 }
 
 
@@ -125,7 +129,7 @@ def test_layout_has_no_overlaps_spills_or_crossings(name, program):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-@given(schedules())
+@given(schedules(fits=True))
 def test_any_schedule_lays_out_cleanly(schedule):
     assert layout_problems(compile_schedule(schedule).graph) == []
 
@@ -185,3 +189,38 @@ def test_picture_arrowheads_labels_and_title(tmp_path, monkeypatch, name):
     # one data unit is one point: the layout's sizes are the picture's
     (x0, y0), (x1, y1) = ax.transData.transform([(0, 0), (72, 72)])
     assert x1 - x0 == pytest.approx(fig.dpi) and y1 - y0 == pytest.approx(fig.dpi)
+
+
+def test_fits_deadlines_are_drawn_as_labelled_octagons(tmp_path, monkeypatch):
+    text = STAGES.replace("input 500x500", "input 500x500 deadline 33ms") + (
+        "clock moved = labeldiff(s2) >= 0.1\ncompute s1 when 1\ncompute s2 when fits(0.05s)\n"
+        "compute s3 when moved and fits else cache\n")
+    program = compile_text(text, "fits.cw")
+    g = visible(program.graph)
+    assert node_label(g, "deadline:fits(50ms) for s2") == "fits 50ms\nfor s2"
+    assert node_label(g, "deadline:fits for s3") == "fits 33ms\nfor s3"  # the network's
+    assert node_label(g, "clock:moved and fits for s3") == "moved and fits\nfor s3"
+    where = layout(g)
+    for d in ("deadline:fits(50ms) for s2", "deadline:fits for s3"):
+        shape = where.shapes[d]
+        assert shape.kind == "octagon" and len(shape.polygon()) == 8
+        clock = next(iter(g.successors(d)))
+        assert shape.y > where.shapes[clock].y  # over the clock it is part of
+        assert where.routes[d, clock][-1][1] > where.shapes[clock].y  # into its top
+    assert layout_problems(program.graph) == []
+    dot = draw_module.to_dot(program.graph)
+    assert '"deadline:fits for s3" [label="fits 33ms\\nfor s3", shape=octagon' in dot
+    assert '"deadline:fits for s3" -> "clock:moved and fits for s3"' in dot
+    # a bare fits without any deadline is drawn (graph plans nothing) and says so
+    bare = compile_text(text.replace(" deadline 33ms", ""), "bare.cw")
+    assert node_label(bare.graph, "deadline:fits for s3") == "fits (no deadline)\nfor s3"
+    assert layout_problems(bare.graph) == []
+    figures = []
+    monkeypatch.setattr(draw_module, "save_figure", lambda fig, path, dpi: figures.append(fig))
+    draw_module.draw(program, tmp_path / "g.png")
+    fig = figures[0]
+    assert any("octagons: fits deadlines" in t.get_text() for t in fig.texts)
+    labels = {t.get_gid(): t.get_text() for t in fig.axes[0].texts if t.get_gid()}
+    assert labels["node:deadline:fits(50ms) for s2"] == "fits 50ms\nfor s2"
+    draw_module.draw(load(ROOT / "schedules" / "adaptive.cw"), tmp_path / "a.png")
+    assert not any("octagons" in t.get_text() for t in figures[1].texts)  # only with fits

@@ -20,12 +20,12 @@ from strategies import schedules
 def compile_or_user_error(text: str) -> None:
     try:
         program = compile_text(text, "fuzz.cw")
+        planner = Planner(program)  # a bare 'fits' without any deadline is refused here
     except CwdslError as e:
         assert str(e).startswith("fuzz.cw")  # every message names the file
         return
-    planner = Planner(program)
-    for t in range(3):
-        planner.plan(t, {a: bool(t % 2) for a in program.atom_ids})
+    for t in range(3):  # ('fits' atoms are decided by whoever walks the plan: given here)
+        planner.plan(t, {a: bool(t % 2) for a in program.atom_ids + planner.deadline_ids})
 
 
 @functools.cache
@@ -42,14 +42,16 @@ def test_grammar_generated_text_only_raises_user_errors(text):
 
 @st.composite
 def mutated(draw):
-    text = print_schedule(draw(schedules()))
+    text = print_schedule(draw(schedules(fits=True)))
     for _ in range(draw(st.integers(1, 4))):
         i = draw(st.integers(0, len(text)))
         j = draw(st.integers(i, min(len(text), i + 8)))
         insert = draw(st.sampled_from(["", " ", "\n", "(", ")", "..", ",", "0", "-1", "x",
                                        "every", "not", "s1", "#", "=", ">=", "1.5", "é",
                                        "warp", "else warp", "predicted(", "model=",
-                                       '"x.json"', "flow="]))
+                                       '"x.json"', "flow=", "fits", "fits(",
+                                       "40ms", "0.04s", "0ms", "-5ms", "1e9s", "deadline",
+                                       "deadline 40ms", "and fits"]))
         text = text[:i] + insert + text[j:]
     return text
 

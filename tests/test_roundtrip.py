@@ -3,12 +3,14 @@ import pytest
 from hypothesis import given
 
 from cwdsl import compile_schedule, parse, print_schedule
+from cwdsl.lang import ast
 from cwdsl.lang.checker import check
+from cwdsl.lang.printer import print_clock
 from strategies import schedules
 
 
 @pytest.mark.slow
-@given(schedules())
+@given(schedules(fits=True))
 def test_parse_print_roundtrip(schedule):
     text = print_schedule(schedule)
     assert parse(text) == schedule
@@ -16,11 +18,15 @@ def test_parse_print_roundtrip(schedule):
 
 
 @pytest.mark.slow
-@given(schedules())
+@given(schedules(fits=True))
 def test_generated_schedules_are_valid_and_compile(schedule):
     check(schedule)
     program = compile_schedule(schedule)
     assert set(program.stages) == {s.name.name for s in schedule.stages}
+    # one deadline atom per stage whose rule's clock holds distinct fits atoms
+    fits = {(print_clock(n), r.stage.name) for r in schedule.rules
+            for n in ast.walk_clock(r.clock) if isinstance(n, ast.Fits)}
+    assert {d.atom for d in program.deadlines} == {f"{a} for {s}" for a, s in fits}
 
 
 def test_roundtrip_keeps_meaning_not_layout():

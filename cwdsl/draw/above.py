@@ -1,14 +1,14 @@
 """The upper part of a graph drawing: the measurements, in the main row's gaps right of the
 node they read; the clocks that gate stages, each above the first stage it gates (a clock
 gating several stages reaches the others along a bus just over the stage row); higher up,
-in rows, the clocks those are made of. Edges among them run vertically through the gaps of
+in rows, the clocks (and ``fits`` deadlines) those are made of. Edges among them run vertically through the gaps of
 each row and horizontally along lanes in the channels between rows, so none crosses a shape.
 """
 from __future__ import annotations
 
 import networkx as nx
 
-from cwdsl.draw.shapes import GAP, LANE, ROW_GAP, Layout, Point, Shape, straight
+from cwdsl.draw.shapes import GAP, LANE, ROW_GAP, SHAPES, Layout, Point, Shape, straight
 from cwdsl.ir.graph import record
 from cwdsl.ir.nodes import clock_key
 
@@ -78,7 +78,8 @@ def place_above(g: nx.DiGraph, out: Layout, main: list[str], size: dict, level: 
         for m in ms:
             xs[m] = left + free + size[m][0] / 2
             left += free + size[m][0]
-    clocks = [n for n, r in g.nodes(data="record") if r.kind == "clock"]
+    # (a fits deadline sits over the clock it is part of, in the row of clocks above it)
+    clocks = [n for n, r in g.nodes(data="record") if r.kind in ("clock", "deadline")]
     row_of.update({c: 0 for c in owner})
     for c in reversed(list(nx.topological_sort(g.subgraph(clocks)))):
         if c not in row_of:
@@ -96,7 +97,8 @@ def place_above(g: nx.DiGraph, out: Layout, main: list[str], size: dict, level: 
 
     # the edges among them, as hops: (channel, lane, x to move to); channel r lies under row r
     def flat(n: str) -> Shape:
-        return Shape(sh[n].kind if n in sh else "circle", xs[n], 0.0, *size[n])
+        return Shape(sh[n].kind if n in sh else SHAPES.get(record(g, n).kind, "circle"),
+                     xs[n], 0.0, *size[n])
 
     upper = [(u, v) for u, v in g.edges if u in row_of and v in row_of]
     ends: dict[tuple[str, bool], list[tuple[float, tuple[str, str]]]] = {}
@@ -154,7 +156,8 @@ def place_above(g: nx.DiGraph, out: Layout, main: list[str], size: dict, level: 
             y_of[r] = cursor + height + tallest / 2
             cursor = y_of[r] + tallest / 2
     for n, r in row_of.items():
-        sh[n] = Shape("hexagon" if r < 0 else "circle", xs[n], y_of[r], *size[n])
+        kind = "hexagon" if r < 0 else SHAPES.get(record(g, n).kind, "circle")
+        sh[n] = Shape(kind, xs[n], y_of[r], *size[n])
     for (u, v), path in hops.items():
         up = row_of[u] <= row_of[v]
         points: list[Point] = [sh[u].side(offset[u, (u, v)], up)]

@@ -33,9 +33,11 @@ _STYLE = {  # edge kind → (colour, line style)
 }
 _NODE_COLOUR = {"input": "#d6eaf8", "stage": "#fdebd0", "cache": "#eaeded", "clock": "#fadbd8",
                 "measure": "#d4e6f1", "fuse": "#d5f5e3", "output": "#d5f5e3", "flow": "#e8daef",
-                "warp": "#e8daef"}
+                "warp": "#e8daef", "deadline": "#fcf3cf"}
 LEGEND = ("black: features, grey dashed: cache, purple: flow and warp, red: clocks, "
           "green: scores")
+DEADLINE_LEGEND = "; octagons: fits deadlines (ms from the frame's arrival)"
+"""Added to :data:`LEGEND` on the pictures of schedules with ``fits``."""
 MARGIN = 14.0  # points around the drawing
 HEAD = 8.0     # an arrowhead's length in points
 
@@ -53,7 +55,7 @@ def to_dot(g: nx.DiGraph) -> str:
     lines = ["digraph cwdsl {", "  rankdir=LR;", "  node [shape=box, style=filled, fontname=Helvetica];"]
     for node, kind in _kinds(g).items():
         shape = {"clock": "ellipse", "measure": "hexagon", "cache": "box3d",
-                 "flow": "parallelogram"}.get(kind, "box")
+                 "flow": "parallelogram", "deadline": "octagon"}.get(kind, "box")
         lines.append(f"  {q(node)} [label={q(node_label(g, node))}, shape={shape}, "
                      f"fillcolor={q(_NODE_COLOUR[kind])}];")
     for u, v, data in g.edges(data=True):
@@ -85,11 +87,12 @@ def draw(program: Program, out: str | Path) -> Path:
     where = layout(g)
     title = (f"{program.name}: {program.network.name} "
              f"{program.input_size[0]}x{program.input_size[1]}")
+    legend = LEGEND + (DEADLINE_LEGEND if program.deadlines else "")
     x0, y0, x1, y1 = _extent(where)
-    title_w = max(measure_text(title, 9)[0], measure_text(LEGEND, 7)[0]) + 2 * MARGIN
+    title_w = max(measure_text(title, 9)[0], measure_text(legend, 7)[0]) + 2 * MARGIN
     if x1 - x0 < title_w:  # the title fits across the picture
         x0, x1 = (x0 + x1 - title_w) / 2, (x0 + x1 + title_w) / 2
-    top = 2 * MARGIN + measure_text(title, 9)[1] + measure_text(LEGEND, 7)[1]
+    top = 2 * MARGIN + measure_text(title, 9)[1] + measure_text(legend, 7)[1]
     width, height = x1 - x0, y1 - y0 + top
     fig = plt.figure(figsize=(width / 72, height / 72))
     ax = fig.add_axes((0, 0, 1, (y1 - y0) / height))  # one data unit is one point
@@ -97,7 +100,7 @@ def draw(program: Program, out: str | Path) -> Path:
     ax.set_ylim(y0, y1)
     ax.axis("off")
     fig.text(0.5, 1 - MARGIN / height, title, ha="center", va="top", fontsize=9)
-    fig.text(0.5, 1 - (MARGIN + measure_text(title, 9)[1] + 3) / height, LEGEND, ha="center",
+    fig.text(0.5, 1 - (MARGIN + measure_text(title, 9)[1] + 3) / height, legend, ha="center",
              va="top", fontsize=7, color="#444444")
     _draw_shapes(ax, g, where)
     _draw_edges(ax, g, where)

@@ -4,7 +4,8 @@ route, in points (one unit is one point of the picture, on both axes).
 The main row runs left to right: the input, the stages, the fuse, the output. Above it sit
 the measurements (between the stage they read and the next one), the clocks gating stages
 (each above the first stage it gates; one gating several stages reaches the others along a
-bus just above the stage row) and, higher, the clocks those are made of. Below it run the
+bus just above the stage row) and, higher, the clocks and ``fits`` deadlines (octagons)
+those are made of. Below it run the
 score lanes into the fuse, then each stage's cache (and warp, beside it) and, under those,
 the lanes from the optical flow to the warps. Edges are straight or run along lanes, so no
 edge crosses a shape it does not end at.
@@ -19,9 +20,10 @@ from cwdsl.draw.above import gate_owners, measure_segments, place_above
 from cwdsl.draw.shapes import (EDGE_FONT, GAP, LANE, Layout, EdgeText, Shape, SHAPES,
                                  measure_text, shape_size, straight)
 from cwdsl.ir.graph import record, records
-from cwdsl.ir.nodes import (CacheNode, ClockNode, FlowNode, FuseNode, MeasureNode, StageNode,
-                            WarpNode, cache_key, clock_key, warp_key)
+from cwdsl.ir.nodes import (CacheNode, ClockNode, DeadlineNode, FlowNode, FuseNode,
+                            MeasureNode, StageNode, WarpNode, cache_key, clock_key, warp_key)
 from cwdsl.lang.ast import always_fires
+from cwdsl.lang.printer import format_number, print_clock
 
 SIDE = 9.0  # a stage's persist and counter edges run this far either side of its centre
 
@@ -56,9 +58,15 @@ def node_label(g: nx.DiGraph, node: str) -> str:
         case ClockNode():
             if rec.named and rec.text != rec.name:
                 return f"{rec.name} =\n{_wrap(rec.text, 16)}"
+            if rec.stage is not None:  # a rule's clock with fits, named for its stage
+                return f"{_wrap(print_clock(rec.expr), 16)}\nfor {rec.stage}"
             return _wrap(rec.name, 16)
         case MeasureNode():
             return _wrap(rec.atom, 18)
+        case DeadlineNode():  # the deadline it keeps and the stage it decides for
+            ms = "(no deadline)" if rec.deadline_ms is None \
+                else f"{format_number(rec.deadline_ms)}ms"
+            return f"fits {ms}\nfor {rec.stage}"
         case FuseNode():
             return _wrap("fuse(" + ", ".join(rec.stages) + ")", 16)
     return node

@@ -13,7 +13,9 @@ MIN_CIRCLE = 52.0
 GAP = 26.0                  # the least clear space between neighbouring shapes
 ROW_GAP = 30.0              # between rows of shapes
 LANE = 8.0                  # between parallel lanes
-SHAPES = {"clock": "circle", "measure": "hexagon", "flow": "slant"}  # every other kind: "box"
+SHAPES = {"clock": "circle", "measure": "hexagon", "flow": "slant",
+          "deadline": "octagon"}  # every other kind: "box"
+CUT = 0.35  # an octagon's corners are cut this share of its half-height deep
 Point = tuple[float, float]
 
 
@@ -32,8 +34,8 @@ def measure_text(text: str, size: float) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Shape:
-    """A node's outline: ``kind`` (box, circle, hexagon, slant) centred at (x, y), ``w`` by
-    ``h`` points."""
+    """A node's outline: ``kind`` (box, circle, hexagon, slant, octagon) centred at (x, y),
+    ``w`` by ``h`` points."""
 
     kind: str
     x: float
@@ -55,6 +57,11 @@ class Shape:
             i = 0.6 * b
             return [(x + a, y), (x + a - i, y + b), (x - a + i, y + b), (x - a, y),
                     (x - a + i, y - b), (x + a - i, y - b)]
+        if self.kind == "octagon":
+            c = CUT * b
+            return [(x + a, y - b + c), (x + a, y + b - c), (x + a - c, y + b),
+                    (x - a + c, y + b), (x - a, y + b - c), (x - a, y - b + c),
+                    (x - a + c, y - b), (x + a - c, y - b)]
         if self.kind == "slant":
             s = 0.4 * b
             return [(x - a, y - b), (x + a - 2 * s, y - b), (x + a, y + b), (x - a + 2 * s, y + b)]
@@ -116,6 +123,8 @@ def shape_size(kind: str, label: str) -> tuple[float, float]:
         return max(MIN_BOX[0], w + 2 * PAD + 1.2 * h), height
     if kind == "flow":
         return max(MIN_BOX[0], w + 2 * PAD + 0.8 * height), height
+    if kind == "deadline":  # the text's corners clear the cut corners
+        return max(MIN_BOX[0], w + 2 * PAD + CUT * height), height
     return max(MIN_BOX[0], w + 2 * PAD), height
 
 

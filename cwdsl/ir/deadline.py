@@ -29,6 +29,7 @@ from typing import Protocol
 from cwdsl.core.errors import Diagnostic, InputError, ScheduleError
 from cwdsl.ir.graph import Program
 from cwdsl.ir.plan import Deadline, Planner
+from cwdsl.lang import ast
 
 
 @dataclass(frozen=True)
@@ -77,26 +78,18 @@ def decide(step: Deadline, elapsed_ms: float, predictions: Predictions,
     return Decision(step.atom, elapsed_ms, elapsed_ms + remaining, step.deadline_ms)
 
 
-MAX_CHEAPEST_FRAMES = 1024
-"""How many frames after frame 0 :func:`cheapest_frame_ms` looks at (``every`` periods)."""
-
-
 def cheapest_frame_ms(planner: Planner, stage_ms: Callable[[str], float], fuse_ms: float,
                       overhead_ms: float = 0.0) -> float:
-    """The least time a frame after frame 0 can take when every clock atom (data-driven
-    and ``fits``) is false: the stages that still compute, the fuse and the frame's
-    overhead, over the first frames of the ``every`` periods. A deadline below it can
-    never be met."""
-    values = dict.fromkeys(planner.atom_ids + planner.deadline_ids, False)
-    frames = min(planner.period or MAX_CHEAPEST_FRAMES, MAX_CHEAPEST_FRAMES)
-    seen: set[tuple[str, ...]] = set()
-    best = float("inf")
-    for t in range(1, frames + 1):
-        computed = planner.plan(t, values).computed
-        if computed not in seen:
-            seen.add(computed)
-            best = min(best, sum(stage_ms(s) for s in computed))
-    return best + fuse_ms + overhead_ms
+    """The least any frame after frame 0 can cost, whatever its clocks' values: the stages
+    whose clocks always fire (:func:`~cwdsl.lang.ast.always_fires`), the fuse and the
+    frame's overhead. A lower bound (a frame may also pay counter actions, measurements and
+    stages its ``every`` clocks force), so a deadline below it can never be met."""
+    schedule = planner.program.schedule
+    clocks = {decl.name.name: decl.expr for decl in schedule.clocks}
+    known: dict = {}
+    always = [r.stage.name for r in schedule.rules
+              if r.stage.name in planner.stages and ast.always_fires(r.clock, clocks, known)]
+    return sum(stage_ms(s) for s in always) + fuse_ms + overhead_ms
 
 
 def check_reachable(program: Program, cheapest_ms: float, device: str) -> None:
@@ -109,10 +102,9 @@ def check_reachable(program: Program, cheapest_ms: float, device: str) -> None:
         if node.deadline_ms is None or node.deadline_ms >= cheapest_ms:
             continue
         written = node.expr.deadline or program.schedule.network.deadline
-        message = (f"deadline {node.deadline_ms:g}ms is below the cheapest frame of this "
-                   f"schedule, {cheapest_ms:.3g} ms on {device} (every clock false: the "
-                   f"stages that always compute, the fuse and the frame's overhead); no "
-                   f"frame can meet it")
+        message = (f"deadline {node.deadline_ms:g} ms is below the cheapest frame of this "
+                   f"schedule, {cheapest_ms:.2f} ms on {device} (the stages whose clocks "
+                   f"always fire, the fuse and the frame's overhead); no frame can meet it")
         if written is not None and written.span is not None:
             errors.append(Diagnostic(message, written.span, source=program.schedule.source))
         else:

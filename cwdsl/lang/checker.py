@@ -195,9 +195,9 @@ class _Checker:
             for node in ast.walk_clock(decl.expr):
                 if isinstance(node, ast.Fits):
                     self.error(f"'{print_clock(node)}' is decided for the stage it gates: "
-                               f"write it in a compute rule's clock (compute s3 when "
-                               f"{name} and {print_clock(node)}), not in clock '{name}'",
-                               node)
+                               f"write it in the clock of the compute rule of that stage "
+                               f"(compute STAGE when {name} and {print_clock(node)}), not "
+                               f"in clock '{name}'", node)
         for rule in self.s.rules:
             self.check_expr(rule.clock, used)
         for name, decl in self.clocks.items():
