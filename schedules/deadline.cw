@@ -5,7 +5,9 @@
 # never computed in full. `deadline 66ms` is a 15 fps camera's frame interval;
 # `cwdsl run … --deadline 40ms` replaces it. fits predicts from the device model
 # (cwdsl run: --cost-model, the device's own by default), corrected online by the times
-# each stage takes on this machine (docs/language.md, "Deadlines").
+# each stage takes on this machine (docs/language.md, "Deadlines"). `moved` compares with
+# the labels of the frame where it last fired, fits or not: a change seen on a frame s3
+# did not fit waits for the next change to be computed.
 network fcn8s input 500x500 deadline 66ms
 
 stage s1 = conv1_1 .. pool3 head score_pool3   # conv1-pool3, the fastest-changing scores

@@ -91,19 +91,27 @@ def test_deadline_steps_count_the_stages_that_always_compute_and_the_others_coun
 
 # -- online stage times -------------------------------------------------------------------
 
-def test_stage_times_start_at_the_prior_then_follow_an_exponentially_weighted_mean():
-    times = StageTimes({"s1": 10.0}, 2.0, weight=0.5, sigmas=2.0)
+def test_stage_times_scale_each_parts_base_by_the_machines_slowdown():
+    times = StageTimes({"s1": 10.0, "s3": 30.0}, 2.0, weight=0.5, sigmas=2.0)
     assert times.stage_ms("s1") == 10.0 and times.fuse_ms == 2.0
-    times.observe({"s1": 4.0}, 1.0)  # the first measurement replaces the prior
-    assert times.stage_ms("s1") == 4.0 and times.fuse_ms == 1.0
+    times.observe({"s1": 8.0, "s3": 12.0}, 4.0, warm_up=True)  # frame 0: the parts' shares
+    # slowdown 24 / 42 = 4/7; bases 14, 21, 7: frame 1 is predicted at frame 0's times
+    assert times.stage_ms("s3") == pytest.approx(12.0) and times.frames == 0
+    times.observe({"s1": 4.0}, 2.0)  # frame 1 sets the slowdown outright: 6 / 12 of frame 0's
+    assert times.slowdown == pytest.approx(2 / 7)
+    assert times.stage_ms("s1") == pytest.approx(4.0) and times.fuse_ms == pytest.approx(2.0)
+    assert times.stage_ms("s3") == pytest.approx(6.0)  # not run: the slowdown only
     times.observe({"s1": 8.0})
-    # mean 4 + 0.5 * 4 = 6; variance (1 - 0.5) * (0 + 0.5 * 16) = 4: prediction 6 + 2 * 2
-    assert times.stage_ms("s1") == pytest.approx(10.0)
-    assert times.fuse_ms == 1.0  # not observed this frame
+    # ratio 2: slowdown 2/7 * 1.5 = 3/7; s1's error 8 / 6 - 1 = 1/3 moves its base 14 ->
+    # 14 * 7/6, variance 0.5 * 0.5 / 9 = 1/36: 14 * 7/6 * 3/7 * (1 + 2 / 6)
+    assert times.stage_ms("s1") == pytest.approx(28 / 3)
+    assert times.fuse_ms == pytest.approx(3.0)  # a part that did not run rises with the rest
+    assert times.stage_ms("s3") == pytest.approx(9.0)
     with pytest.raises(ValueError):
         StageTimes({}, 0.0, weight=0)
     record = times.to_json()
-    assert record["parts"]["s1"]["observed"] == 2 and record["weight"] == 0.5
+    assert record["parts"]["s1"]["observed"] == 3 and record["frames_learned"] == 2
+    assert record["slowdown"] == pytest.approx(3 / 7, abs=1e-4)
 
 
 # -- the executor ---------------------------------------------------------------------------
@@ -218,7 +226,7 @@ def test_simulate_reports_frames_on_time_and_refuses_a_deadline_below_the_cheape
     low = cli("simulate", "schedules/deadline.cw", "--net", "tiny", "--size", "64x64",
               "--device", "cpu", "--deadline", "0.001ms")
     assert low.returncode == 2
-    assert "--deadline: deadline 0.001ms is below the cheapest frame" in low.stderr
+    assert "--deadline: deadline 0.001 ms is below the cheapest frame" in low.stderr
     assert "Traceback" not in low.stderr
     written = tmp_path / "low.cw"
     written.write_text((ROOT / "schedules" / "deadline.cw").read_text()
@@ -245,7 +253,10 @@ def test_run_records_decisions_and_the_share_on_time(tmp_path):
     later = record["frames"][1:]
     assert all("decisions" in f and "on_time" in f and "response_ms" in f for f in later)
     decision = later[0]["decisions"]["fits for s3"]
-    assert set(decision) == {"elapsed_ms", "predicted_ms", "deadline_ms", "fits"}
+    assert set(decision) == {"elapsed_ms", "predicted_ms", "deadline_ms", "fits",
+                             "predicted_parts_ms"}
+    assert set(decision["predicted_parts_ms"]) == {"s3", "fuse"}
+    assert record["predictions"]["parts"]["s1"]["observed"] == 8
     assert "on time (result within 500 ms of arrival)" in done.stdout
 
 

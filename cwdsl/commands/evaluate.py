@@ -34,6 +34,10 @@ def register(sub) -> None:
     add_data_options(p)
     add_fast_path(p)
     add_deadline(p)
+    p.add_argument("--cost-model", metavar="MODEL",
+                   help="with 'fits': the device model its decisions predict stage times from "
+                        "until they have measured them (a profile, a spec file or a named "
+                        "model; default: the device's own, cpu on a CPU)")
     p.add_argument("--timeline", metavar="OUT.png",
                    help="plot when each schedule computed every stage on the first clip (Fig. 7)")
     p.add_argument("--curve", metavar="OUT.png",
@@ -78,7 +82,8 @@ def handle(args) -> int:
     w = joined(args.device)  # every input is checked: the first collective
     rows = evaluate_schedules(data, weights, programs, w.device, model,
                               progress=not args.quiet and w.main, size=args.size,
-                              executor_options=executor_options, world=w)
+                              executor_options=executor_options, world=w,
+                              cost_model=args.cost_model)
     if not w.main:  # rank 0 prints and writes
         return 0
     net = programs[0].network.name

@@ -198,10 +198,13 @@ def evaluate_schedules(data: EvalData, weights: str, programs: Sequence[Program]
                        device: str = "cpu", sim_device: DeviceModel | str = "titanx",
                        progress: bool = True, size: HW | None = None,
                        executor_options: dict | None = None,
-                       world: World | None = None) -> list[ScoreRow]:
+                       world: World | None = None,
+                       cost_model: str | None = None) -> list[ScoreRow]:
     """Score every program on ``data`` (see the module's docstring); one row each. ``size``:
     the (height, width) the network runs at (None: each frame's own); ``executor_options``:
-    the :class:`Executor`'s ``memory_format``, ``compile``, ``cuda_graphs``.
+    the :class:`Executor`'s ``memory_format``, ``compile``, ``cuda_graphs``; ``cost_model``:
+    what ``fits`` decisions predict from until they have measured (None: the device's own,
+    :func:`cwdsl.run.deadlines.stage_times`).
 
     ``world`` (:func:`cwdsl.runtime.distributed.world`; None: this process alone): the
     (program, clip) pairs are dealt round robin over its processes, each from a fresh
@@ -228,7 +231,7 @@ def evaluate_schedules(data: EvalData, weights: str, programs: Sequence[Program]
                 bar.set_description(f"eval {program.name}")
                 clip, n, band = _score_clip(program, nets[name], data.clips[c], device, model,
                                             bar, size, executor_options or {},
-                                            costs.setdefault(p, {}))
+                                            costs.setdefault(p, {}), cost_model)
                 matrices[p][0] += n
                 matrices[p][1] += band
                 share.append((index, clip))
@@ -250,7 +253,8 @@ def evaluate_schedules(data: EvalData, weights: str, programs: Sequence[Program]
 
 
 def _score_clip(program: Program, net, clip, device: str, model: DeviceModel, bar,
-                size: HW | None, executor_options: dict, costs: dict):
+                size: HW | None, executor_options: dict, costs: dict,
+                cost_model: str | None = None):
     """The :class:`ClipScore` of ``program`` on ``clip`` from a fresh executor, and its two
     confusion matrices (every scored pixel, the boundary band). ``costs``: the program's
     stage costs by frame size, filled as needed."""
@@ -260,7 +264,7 @@ def _score_clip(program: Program, net, clip, device: str, model: DeviceModel, ba
     n = np.zeros((classes, classes), np.int64)
     band = np.zeros((classes, classes), np.int64)
     hw = tuple(size) if size is not None else clip.frames[0].shape[:2]
-    times = stage_times(program, torch.device(device), None, hw,
+    times = stage_times(program, torch.device(device), cost_model, hw,
                         executor_options.get("dtype", "float32"))
     executor = Executor(program, net, device, **executor_options, times=times)
     trace, full, changes, previous, scored, on_time = [], [], [], None, 0, 0

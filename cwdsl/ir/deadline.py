@@ -42,6 +42,9 @@ class Decision:
     elapsed_ms: float
     predicted_ms: float
     deadline_ms: float
+    parts: tuple[tuple[str, float], ...] = ()
+    """What the remaining time adds up from: ``(part, predicted ms)``, a stage by its
+    name, ``warp:STAGE``, ``flow:METHOD``, ``fuse``."""
 
     @property
     def fires(self) -> bool:
@@ -50,7 +53,8 @@ class Decision:
     def to_json(self) -> dict:
         return {"elapsed_ms": round(self.elapsed_ms, 4),
                 "predicted_ms": round(self.predicted_ms, 4),
-                "deadline_ms": self.deadline_ms, "fits": self.fires}
+                "deadline_ms": self.deadline_ms, "fits": self.fires,
+                "predicted_parts_ms": {name: round(ms, 4) for name, ms in self.parts}}
 
 
 class Predictions(Protocol):
@@ -71,11 +75,14 @@ def decide(step: Deadline, elapsed_ms: float, predictions: Predictions,
     """Decide ``step`` (the module's rule) ``elapsed_ms`` after the frame's arrival;
     ``flowed``: the flow methods already computed this frame."""
     p = predictions
-    remaining = sum(p.stage_ms(s) for s in step.stages) + p.fuse_ms
-    methods = {method for _, method in step.counters if method is not None}
-    remaining += sum(p.warp_ms(s) for s, method in step.counters if method is not None)
-    remaining += sum(p.flow_ms(m) for m in sorted(methods) if m not in flowed)
-    return Decision(step.atom, elapsed_ms, elapsed_ms + remaining, step.deadline_ms)
+    parts = [(s, p.stage_ms(s)) for s in step.stages]
+    parts += [(f"warp:{s}", p.warp_ms(s)) for s, method in step.counters if method is not None]
+    methods = sorted({method for _, method in step.counters if method is not None})
+    parts += [(f"flow:{m}", p.flow_ms(m)) for m in methods if m not in flowed]
+    parts.append(("fuse", p.fuse_ms))
+    remaining = sum(ms for _, ms in parts)
+    return Decision(step.atom, elapsed_ms, elapsed_ms + remaining, step.deadline_ms,
+                    tuple(parts))
 
 
 def cheapest_frame_ms(planner: Planner, stage_ms: Callable[[str], float], fuse_ms: float,

@@ -118,6 +118,7 @@ class RunRecord:
     # in real time (cwdsl.run.pacing.realtime_record): the source's fps, frames delivered
     # and dropped, how the source ended; None otherwise
     realtime: dict | None = None
+    predictions: dict | None = None  # what the fits decisions predicted from, at the end
 
     def to_json(self) -> dict:
         return {
@@ -141,6 +142,8 @@ class RunRecord:
             "notes": list(self.notes),
             **({"inputs": dict(self.inputs)} if self.inputs is not None else {}),
             **({"realtime": dict(self.realtime)} if self.realtime is not None else {}),
+            **({"predictions": dict(self.predictions)} if self.predictions is not None
+               else {}),
         }
 
 
@@ -273,9 +276,11 @@ def run_inputs(options, weights: str, source) -> dict:
 
 def make_record(options, program: Program, weights: str, source, frames: list[dict],
                 totals: Totals, started: str, notes: tuple[str, ...],
-                realtime: dict | None = None) -> RunRecord:
+                realtime: dict | None = None, predictions: dict | None = None) -> RunRecord:
     """The record of a finished run (``options``: the run's ``RunOptions``; ``realtime``:
-    its real-time delivery, :func:`cwdsl.run.pacing.realtime_record`)."""
+    its real-time delivery, :func:`cwdsl.run.pacing.realtime_record`, whose dropped frames
+    count as late; ``predictions``: what its ``fits`` decisions predicted from at the end,
+    :meth:`cwdsl.runtime.deadline.StageTimes.to_json`)."""
     if not frames:
         raise InputError(f"{source.description}: no frames to run on")
     return RunRecord(
@@ -287,8 +292,10 @@ def make_record(options, program: Program, weights: str, source, frames: list[di
         dtype=options.dtype, concurrency=options.concurrency,
         executor=executor_options(options), torch=torch.__version__,
         source=source.description, size=tuple(source.size), atom_ids=tuple(program.atom_ids),
-        frames=tuple(frames), summary=summarize(program, frames, totals), notes=notes,
-        inputs=run_inputs(options, weights, source), realtime=realtime)
+        frames=tuple(frames), summary=summarize(
+            program, frames, totals, (realtime or {}).get("frames_dropped", 0)),
+        notes=notes, inputs=run_inputs(options, weights, source), realtime=realtime,
+        predictions=predictions)
 
 
 def _ms(value) -> str:

@@ -362,7 +362,8 @@ def _execute(options: RunOptions, ready: Prepared, tmp: Path | None) -> RunRecor
         f"frames that decoded" for problem in source.problems) + tuple(
         filter(None, [end_note(source.description, delivery)]))
     return make_record(options, program, ready.weights, source, frames_out, totals, started,
-                       notes, realtime=realtime_record(delivery))
+                       notes, realtime=realtime_record(delivery),
+                       predictions=None if ready.times is None else ready.times.to_json())
 
 
 @torch.inference_mode()

@@ -272,7 +272,7 @@ class Executor:
         self._frame += 1
         fuse_ms = 1e3 * (end - fused)
         if self.times is not None:
-            self.times.observe(stage_ms, fuse_ms, warp_ms, flow_ms)
+            self.times.observe(stage_ms, fuse_ms, warp_ms, flow_ms, warm_up=t == 0)
         return FrameResult(t, tuple(computed), scores, atom_values, differences, stage_ms,
                            latency, tuple(warp_ms), flow_ms, warp_ms,
                            1e3 * (start - arrival), tuple(decisions), fuse_ms)
