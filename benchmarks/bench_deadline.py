@@ -5,19 +5,21 @@
 What it measures (the authors' ESPNet checkpoint at 184x240, ``../shared``):
 
 1. A profile of this machine (``cwdsl profile --net espnet --size 184x240 --threads 1``).
-2. The deadline ``D``, fixed by a rule stated before any schedule runs: three quarters of
-   the way from the cheapest frame of ``schedules/espnet/deadline.cw`` (every clock false)
-   to the frame oracle's frame, both as that profile prices them.
-3. ``cwdsl eval`` of the frame oracle, the fixed schedules (alternating, pipeline3,
-   staggered), adaptive (no deadline clock) and ``schedules/espnet/deadline.cw`` on the 101
-   frames, every one with ``--deadline D``: mean IU and the share of frames after frame 0
-   the executor finished within ``D`` (run back to back, as ``eval`` runs them).
-4. The same for adaptive, staggered and deadline while two other processes keep both cores
-   busy (``--no-load`` skips it).
-5. The simulator beside the executor: ``cwdsl run`` of each of those schedules over the
-   frames (its ``run.json``), then ``cwdsl simulate`` of the same schedule on the profile,
-   replaying the run's data-driven clock values (``--trace``; ``fits`` decided by the
-   simulator itself): on-time share and p99 latency side by side.
+2. Deadlines ``D`` at 70, 80, 90 and 100% of the frame oracle's time as that profile
+   prices it (all but the last between the cheapest frame of
+   ``schedules/espnet/deadline.cw`` and the oracle's), so no one deadline is picked.
+3. The simulator beside the executor at 90%: ``cwdsl run`` of the oracle, staggered,
+   adaptive and deadline schedules over the frames (its ``run.json``), then ``cwdsl
+   simulate`` of the same schedule on the profile, replaying the run's data-driven clock
+   values (``--trace``; ``fits`` decided by the simulator itself): on-time share and p99
+   latency side by side. Run first, nearest the profile in time.
+4. At each ``D``: ``cwdsl eval`` of the frame oracle, the fixed schedules (alternating,
+   pipeline3, staggered), adaptive (no deadline clock) and ``schedules/espnet/deadline.cw``
+   on the 101 frames with ``--deadline D`` (``fits`` predicting from the profile until it
+   has measured): mean IU and the share of frames after frame 0 the executor finished
+   within ``D`` (run back to back, as ``eval`` runs them).
+5. At 90%, adaptive, staggered and deadline again while another process keeps a core busy
+   (``--no-load`` skips it).
 
 Writes ``deadline-espnet.json`` (``_common.write_results``); :func:`render` makes the
 Markdown table REPRODUCTION.md embeds (with cog).
@@ -43,7 +45,8 @@ NET = ["--net", "espnet", "--weights", ESPNET]
 SCHEDULES = ["oracle", "alternating", "pipeline3", "staggered", "adaptive", "deadline"]
 UNDER_LOAD = ["adaptive", "staggered", "deadline"]
 SIMULATED = ["oracle", "staggered", "adaptive", "deadline"]
-DEADLINE_POINT = 0.75  # D = cheapest + 0.75 (oracle - cheapest)
+SHARES = (0.7, 0.8, 0.9, 1.0)  # D = share x the oracle's frame, as the profile prices it
+LOADED_SHARE = 0.9
 HOG = ("import torch\ntorch.set_num_threads(1)\na = torch.randn(384, 384)\n"
        "while True:\n    a = (a @ a).clamp_(-1, 1)\n")
 
@@ -63,8 +66,9 @@ def cwdsl(argv: list[str]) -> tuple[str, float]:
     return done.stdout, round(time.perf_counter() - start, 1)
 
 
-def choose_deadline(profile: Path) -> dict:
-    """The rule of step 2 on ``profile``: the cheapest frame, the oracle's, and ``D`` (ms)."""
+def choose_deadlines(profile: Path) -> dict:
+    """The rule of step 2 on ``profile``: the cheapest frame, the oracle's, and each ``D``
+    (ms, by share of the oracle's)."""
     from cwdsl.devices.program_times import program_times
     from cwdsl.fitting.load import load_device
     from cwdsl.ir.deadline import cheapest_frame_ms
@@ -79,14 +83,14 @@ def choose_deadline(profile: Path) -> dict:
     cheapest = cheapest_frame_ms(Planner(program), times.stage_ms.__getitem__, times.fuse_ms,
                                  times.overhead_ms)
     oracle = schedule_costs(load(ROOT / schedule("oracle"), "espnet"), model, hw).oracle_ms
-    deadline = round(cheapest + DEADLINE_POINT * (oracle - cheapest))
     return {"cheapest_ms": round(cheapest, 2), "oracle_ms": round(oracle, 2),
-            "deadline_ms": deadline}
+            "deadlines_ms": {f"{share:g}": round(share * oracle) for share in SHARES}}
 
 
 def evaluate(names: list[str], deadline: int, profile: Path) -> dict:
     argv = ["eval", *[schedule(n) for n in names], "--data", VAL, *NET, "--void", "11",
             "--size", SIZE, "--deadline", f"{deadline}ms", "--sim-device", str(profile),
+            "--cost-model", str(profile),
             "--threads", "1", "--quiet", "--json"]
     out, seconds = cwdsl(argv)
     rows = json.loads(out)["rows"]
@@ -98,7 +102,7 @@ def evaluate(names: list[str], deadline: int, profile: Path) -> dict:
 
 def loaded(fn):
     """``fn()`` while two processes keep both cores busy."""
-    hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(2)]
+    hogs = [subprocess.Popen([sys.executable, "-c", HOG])]
     try:
         time.sleep(2)
         return fn()
@@ -114,15 +118,15 @@ def simulated(names: list[str], deadline: int, profile: Path, scratch: Path) -> 
     for name in names:
         folder = scratch / f"run-{name}"
         cwdsl(["run", schedule(name), "--frames", f"{VAL}/images", *NET, "--size", SIZE,
-               "--deadline", f"{deadline}ms", "--threads", "1", "--quiet", "--out",
-               str(folder)])
+               "--deadline", f"{deadline}ms", "--cost-model", str(profile), "--threads", "1",
+               "--quiet", "--out", str(folder)])
         record = json.loads((folder / "run.json").read_text())
         s = record["summary"]
         frames = len(record["frames"])
+        trace = ["--trace", str(folder / "run.json")] if record["atoms"] else []
         sim_out, _ = cwdsl(["simulate", schedule(name), "--net", "espnet", "--size", SIZE,
                             "--device", str(profile), "--deadline", f"{deadline}ms",
-                            "--frames", str(frames), "--trace", str(folder / "run.json"),
-                            "--quiet", "--json"])
+                            "--frames", str(frames), *trace, "--quiet", "--json"])
         row = json.loads(sim_out)[0]
         out[name] = {"executor": {"on_time_pct": round(100 * s["on_time_fraction"], 1),
                                   "latency_ms_p99": round(s["latency_ms_p99"], 2),
@@ -145,18 +149,21 @@ def main() -> None:
         profile = scratch / "espnet-184x240.json"
         _, profile_s = cwdsl(["profile", *NET, "--size", SIZE, "--threads", "1", "--quiet",
                               "-o", str(profile)])
-        chosen = choose_deadline(profile)
-        deadline = chosen["deadline_ms"]
-        print(f"deadline {deadline} ms: {chosen}", flush=True)
-        quiet = evaluate(SCHEDULES, deadline, profile)
-        print(json.dumps(quiet, indent=1), flush=True)
-        load = None if args.no_load else loaded(lambda: evaluate(UNDER_LOAD, deadline, profile))
-        sim = simulated(SIMULATED, deadline, profile, scratch)
+        chosen = choose_deadlines(profile)
+        print(f"deadlines: {chosen}", flush=True)
+        loaded_ms = chosen["deadlines_ms"][f"{LOADED_SHARE:g}"]
+        sim = simulated(SIMULATED, loaded_ms, profile, scratch)
         print(json.dumps(sim, indent=1), flush=True)
+        quiet = {}
+        for share, deadline in chosen["deadlines_ms"].items():
+            quiet[share] = evaluate(SCHEDULES, deadline, profile)
+            print(share, json.dumps(quiet[share]), flush=True)
+        load = None if args.no_load else loaded(
+            lambda: evaluate(UNDER_LOAD, loaded_ms, profile))
     results = {"size": SIZE, "threads": 1, "profile_seconds": profile_s, **chosen,
-               "rule": f"D = cheapest + {DEADLINE_POINT} (oracle - cheapest), from a profile "
-                       f"of this machine", "eval": quiet, "under_load": load,
-               "simulated": sim}
+               "rule": "D = 70, 80, 90, 100% of the frame oracle's time, from a profile of "
+                       "this machine", "eval": quiet, "loaded_share": LOADED_SHARE,
+               "under_load": load, "simulated_share": LOADED_SHARE, "simulated": sim}
     argv = [a for a in sys.argv[1:]]
     if "--out-dir" in argv:
         at = argv.index("--out-dir")
@@ -174,22 +181,40 @@ def render(results) -> str:
     else:
         record = results
     r = record.get("results", record)
-    lines = [f"Deadline {r['deadline_ms']} ms ({r['rule']}: cheapest frame "
-             f"{r['cheapest_ms']} ms, frame oracle {r['oracle_ms']} ms); {record['machine']}, "
-             f"commit {record['commit']}, load average {record['load_average']}.", "",
-             "| schedule | mean IU | on time | all stages | time % full (simulated) "
-             "| on time under load |", "|---|---|---|---|---|---|"]
+    shares = list(r["deadlines_ms"])
+    lines = [f"Deadlines at {', '.join(f'{100 * float(s):.0f}%' for s in shares)} of the frame "
+             f"oracle's {r['oracle_ms']} ms as a profile of this machine prices it "
+             f"({', '.join(f'{d} ms' for d in r['deadlines_ms'].values())}; cheapest frame "
+             f"at least {r['cheapest_ms']} ms); {record['machine']}, commit "
+             f"{record['commit']}, load average {record['load_average']}. Each cell: mean "
+             f"IU, then the share of frames after frame 0 on time (bold: ≥ 99%).", "",
+             "| schedule | " + " | ".join(f"D = {d} ms" for d in r["deadlines_ms"].values())
+             + " |", "|---|" + "---|" * len(shares)]
+    names = list(r["eval"][shares[0]]["rows"])
+    for name in names:
+        cells = []
+        for share in shares:
+            row = r["eval"][share]["rows"][name]
+            on_time = f"{row['on_time_pct']:.0f}%"
+            cells.append(f"{row['mean_iu']:.1f}, " + (f"**{on_time}**"
+                                                      if row["on_time_pct"] >= 99 else on_time))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     load = (r.get("under_load") or {}).get("rows", {})
-    for name, row in r["eval"]["rows"].items():
-        under = f"{load[name]['on_time_pct']:.1f}%" if name in load else "—"
-        lines.append(f"| {name} | {row['mean_iu']:.1f} | {row['on_time_pct']:.1f}% | "
-                     f"{row['all_stages_pct']:.1f}% | {row['time_pct_of_full']:.1f}% | "
-                     f"{under} |")
-    lines += ["", "| schedule | on time: executor / simulated | p99 ms: executor / simulated |",
+    if load:
+        d = r["deadlines_ms"][f"{r['loaded_share']:g}"]
+        lines += ["", f"Under load (another process keeping a core busy), D = {d} ms:", "",
+                  "| schedule | mean IU | on time | quiet: on time |", "|---|---|---|---|"]
+        quiet = r["eval"][f"{r['loaded_share']:g}"]["rows"]
+        for name, row in load.items():
+            lines.append(f"| {name} | {row['mean_iu']:.1f} | {row['on_time_pct']:.0f}% | "
+                         f"{quiet[name]['on_time_pct']:.0f}% |")
+    d = r["deadlines_ms"][f"{r['simulated_share']:g}"]
+    lines += ["", f"The simulator beside the executor, D = {d} ms (one run each):", "",
+              "| schedule | on time: executor / simulated | p99 ms: executor / simulated |",
               "|---|---|---|"]
     for name, both in r["simulated"].items():
         e, s = both["executor"], both["simulated"]
-        lines.append(f"| {name} | {e['on_time_pct']:.1f}% / {s['on_time_pct']:.1f}% | "
+        lines.append(f"| {name} | {e['on_time_pct']:.0f}% / {s['on_time_pct']:.0f}% | "
                      f"{e['latency_ms_p99']:.1f} / {s['latency_ms_p99']:.1f} |")
     return "\n".join(lines) + "\n"
 

@@ -285,3 +285,29 @@ def test_eval_reports_frames_on_time_with_a_deadline():
     rows = {r["schedule"]: r for r in json.loads(done.stdout)["rows"]}
     assert rows["deadline"]["deadline_ms"] == 1000 and rows["oracle"]["deadline_ms"] == 1000
     assert 0 <= rows["deadline"]["on_time_pct"] <= 100
+
+
+def test_a_deadline_needs_a_device_model_to_predict_from(tmp_path):
+    from cwdsl.core.errors import InputError
+    from cwdsl.run.deadlines import default_cost_model
+
+    assert default_cost_model(torch.device("cpu")) == "cpu"
+    with pytest.raises(InputError, match="--cost-model"):
+        default_cost_model(torch.device("meta"))
+    missing = cli("run", "schedules/deadline.cw", "--max-frames", "2", "--quiet",
+                  "--cost-model", str(tmp_path / "nope.json"))
+    assert missing.returncode == 2 and "nope.json" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_several_streams_keep_their_own_deadlines(tmp_path):
+    out = tmp_path / "streams"
+    done = cli("run", "schedules/deadline.cw", "--streams", "3", "--deadline", "1s,2s",
+               "--max-frames", "3", "--quiet", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    deadlines = [json.loads((out / f"stream-{i}" / "run.json").read_text())["summary"]
+                 ["deadline_ms"] for i in range(3)]
+    assert deadlines == [1000, 2000, 1000]
+    assert "(deadline 2000 ms)" in done.stdout
+    one = cli("run", "schedules/deadline.cw", "--deadline", "1s,2s", "--max-frames", "2")
+    assert one.returncode == 2 and "one deadline a stream" in one.stderr

@@ -7,7 +7,8 @@ from hypothesis import given
 
 from cwdsl import load
 from cwdsl.core.errors import InternalError
-from cwdsl.ir.graph import validate, within_frame
+from cwdsl.ir.graph import within_frame
+from cwdsl.ir.lint import validate
 from strategies import schedules
 from cwdsl import compile_schedule
 

@@ -15,7 +15,9 @@ from cwdsl.ir.plan import Flow, Planner, Wave
 from cwdsl.sim.batching import tick_price
 from cwdsl.sim.costs import ScheduleCosts, schedule_costs
 from cwdsl.sim.report import SimulateOptions, simulate_schedules
-from cwdsl.sim.simulate import MOTION, REST, frame_prices, lane_shares, price
+from cwdsl.sim.costs import lane_shares
+from cwdsl.sim.price import MOTION, REST, price
+from cwdsl.sim.simulate import frame_prices
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEDULES = ROOT / "schedules"

@@ -159,7 +159,8 @@ def handle(args) -> int:
 
 def _streams(options) -> int:
     from cwdsl.runtime.distributed import world
-    from cwdsl.run.streamrun import STREAMS_FILE, run_streams, streams_table
+    from cwdsl.run.streamrun import STREAMS_FILE, run_streams
+    from cwdsl.run.streamtable import streams_table
 
     record = run_streams(options, on_note=note)
     if world(options.device).main:

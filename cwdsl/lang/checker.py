@@ -102,8 +102,7 @@ class _Checker:
     def check_duration(self, duration: ast.Duration, what: str) -> None:
         """A deadline is above 0 and at most :data:`ast.MAX_DEADLINE_MS`."""
         if not duration.ms > 0:
-            self.error(f"{what} must be longer than 0ms, got {format_duration(duration)}",
-                       duration)
+            self.error(f"{what} must be longer than 0ms, got {format_duration(duration)}", duration)
         elif duration.ms > ast.MAX_DEADLINE_MS:
             self.error(f"{what} {format_duration(duration)} is longer than an hour "
                        f"({ast.MAX_DEADLINE_MS:g}ms); give the deadline of one frame",

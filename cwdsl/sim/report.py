@@ -26,7 +26,8 @@ from cwdsl.sim.capacity import (check_capacity, frames_per_stream, run_capacity,
 from cwdsl.devices.model import DeviceModel
 from cwdsl.sim.costs import schedule_costs
 from cwdsl.devices.roofline import Roofline
-from cwdsl.sim.simulate import (MAX_PRICED_FRAMES, MOTION, REST, Simulation, SimulationRow,
+from cwdsl.sim.price import MOTION, REST
+from cwdsl.sim.simulate import (MAX_PRICED_FRAMES, Simulation, SimulationRow,
                                 priced_frames, simulate)
 
 
