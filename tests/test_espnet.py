@@ -20,6 +20,7 @@ from cwdsl.nets import Features, build_network, count_macs
 from cwdsl.nets.bundled import resolve_weights
 from cwdsl.nets.preprocess import normalize
 from cwdsl.nets.weights import load_weights
+from cwdsl.runtime.deadline import StageTimes
 from cwdsl.runtime.executor import Executor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -337,7 +338,8 @@ def test_espnet_schedules_check_and_run(path, random_pair):
     _, net = random_pair
     program = compile_text(path.read_text(), str(path))
     assert program.network.name == "espnet"
-    executor = Executor(program, net, "cpu")
+    times = StageTimes({s: 1.0 for s in program.stages}, 1.0) if program.deadlines else None
+    executor = Executor(program, net, "cpu", times=times)  # (deadline.cw decides fits)
     try:
         for t in range(3):
             result = executor.step(_image(32, 48, t))
