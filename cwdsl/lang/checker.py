@@ -190,13 +190,7 @@ class _Checker:
         used: set[str] = set()
         graph: dict[str, list[str]] = {}  # clock → the declared clocks it reads
         for name, decl in self.clocks.items():
-            graph[name] = self.check_expr(decl.expr, used)
-            for node in ast.walk_clock(decl.expr):
-                if isinstance(node, ast.Fits):
-                    self.error(f"'{print_clock(node)}' is decided for the stage it gates: "
-                               f"write it in the clock of the compute rule of that stage "
-                               f"(compute STAGE when {name} and {print_clock(node)}), not "
-                               f"in clock '{name}'", node)
+            graph[name] = self.check_expr(decl.expr, used, name)
         for rule in self.s.rules:
             self.check_expr(rule.clock, used)
         for name, decl in self.clocks.items():
@@ -210,9 +204,9 @@ class _Checker:
             self.error(f"clock '{first}' is defined in terms of itself ({path})",
                        self.clocks[first].name)
 
-    def check_expr(self, expr: ast.ClockExpr, used: set[str]) -> list[str]:
-        """Check every node of ``expr``; return the declared clocks it reads (into ``used``
-        too), and keep its labeldiff/predicted atoms for :meth:`check_rules`."""
+    def check_expr(self, expr: ast.ClockExpr, used: set[str], named: str | None = None):
+        """Check every node of ``expr`` (of clock ``named``, or a rule's); return the declared
+        clocks it reads (into ``used`` too); keep its labeldiff/predicted atoms for rules."""
         reads: list[str] = []
         atoms: list = []
         self.found.setdefault(id(expr), (reads, atoms))  # an AST made in code may share one
@@ -236,8 +230,14 @@ class _Checker:
                         self.check_labeldiff(node)
                     if isinstance(node, ast.Predicted):
                         self.check_model(node)
-                case ast.Fits(deadline) if deadline is not None:
-                    self.check_duration(deadline, "the deadline of fits")
+                case ast.Fits(deadline):
+                    if named is not None:
+                        self.error(f"'{print_clock(node)}' is decided for the stage it gates: "
+                                   f"write it in the clock of that stage's compute rule "
+                                   f"(compute STAGE when {named} and {print_clock(node)}), "
+                                   f"not in clock '{named}'", node)
+                    if deadline is not None:
+                        self.check_duration(deadline, "the deadline of fits")
                 case ast.ClockRef(name):
                     if name.name in self.clocks:
                         used.add(name.name)
