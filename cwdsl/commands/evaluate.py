@@ -6,9 +6,9 @@ import io
 import sys
 from pathlib import Path
 
-from cwdsl.commands.options import (add_command, add_data_options, add_deadline, add_fast_path,
-                                    eval_network, eval_setup, fast_path, one_deadline,
-                                    size_phrase)
+from cwdsl.commands.options import (add_command, add_cost_model, add_data_options,
+                                    add_deadline, add_fast_path, eval_network, eval_setup,
+                                    fast_path, one_deadline, size_phrase)
 from cwdsl.commands.threads import add_nproc, add_threads, apply_threads
 from cwdsl.core.errors import InputError
 
@@ -34,10 +34,7 @@ def register(sub) -> None:
     add_data_options(p)
     add_fast_path(p)
     add_deadline(p)
-    p.add_argument("--cost-model", metavar="MODEL",
-                   help="with 'fits': the device model its decisions predict stage times from "
-                        "until they have measured them (a profile, a spec file or a named "
-                        "model; default: the device's own, cpu on a CPU)")
+    add_cost_model(p)
     p.add_argument("--timeline", metavar="OUT.png",
                    help="plot when each schedule computed every stage on the first clip (Fig. 7)")
     p.add_argument("--curve", metavar="OUT.png",

@@ -180,6 +180,16 @@ def add_deadline(p: argparse.ArgumentParser, streams: bool = False) -> None:
                         f"counted on time against (replaces the schedule's 'deadline')")
 
 
+def add_cost_model(p: argparse.ArgumentParser) -> None:
+    """``--cost-model MODEL``: what an executor's ``fits`` decisions predict from."""
+    p.add_argument("--cost-model", metavar="MODEL",
+                   help="the device model 'fits' decisions predict stage times from until "
+                        "they have measured them (then corrected by each frame's times): a "
+                        "profile written by cwdsl profile, a device spec file, or a named "
+                        "model (cpu, h100, h200, a100, titanx); default: the device's own "
+                        "(cpu on a CPU)")
+
+
 def one_deadline(args) -> float | None:
     """The one ``--deadline`` of a command that takes one (an ``InputError`` for several)."""
     if args.deadline is None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cwdsl.commands.options import (Given, add_command, add_deadline, add_fast_path,
-                                    fast_path, given, positive_float,
+from cwdsl.commands.options import (Given, add_command, add_cost_model, add_deadline,
+                                    add_fast_path, fast_path, given, positive_float,
                                     positive_int, stream_count)
 from cwdsl.commands.threads import add_nproc, add_threads, apply_threads
 from cwdsl.core.errors import InputError
@@ -58,12 +58,7 @@ def register(sub) -> None:
                    help="a live source that sends no frame for S seconds ends the run, "
                         "which keeps the frames so far (default 5)")
     add_deadline(p, streams=True)
-    p.add_argument("--cost-model", metavar="MODEL",
-                   help="the device model 'fits' decisions predict stage times from until "
-                        "they have measured them (then corrected by each frame's times): a "
-                        "profile written by cwdsl profile, a device spec file, or a named "
-                        "model (cpu, h100, h200, a100, titanx); default: the device's own "
-                        "(cpu on a CPU)")
+    add_cost_model(p)
     p.add_argument("--net", metavar="NAME",
                    help="run on this network instead of the schedule's (same layer names); "
                         "default: the schedule's network line; on the demo a schedule whose "

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Sequence
 
 import networkx as nx
 
@@ -116,7 +117,7 @@ class Program:
         order = {s: i for i, s in enumerate(self.stages)}
         return tuple(sorted(records(self.graph, DeadlineNode), key=lambda d: order[d.stage]))
 
-    @property
+    @cached_property
     def deadline_ms(self) -> float | None:
         """The frame deadline (ms from a frame's arrival to its result) that records count
         frames on time against: the network line's (or ``--deadline``'s), else the one
@@ -175,6 +176,15 @@ def with_deadline(schedule: ast.Schedule, ms: float) -> ast.Schedule:
     which replaces the network line's)."""
     decl = schedule.network
     return replace(schedule, network=replace(decl, deadline=ast.Duration(ms)))
+
+
+def under_deadlines(program: Program, deadlines: Sequence[float], streams: int
+                    ) -> list[Program]:
+    """Per stream ``i``, ``program`` under the ``i``-th of ``deadlines`` (cycled), each
+    distinct one compiled once (``program`` itself where its deadline is that one)."""
+    variants = {d: program if d == program.deadline_ms
+                else compile_schedule(program.schedule, None, d) for d in set(deadlines)}
+    return [variants[deadlines[i % len(deadlines)]] for i in range(streams)]
 
 
 def clock_name(expr: ast.ClockExpr) -> str:

@@ -30,7 +30,7 @@ from cwdsl.core.atomic import write_json
 from cwdsl.core.errors import InputError
 from cwdsl.core.progress import progress_bar
 from cwdsl.core.staging import OLD, PARTIAL
-from cwdsl.ir.graph import Program, compile_schedule
+from cwdsl.ir.graph import Program, under_deadlines
 from cwdsl.nets import build_network
 from cwdsl.nets.bundled import resolve_weights
 from cwdsl.nets.preprocess import frame_tensor
@@ -195,12 +195,9 @@ def stream_programs(options: RunOptions, program: Program, streams: int) -> list
     """Per stream (by its index in the run), the program it runs: ``program`` under the
     stream's own deadline where ``--deadline`` gives several (stream ``i`` the ``i``-th,
     cycled), each distinct one compiled once."""
-    deadlines = options.deadlines
-    if len(set(deadlines)) < 2:
+    if len(set(options.deadlines)) < 2:
         return [program] * streams
-    variants = {d: program if d == program.deadline_ms
-                else compile_schedule(program.schedule, None, d) for d in set(deadlines)}
-    return [variants[deadlines[i % len(deadlines)]] for i in range(streams)]
+    return under_deadlines(program, options.deadlines, streams)
 
 
 def _run(options, program, weights, device, todo, out, programs) -> tuple[list, int, float]:

@@ -17,7 +17,7 @@ import numpy as np
 from cwdsl.core.errors import InputError
 from cwdsl.core.tables import Column, render_table
 from cwdsl.ir.deadline import cheapest_frame_ms, check_reachable
-from cwdsl.ir.graph import Program, compile_schedule
+from cwdsl.ir.graph import Program, under_deadlines
 from cwdsl.ir.plan import AtomValues, Planner
 from cwdsl.ir.trace import ClockSource
 from cwdsl.sim.batching import run_batched_capacity, sustainable_batched_streams
@@ -139,9 +139,9 @@ def stream_planners(program: Program, planner: Planner, deadlines: Sequence[floa
                     ) -> Callable[[int], Planner]:
     """``planners(i)``: stream ``i``'s planner, the schedule under its own deadline (as
     :func:`~cwdsl.sim.capacity.stream_deadlines` deals them); each distinct one checked."""
-    variants = {d: planner if d == program.deadline_ms else
-                Planner(compile_schedule(program.schedule, None, d)) for d in set(deadlines)}
-    return lambda i: variants[deadlines[i % len(deadlines)]]
+    programs = under_deadlines(program, deadlines, len(deadlines))
+    planners = {id(p): planner if p is program else Planner(p) for p in programs}
+    return lambda i: planners[id(programs[i % len(programs)])]
 
 
 def clock_note(report: SimulationReport) -> str:
