@@ -12,6 +12,7 @@ from cwdsl.ir.graph import atom_id
 from cwdsl.core.netspec import TINY
 from cwdsl.nets import build_network
 from cwdsl.nets.preprocess import normalize
+from cwdsl.runtime.codecflow import CodecFlow
 from cwdsl.runtime.flow import OpticalFlow
 from cwdsl.runtime.warp import compose, state_grids, warp_state
 from strategies import schedules
@@ -50,9 +51,21 @@ def test_all_ones_schedule_equals_plain_forward_exactly(net, size):
             assert torch.equal(result.scores, net(normalize(x, net.spec.norm)))
 
 
-def reference_run(program, net, frames):
+def coded(frames):
+    """``frames`` encoded with ``--codec``'s default H.264 and decoded: the decoded frames and
+    each one's motion vectors (what ``warp(flow=codec)`` reads)."""
+    from cwdsl.media.transcode import CodecSettings, transcode
+
+    rgb = [(x[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy() for x in frames]
+    out = transcode(rgb, CodecSettings())
+    return [torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in out.frames], \
+        list(out.motions)
+
+
+def reference_run(program, net, frames, motions=None):
     """docs/language.md's semantics straight: full histories, every clock evaluated from its
-    definition."""
+    definition. ``motions``: each frame's motion vectors (for ``flow=codec``; P frames only,
+    each pointing to the frame before)."""
     schedule = program.schedule
     stages = {s.name.name: s for s in schedule.stages}
     rules = {r.stage.name: r for r in schedule.rules}
@@ -139,7 +152,11 @@ def reference_run(program, net, frames):
 
     def flow(method, t):
         if (method, t) not in flows:
-            flows[method, t] = OpticalFlow(method)(frames[t - 1], frames[t])
+            if method == "codec":
+                assert motions[t].back == 1, "the reference composes frame by frame"
+                flows[method, t] = CodecFlow()(motions[t], frames[t].shape[-2:]).flow
+            else:
+                flows[method, t] = OpticalFlow(method)(frames[t - 1], frames[t])
         return flows[method, t]
 
     with torch.inference_mode():
@@ -177,12 +194,16 @@ def reference_run(program, net, frames):
 @given(schedules(networks=(TINY,)), st.integers(0, 2**16))
 def test_executor_equals_reference_interpreter(net, schedule, seed):
     program = compile_schedule(schedule)
-    frames = frames_like(seed, 6)
-    expected = reference_run(program, net, frames)
-    for concurrency in ("auto", "sequential"):
-        executor = Executor(program, net, concurrency=concurrency)
-        for x, want in zip(frames, expected):
-            got = executor.step(x).scores
+    frames, motions = frames_like(seed, 6), [None] * 6
+    if any(f.method == "codec" for f in program.flows):
+        frames, motions = coded(frames)
+    # the executors first: they move the shared net to their memory format (channels_last),
+    # which the reference then runs in too (a conv's bits depend on its layout)
+    executors = [Executor(program, net, concurrency=c) for c in ("auto", "sequential")]
+    expected = reference_run(program, net, frames, motions)
+    for concurrency, executor in zip(("auto", "sequential"), executors):
+        for x, motion, want in zip(frames, motions, expected):
+            got = executor.step(x, motion=motion).scores
             assert torch.equal(got, want), f"frame {executor._frame - 1}, {concurrency}"
         executor.close()
 

@@ -210,9 +210,11 @@ COUNTERS = ("cache", "warp")
 the paper's counter-clock, eq. 1 with ``f_T`` the identity), or move its state to the
 current frame by optical flow (``warp``, as Deep Feature Flow does)."""
 
-FLOW_METHODS = ("dis", "dis_ultrafast", "dis_medium")
-"""Optical flow methods ``else warp(flow=…)`` names: OpenCV's DIS flow at its fast (the
-default), ultrafast and medium presets (:mod:`cwdsl.runtime.flow` implements them)."""
+FLOW_METHODS = ("dis", "dis_ultrafast", "dis_medium", "codec")
+"""Flow methods ``else warp(flow=…)`` names: OpenCV's DIS optical flow at its fast (the
+default), ultrafast and medium presets (:mod:`cwdsl.runtime.flow` implements them), and
+``codec``: the motion vectors the video's decoder exported (:mod:`cwdsl.runtime.codecflow`;
+the frames must come from a video that has them)."""
 DEFAULT_FLOW = FLOW_METHODS[0]
 
 

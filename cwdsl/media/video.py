@@ -20,6 +20,7 @@ from cwdsl.media import palette as _palette
 from cwdsl.core.atomic import atomic_path
 from cwdsl.core.errors import InputError
 from cwdsl.core.inputs import input_file
+from cwdsl.media.motionvectors import MOTION_CODECS, CodecMotion, decode_with_motion
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 # FFmpeg demuxers that turn non-video files into "video" (text rendered as ANSI art)
@@ -81,8 +82,26 @@ def _open_video(path: Path):
     return container, stream
 
 
+class MotionLog:
+    """The motion vectors of the frames a video source decoded, by frame index, until the
+    frame's reader takes them (:meth:`take`): a decoder runs at most a frame ahead of its
+    reader, so the log holds a frame or two, however long the video."""
+
+    def __init__(self):
+        self._items: dict[int, CodecMotion] = {}
+
+    def put(self, index: int, motion: CodecMotion) -> None:
+        self._items[index] = motion
+
+    def take(self, index: int) -> CodecMotion:
+        """Frame ``index``'s motion vectors, forgotten here (a ``KeyError`` when that frame
+        was not decoded, or was taken already)."""
+        return self._items.pop(index)
+
+
 def _decode(container, stream, path: Path, max_frames: int | None,
-            problems: list[str] | None) -> Iterator[np.ndarray]:
+            problems: list[str] | None, motion: MotionLog | None = None
+            ) -> Iterator[np.ndarray]:
     count = 0
 
     def fail(message: str) -> None:
@@ -93,7 +112,11 @@ def _decode(container, stream, path: Path, max_frames: int | None,
     try:
         if max_frames == 0:
             return
-        for frame in container.decode(stream):
+        decoded = decode_with_motion(container, stream) if motion is not None else \
+            ((frame, None) for frame in container.decode(stream))
+        for frame, vectors in decoded:
+            if vectors is not None:
+                motion.put(count, vectors)
             yield frame.to_ndarray(format="rgb24")
             count += 1
             if max_frames is not None and count >= max_frames:
@@ -129,7 +152,8 @@ def count_packets(path: str | Path) -> tuple[int, int | None]:
 
 
 def read_video(path: str | Path, max_frames: int | None = None, *,
-               problems: list[str] | None = None) -> Iterator[np.ndarray]:
+               problems: list[str] | None = None,
+               motion: MotionLog | None = None) -> Iterator[np.ndarray]:
     """Iterate over the frames of a video file (mp4, avi, webm, mkv, ... via PyAV) as RGB arrays.
 
     The file is opened (and checked) at once; decoding is lazy. Decoding stops after
@@ -137,12 +161,22 @@ def read_video(path: str | Path, max_frames: int | None = None, *,
     frame count its header declares (a truncated file), raises :class:`InputError` when the
     iteration reaches the problem; containers that declare no count (mkv, webm) cannot tell a
     truncated file from a short one. With a ``problems`` list, such a problem ends the
-    iteration instead, and its reason is appended to the list.
+    iteration instead, and its reason is appended to the list. With a ``motion`` log, the
+    decoder exports each frame's motion vectors (:mod:`cwdsl.media.motionvectors`) into it
+    before the frame is yielded; a codec that has none is an :class:`InputError`.
     """
     path = Path(path)
     max_frames = _check_max_frames(max_frames)
     container, stream = _open_video(path)
-    return _decode(container, stream, path, max_frames, problems)
+    if motion is not None:
+        name = stream.codec_context.name
+        if name not in MOTION_CODECS:
+            container.close()
+            raise InputError(f"{path}: its codec {name} carries no motion vectors FFmpeg "
+                             f"exports (those do: H.264, MPEG-4, MPEG-1/2); re-encode it, "
+                             f"for example: ffmpeg -i {path.name} -c:v libx264 -x264-params "
+                             f"bframes=0:ref=1 out.mp4")
+    return _decode(container, stream, path, max_frames, problems, motion)
 
 
 def video_info(path: str | Path) -> VideoInfo:

@@ -27,15 +27,22 @@ from cwdsl.ir.nodes import MeasureNode
 from cwdsl.ir.deadline import Decision, decide
 from cwdsl.ir.plan import Cache, Compute, Deadline, Flow, Fuse, Measure, Planner, Warp, Wave
 from cwdsl.nets.preprocess import normalize
+from cwdsl.media.motionvectors import CodecMotion
 from cwdsl.nets.staged import Features, StagedNetwork
 from cwdsl.runtime.device import memory_format as resolve_memory_format
 from cwdsl.runtime.deadline import StageTimes
 from cwdsl.runtime.results import FrameResult, FuseInput, Job, JobResult
 from cwdsl.runtime.device import resolve_device, torch_dtype
+from cwdsl.runtime.codecflow import CODEC_METHOD, CodecFlow, FrameFlow
 from cwdsl.runtime.flow import OpticalFlow
 from cwdsl.runtime.measure import AtomState, AtomTest, PredictedState, Window, label_map
 from cwdsl.runtime.stagerun import StageRunner, make_runner
 from cwdsl.runtime.warp import StageWarp
+
+
+MOTIONS_KEPT = 8
+"""Frames of motion vectors the executor keeps (a B frame's flow may need an earlier
+frame's, when a stage computed between it and the anchor it points to)."""
 
 
 class _History:
@@ -98,7 +105,8 @@ class Executor:
         self._stage = {s.name: s for s in program.stage_nodes}
         self._previous = {s: program.previous_stage(s) for s in program.stages}
         self._windows: dict = {}  # (head, input size) → cells that see the image (region image)
-        self._flows = {f.method: OpticalFlow(f.method) for f in program.flows}
+        self._flows = {f.method: CodecFlow() if f.method == CODEC_METHOD else
+                       OpticalFlow(f.method) for f in program.flows}
         lanes = len(program.stages)
         self._pool = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="cwdsl-lane") \
             if concurrency == "auto" and self.device.type == "cpu" and lanes > 1 else None
@@ -121,6 +129,9 @@ class Executor:
         self._warps = {s.name: StageWarp(self.net) for s in self.program.stage_nodes
                        if s.counter == "warp"}
         self._last_frame: Tensor | None = None  # the previous frame, as it was given
+        # flow=codec: the last frames' motion vectors, and their flows once computed
+        self._motions: dict[int, CodecMotion] = {}
+        self._codec_flows: dict[int, FrameFlow] = {}
         self._frame = 0
 
     def close(self) -> None:
@@ -128,12 +139,20 @@ class Executor:
             self._pool.shutdown()
 
     # -- one frame ---------------------------------------------------------------------
-    def step(self, frame: Tensor, arrival: float | None = None) -> FrameResult:
+    @property
+    def needs_motion(self) -> bool:
+        """Whether every frame must come with its motion vectors (a stage warps by
+        ``flow=codec``)."""
+        return CODEC_METHOD in self._flows
+
+    def step(self, frame: Tensor, arrival: float | None = None,
+             motion: CodecMotion | None = None) -> FrameResult:
         """Run the next frame: ``(1, 3, H, W)`` RGB in [0, 1] (see ``preprocess.frame_tensor``).
         ``arrival``: when the frame arrived (a ``time.perf_counter()`` value; None: now),
-        from which ``fits`` counts the frame's time."""
+        from which ``fits`` counts the frame's time. ``motion``: the frame's motion
+        vectors as its decoder exported them, required when :attr:`needs_motion`."""
         with torch.inference_mode():
-            walk = self.walk(frame, arrival)
+            walk = self.walk(frame, arrival, motion)
             results = None  # the first send starts the walk
             while True:
                 try:
@@ -142,7 +161,8 @@ class Executor:
                     return done.value
                 results = self.run_jobs(jobs)
 
-    def walk(self, frame: Tensor, arrival: float | None = None
+    def walk(self, frame: Tensor, arrival: float | None = None,
+             motion: CodecMotion | None = None
              ) -> Generator[list[Job], list[JobResult], FrameResult]:
         """The next frame's walk, driven from outside: it yields each wave's compute jobs
         (:data:`Job`: the ``Compute`` step and its input), then its fuse as a job of its
@@ -152,10 +172,18 @@ class Executor:
         ``torch.inference_mode`` (a generator cannot hold that mode across its yields: two
         interleaved walks would restore each other's modes out of order). :meth:`step`
         drives it locally; :class:`~cwdsl.runtime.multistream.MultiStreamExecutor` drives
-        one per stream and batches their jobs. ``arrival`` as in :meth:`step`."""
+        one per stream and batches their jobs. ``arrival``, ``motion`` as in :meth:`step`."""
         start = time.perf_counter()
         arrival = start if arrival is None else min(arrival, start)
         t = self._frame
+        if self.needs_motion:
+            if motion is None:
+                raise ValueError(f"{self.program.name} warps by flow=codec: give each frame's "
+                                 f"motion vectors (step(frame, motion=...))")
+            self._motions[t] = motion
+            for old in [k for k in self._motions if k < t - MOTIONS_KEPT]:
+                self._motions.pop(old)
+                self._codec_flows.pop(old, None)
         self._pixels = frame.to(self.device, non_blocking=True)
         self._input = normalize(self._pixels.float(), self.net.spec.norm).to(self.dtype)
         if self._channels_last:
@@ -164,7 +192,8 @@ class Executor:
         differences: dict[str, float] = {}
         stage_ms: dict[str, float] = {}
         computed: list[str] = []
-        flows: dict[str, Tensor] = {}
+        flows: dict[str, FrameFlow] = {}
+        flow_problems: dict[str, str] = {}
         composed: dict[str, dict[int, Tensor]] = {}  # per method: totals by start frame
         flow_ms: dict[str, float] = {}
         warp_ms: dict[str, float] = {}
@@ -186,10 +215,15 @@ class Executor:
                 decisions.append(decision)
             elif isinstance(step, Flow):
                 began = time.perf_counter()
-                # DIS runs on the host: a frame given on the host goes straight to it
-                # (no device sync); the flow is uploaded to the device
-                flows[step.method] = self._flows[step.method](self._last_frame, frame,
-                                                              self.device)
+                if step.method == CODEC_METHOD:  # the frame's motion vectors, dense
+                    flows[step.method] = self._codec_flow(t)
+                    if flows[step.method].problem is not None:
+                        flow_problems[step.method] = flows[step.method].problem
+                else:
+                    # DIS runs on the host: a frame given on the host goes straight to it
+                    # (no device sync); the flow is uploaded to the device
+                    flows[step.method] = FrameFlow(self._flows[step.method](
+                        self._last_frame, frame, self.device))
                 flow_ms[step.method] = 1e3 * (time.perf_counter() - began)
                 composed[step.method] = {}
             elif isinstance(step, Warp):
@@ -214,7 +248,7 @@ class Executor:
             self.times.observe(stage_ms, fuse_ms, warp_ms, flow_ms, warm_up=t == 0)
         return FrameResult(t, tuple(computed), scores, atom_values, differences, stage_ms,
                            latency, tuple(warp_ms), flow_ms, warp_ms,
-                           1e3 * (start - arrival), tuple(decisions), fuse_ms)
+                           1e3 * (start - arrival), tuple(decisions), fuse_ms, flow_problems)
 
     def run(self, frames: Iterable[Tensor]) -> Iterator[FrameResult]:
         for frame in frames:
@@ -253,7 +287,23 @@ class Executor:
             if step.stage in self._warps:
                 self._warps[step.stage].computed(t, features, scores)
 
-    def _warp(self, t: int, step: Warp, flow: Tensor, composed: dict[int, Tensor]):
+    def _codec_flow(self, t: int) -> FrameFlow:
+        """Frame ``t``'s flow from its motion vectors (computed once)."""
+        flow = self._codec_flows.get(t)
+        if flow is None:
+            flow = self._codec_flows[t] = self._flows[CODEC_METHOD](
+                self._motions[t], tuple(self._input.shape[-2:]), self.device)
+        return flow
+
+    def _earlier_flow(self, k: int) -> tuple[Tensor, int] | None:
+        """Frame ``k``'s own codec flow and how far back it points, if ``k`` was one of
+        the last frames and had usable vectors."""
+        if k not in self._motions:
+            return None
+        flow = self._codec_flow(k)
+        return None if flow.problem is not None else (flow.flow, flow.back)
+
+    def _warp(self, t: int, step: Warp, flow: FrameFlow, composed: dict[int, Tensor]):
         """Move stage ``step.stage``'s last computed state to frame ``t`` (its history and
         scores now hold the warped state, as a ``Cache`` holds the cached one); its time.
         ``composed``: this frame's composed flows of the method, shared between stages."""
@@ -262,8 +312,10 @@ class Executor:
             begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             begin.record()
         began = time.perf_counter()
-        features, scores = self._warps[step.stage].warp(flow, tuple(self._input.shape[-2:]),
-                                                        composed)
+        features, scores = self._warps[step.stage].warp(
+            flow.flow, tuple(self._input.shape[-2:]), composed, frame=t, back=flow.back,
+            anchor=flow.anchor,
+            flow_of=self._earlier_flow if step.method == CODEC_METHOD else None)
         self._features[step.stage].push(t, features)
         self._scores[step.stage] = scores
         if cuda:

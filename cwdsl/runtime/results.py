@@ -63,6 +63,9 @@ class FrameResult:
     """The frame's ``fits`` decisions, in order (none on frame 0)."""
     fuse_ms: float = 0.0
     """Wall-clock ms from the fuse's start to the frame's result (its sync included)."""
+    flow_problems: dict[str, str] = field(default_factory=dict)
+    """Per flow method whose flow this frame is a zero flow (``codec``: the frame had no
+    usable motion vectors): why (an intra frame, corrupt side data)."""
 
     @property
     def response_ms(self) -> float:

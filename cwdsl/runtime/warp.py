@@ -13,7 +13,7 @@ sync: they run on CUDA and on the meta device (the cost model traces them).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -113,10 +113,31 @@ def state_grids(net: StagedNetwork, features: Mapping[str, Tensor],
             for name, t in (*features.items(), *scores.items())}
 
 
+def relative(flow: Tensor, other: Tensor) -> Tensor:
+    """The flow of frame ``t`` back to ``k`` from two flows into the same earlier frame
+    ``r``: ``flow`` (``t`` → ``r``) and ``other`` (``k`` → ``r``), for ``r < k < t`` (a
+    B frame's vectors point to an anchor before the frame a stage last computed on). It is
+    ``g`` with ``x + g(x) + other(x + g(x)) = x + flow(x)``, by two fixed-point steps from
+    ``flow - other``: an approximation where ``other`` varies within ``g``."""
+    h, w = flow.shape[-2:]
+    base, to_grid = _pixel_bases(int(h), int(w), flow.device)
+    g = flow - other
+    for _ in range(2):
+        where = base + g.permute(0, 2, 3, 1) * to_grid
+        g = flow - F.grid_sample(other, where, mode="bilinear", padding_mode="border",
+                                 align_corners=True)
+    return g
+
+
+ANCHORS_KEPT = 2
+"""Totals a warping stage keeps at anchor frames (those later flows point back to)."""
+
+
 class StageWarp:
     """What a stage that warps keeps: the state it last computed (on frame ``since``) and
     the flow composed since (None right after it computes: the state is the current
-    frame's)."""
+    frame's), and its totals at the last anchor frames (frames a later frame's flow may
+    point back to: every frame for optical flow, I and P frames for a codec's vectors)."""
 
     def __init__(self, net: StagedNetwork):
         self.net = net
@@ -124,27 +145,50 @@ class StageWarp:
         self.scores: dict[str, Tensor] | None = None
         self.total: Tensor | None = None
         self.since = -1
+        self._anchors: dict[int, Tensor] = {}
         self._grids: dict[tuple, dict[str, CellGrid]] = {}
 
     def computed(self, frame: int, features: Features, scores: Mapping[str, Tensor]) -> None:
         """The stage computed on ``frame``: its state is new, nothing to compose yet."""
         self.features, self.scores, self.total = features, dict(scores), None
         self.since = frame
+        self._anchors = {}
 
     def warp(self, step: Tensor, input_hw: Sequence[int],
-             composed: dict[int, Tensor] | None = None) -> tuple[Features, dict[str, Tensor]]:
-        """Compose this frame's ``step`` flow (``t`` → ``t-1``) into the total and move the
-        last computed state to this frame. ``composed``: this frame's totals of one flow
-        method by the frame they start from, shared by stages that computed on the same
-        frame (their totals are the same flows composed: one compose serves them all)."""
+             composed: dict[int, Tensor] | None = None, *, frame: int | None = None,
+             back: int = 1, anchor: bool = True,
+             flow_of: Callable[[int], tuple[Tensor, int] | None] | None = None
+             ) -> tuple[Features, dict[str, Tensor]]:
+        """Compose this frame's ``step`` flow (frame ``t`` → ``t - back``) into the total
+        and move the last computed state to this frame. ``composed``: this frame's totals
+        of one flow method by the frame they start from, shared by stages that computed
+        on the same frame (their totals are the same flows composed: one compose serves
+        them all). ``frame``: ``t`` (None: the frame after the last one, ``back`` 1);
+        ``anchor``: later flows may point back to this frame; ``flow_of(k)``: frame
+        ``k``'s own flow and its ``back``, when the stage computed on a frame after the
+        one this flow points to (None: not known, the flow is taken as the total)."""
         if self.features is None:
             raise RuntimeError("a stage warps before it ever computed (frame 0 computes all)")
         if composed is not None and self.since in composed:
             self.total = composed[self.since]
         else:
-            self.total = compose(step, self.total)
+            reference = None if frame is None else frame - back
+            if reference is None:
+                self.total = compose(step, self.total)
+            elif reference == self.since:
+                self.total = step
+            elif reference > self.since:
+                self.total = compose(step, self._anchors.get(reference, self.total))
+            else:  # the reference is before the frame the stage computed on
+                own = flow_of(self.since) if flow_of is not None else None
+                self.total = relative(step, own[0]) if own is not None \
+                    and self.since - own[1] == reference else step
             if composed is not None:
                 composed[self.since] = self.total
+        if anchor and frame is not None:
+            self._anchors[frame] = self.total
+            for old in sorted(self._anchors)[:-ANCHORS_KEPT]:
+                del self._anchors[old]
         hw = (int(input_hw[0]), int(input_hw[1]))
         key = (hw, *((k, tuple(v.shape)) for k, v in (*self.features.items(),
                                                        *self.scores.items())))

@@ -1,4 +1,4 @@
-# expect: 8:40: unknown flow method 'dis_fsat' (known: dis, dis_ultrafast, dis_medium)
+# expect: 8:40: unknown flow method 'dis_fsat' (known: dis, dis_ultrafast, dis_medium, codec)
 network fcn8s
 stage s1 = conv1_1 .. pool3 head score_pool3
 stage s2 = conv4_1 .. pool4 head score_pool4
