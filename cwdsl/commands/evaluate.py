@@ -31,7 +31,7 @@ def register(sub) -> None:
         "  cwdsl eval schedules/*.cw --data camvid/val --net fcn8s_camvid --void 11")
     p.add_argument("schedules", nargs="+", metavar="SCHEDULE",
                    help="schedule files (.cw) to score on one network")
-    add_data_options(p)
+    add_data_options(p, codec=True)
     add_fast_path(p)
     add_deadline(p)
     add_cost_model(p)
@@ -85,7 +85,8 @@ def handle(args) -> int:
         return 0
     net = programs[0].network.name
     if args.json:
-        print(json.dumps({"data": data.description, "network": net, "weights": weights,
+        print(json.dumps({"data": data.description, "codec": data.codec, "network": net,
+                          "weights": weights,
                           "size": list(args.size) if args.size else None,
                           "rows": [row.to_json() for row in rows]}, indent=2))
     else:

@@ -224,10 +224,10 @@ def add_dtype(p: argparse.ArgumentParser, what: str) -> None:
 
 def add_data_options(p: argparse.ArgumentParser, default: str = "demo", extra: str = "",
                      net_default: str = "tiny for generated data, else the schedule's",
-                     time_column: bool = True) -> None:
+                     time_column: bool = True, codec: bool = False) -> None:
     """What ``eval``, ``sweep`` and ``layers`` run on: data, network, weights, devices
     (``--sim-device`` only with a ``time_column``), the scored crops, the frames kept of a
-    sequence (``--stride``) and the network's size."""
+    sequence (``--stride``), the network's size and (``codec``) an encoding first."""
     p.add_argument("--data", default=default,
                    help="demo, shift16 or shift32 (translated crops of generated scenes), "
                         "shift16:DIR or shift32:DIR (of a labeled folder's images), motion[,"
@@ -257,6 +257,12 @@ def add_data_options(p: argparse.ArgumentParser, default: str = "demo", extra: s
                         "argmax" + ("; the time column prices this size" if time_column else "")
                         + " (default: the frames' own size)")
     p.add_argument("--device", default="cpu", help="where the network runs: cpu or cuda")
+    if codec:
+        p.add_argument("--codec", metavar="h264[:crf=N,gop=G,bframes=B]",
+                       help="encode every clip with this codec (h264 or mpeg4; default "
+                            "settings crf=23, gop=250, bframes=0) and run every schedule on "
+                            "the decoded frames, each with its motion vectors: what "
+                            "warp(flow=codec) needs")
     if time_column:
         p.add_argument("--sim-device", default="titanx",
                        help="device model for the time column (as simulate --device; "
@@ -299,7 +305,17 @@ def data_setup(args, network: str):
     resolve_device(args.device)
     data = load_eval_data(args.data, get_network(network).num_classes, args.void, args.scenes,
                           args.score, args.stride)
-    return weights, data
+    return weights, encoded(args, data)
+
+
+def encoded(args, data):
+    """``data`` encoded and decoded by ``--codec`` when given (else as it is)."""
+    if getattr(args, "codec", None) is None:
+        return data
+    from cwdsl.evaluate.codecdata import encode_data
+    from cwdsl.media.transcode import parse_codec
+
+    return encode_data(data, parse_codec(args.codec), progress=not getattr(args, "quiet", True))
 
 
 def eval_setup(args, programs):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from cwdsl.commands.evaluate import quiet_unless_main
 from cwdsl.core.errors import InputError
-from cwdsl.commands.options import (add_command, add_data_options, eval_network, eval_setup,
-                                    size_phrase)
+from cwdsl.commands.options import (add_command, add_data_options, encoded, eval_network,
+                                    eval_setup, size_phrase)
 from cwdsl.commands.threads import add_nproc, add_threads, apply_threads
 
 DEFAULT_THETA = "0:0.5:0.05"
@@ -45,7 +45,7 @@ def register(sub) -> None:
                         "IU of the tune set's frame oracle")
     p.add_argument("-o", "--out", required=True, metavar="OUT.png",
                    help="the plot; the table goes beside it as .csv (both written, or neither)")
-    add_data_options(p)
+    add_data_options(p, codec=True)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_threads(p)
     add_nproc(p, "the (schedule, θ, clip) runs")
@@ -80,9 +80,10 @@ def handle(args) -> int:
         weights, model, data = eval_setup(
             args, [p for plan in plans for p in (plan.oracle, *plan.programs)])
         if args.tune:
-            tune, data = load_tune_data(args.tune, args.data, data, lambda spec: load_eval_data(
-                spec, plans[0].oracle.network.num_classes, args.void, args.scenes, args.score,
-                1 if args.stride > 1 and not is_sequence(spec) else args.stride), args.scenes)
+            tune, data = load_tune_data(args.tune, args.data, data, lambda spec: encoded(
+                args, load_eval_data(spec, plans[0].oracle.network.num_classes, args.void,
+                                     args.scenes, args.score, 1 if args.stride > 1 and not
+                                     is_sequence(spec) else args.stride)), args.scenes)
     w = joined(args.device)  # every input is checked: the first collective
     if args.tune:
         return _tuned(args, plans, tune, data, weights, model, w, out, csv_path, rates, choice)

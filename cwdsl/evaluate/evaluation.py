@@ -32,6 +32,7 @@ from cwdsl.core.tables import Column, render_table
 from cwdsl.core.metrics import (BAND_RADIUS, band_confusion, confusion, frequency_weighted_iu,
                                 has_background, label_change, mean_iu, pixel_accuracy)
 from cwdsl.core.units import HW
+from cwdsl.evaluate.codecdata import check_motion_data
 from cwdsl.evaluate.protocol import EvalData
 from cwdsl.ir.graph import Program
 from cwdsl.ir.plan import Planner
@@ -214,6 +215,7 @@ def evaluate_schedules(data: EvalData, weights: str, programs: Sequence[Program]
     w = world or World()
     if not programs:
         return []
+    check_motion_data(programs, data)
     model = load_device(sim_device) if isinstance(sim_device, str) else sim_device
     units = [(p, c) for p in range(len(programs)) for c in range(len(data.clips))]
     mine = shard(units, w)
@@ -271,7 +273,8 @@ def _score_clip(program: Program, net, clip, device: str, model: DeviceModel, ba
     deadline = program.deadline_ms
     try:
         for t, (rgb, truth) in enumerate(zip(clip.frames, clip.labels)):
-            result = executor.step(network_frame(rgb, size))
+            result = executor.step(network_frame(rgb, size),
+                                   motion=clip.motion[t] if clip.motion is not None else None)
             on_time += t > 0 and deadline is not None and result.response_ms <= deadline
             labels = labels_at(result.scores, rgb.shape[:2])
             trace.append(result.atom_values)

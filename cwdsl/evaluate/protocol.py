@@ -41,10 +41,20 @@ class LabeledClip:
     name: str
     frames: tuple[np.ndarray, ...]                # (H, W, 3) uint8
     labels: tuple[np.ndarray | None, ...]         # (H, W) uint8, 255 = ignore
+    motion: tuple | None = None
+    """Each frame's :class:`~cwdsl.media.motionvectors.CodecMotion` when the clip was
+    encoded (``--codec``), else None."""
 
     def __post_init__(self):
         if len(self.frames) != len(self.labels):
             raise ValueError("one label (or None) per frame")
+        if self.motion is not None and len(self.motion) != len(self.frames):
+            raise ValueError("one motion (or None) per frame")
+
+    def part(self, start: int, stop: int | None, name: str) -> "LabeledClip":
+        """Frames ``start:stop`` (their labels and motion vectors with them)."""
+        return LabeledClip(name, self.frames[start:stop], self.labels[start:stop],
+                           None if self.motion is None else self.motion[start:stop])
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,8 @@ class EvalData:
 
     description: str
     clips: tuple[LabeledClip, ...]
+    codec: dict | None = None
+    """How the clips were encoded (``--codec``: settings, bytes, PSNR), else None."""
 
     @property
     def frames(self) -> int:

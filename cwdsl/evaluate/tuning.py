@@ -124,8 +124,8 @@ def split_data(data: EvalData, fraction: float, spec: str) -> tuple[EvalData, Ev
     if cut < 2 or n - cut < 2:
         raise InputError(f"--tune split:{fraction:g} of --data {spec}: its one clip has {n} "
                          f"frames; a split at frame {cut} leaves a part of fewer than 2 frames")
-    halves = (LabeledClip(f"{clip.name}[:{cut}]", clip.frames[:cut], clip.labels[:cut]),
-              LabeledClip(f"{clip.name}[{cut}:]", clip.frames[cut:], clip.labels[cut:]))
+    halves = (clip.part(0, cut, f"{clip.name}[:{cut}]"),
+              clip.part(cut, None, f"{clip.name}[{cut}:]"))
     for name, part, at in zip(("tune", "report"), halves, ("0", str(cut))):
         if not _labeled(part):
             raise InputError(f"--tune split:{fraction:g} of --data {spec}: the {name} part "

@@ -69,6 +69,8 @@ class RunSummary:
     warped_fraction: dict[str, float] | None = None
     warp_ms_mean: dict[str, float | None] | None = None
     flow_ms_mean: dict[str, float | None] | None = None
+    # per flow method, the frames whose flow was zero (flow=codec: no usable vectors)
+    zero_flow_frames: dict[str, int] | None = None
     # with a frame deadline (else None): its ms, the fraction of frames after frame 0 whose
     # result came within it of their arrival (dropped frames count as late), and the
     # percentiles of those frames' times from arrival to result
@@ -85,7 +87,7 @@ class RunSummary:
                "stage_ms_mean": dict(self.stage_ms_mean), "note": self.note}
         for key in ("mean_iu", "pixel_accuracy", "oracle_mean_iu", "oracle_agreement",
                     "mean_iu_vs_oracle", "warped_fraction", "warp_ms_mean", "flow_ms_mean",
-                    "deadline_ms", "on_time_fraction", "response_ms_p50", "response_ms_p99"):
+                    "zero_flow_frames", "deadline_ms", "on_time_fraction", "response_ms_p50", "response_ms_p99"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         return out
@@ -196,6 +198,8 @@ def frame_record(result: FrameResult, deadline_ms: float | None = None) -> dict:
     if result.warped:
         record["flow_ms"] = {k: round(float(v), 4) for k, v in result.flow_ms.items()}
         record["warp_ms"] = {k: round(float(v), 4) for k, v in result.warp_ms.items()}
+    if result.flow_problems:  # a zero flow: why (flow=codec on a frame without vectors)
+        record["flow_problems"] = dict(result.flow_problems)
     if result.decisions:
         record["decisions"] = {d.atom: d.to_json() for d in result.decisions}
     if deadline_ms is not None:
@@ -219,7 +223,9 @@ def warp_summary(program: Program, frames: list[dict]) -> dict:
                                 for s in stages},
             "warp_ms_mean": {s: _mean_ms(frames, "warp_ms", s) for s in stages},
             "flow_ms_mean": {f.method: _mean_ms(frames, "flow_ms", f.method)
-                             for f in program.flows}}
+                             for f in program.flows},
+            "zero_flow_frames": {f.method: sum(f.method in r.get("flow_problems", {})
+                                               for r in frames) for f in program.flows}}
 
 
 def summarize(program: Program, frames: list[dict], totals: Totals,
@@ -328,7 +334,11 @@ def summary_table(record: RunRecord) -> str:
                      + ("" if ms is None else f", {ms:.2f} ms mean"))
     for method, ms in (s.flow_ms_mean or {}).items():
         if ms is not None:
-            lines.append(f"optical flow {method}: {ms:.2f} ms mean on the frames it ran")
+            zero = (s.zero_flow_frames or {}).get(method)
+            lines.append(f"{'motion vectors' if method == 'codec' else 'optical flow'} "
+                         f"{method}: {ms:.2f} ms mean on the frames it ran"
+                         + (f"; {zero} frames had no usable vectors (zero flow: the state "
+                            f"held)" if zero else ""))
     if s.on_time_fraction is not None:
         lines.append(f"on time (result within {s.deadline_ms:g} ms of arrival): "
                      f"{100 * s.on_time_fraction:.1f}% of frames after frame 0; from arrival "

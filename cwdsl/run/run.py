@@ -41,7 +41,7 @@ from cwdsl.media.live import is_live
 from cwdsl.run.pacing import deliver, end_note, interrupts_end, realtime_record
 from cwdsl.run.deadlines import stage_times
 from cwdsl.run.records import RunRecord, Throughput, Totals, frame_record, make_record
-from cwdsl.run.sources import FrameSource, frame_source
+from cwdsl.run.sources import FrameSource, check_motion, frame_source
 from cwdsl.media.video import save_label_png
 
 SAVE_CHOICES = ("masks", "overlay")
@@ -258,6 +258,7 @@ def prepare(options: RunOptions) -> Prepared:
     demo = options.video is None and options.frames_dir is None
     program, own_network, notes = choose_program(options, demo)
     check_sequential(options, program)
+    check_motion(program, options.video, options.frames_dir, options.realtime)
     weights = resolve_weights(program.network.name, options.weights)
     device = resolve_device(options.device)
     net = build_network(program.network)
@@ -320,7 +321,8 @@ def _execute(options: RunOptions, ready: Prepared, tmp: Path | None) -> RunRecor
         for arrival in delivery:
             rgb = arrival.frame
             x = frame_tensor(rgb)
-            result = executor.step(x, arrival=arrival.arrival)
+            motion = source.motion.take(arrival.index) if source.motion is not None else None
+            result = executor.step(x, arrival=arrival.arrival, motion=motion)
             labels = result.labels.to("cpu", torch.uint8).numpy()
             oracle = oracle_labels(net, x, executor) if compare_oracle else None
             totals.add(labels, arrival.label, oracle)

@@ -24,9 +24,10 @@ from cwdsl.core.units import HW, MAX_INPUT_SIDE
 from cwdsl.demo.clip import DEMO, demo_clip
 from cwdsl.demo.render import NUM_CLASSES as DEMO_CLASSES
 from cwdsl.ir.graph import Program
+from cwdsl.runtime.codecflow import CODEC_METHOD
 from cwdsl.media.live import OPEN_TIMEOUT, LiveStream, is_live, open_live
-from cwdsl.media.video import (count_packets, list_images, natural_key, read_frames_dir,
-                                 read_video, video_info)
+from cwdsl.media.video import (MotionLog, count_packets, list_images, natural_key,
+                               read_frames_dir, read_video, video_info)
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts",
                   ".flv", ".wmv", ".ogv")
@@ -50,6 +51,7 @@ class FrameSource:
     problems: list[str] = field(default_factory=list)
     path: str | None = None   # the video file or frames folder, absolute (None: the demo)
     live: LiveStream | None = None  # a live source (cwdsl.media.live): frames arrive on their own
+    motion: MotionLog | None = None  # each frame's motion vectors (a video read for flow=codec)
 
     def close(self) -> None:
         """Stop reading a live source (nothing to do for the others)."""
@@ -75,8 +77,10 @@ def demo_source(max_frames: int | None, spec: NetworkSpec) -> FrameSource:
                        DEMO.fps, n, DEMO.size, notes)
 
 
-def video_source(video: str, max_frames: int | None, keep_partial: bool) -> FrameSource:
-    """A video file, checked (and scanned for truncation) before a frame is decoded."""
+def video_source(video: str, max_frames: int | None, keep_partial: bool,
+                 motion: bool = False) -> FrameSource:
+    """A video file, checked (and scanned for truncation) before a frame is decoded;
+    ``motion``: its decoder exports each frame's motion vectors into the source's log."""
     info = video_info(video)  # fails early, with the path and the reason
     count = info.frames
     notes = ()
@@ -93,9 +97,11 @@ def video_source(video: str, max_frames: int | None, keep_partial: bool) -> Fram
     if count is not None and max_frames:
         count = min(count, max_frames)
     problems: list[str] = []
-    frames = read_video(video, max_frames, problems=problems if keep_partial else None)
+    log = MotionLog() if motion else None
+    frames = read_video(video, max_frames, problems=problems if keep_partial else None,
+                        motion=log)
     return FrameSource(str(video), frames, None, float(info.fps or FALLBACK_FPS), count,
-                       info.size, notes, problems, os.path.abspath(video))
+                       info.size, notes, problems, os.path.abspath(video), motion=log)
 
 
 def folder_source(folder: str, max_frames: int | None) -> FrameSource:
@@ -121,12 +127,40 @@ def live_source(video: str, max_frames: int | None, stall_timeout: float) -> Fra
 
 
 def file_source(video: str | None, frames_dir: str | None, max_frames: int | None,
-                keep_partial: bool = False) -> FrameSource:
-    """``--video`` (a folder given there is read as a frames folder) or ``--frames``."""
+                keep_partial: bool = False, motion: bool = False) -> FrameSource:
+    """``--video`` (a folder given there is read as a frames folder) or ``--frames``;
+    ``motion``: with each frame's motion vectors (a video file only)."""
     if frames_dir is not None or Path(video).is_dir():
         return folder_source(frames_dir or video, max_frames)
     input_file(video, "video file")  # a FIFO or a device: refused before FFmpeg opens it
-    return video_source(video, max_frames, keep_partial)
+    return video_source(video, max_frames, keep_partial, motion)
+
+
+def needs_motion(program: Program) -> bool:
+    """Whether ``program`` warps by the codec's motion vectors (``flow=codec``)."""
+    return any(f.method == CODEC_METHOD for f in program.flows)
+
+
+def check_motion(program: Program, video: str | None, frames_dir: str | None,
+                 realtime: bool = False) -> None:
+    """An ``InputError`` when ``program`` warps by ``flow=codec`` and the frames would
+    come without motion vectors: the demo clip, a frames folder, a live source, or a file
+    paced in real time (its dropped frames' motion would be lost)."""
+    if not needs_motion(program):
+        return
+    why = None
+    if video is None and frames_dir is None:
+        why = "the demo clip is frames, not a coded video"
+    elif frames_dir is not None or Path(video).is_dir():
+        why = f"{frames_dir or video} is a folder of images, which has no motion vectors"
+    elif is_live(video):
+        why = f"{video} is a live source (not supported with flow=codec yet)"
+    elif realtime:
+        why = "--realtime drops frames, and with them the motion they carried"
+    if why is not None:
+        raise InputError(f"{program.name} warps by flow=codec, the motion vectors of a coded "
+                         f"video: {why}; give --video FILE (H.264 or MPEG-4), or use "
+                         f"flow=dis")
 
 
 def list_videos(folder: str) -> list[str]:
@@ -199,12 +233,14 @@ def frame_source(video: str | None, frames_dir: str | None, max_frames: int | No
     """The frames to run on, at the size they run at, with notes for the user; a live
     source (``stall_timeout``: seconds without a frame that end it) is open and read from
     here on: :meth:`FrameSource.close` stops it."""
+    check_motion(program, video, frames_dir)
     if video is None and frames_dir is None:
         source = demo_source(max_frames, program.network)
     elif video is not None and is_live(video):
         source = live_source(video, max_frames, stall_timeout)
     else:
-        source = file_source(video, frames_dir, max_frames, keep_partial)
+        source = file_source(video, frames_dir, max_frames, keep_partial,
+                             needs_motion(program))
     try:
         source = resized(source, run_size(size, program, own_network, source.size))
         program.network.check_input(source.size)  # before any note: one suggestion, not two

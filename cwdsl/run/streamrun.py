@@ -42,7 +42,7 @@ from cwdsl.run.deadlines import stage_times
 from cwdsl.run.resume import expected, rerun_reason
 from cwdsl.run.run import (RunOptions, check_options, check_sequential, choose_program,
                            is_run_folder)
-from cwdsl.run.sources import FrameSource, frame_source, list_videos
+from cwdsl.run.sources import FrameSource, frame_source, list_videos, needs_motion
 from cwdsl.run.streamout import StreamOutput
 from cwdsl.run.streamtable import StreamResult, StreamsRecord, Timed
 
@@ -130,6 +130,9 @@ def run_streams(options: RunOptions, on_note=None) -> StreamsRecord:
     demo = all(video is None for _, video in named)
     program, own_network, notes = choose_program(options, demo)
     check_sequential(options, program)
+    if needs_motion(program):
+        raise InputError(f"{program.name} warps by flow=codec: several streams do not carry "
+                         f"motion vectors yet; run one --video at a time, or use flow=dis")
     weights = resolve_weights(program.network.name, options.weights)
     out = Path(options.out) if options.out else None
     if out is not None:
