@@ -68,7 +68,14 @@ def clock_model(tmp_path: Path, signals=tuple(SIGNALS), network="tiny", head="sc
 # -- the cost model -------------------------------------------------------------------------
 def test_cost_traces_flow_warp_and_learned_clock():
     cost = network_cost("tiny", SIZE)
-    for method in FLOW_METHODS:
+    codec = cost.flow_op("codec")  # the cells on the host, uploaded, upsampled on the device
+    host = [k for k in codec.kernels if k.host]
+    assert len(host) == 1 and host[0].estimate and host[0].flops > 0
+    assert [k.op for k in codec.kernels if k.link_bytes] == ["copy:cells_to_device"]
+    assert sum(k.link_bytes for k in codec.kernels) == 4 * 2 * 8 * 8  # 64x64: 8x8 cells
+    assert any(k.op.startswith("aten::") and not k.host for k in codec.kernels)
+    assert codec.out_shape == (1, 2, 64, 64)
+    for method in (m for m in FLOW_METHODS if m != "codec"):
         op = cost.flow_op(method)
         estimated = [k for k in op.kernels if k.estimate]
         assert len(estimated) == 1 and estimated[0].host and estimated[0].flops > 0

@@ -4,7 +4,9 @@
 trace (the frame, every layer's output, every head's scores) and traces, when a program
 first asks, with the executor's own functions on the meta device:
 
-- a **flow** (``flow_op``): as the executor runs it, all on the host (it hands
+- a **flow** (``flow_op``), by ``codec``: the motion vectors read into cells on the host
+  (``runtime.codecflow.codec_flow_work``'s estimate, marked ``host`` and ``estimate``),
+  the cells' upload and their upsampling (``upsample_cells``, traced); by DIS: as the executor runs it, all on the host (it hands
   ``OpticalFlow`` the frame it was given, in host memory): the two frames' conversion to
   gray (``runtime.flow.gray_frame``, traced, its kernels marked ``host``), OpenCV's DIS (not
   traceable: ``runtime.flow.flow_work``'s analytic estimate, a kernel marked ``host`` and
@@ -83,18 +85,32 @@ class MotionTrace:
         return self._once(("flow", method), lambda: self._flow(method))
 
     def _flow(self, method: str) -> OpCost:
+        from cwdsl.runtime.codecflow import CODEC_METHOD, codec_flow_work
         from cwdsl.runtime.flow import flow_work, gray_frame
+
+        h, w = self.hw
+        upload = Kernel("copy:flow_to_device", 0, 0, link_bytes=2 * 4 * h * w)  # (1, 2, H, W)
+        if method == CODEC_METHOD:  # no frames read: the side data and cells on the host,
+            # the cells' upload, their upsampling on the device (as the executor on a GPU)
+            from cwdsl.runtime.codecflow import CELL, upsample_cells
+
+            flops, moved = codec_flow_work(self.hw)
+            cells = torch.empty(1, 2, -(-h // CELL), -(-w // CELL), device="meta")
+            op, _ = self.session.trace(f"flow:{method}",
+                                       lambda c: upsample_cells(c, self.hw, self.hw), cells)
+            return OpCost(f"flow:{method}", (
+                Kernel(f"host:flow:{method}:estimate", flops, moved, host=True, estimate=True),
+                Kernel("copy:cells_to_device", 0, 0, link_bytes=4 * cells.numel()),
+                *op.kernels), (), (1, 2, h, w))
 
         previous = torch.empty_like(self.pixels)
         gray_frame(previous)  # its constants once, so no trace holds their making
         op, _ = self.session.trace(f"flow:{method}", lambda a, b: (gray_frame(a), gray_frame(b)),
                                    previous, self.pixels)
         flops, moved = flow_work(method, self.hw)
-        h, w = self.hw
         kernels = tuple(replace(k, host=True) for k in op.kernels) + (
             Kernel(f"host:flow:{method}:estimate", int(flops), int(moved), host=True,
-                   estimate=True),
-            Kernel("copy:flow_to_device", 0, 0, link_bytes=2 * 4 * h * w))  # float32 (1, 2, H, W)
+                   estimate=True), upload)
         return OpCost(f"flow:{method}", kernels, tuple(self.pixels.shape), (1, 2, h, w))
 
     def compose_op(self) -> OpCost:

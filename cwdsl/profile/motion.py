@@ -6,6 +6,9 @@ alike, round robin):
 - ``flow:METHOD`` for every method of ``lang.ast.FLOW_METHODS``: the executor's
   ``runtime.flow.OpticalFlow`` (OpenCV's DIS on the host) on two real consecutive frames
   of the demo generator (``demo.clip.DEMO``'s seed) at the profile's size, which differ;
+  ``flow:codec``: ``runtime.codecflow.CodecFlow`` on the motion vectors FFmpeg exported
+  for the second of them, the demo clip encoded with ``--codec``'s default H.264
+  settings at that size (:func:`demo_motion`);
 - ``warp:compose`` (``runtime.warp.compose`` of a real flow into a total) and
   ``warp:features:NAME`` / ``warp:head:NAME`` (``runtime.warp.warp_tensor`` of every trunk
   layer's output, the image and every head's scores, each on its own cell grid), so that
@@ -57,6 +60,17 @@ def demo_pair(hw: HW, frames: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
     return frame_tensor(clip.frames[t - 1]), frame_tensor(clip.frames[t])
 
 
+def demo_motion(hw: HW, frames: int = 16):
+    """The motion vectors of a P frame of the demo generator's clip at ``hw`` encoded with
+    ``--codec``'s default H.264 settings: the frame with the most vectors among the first
+    ``frames``."""
+    from cwdsl.media.transcode import CodecSettings, transcode
+
+    clip = generate_clip(DEMO.seed, frames, hw)
+    coded = transcode(clip.frames, CodecSettings())
+    return max(coded.motions[1:], key=lambda m: len(m.past))
+
+
 def motion_tasks(spec: NetworkSpec, net, hw: HW, dev: torch.device, x0: torch.Tensor,
                  outputs: Mapping[str, torch.Tensor], scores: Mapping[str, torch.Tensor]
                  ) -> dict[str, Callable[[], object]]:
@@ -65,9 +79,15 @@ def motion_tasks(spec: NetworkSpec, net, hw: HW, dev: torch.device, x0: torch.Te
     from cwdsl.runtime.flow import OpticalFlow
     from cwdsl.runtime.warp import compose, warp_tensor
 
+    from cwdsl.runtime.codecflow import CODEC_METHOD, CodecFlow
+
     previous, current = (f.to(dev) for f in demo_pair(hw))
     tasks: dict[str, Callable[[], object]] = {}
     for method in FLOW_METHODS:
+        if method == CODEC_METHOD:
+            motion = demo_motion(hw)
+            tasks[f"flow:{method}"] = lambda: CodecFlow()(motion, hw, dev)
+            continue
         tasks[f"flow:{method}"] = (lambda f: lambda: f(previous, current))(OpticalFlow(method))
     with torch.inference_mode():
         flow = OpticalFlow(DEFAULT_FLOW)(previous, current).to(dev)

@@ -151,13 +151,22 @@ def clock_note(report: SimulationReport) -> str:
 
 def flow_note(report: SimulationReport) -> str:
     """Where optical flow's price comes from ("" when no schedule warps)."""
-    if not any(sim.costs.flow_ms for sim in report.sims):
+    methods = {m for sim in report.sims for m in sim.costs.flow_ms}
+    if not methods:
         return ""
     device = report.options.device
-    if isinstance(device, Roofline):
-        return (f"optical flow: OpenCV's DIS runs on the host, priced on the "
-                f"{device.host.name} roofline from an estimate of its work")
-    return "optical flow: OpenCV's DIS on the host, as the profile timed it"
+    notes = []
+    if methods - {"codec"}:
+        notes.append(f"optical flow: OpenCV's DIS runs on the host, priced on the "
+                     f"{device.host.name} roofline from an estimate of its work"
+                     if isinstance(device, Roofline) else
+                     "optical flow: OpenCV's DIS on the host, as the profile timed it")
+    if "codec" in methods:
+        notes.append(f"flow=codec: the motion vectors read into cells on the host (an "
+                     f"estimate of its work, on the {device.host.name} roofline), the cells "
+                     f"uploaded and upsampled on the device" if isinstance(device, Roofline)
+                     else "flow=codec: the motion vectors made a flow, as the profile timed it")
+    return "\n".join(notes)
 
 
 def batch_note(report: SimulationReport) -> str:
