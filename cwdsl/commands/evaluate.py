@@ -85,7 +85,8 @@ def handle(args) -> int:
         return 0
     net = programs[0].network.name
     if args.json:
-        print(json.dumps({"data": data.description, "codec": data.codec, "network": net,
+        codec = {"codec": data.codec} if data.codec is not None else {}  # --codec's record
+        print(json.dumps({"data": data.description, **codec, "network": net,
                           "weights": weights,
                           "size": list(args.size) if args.size else None,
                           "rows": [row.to_json() for row in rows]}, indent=2))

@@ -224,9 +224,11 @@ def from_array(array: np.ndarray | None, size: tuple[int, int], back: int, pictu
                      past["motion_x"] / scale, past["motion_y"] / scale], 1) \
         if len(past) else empty
     # a bidirectional block has one past and one future record at the same place
-    future_at = {(x, y) for x, y in zip(array["dst_x"][~from_past], array["dst_y"][~from_past])}
-    past_at = {(x, y) for x, y in zip(past["dst_x"], past["dst_y"])}
-    future_only = len(future_at - past_at)
+    future_only = 0
+    if not from_past.all():
+        def place(records):
+            return records["dst_x"].astype(np.int64) * 65536 + records["dst_y"]
+        future_only = len(np.setdiff1d(place(array[~from_past]), place(past)))
     if not len(rows):
         return CodecMotion(empty, max(back, 1), size, picture, future_only,
                            "no motion vectors into the past")

@@ -52,33 +52,40 @@ class FrameFlow:
     problem: str | None = None
 
 
+PAD = 1 + 64 // CELL
+"""Cells of margin around the frame's grid that blocks reaching out of the frame write into
+(cropped away after), so no block needs a bounds check."""
+
+
 def cell_vectors(motion: CodecMotion) -> tuple[np.ndarray, np.ndarray]:
     """(cells_h, cells_w, 2) float32 vectors of the :data:`CELL`-pixel cells of the frame
     and the (cells_h, cells_w) mask of the cells a block vector covers (a block smaller
-    than a cell writes the cell it lies in)."""
+    than a cell writes the cell its centre lies in). Few numpy calls, however many blocks:
+    each block's cells are flat indices into a padded grid."""
     h, w = motion.size
-    ch, cw = math.ceil(h / CELL), math.ceil(w / CELL)
-    flow = np.zeros((ch, cw, 2), np.float32)
-    known = np.zeros((ch, cw), bool)
+    ch, cw = -(-h // CELL), -(-w // CELL)
+    width = cw + 2 * PAD
+    flow = np.zeros(((ch + 2 * PAD) * width, 2), np.float32)
+    known = np.zeros((ch + 2 * PAD) * width, bool)
     rows = motion.past
-    if not len(rows):
-        return flow, known
-    nw = np.maximum(rows[:, 2] // CELL, 1).astype(np.int64)
-    nh = np.maximum(rows[:, 3] // CELL, 1).astype(np.int64)
-    # the first cell: the block's left (top) edge, or the cell its centre lies in when the
-    # block is smaller than a cell
-    x0 = np.floor((rows[:, 0] - np.maximum(rows[:, 2] - CELL, 0) / 2) / CELL).astype(np.int64)
-    y0 = np.floor((rows[:, 1] - np.maximum(rows[:, 3] - CELL, 0) / 2) / CELL).astype(np.int64)
-    counts = nw * nh
-    block = np.repeat(np.arange(len(rows)), counts)  # one entry per (block, cell)
-    offset = np.arange(len(block)) - np.repeat(np.cumsum(counts) - counts, counts)
-    x = x0[block] + offset % nw[block]
-    y = y0[block] + offset // nw[block]
-    inside = (x >= 0) & (x < cw) & (y >= 0) & (y < ch)
-    x, y, block = x[inside], y[inside], block[inside]
-    flow[y, x] = rows[block, 4:6]
-    known[y, x] = True
-    return flow, known
+    if len(rows):
+        r = rows[:, :4].astype(np.int64)                 # dst_x, dst_y, w, h
+        n = np.maximum(r[:, 2:] // CELL, 1)              # cells across, down
+        # the first cell: the block's left (top) edge, or the cell its centre lies in when
+        # the block is smaller than a cell
+        corner = (r[:, :2] - np.maximum(r[:, 2:] - CELL, 0) // 2) // CELL
+        start = (corner[:, 1] + PAD) * width + (corner[:, 0] + PAD)
+        counts = n[:, 0] * n[:, 1]
+        block = np.repeat(np.arange(len(rows)), counts)  # one entry per (block, cell)
+        offset = np.arange(len(block)) - np.repeat(np.cumsum(counts) - counts, counts)
+        across = n[block, 0]
+        at = np.clip(start[block] + (offset // across) * width + offset % across,
+                     0, len(known) - 1)
+        flow[at] = rows[block, 4:]
+        known[at] = True
+    grid = (ch + 2 * PAD, width)
+    return (flow.reshape(*grid, 2)[PAD:PAD + ch, PAD:PAD + cw],
+            known.reshape(grid)[PAD:PAD + ch, PAD:PAD + cw])
 
 
 def fill_holes(flow: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -151,6 +158,43 @@ class CodecFlow:
             cells = cells.unsqueeze(0).contiguous().pin_memory().to(target, non_blocking=True)
             flow = upsample_cells(cells, motion.size, hw)
         return FrameFlow(flow, motion.back if problem is None else 1, motion.anchor, problem)
+
+
+MOTIONS_KEPT = 8
+"""Frames of motion vectors a :class:`CodecFlows` keeps (a B frame's flow may need an
+earlier frame's, when a stage computed between it and the reference it points to)."""
+
+
+class CodecFlows:
+    """The executor's codec flows of the last frames: each frame's motion vectors as given
+    (:meth:`put`), made a flow once when asked (:meth:`flow`) on ``device`` at ``hw``."""
+
+    def __init__(self, device: torch.device | str = "cpu"):
+        self.device = torch.device(device)
+        self._make = CodecFlow()
+        self._motions: dict[int, CodecMotion] = {}
+        self._flows: dict[int, FrameFlow] = {}
+
+    def put(self, frame: int, motion: CodecMotion) -> None:
+        self._motions[frame] = motion
+        for old in [k for k in self._motions if k < frame - MOTIONS_KEPT]:
+            self._motions.pop(old)
+            self._flows.pop(old, None)
+
+    def flow(self, frame: int, hw: Sequence[int]) -> FrameFlow:
+        """Frame ``frame``'s flow (computed once)."""
+        flow = self._flows.get(frame)
+        if flow is None:
+            flow = self._flows[frame] = self._make(self._motions[frame], hw, self.device)
+        return flow
+
+    def earlier(self, frame: int, hw: Sequence[int]) -> tuple[Tensor, int] | None:
+        """An earlier frame's own flow and how far back it points, if it is one of the last
+        frames and had usable vectors (else None)."""
+        if frame not in self._motions:
+            return None
+        flow = self.flow(frame, hw)
+        return None if flow.problem is not None else (flow.flow, flow.back)
 
 
 # Per-element operation counts of the steps above (numpy and OpenCV): an estimate.

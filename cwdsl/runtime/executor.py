@@ -33,16 +33,11 @@ from cwdsl.runtime.device import memory_format as resolve_memory_format
 from cwdsl.runtime.deadline import StageTimes
 from cwdsl.runtime.results import FrameResult, FuseInput, Job, JobResult
 from cwdsl.runtime.device import resolve_device, torch_dtype
-from cwdsl.runtime.codecflow import CODEC_METHOD, CodecFlow, FrameFlow
+from cwdsl.runtime.codecflow import CODEC_METHOD, CodecFlows, FrameFlow
 from cwdsl.runtime.flow import OpticalFlow
 from cwdsl.runtime.measure import AtomState, AtomTest, PredictedState, Window, label_map
 from cwdsl.runtime.stagerun import StageRunner, make_runner
 from cwdsl.runtime.warp import StageWarp
-
-
-MOTIONS_KEPT = 8
-"""Frames of motion vectors the executor keeps (a B frame's flow may need an earlier
-frame's, when a stage computed between it and the anchor it points to)."""
 
 
 class _History:
@@ -105,8 +100,9 @@ class Executor:
         self._stage = {s.name: s for s in program.stage_nodes}
         self._previous = {s: program.previous_stage(s) for s in program.stages}
         self._windows: dict = {}  # (head, input size) → cells that see the image (region image)
-        self._flows = {f.method: CodecFlow() if f.method == CODEC_METHOD else
-                       OpticalFlow(f.method) for f in program.flows}
+        self._flows = {f.method: OpticalFlow(f.method) for f in program.flows
+                       if f.method != CODEC_METHOD}
+        self._codec = any(f.method == CODEC_METHOD for f in program.flows)
         lanes = len(program.stages)
         self._pool = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="cwdsl-lane") \
             if concurrency == "auto" and self.device.type == "cpu" and lanes > 1 else None
@@ -130,8 +126,7 @@ class Executor:
                        if s.counter == "warp"}
         self._last_frame: Tensor | None = None  # the previous frame, as it was given
         # flow=codec: the last frames' motion vectors, and their flows once computed
-        self._motions: dict[int, CodecMotion] = {}
-        self._codec_flows: dict[int, FrameFlow] = {}
+        self._codec_flows = CodecFlows(self.device) if self._codec else None
         self._frame = 0
 
     def close(self) -> None:
@@ -143,7 +138,7 @@ class Executor:
     def needs_motion(self) -> bool:
         """Whether every frame must come with its motion vectors (a stage warps by
         ``flow=codec``)."""
-        return CODEC_METHOD in self._flows
+        return self._codec
 
     def step(self, frame: Tensor, arrival: float | None = None,
              motion: CodecMotion | None = None) -> FrameResult:
@@ -180,10 +175,7 @@ class Executor:
             if motion is None:
                 raise ValueError(f"{self.program.name} warps by flow=codec: give each frame's "
                                  f"motion vectors (step(frame, motion=...))")
-            self._motions[t] = motion
-            for old in [k for k in self._motions if k < t - MOTIONS_KEPT]:
-                self._motions.pop(old)
-                self._codec_flows.pop(old, None)
+            self._codec_flows.put(t, motion)
         self._pixels = frame.to(self.device, non_blocking=True)
         self._input = normalize(self._pixels.float(), self.net.spec.norm).to(self.dtype)
         if self._channels_last:
@@ -216,7 +208,7 @@ class Executor:
             elif isinstance(step, Flow):
                 began = time.perf_counter()
                 if step.method == CODEC_METHOD:  # the frame's motion vectors, dense
-                    flows[step.method] = self._codec_flow(t)
+                    flows[step.method] = self._codec_flows.flow(t, self._input.shape[-2:])
                     if flows[step.method].problem is not None:
                         flow_problems[step.method] = flows[step.method].problem
                 else:
@@ -287,22 +279,6 @@ class Executor:
             if step.stage in self._warps:
                 self._warps[step.stage].computed(t, features, scores)
 
-    def _codec_flow(self, t: int) -> FrameFlow:
-        """Frame ``t``'s flow from its motion vectors (computed once)."""
-        flow = self._codec_flows.get(t)
-        if flow is None:
-            flow = self._codec_flows[t] = self._flows[CODEC_METHOD](
-                self._motions[t], tuple(self._input.shape[-2:]), self.device)
-        return flow
-
-    def _earlier_flow(self, k: int) -> tuple[Tensor, int] | None:
-        """Frame ``k``'s own codec flow and how far back it points, if ``k`` was one of
-        the last frames and had usable vectors."""
-        if k not in self._motions:
-            return None
-        flow = self._codec_flow(k)
-        return None if flow.problem is not None else (flow.flow, flow.back)
-
     def _warp(self, t: int, step: Warp, flow: FrameFlow, composed: dict[int, Tensor]):
         """Move stage ``step.stage``'s last computed state to frame ``t`` (its history and
         scores now hold the warped state, as a ``Cache`` holds the cached one); its time.
@@ -315,7 +291,8 @@ class Executor:
         features, scores = self._warps[step.stage].warp(
             flow.flow, tuple(self._input.shape[-2:]), composed, frame=t, back=flow.back,
             anchor=flow.anchor,
-            flow_of=self._earlier_flow if step.method == CODEC_METHOD else None)
+            flow_of=(lambda k: self._codec_flows.earlier(k, self._input.shape[-2:]))
+            if step.method == CODEC_METHOD else None)
         self._features[step.stage].push(t, features)
         self._scores[step.stage] = scores
         if cuda:
