@@ -340,9 +340,19 @@ def test_espnet_schedules_check_and_run(path, random_pair):
     assert program.network.name == "espnet"
     times = StageTimes({s: 1.0 for s in program.stages}, 1.0) if program.deadlines else None
     executor = Executor(program, net, "cpu", times=times)  # (deadline.cw decides fits)
+    frames = [_image(32, 48, t) for t in range(3)]
+    motions = [None] * 3
+    if executor.needs_motion:  # dff_codec.cw: the frames encoded, with their vectors
+        from cwdsl.media.transcode import CodecSettings, transcode
+
+        coded = transcode([(x[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+                           for x in frames], CodecSettings())
+        frames = [torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255
+                  for f in coded.frames]
+        motions = list(coded.motions)
     try:
-        for t in range(3):
-            result = executor.step(_image(32, 48, t))
+        for x, motion in zip(frames, motions):
+            result = executor.step(x, motion=motion)
             assert result.scores.shape == (1, 11, 32, 48)
     finally:
         executor.close()
