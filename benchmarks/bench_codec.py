@@ -8,7 +8,9 @@ What it measures (network ``fcn8s_camvid``, CamVid's void 11 ignored, one torch 
    defaults, crf 23, one key frame, no B frames, and every schedule run on the decoded
    frames): ``oracle``, ``dff_cache``, ``dff`` (DIS) and ``dff_codec`` on
    ``camvid-half/val`` at 15 Hz (stride 1, 101 frames) and 5 Hz (stride 3, 34 frames), and
-   on ``motion`` clips (12 stills × 10 frames panning, zooming and turning). The share
+   on ``motion`` clips (12 stills × 10 frames panning, zooming and turning); and ESPNet's
+   (the authors' checkpoint at 184×240, its ``dff`` and ``dff_cache`` written from
+   ``schedules/espnet/dff_codec.cw`` with the other counter-clocks) at 15 Hz. The share
    of the mean IU that DIS recovers over the cache which the codec's vectors keep:
    ``(dff_codec − dff_cache) / (dff − dff_cache)``.
 2. **Flow cost on this CPU**: ``cwdsl profile --net fcn8s_camvid --size 180x240`` times
@@ -38,11 +40,16 @@ from _common import ROOT  # noqa: E402
 from bench_tuning import VAL, run_cwdsl, write_result  # noqa: E402
 
 SCHEDULES = ["oracle", "dff_cache", "dff", "dff_codec"]
-OPTIONS = ["--net", "fcn8s_camvid", "--void", "11", "--json", "--quiet", "--codec", "h264"]
-CASES = {
-    "val-15hz": ["--data", VAL],
-    "val-5hz": ["--data", VAL, "--stride", "3"],
-    "zoom-rotate": ["--data", f"motion,stills=12,frames=10:{VAL}"],
+FCN = [f"schedules/{s}.cw" for s in SCHEDULES]
+ESPNET_WEIGHTS = "../shared/weights/espnet/espnet_p_2_q_8_camvid.pth"
+OPTIONS = ["--void", "11", "--json", "--quiet", "--codec", "h264"]
+CASES = {  # name: (schedules, options); ESPNET's dff and dff_cache are made from dff_codec
+    "val-15hz": (FCN, ["--data", VAL, "--net", "fcn8s_camvid"]),
+    "val-5hz": (FCN, ["--data", VAL, "--stride", "3", "--net", "fcn8s_camvid"]),
+    "zoom-rotate": (FCN, ["--data", f"motion,stills=12,frames=10:{VAL}", "--net",
+                          "fcn8s_camvid"]),
+    "espnet-val-15hz": ("espnet", ["--data", VAL, "--net", "espnet", "--weights",
+                                   ESPNET_WEIGHTS, "--size", "184x240"]),
 }
 SIMULATED = [f"schedules/{s}.cw" for s in SCHEDULES]
 SIMULATED_CASES = (
@@ -53,8 +60,25 @@ SIMULATED_CASES = (
 DEVICES = ("titanx", "h200")
 
 
-def accuracy(case: str) -> dict:
-    argv = ["eval", *(f"schedules/{s}.cw" for s in SCHEDULES), *CASES[case], *OPTIONS]
+def espnet_schedules(tmp: Path) -> list[str]:
+    """ESPNet's oracle and dff_codec, and beside them its dff (DIS) and dff_cache: the same
+    clocks as ``schedules/espnet/dff_codec.cw``, written into ``tmp``."""
+    text = (ROOT / "schedules/espnet/dff_codec.cw").read_text(encoding="utf-8")
+    for name, counter in (("dff", "else warp(flow=dis)"), ("dff_cache", "else cache")):
+        (tmp / f"{name}.cw").write_text(text.replace("else warp(flow=codec)", counter),
+                                        encoding="utf-8")
+    return ["schedules/espnet/oracle.cw", str(tmp / "dff_cache.cw"), str(tmp / "dff.cw"),
+            "schedules/espnet/dff_codec.cw"]
+
+
+def accuracy(case: str, tmp: Path) -> dict | None:
+    schedules, options = CASES[case]
+    if schedules == "espnet":
+        if not (ROOT / ESPNET_WEIGHTS).is_file():
+            print(f"{case}: skipped, no {ESPNET_WEIGHTS}", flush=True)
+            return None
+        schedules = espnet_schedules(tmp)
+    argv = ["eval", *schedules, *options, *OPTIONS]
     print(f"{case}: cwdsl {' '.join(argv)}", flush=True)
     stdout, seconds = run_cwdsl(argv)
     table = json.loads(stdout)
@@ -180,10 +204,13 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         cost = flow_cost(Path(tmp))
-    payload = {"threads": 1, "accuracy": [accuracy(case) for case in CASES],
+        scored = [accuracy(case, Path(tmp)) for case in CASES]
+    payload = {"threads": 1, "accuracy": [a for a in scored if a is not None],
                "flow_cost": cost, "simulated": simulated()}
-    commands = [f"cwdsl eval {' '.join(f'schedules/{s}.cw' for s in SCHEDULES)} "
-                f"{' '.join(CASES[c])} {' '.join(OPTIONS)} --threads 1" for c in CASES]
+    shown = {"espnet": ["schedules/espnet/oracle.cw", "TMP/dff_cache.cw", "TMP/dff.cw",
+                        "schedules/espnet/dff_codec.cw"]}
+    commands = [f"cwdsl eval {' '.join(shown.get(s, s))} {' '.join(o)} {' '.join(OPTIONS)} "
+                f"--threads 1" for s, o in CASES.values()]
     record = write_result(args.out_dir / "codec.json", "bench_codec", " ; ".join(commands),
                           payload)
     print(render(record))

@@ -568,3 +568,28 @@ def test_cli_run_of_a_codec_schedule_on_a_frames_folder_exits_2(labelled):
                                 "out", "--quiet", cwd=labelled))
     assert "flow=codec" in line and "folder" in line
     assert not (labelled / "out").exists()
+
+
+def test_cli_run_reads_vectors_from_a_file_and_from_several_streams(labelled):
+    """One video, then two streams batched (--videos), warping by the vectors each file's
+    decoder exports: the records say the codec flow ran and which frames had no vectors."""
+    videos = labelled / "videos"
+    videos.mkdir()
+    for stem, seed in (("a", 1), ("b", 2)):
+        write_video(videos / f"{stem}.mp4", generate_clip(seed, 9, (64, 80),
+                                                          motion="translate").frames, fps=10)
+    done = cwdsl("run", "codec.cw", "--video", "videos/a.mp4", "--out", "one", "--quiet",
+                 cwd=labelled)
+    assert done.returncode == 0, done.stderr
+    record = json.loads((labelled / "one" / "run.json").read_text())
+    assert record["summary"]["flow_ms_mean"]["codec"] > 0
+    warped = [f for f in record["frames"] if f["warped"]]
+    assert len(warped) == 6 and all("codec" in f["flow_ms"] for f in warped)  # 9 frames, k=4
+    assert record["summary"]["zero_flow_frames"]["codec"] == sum(
+        "codec" in f.get("flow_problems", {}) for f in record["frames"])
+    done = cwdsl("run", "codec.cw", "--videos", "videos", "--out", "many", "--quiet",
+                 cwd=labelled)
+    assert done.returncode == 0, done.stderr
+    for stem in ("a", "b"):
+        frames = json.loads((labelled / "many" / stem / "run.json").read_text())["frames"]
+        assert len(frames) == 9 and sum(bool(f["warped"]) for f in frames) == 6

@@ -59,7 +59,7 @@ def handle(args) -> int:
     from cwdsl.evaluate.evaluation import evaluate_schedules, format_eval_table, plot_timeline
     from cwdsl.evaluate.sweep import SweepCurve, is_frame_oracle
     from cwdsl.evaluate.sweepplot import plot_curves
-    from cwdsl.commands.programs import load_programs
+    from cwdsl.commands.programs import load_programs, without_codec
     from cwdsl.runtime.distributed import joined
 
     if args.nproc > 1:
@@ -72,9 +72,9 @@ def handle(args) -> int:
     if args.curve and args.timeline and Path(args.curve).resolve() == Path(args.timeline).resolve():
         raise InputError(f"--curve and --timeline both name {args.curve}; give two files")
     with quiet_unless_main():
-        programs = load_programs(args.schedules, network,
-                                 lambda text: print(f"note: {text}", file=sys.stderr),
-                                 one_deadline(args))
+        say = lambda text: print(f"note: {text}", file=sys.stderr)  # noqa: E731
+        programs = without_codec(load_programs(args.schedules, network, say,
+                                               one_deadline(args)), args.codec, say)
         weights, model, data = eval_setup(args, programs)
     w = joined(args.device)  # every input is checked: the first collective
     rows = evaluate_schedules(data, weights, programs, w.device, model,

@@ -5,7 +5,9 @@ network for generated data), a schedule that checks on its own network but not o
 (a learned clock's model trained for another network, a layer the other network lacks) is
 left out with a note naming the reason, so ``cwdsl eval schedules/*.cw --data shift16``
 scores every bundled schedule that can run on the demo. A schedule that fails on its own
-network, or one given alone, is an error as ever.
+network, or one given alone, is an error as ever. Likewise a schedule warping by the codec's
+motion vectors (``flow=codec``) is left out with a note when the data has none (no
+``--codec``) and other schedules can run (:func:`without_codec`).
 """
 from __future__ import annotations
 
@@ -42,6 +44,26 @@ def load_programs(paths: list[str], network: str | None,
         raise InputError(f"none of the schedules runs on network {network}; give --net with "
                          f"their network")
     return programs
+
+
+def without_codec(programs: list[Program], codec: str | None,
+                  note: Callable[[str], None]) -> list[Program]:
+    """``programs`` less those that warp by ``flow=codec``, with a note each, when no
+    ``codec`` encodes the data and some program does not need it (else all of them: the
+    evaluation then says what is missing)."""
+    from cwdsl.run.sources import needs_motion
+
+    if codec is not None:
+        return programs
+    kept = [p for p in programs if not needs_motion(p)]
+    if not kept:
+        return programs
+    for program in programs:
+        if needs_motion(program):
+            where = program.schedule.source.path if program.schedule.source else program.name
+            note(f"{where}: left out: it warps by flow=codec, the motion vectors of a coded video, "
+                 f"and the data has none (give --codec h264 to encode it)")
+    return kept
 
 
 def check_clock_options(args, programs) -> None:

@@ -69,6 +69,7 @@ class StreamOutput:
                  folder: Path | None):
         self.name, self.source, self.folder = name, source, folder
         self.frames = source.frames
+        self.taken = 0  # frames taken from ``frames`` (their motion vectors by this index)
         self.labels = source.labels
         self.totals = Totals(program.network.num_classes)
         self.deadline_ms = program.deadline_ms  # this stream's frame deadline, if any

@@ -42,7 +42,8 @@ from cwdsl.run.deadlines import stage_times
 from cwdsl.run.resume import expected, rerun_reason
 from cwdsl.run.run import (RunOptions, check_options, check_sequential, choose_program,
                            is_run_folder)
-from cwdsl.run.sources import FrameSource, frame_source, list_videos, needs_motion
+from cwdsl.media.video import MotionLog
+from cwdsl.run.sources import FrameSource, frame_source, list_videos
 from cwdsl.run.streamout import StreamOutput
 from cwdsl.run.streamtable import StreamResult, StreamsRecord, Timed
 
@@ -112,12 +113,18 @@ def _replays(source: FrameSource, streams: int) -> list[FrameSource]:
     n = len(frames)
     if not n:
         raise InputError(f"{source.description}: no frames to run on")
+    motions = None if source.motion is None else [source.motion.take(t) for t in range(n)]
     out = []
     for i in range(streams):
         at = i * n // streams
+        log = None
+        if motions is not None:  # the wrap is a cut: the first frame is an I frame's
+            log = MotionLog()
+            for t, motion in enumerate(motions[at:] + motions[:at]):
+                log.put(t, motion)
         out.append(replace(source, frames=iter(frames[at:] + frames[:at]), count=n,
                            labels=None if labels is None else iter(labels[at:] + labels[:at]),
-                           description=f"{source.description}, from frame {at}"))
+                           description=f"{source.description}, from frame {at}", motion=log))
     return out
 
 
@@ -130,9 +137,6 @@ def run_streams(options: RunOptions, on_note=None) -> StreamsRecord:
     demo = all(video is None for _, video in named)
     program, own_network, notes = choose_program(options, demo)
     check_sequential(options, program)
-    if needs_motion(program):
-        raise InputError(f"{program.name} warps by flow=codec: several streams do not carry "
-                         f"motion vectors yet; run one --video at a time, or use flow=dis")
     weights = resolve_weights(program.network.name, options.weights)
     out = Path(options.out) if options.out else None
     if out is not None:
@@ -244,7 +248,12 @@ def _run(options, program, weights, device, todo, out, programs) -> tuple[list, 
                 if not live:
                     break
                 xs = [None if rgb is None else frame_tensor(rgb) for rgb in rgbs]
-                results = multi.tick(xs)
+                motions = [None if rgb is None or stream.source.motion is None else
+                           stream.source.motion.take(stream.taken) for stream, rgb
+                           in zip(streams, rgbs)]
+                for stream, rgb in zip(streams, rgbs):
+                    stream.taken += rgb is not None
+                results = multi.tick(xs, motions)
                 for stream, rgb, x, result in zip(streams, rgbs, xs, results):
                     if result is not None:
                         stream.add(rgb, x, result, multi.net, multi.executors[0])

@@ -124,16 +124,19 @@ class MultiStreamExecutor:
         for executor in self.executors:
             executor.close()
 
-    def tick(self, frames: Sequence[Tensor | None]) -> list[FrameResult | None]:
+    def tick(self, frames: Sequence[Tensor | None],
+             motions: Sequence | None = None) -> list[FrameResult | None]:
         """Run ``frames[i]`` (``(1, 3, H, W)`` RGB in [0, 1]) as stream ``i``'s next frame;
-        ``None``: stream ``i`` has no frame this tick (its clock does not advance). The
-        results in stream order (``None`` where no frame was given)."""
+        ``None``: stream ``i`` has no frame this tick (its clock does not advance);
+        ``motions[i]``: the frame's motion vectors (``flow=codec``). The results in stream
+        order (``None`` where no frame was given)."""
         if len(frames) != self.streams:
             raise ValueError(f"tick takes one frame (or None) per stream: {self.streams}, "
                              f"got {len(frames)}")
+        motions = motions if motions is not None else [None] * self.streams
         start = time.perf_counter()
-        walks = {i: self.executors[i].walk(frame) for i, frame in enumerate(frames)
-                 if frame is not None}
+        walks = {i: self.executors[i].walk(frame, motion=motions[i])
+                 for i, frame in enumerate(frames) if frame is not None}
         results: dict[int, FrameResult] = {}
         with torch.inference_mode():
             if self.batched:
