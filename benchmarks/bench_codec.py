@@ -209,8 +209,8 @@ def main() -> None:
                "flow_cost": cost, "simulated": simulated()}
     shown = {"espnet": ["schedules/espnet/oracle.cw", "TMP/dff_cache.cw", "TMP/dff.cw",
                         "schedules/espnet/dff_codec.cw"]}
-    commands = [f"cwdsl eval {' '.join(shown.get(s, s))} {' '.join(o)} {' '.join(OPTIONS)} "
-                f"--threads 1" for s, o in CASES.values()]
+    commands = [f"cwdsl eval {' '.join(shown[s] if isinstance(s, str) else s)} "
+                f"{' '.join(o)} {' '.join(OPTIONS)} --threads 1" for s, o in CASES.values()]
     record = write_result(args.out_dir / "codec.json", "bench_codec", " ; ".join(commands),
                           payload)
     print(render(record))

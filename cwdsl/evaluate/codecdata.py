@@ -12,7 +12,6 @@ from dataclasses import replace
 from cwdsl.core.errors import InputError
 from cwdsl.core.progress import progress_bar
 from cwdsl.evaluate.protocol import EvalData
-from cwdsl.ir.graph import Program
 from cwdsl.media.transcode import CodecSettings, transcode
 from cwdsl.runtime.codecflow import CODEC_METHOD
 
@@ -49,7 +48,3 @@ def check_motion_data(programs, data: EvalData) -> None:
                              f"give --codec h264 (every sequence is encoded, and every "
                              f"schedule runs on the decoded frames)")
 
-
-def uses_codec(programs: list[Program]) -> bool:
-    """Whether any program warps by ``flow=codec``."""
-    return any(f.method == CODEC_METHOD for p in programs for f in p.flows)
