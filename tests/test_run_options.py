@@ -26,10 +26,10 @@ def fixed_latency(monkeypatch):
     """Every tick of a multi-stream executor reports FIRST_MS (its first) or LATER_MS."""
     real = MultiStreamExecutor.tick
 
-    def tick(self, frames):
+    def tick(self, frames, motions=None):
         self._ticks = getattr(self, "_ticks", 0) + 1
         ms = FIRST_MS if self._ticks == 1 else LATER_MS
-        return [None if r is None else replace(r, latency_ms=ms) for r in real(self, frames)]
+        return [None if r is None else replace(r, latency_ms=ms) for r in real(self, frames, motions)]
 
     monkeypatch.setattr(MultiStreamExecutor, "tick", tick)
 
