@@ -51,7 +51,7 @@ def without_codec(programs: list[Program], codec: str | None,
     """``programs`` less those that warp by ``flow=codec``, with a note each, when no
     ``codec`` encodes the data and some program does not need it (else all of them: the
     evaluation then says what is missing)."""
-    from cwdsl.run.sources import needs_motion
+    from cwdsl.runtime.codecflow import needs_motion
 
     if codec is not None:
         return programs

@@ -13,7 +13,7 @@ from cwdsl.core.errors import InputError
 from cwdsl.core.progress import progress_bar
 from cwdsl.evaluate.protocol import EvalData
 from cwdsl.media.transcode import CodecSettings, transcode
-from cwdsl.runtime.codecflow import CODEC_METHOD
+from cwdsl.runtime.codecflow import needs_motion
 
 SEQUENCE_FPS = 15.0
 """The frame rate clips are encoded at (CamVid's labelled 15 Hz; it sets only the
@@ -41,7 +41,7 @@ def check_motion_data(programs, data: EvalData) -> None:
     """An ``InputError`` when a program warps by ``flow=codec`` and a clip of ``data`` has
     no motion vectors (the data was not given ``--codec``)."""
     for program in programs:
-        if any(f.method == CODEC_METHOD for f in program.flows) and \
+        if needs_motion(program) and \
                 any(c.motion is None for c in data.clips):
             raise InputError(f"{program.name} warps by flow=codec, the motion vectors of a "
                              f"coded video, and {data.description} is frames without them: "

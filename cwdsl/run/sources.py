@@ -24,7 +24,7 @@ from cwdsl.core.units import HW, MAX_INPUT_SIDE
 from cwdsl.demo.clip import DEMO, demo_clip
 from cwdsl.demo.render import NUM_CLASSES as DEMO_CLASSES
 from cwdsl.ir.graph import Program
-from cwdsl.runtime.codecflow import CODEC_METHOD
+from cwdsl.runtime.codecflow import needs_motion
 from cwdsl.media.live import OPEN_TIMEOUT, LiveStream, is_live, open_live
 from cwdsl.media.video import (MotionLog, count_packets, list_images, natural_key,
                                read_frames_dir, read_video, video_info)
@@ -134,11 +134,6 @@ def file_source(video: str | None, frames_dir: str | None, max_frames: int | Non
         return folder_source(frames_dir or video, max_frames)
     input_file(video, "video file")  # a FIFO or a device: refused before FFmpeg opens it
     return video_source(video, max_frames, keep_partial, motion)
-
-
-def needs_motion(program: Program) -> bool:
-    """Whether ``program`` warps by the codec's motion vectors (``flow=codec``)."""
-    return any(f.method == CODEC_METHOD for f in program.flows)
 
 
 def check_motion(program: Program, video: str | None, frames_dir: str | None,

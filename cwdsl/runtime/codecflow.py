@@ -40,6 +40,12 @@ CODEC_METHOD = "codec"
 """The flow method (``else warp(flow=codec)``) this module implements."""
 
 
+def needs_motion(program) -> bool:
+    """Whether ``program`` (an ``ir.graph.Program``) warps by the codec's motion vectors
+    (``flow=codec``): its frames must come with them."""
+    return any(f.method == CODEC_METHOD for f in program.flows)
+
+
 @dataclass(frozen=True, eq=False)
 class FrameFlow:
     """A frame's flow back to the frame ``back`` frames before it (1: the previous one);

@@ -33,7 +33,7 @@ from cwdsl.runtime.device import memory_format as resolve_memory_format
 from cwdsl.runtime.deadline import StageTimes
 from cwdsl.runtime.results import FrameResult, FuseInput, Job, JobResult
 from cwdsl.runtime.device import resolve_device, torch_dtype
-from cwdsl.runtime.codecflow import CODEC_METHOD, CodecFlows, FrameFlow
+from cwdsl.runtime.codecflow import CODEC_METHOD, CodecFlows, FrameFlow, needs_motion
 from cwdsl.runtime.flow import OpticalFlow
 from cwdsl.runtime.measure import AtomState, AtomTest, PredictedState, Window, label_map
 from cwdsl.runtime.stagerun import StageRunner, make_runner
@@ -102,7 +102,7 @@ class Executor:
         self._windows: dict = {}  # (head, input size) → cells that see the image (region image)
         self._flows = {f.method: OpticalFlow(f.method) for f in program.flows
                        if f.method != CODEC_METHOD}
-        self._codec = any(f.method == CODEC_METHOD for f in program.flows)
+        self._codec = needs_motion(program)
         lanes = len(program.stages)
         self._pool = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="cwdsl-lane") \
             if concurrency == "auto" and self.device.type == "cpu" and lanes > 1 else None
