@@ -23,45 +23,69 @@ def register(sub) -> None:
         sub, "train", handle, "train a network on generated labeled scenes or a labeled folder",
         "cwdsl train --net tiny --steps 6000 -o tiny.pt\n"
         "  cwdsl train --net fcn8s_camvid --data camvid/train --val camvid/val "
-        "--void 11 --hold-out 0006R0 --steps 2500 -o camvid.pt")
+        "--void 11 --hold-out 0006R0 --steps 2500 -o camvid.pt\n"
+        "  cwdsl train --net espnet --data camvid/train --val camvid/val --void 11 "
+        "--steps 9000 --background -o espnet_camvid.pt")
     p.add_argument("--net", default="tiny", metavar="NAME",
                    help="network to train from scratch (default tiny, the demo's)")
     p.add_argument("--steps", type=bounded_int(MAX_STEPS),
-                   help="optimiser steps (default 6000: about 13 minutes on 2 CPU cores)")
+                   help="optimiser steps (default 6000: about 13 minutes on 2 CPU cores for "
+                        "tiny, 50 for ESPNet)")
     p.add_argument("--minutes", type=finite_float(-math.inf, MAX_MINUTES), metavar="M",
                    help="spend M minutes of wall time on the whole command instead of giving "
                         "--steps: reading the data, training and the final scoring (timed on "
                         "one frame first and reserved); the learning-rate schedule follows "
                         "the clock, and the report says how many steps fit (the crops stay "
-                        "seeded, the step count depends on the machine)")
+                        "seeded, the step count depends on the machine); with ESPNet's "
+                        "recipe a cap: the schedule follows --steps and the run stops "
+                        "early at M minutes, as the report says")
     p.add_argument("--threads", type=thread_count, metavar="N",
                    help="torch threads (default: torch's choice; 1 is faster on a busy machine)")
     p.add_argument("--batch", type=bounded_int(MAX_BATCH), default=8,
                    help=f"crops per optimiser step, at most {MAX_BATCH} (default 8)")
     p.add_argument("--size", type=size_arg, metavar="HxW",
-                   help="training crop (default: the network's input)")
-    p.add_argument("--lr", type=finite_float(-math.inf, MAX_LR), default=2e-3,
-                   help=f"peak learning rate of the one-cycle schedule, at most {MAX_LR:g} "
-                        f"(default 0.002)")
+                   help="training crop (default: the network's input; ESPNet 176x224)")
+    p.add_argument("--lr", type=finite_float(-math.inf, MAX_LR), default=2e-3, action=Given,
+                   help=f"peak learning rate of the one-cycle schedule (ESPNet: of its "
+                        f"warm-up and poly decay), at most {MAX_LR:g} (default 0.002; "
+                        f"ESPNet 0.001)")
     p.add_argument("--data", metavar="DIR",
                    help="a labeled folder (DIR/images, DIR/labels) instead of generated scenes")
     p.add_argument("--val", metavar="DIR", help="with --data: the held-out labeled folder")
     p.add_argument("--void", type=label_value, metavar="LABEL",
                    help="with --data: the label value to ignore (CamVid: 11)")
     p.add_argument("--hold-out", metavar="SEQUENCE",
-                   help="with --data: keep this sequence (drive) of it out of training, score "
-                        "the network on it every --eval-every steps and keep the best "
-                        "checkpoint; a frame's sequence is its name up to the first '_' "
-                        "(CamVid: 0001TP, 0006R0, 0016E5)")
+                   help="with --data: keep this sequence (drive) of it out of training, or "
+                        "every:N (every Nth frame by name), score the network on it every "
+                        "--eval-every steps and keep the best checkpoint; a frame's "
+                        "sequence is its name up to the first '_' (CamVid: 0001TP, 0006R0, "
+                        "0016E5); ESPNet's default every:8")
     p.add_argument("--eval-every", type=positive_int, default=250, metavar="N", action=Given,
-                   help="with --hold-out: steps between its checks (default 250)")
+                   help="with --hold-out: steps between its checks (default 250; ESPNet 200)")
     p.add_argument("--no-augment", action="store_true",
                    help="with --data: plain random crops (no flips, scaling or colour jitter)")
     p.add_argument("--scale", default="0.75:1.5", metavar="LOW:HIGH", action=Given,
-                   help="with --data: random scale range before cropping (default 0.75:1.5)")
+                   help="with --data: random scale range before cropping (default 0.75:1.5; "
+                        "ESPNet 0.75:1.25)")
     p.add_argument("--jitter", type=finite_float(-math.inf, 1.0), default=0.3, action=Given,
                    help="with --data: brightness, contrast and saturation factors drawn "
-                        "from [1-J, 1+J] (default 0.3; 0: none)")
+                        "from [1-J, 1+J] (default 0.3, ESPNet 0.2; 0: none)")
+    recipe = p.add_argument_group("ESPNet's recipe (--net espnet: ENet class weights, Adam "
+                                  "with poly decay, checkpoints to resume from)")
+    recipe.add_argument("--encoder-weight", type=finite_float(0.0, 100.0), default=0.4,
+                        metavar="W", action=Given,
+                        help="weight of the encoder classifier's loss beside the decoder's "
+                             "(default 0.4; 0: the decoder's alone)")
+    recipe.add_argument("--eval-size", type=size_arg, metavar="HxW", action=Given,
+                        help="size the held-out and --val frames are scored at (default: "
+                             "their size with sides rounded up to a multiple of 8, e.g. "
+                             "184x240 for CamVid at half size)")
+    recipe.add_argument("--background", action="store_true",
+                        help="check the options, then train in a detached process and return; "
+                             "watch OUT.progress.json, the log is OUT.log")
+    recipe.add_argument("--resume", action="store_true",
+                        help="continue the run that wrote OUT.ckpt (same options): it "
+                             "checkpoints at every held-out check")
     p.add_argument("--seed", type=seed, default=0,
                    help="seed of the initial weights, the training crops and their "
                         "augmentation (default 0)")
@@ -78,6 +102,19 @@ def handle(args) -> int:
 
     check_outputs((args.out, "weights"), (Path(args.out).with_suffix(".json"), "report"))
     spec = get_network(args.net, option="--net")
+    from cwdsl.nets.espnet import is_espnet_kind
+    if is_espnet_kind(spec):
+        from cwdsl.commands.train_recipe import handle_recipe
+        return handle_recipe(args, spec)
+    for option, dest in (("--encoder-weight", "encoder_weight"), ("--eval-size", "eval_size")):
+        if given(args, dest):
+            raise InputError(f"{option}: acts on ESPNet's recipe (--net espnet); {args.net} "
+                             f"trains by the one-cycle recipe")
+    for option in ("background", "resume"):
+        if getattr(args, option):
+            raise InputError(f"--{option}: ESPNet's recipe (--net espnet) runs in the "
+                             f"background and resumes from checkpoints; {args.net} trains "
+                             f"in one sitting")
     size = args.size or spec.default_input
     if args.lr <= 0:
         raise InputError(f"--lr must be positive, got {args.lr}")
@@ -86,7 +123,7 @@ def handle(args) -> int:
     if args.minutes is not None and args.steps is not None:
         raise InputError("give --steps or --minutes, not both")
     steps = 6000 if args.steps is None else args.steps
-    augment = Augment.off() if args.no_augment else Augment(scale=_scale(args.scale),
+    augment = Augment.off() if args.no_augment else Augment(scale=scale_range(args.scale),
                                                              jitter=args.jitter)
     check_train_options(args)  # after the values' own checks: a bad one is named first
     report = train_to(TrainConfig(net=args.net, steps=steps, batch=args.batch,
@@ -139,7 +176,7 @@ def check_train_options(args) -> None:
                                  f"sets; give one of them")
 
 
-def _scale(text: str) -> tuple[float, float]:
+def scale_range(text: str) -> tuple[float, float]:
     """``--scale LOW:HIGH`` (or one factor) as a pair of floats."""
     parts = text.split(":")
     try:

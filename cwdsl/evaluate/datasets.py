@@ -90,6 +90,31 @@ class LabeledFolder:
 
         return part(False), part(True)
 
+    def hold_out(self, rule: str, option: str = "--hold-out"
+                 ) -> tuple[LabeledFolder, LabeledFolder]:
+        """``(training part, held-out part)`` by ``rule``: ``every:N`` holds out every Nth
+        frame in name order (:meth:`every`), anything else names a sequence
+        (:meth:`split`)."""
+        if rule.startswith("every:"):
+            text = rule.split(":", 1)[1]
+            if not text.isdigit() or not 2 <= int(text) <= len(self):
+                raise InputError(f"{option} {rule}: every:N needs a whole N from 2 to the "
+                                 f"{len(self)} frames of {self.root}")
+            return self.every(int(text))
+        return self.split(rule, option)
+
+    def every(self, n: int) -> tuple[LabeledFolder, LabeledFolder]:
+        """``(the other frames, every nth frame)`` in name order, the held-out ones at
+        positions ``n // 2, n // 2 + n, …`` (spread over every sequence)."""
+        held = [i % n == n // 2 for i in range(len(self))]
+
+        def part(keep: bool) -> LabeledFolder:
+            index = [i for i in range(len(self)) if held[i] == keep]
+            return LabeledFolder(self.root, tuple(self.images[i] for i in index),
+                                 tuple(self.labels[i] for i in index), self.void)
+
+        return part(False), part(True)
+
 
 def _listing(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} ({n} frames)" for name, n in counts.items())

@@ -223,7 +223,7 @@ def train(config: TrainConfig, progress: bool = True) -> tuple[StagedNetwork, Tr
             raise InputError("--data needs --val: a held-out labeled folder to report on")
         folder = open_labeled_folder(config.data, config.void)
         if config.hold_out is not None:
-            folder, held = folder.split(config.hold_out)
+            folder, held = folder.hold_out(config.hold_out)
             held_clips = [folder_clip(held, config.hold_out, classes)]
         trained_on = {"folder": config.data, "sequences": folder.sequences(),
                       "frames": len(folder)}
@@ -294,7 +294,7 @@ def train(config: TrainConfig, progress: bool = True) -> tuple[StagedNetwork, Tr
     held_out = selection = None
     if best is not None:
         net.load_state_dict(best[2])
-        selection = {"by": f"mean IU of the full output on held-out sequence {config.hold_out}",
+        selection = {"by": f"mean IU of the full output on held-out frames {config.hold_out}",
                      "every": config.eval_every, "best_step": best[1], "history": history}
         h_miu, h_acc = scores(net, held_clips, progress, config.hold_out)
         held_out = {"sequence": config.hold_out, "frames": len(held_clips[0].frames),
