@@ -97,7 +97,7 @@ def register(sub) -> None:
 def handle(args) -> int:
     from cwdsl.core.netspec import get_network
     from cwdsl.core.outputs import check_outputs
-    from cwdsl.train.augment import Augment
+    from cwdsl.train.augment import Augment, scale_range
     from cwdsl.train.train import LOSS_WINDOW, TrainConfig, train_to
 
     check_outputs((args.out, "weights"), (Path(args.out).with_suffix(".json"), "report"))
@@ -174,15 +174,3 @@ def check_train_options(args) -> None:
                 raise InputError(f"{option} {getattr(args, dest)}: --no-augment takes plain "
                                  f"crops, without the scaling and colour jitter {option} "
                                  f"sets; give one of them")
-
-
-def scale_range(text: str) -> tuple[float, float]:
-    """``--scale LOW:HIGH`` (or one factor) as a pair of floats."""
-    parts = text.split(":")
-    try:
-        values = [float(v) for v in parts]
-    except ValueError:
-        values = []
-    if len(values) not in (1, 2) or len(values) != len(parts):
-        raise InputError(f"--scale must be LOW:HIGH (e.g. 0.75:1.5), got {text!r}")
-    return (values[0], values[-1])

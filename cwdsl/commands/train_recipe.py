@@ -19,9 +19,8 @@ FCN): an option not given takes these."""
 def recipe_config(args, spec):
     """The :class:`~cwdsl.train.segtrain.RecipeConfig` of the command line, its data
     checked (folders, the hold-out rule, sizes) so a background run fails here, not later."""
-    from cwdsl.commands.train import scale_range
     from cwdsl.evaluate.datasets import open_labeled_folder
-    from cwdsl.train.augment import Augment
+    from cwdsl.train.augment import Augment, scale_range
     from cwdsl.train.segtrain import RecipeConfig, default_eval_size
 
     if args.data is None or args.val is None:

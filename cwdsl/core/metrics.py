@@ -27,7 +27,8 @@ def confusion(pred: np.ndarray, truth: np.ndarray, num_classes: int,
         .reshape(num_classes, num_classes)
 
 
-def _iu(n: np.ndarray) -> np.ndarray:
+def class_iu(n: np.ndarray) -> np.ndarray:
+    """Per class n_ii / (t_i + Σ_j n_ji − n_ii) of a confusion matrix (nan: absent)."""
     n = n.astype(np.float64)
     t = n.sum(1)
     union = t + n.sum(0) - np.diag(n)
@@ -37,14 +38,14 @@ def _iu(n: np.ndarray) -> np.ndarray:
 
 def mean_iu(n: np.ndarray) -> float:
     """(1/n_cl) Σ_i n_ii / (t_i + Σ_j n_ji − n_ii), over classes present in truth or prediction."""
-    iu = _iu(n)
+    iu = class_iu(n)
     return float(np.nanmean(iu)) if np.isfinite(iu).any() else float("nan")
 
 
 def frequency_weighted_iu(n: np.ndarray) -> float:
     """(Σ_k t_k)^-1 Σ_i t_i n_ii / (t_i + Σ_j n_ji − n_ii)."""
     t = n.sum(1).astype(np.float64)
-    iu = np.nan_to_num(_iu(n))
+    iu = np.nan_to_num(class_iu(n))
     return float((t * iu).sum() / t.sum()) if t.sum() else float("nan")
 
 

@@ -49,6 +49,18 @@ class Augment:
         return self != Augment.off()
 
 
+def scale_range(text: str) -> tuple[float, float]:
+    """``--scale LOW:HIGH`` (or one factor) as a pair of floats."""
+    parts = text.split(":")
+    try:
+        values = [float(v) for v in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or len(values) != len(parts):
+        raise InputError(f"--scale must be LOW:HIGH (e.g. 0.75:1.5), got {text!r}")
+    return (values[0], values[-1])
+
+
 def rescale(image: np.ndarray, label: np.ndarray, factor: float
             ) -> tuple[np.ndarray, np.ndarray]:
     """``image`` (bilinear) and ``label`` (nearest) resized by ``factor`` (at least 1 px)."""

@@ -21,7 +21,7 @@ import torch
 
 from cwdsl.core.atomic import write_json
 from cwdsl.core.errors import InputError
-from cwdsl.core.metrics import confusion, mean_iu, pixel_accuracy
+from cwdsl.core.metrics import class_iu, confusion, mean_iu, pixel_accuracy
 from cwdsl.core.progress import progress_bar
 from cwdsl.nets import build_network
 from cwdsl.nets.preprocess import frame_tensor, normalize
@@ -94,12 +94,10 @@ def score(net, pairs, size: tuple[int, int], done=None) -> np.ndarray:
     return total
 
 
-def class_ious(n: np.ndarray, names) -> dict[str, float]:
-    d = n.astype(np.float64)
-    union = d.sum(0) + d.sum(1) - np.diag(d)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iu = np.diag(d) / union
-    return {name: (None if not np.isfinite(v) else round(float(v), 4)) for name, v in zip(names, iu)}
+def class_ious(n: np.ndarray, names) -> dict[str, float | None]:
+    """Class name → IU (4 decimals; None for a class absent from truth and prediction)."""
+    return {name: (None if not np.isfinite(v) else round(float(v), 4))
+            for name, v in zip(names, class_iu(n))}
 
 
 class _Stop(Exception):
@@ -214,10 +212,12 @@ def train_recipe(config: RecipeConfig, out: str | Path, resume: bool = False,
     finally:
         signal.signal(signal.SIGTERM, old)
     seconds = before + time.perf_counter() - start
-    if best is None:  # stopped by the cap before the first check
+    if not history or history[-1][0] != step:  # stopped by the cap between checks
         miu = mean_iu(score(net, held, config.eval_size))
         history.append([step, round(miu, 5)])
-        best = {"step": step, "mean_iu": round(miu, 5), "model": net.state_dict()}
+        if best is None or miu > best["mean_iu"]:
+            best = {"step": step, "mean_iu": round(miu, 5),
+                    "model": copy.deepcopy(net.state_dict())}
     net.load_state_dict(best["model"])
     report_progress("scoring", seconds)
     with progress_bar(progress, total=len(held) + len(val), desc="score", unit="frame") as bar:
