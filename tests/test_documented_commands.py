@@ -99,6 +99,10 @@ CAPPED: dict[str, Cap] = {
     "cwdsl train --net tiny --steps 6000 -o tiny.pt":
         Cap(("--steps", "2"), "~13 min by its --help (100 steps: 145 s at load 3-4)",
             "6000 optimiser steps"),
+    "cwdsl train --net espnet --data ../shared/data/camvid-half/train --val "
+    "../shared/data/camvid-half/val --void 11 --steps 9000 --threads 2 -o espnet_camvid.pt":
+        Cap(("--steps", "2"), "82 min (cwdsl/data/espnet_camvid.json)",
+            "9000 steps of 8 crops of ESPNet, 45 held-out checks"),
     "cwdsl eval schedules/espnet/{oracle,alternating,adaptive,pipeline3}.cw --net espnet "
     f"--weights $W {CAMVID_VAL} --void 11 --size 184x240 --sim-device espnet-184x240.json":
         Cap(TWO_FRAMES, "44 s", "4 schedules x 101 frames of ESPNet"),
@@ -179,6 +183,8 @@ that makes it, run first (with its cap) in the same folder when the command's ow
 make it."""
 
 USER_INPUTS: dict[str, str] = {
+    "dashcam.mp4": "the reader's own video (`--video dashcam.mp4`): a short MP4 of generated "
+                   "scenes written here",
     "clips": "the reader's folder of videos (`--videos clips/`): two short MP4s of generated "
              "scenes written here",
 }
@@ -598,6 +604,11 @@ def _user_input(name: str, repo: Path) -> None:
         for stem, seed, frames in (("a", 3, 8), ("b", 4, 6)):
             clip = generate_clip(seed, frames, (64, 80))
             write_video(repo / "clips" / f"{stem}.mp4", clip.frames, fps=10)
+    elif name == "dashcam.mp4":
+        from cwdsl.demo.scenes import generate_clip
+        from cwdsl.media.encode import write_video
+
+        write_video(repo / name, generate_clip(5, 6, (180, 240)).frames, fps=15)
     else:  # pragma: no cover - a USER_INPUTS entry without a maker
         raise AssertionError(f"no maker for the user input {name}")
 

@@ -320,10 +320,9 @@ def test_the_state_dict_has_one_fuse_and_the_documented_keys():
     assert not any(k.startswith("_fuse") for k in keys)
 
 
-def test_weights_are_required_and_say_where_they_come_from():
-    with pytest.raises(InputError, match="network espnet has no bundled weights: it needs "
-                                         "--weights PATH .*espnet_p_2_q_8_camvid.pth"):
-        resolve_weights("espnet", None)
+def test_the_bundled_weights_are_the_default_and_others_load_by_path():
+    assert resolve_weights("espnet", None).endswith("espnet_camvid.pt")
+    assert resolve_weights("espnet", "their.pth") == "their.pth"
 
 
 def test_a_file_of_another_layout_is_refused_with_its_keys(tmp_path):

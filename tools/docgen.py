@@ -744,6 +744,84 @@ def camvid_training_paragraph() -> str:
             f"{100 * val['s1+s2']:.1f}, after s1 {100 * val['s1']:.1f}.\n")
 
 
+def _espnet_camvid_runs() -> dict:
+    return results("espnet-camvid")["results"]
+
+
+def espnet_camvid_readme() -> str:
+    """README's lines on the bundled ESPNet: how it was trained, its score beside the
+    authors' checkpoint's, clockwork's cost and loss on the report split."""
+    t = training("espnet_camvid")
+    r = _espnet_camvid_runs()
+    ours, theirs = r["weights"]["espnet_camvid (bundled)"], r["weights"].get("authors' checkpoint")
+    o = ours["val"]["rows"]["oracle"]["mean_iu"]
+    rep = ours["report"]["rows"]
+    parts = [f"Trained for {t['steps']} steps ({t['epochs']:g} epochs, {t['seconds'] / 60:.0f} "
+             f"min here), it scores **{o:.1f} mean IU** on CamVid's 101-frame validation "
+             f"sequence at 184×240"]
+    if theirs is not None:
+        parts.append(f" (the authors' checkpoint {theirs['val']['rows']['oracle']['mean_iu']:.1f}, "
+                     f"same frames and size)")
+    parts.append(f"; on frames 50–100, which `adaptive`'s θ = {r['theta']:g} was not tuned on, "
+                 + " and ".join(f"`{s}` {rep[s]['mean_iu'] - rep['oracle']['mean_iu']:+.1f} at "
+                                f"{rep[s]['time_pct_of_full']:.0f}% of the oracle's time"
+                                for s in ("alternating", "adaptive"))
+                 + " ([REPRODUCTION.md](REPRODUCTION.md#espnet-trained-here-espnet_camvid)). "
+                 "Training it again (`--background` returns at once and writes a progress file; "
+                 "`--resume` continues after an interruption):\n")
+    return "".join(parts)
+
+
+def espnet_camvid_targets() -> str:
+    """REPRODUCTION's sentence: the bundled ESPNet's targets, each with what was measured."""
+    r = _espnet_camvid_runs()
+    ours = r["weights"]["espnet_camvid (bundled)"]
+    o = ours["val"]["rows"]["oracle"]["mean_iu"]
+    rep = ours["report"]["rows"]
+
+    def met(ok: bool) -> str:
+        return "met" if ok else "**missed**"
+
+    cells = []
+    for s in ("alternating", "adaptive"):
+        d, t = rep[s]["mean_iu"] - rep["oracle"]["mean_iu"], rep[s]["time_pct_of_full"]
+        cells.append(f"`{s}` {d:+.1f} at {t:.1f}% ({met(d >= -1.5 and t <= 75)})")
+    return (f"Targets: the oracle ≥ 55 mean IU on the validation sequence at 184×240: {o:.1f} "
+            f"({met(o >= 55)}); alternating and adaptive within 1.5 mean IU of the oracle at ≤ 75% "
+            f"of its time on the report split: {'; '.join(cells)}; ≥ 44 on CamVid frames that are "
+            f"not here (the authors' checkpoint: 48.0 on them at this size): not measurable "
+            f"here.\n")
+
+
+def espnet_camvid_training() -> str:
+    """docs/networks.md's paragraph: the bundled ESPNet's training record."""
+    t = training("espnet_camvid")
+    rec, data = t["recipe"], t["data"]
+    aug = rec["augment"]
+    hist = t["selection"]["history"]
+    return (f"{t['steps']} steps of {rec['batch']} crops of {rec['size'][0]}×{rec['size'][1]} "
+            f"({t['epochs']:g} epochs; {t['seconds'] / 60:.0f} minutes on "
+            f"{t['machine']['cpu_count']} cores, {t['date']}) on {data['frames']} of the "
+            f"{data['frames'] + data['held_out']['frames']} training frames; every 8th frame by "
+            f"name ({data['held_out']['frames']}, `--hold-out {data['held_out']['rule']}`) held "
+            f"out and scored every {rec['eval_every']} steps at "
+            f"{rec['eval_size'][0]}×{rec['eval_size'][1]}: the checkpoint of step "
+            f"{t['selection']['best_step']} was kept (held-out {100 * t['held_out']['mean_iu']:.1f} "
+            f"mean IU; {len(hist)} checks, the first {100 * hist[0][1]:.1f}). Recipe: Adam "
+            f"(peak rate {rec['lr']:g}, weight decay {rec['weight_decay']:g}, {rec['warmup']} "
+            f"warm-up steps, then poly decay with power {rec['power']:g}), ENet's class weights "
+            f"1/ln(1.02 + p) from the training labels (from {min(t['class_weights'].values()):.1f} "
+            f"for {min(t['class_weights'], key=t['class_weights'].get)} to "
+            f"{max(t['class_weights'].values()):.1f} for "
+            f"{max(t['class_weights'], key=t['class_weights'].get)}), the encoder's classifier "
+            f"supervised beside the decoder (weight {rec['encoder_weight']:g}), scale "
+            f"{aug['scale'][0]:g}–{aug['scale'][1]:g}, flips and colour jitter {aug['jitter']:g}. "
+            f"**Validation sequence: {100 * t['val']['mean_iu']:.1f} mean IU** (scored once, on "
+            f"the kept checkpoint; labels resized to {rec['eval_size'][0]}×{rec['eval_size'][1]} "
+            f"nearest, so `cwdsl eval`, which scores at the labels' size, differs by a few "
+            f"tenths).\n")
+
+
 def recorded_minutes() -> str:
     """A sentence: how long reproduce/run.sh's recorded commands took, and when."""
     files = sorted((RESULTS / "reproduction").glob("*.json"))

@@ -7,8 +7,21 @@ from pathlib import Path
 from cwdsl.core.errors import InputError
 from cwdsl.core.netspec import find_network
 
-BUNDLED_WEIGHTS = {"tiny": "tiny-demo.pt", "fcn8s_camvid": "fcn8s_camvid.pt"}
-"""Network name → weights file in ``cwdsl/data`` (the demo network's first)."""
+BUNDLED_WEIGHTS = {"tiny": "tiny-demo.pt", "fcn8s_camvid": "fcn8s_camvid.pt",
+                   "espnet": "espnet_camvid.pt"}
+"""Network name → weights file in ``cwdsl/data`` (the demo network's first). Each file's
+report (how it was trained, on which frames) is beside it as ``.json``."""
+
+TRAINED_AT = {"espnet": (184, 240)}
+"""Network name → (height, width) its bundled weights were trained and chosen at, where
+that differs from the network's own input size (``espnet_camvid``: CamVid at half size;
+the authors' checkpoint, which ``--weights`` loads, at 360x480)."""
+
+
+def trained_at(network: str, weights: str | None):
+    """The size the weights a run uses were trained at, when cwdsl knows it better than
+    the network's description: its bundled weights' (``weights`` None); else None."""
+    return TRAINED_AT.get(network) if weights is None else None
 
 
 def bundled_weights(network: str) -> Path | None:

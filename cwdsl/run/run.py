@@ -28,7 +28,7 @@ from cwdsl.ir.graph import Program, compile_schedule, record, within_frame
 from cwdsl.ir.nodes import StageNode
 from cwdsl.lang.parser import parse_file
 from cwdsl.nets import build_network
-from cwdsl.nets.bundled import bundled_weights, resolve_weights
+from cwdsl.nets.bundled import bundled_weights, resolve_weights, trained_at
 from cwdsl.nets.preprocess import frame_tensor, normalize
 from cwdsl.nets.weights import load_weights
 from cwdsl.runtime.device import MEMORY_FORMATS, resolve_device
@@ -266,7 +266,8 @@ def prepare(options: RunOptions) -> Prepared:
         load_weights(net, weights)
     source = frame_source(options.video, options.frames_dir, options.max_frames,
                           options.keep_partial, program, own_network, options.size,
-                          options.stall_timeout)
+                          options.stall_timeout,
+                          trained_at(program.network.name, options.weights))
     try:  # the deadlines' check needs the frames' size; a refusal closes the source
         times = stage_times(program, device, options.cost_model, source.size, options.dtype)
     except BaseException:

@@ -183,18 +183,19 @@ def run_size(size: HW | None, program: Program, own_network: bool, native: HW) -
     return size
 
 
-def scale_note(size: HW, spec: NetworkSpec) -> str | None:
-    """A note when ``size`` is far from the size ``spec`` was trained at (a size that breaks
-    the network's side rule is refused later, with its nearest valid size)."""
-    scale = math.sqrt(size[0] * size[1] / (spec.default_input[0] * spec.default_input[1]))
+def scale_note(size: HW, spec: NetworkSpec, trained: HW | None = None) -> str | None:
+    """A note when ``size`` is far from the size the network's weights were trained at
+    (``trained``, else the network's input; a size that breaks the network's side rule is
+    refused later, with its nearest valid size)."""
+    trained = trained or spec.default_input
+    scale = math.sqrt(size[0] * size[1] / (trained[0] * trained[1]))
     if 1 / FAR_FROM_TRAINING <= scale <= FAR_FROM_TRAINING:
         return None
-    trained = spec.default_input
     aspect = (size[0] / size[1]) / (trained[0] / trained[1])
     fit = trained if abs(aspect - 1) < 0.05 else spec.nearest_valid(
         (max(1, round(size[0] / scale)), max(1, round(size[1] / scale))))
     return (f"frames run at {size[0]}x{size[1]}, {scale:.2g}x the linear size network "
-            f"{spec.name} was trained at ({spec.default_input[0]}x{spec.default_input[1]}); "
+            f"{spec.name} was trained at ({trained[0]}x{trained[1]}); "
             f"its labels may be wrong at this scale: --size {fit[0]}x{fit[1]} resizes the frames")
 
 
@@ -224,10 +225,12 @@ def resized(source: FrameSource, size: HW) -> FrameSource:
 
 def frame_source(video: str | None, frames_dir: str | None, max_frames: int | None,
                  keep_partial: bool, program: Program, own_network: bool,
-                 size: HW | None, stall_timeout: float = 5.0) -> FrameSource:
-    """The frames to run on, at the size they run at, with notes for the user; a live
-    source (``stall_timeout``: seconds without a frame that end it) is open and read from
-    here on: :meth:`FrameSource.close` stops it."""
+                 size: HW | None, stall_timeout: float = 5.0,
+                 trained: HW | None = None) -> FrameSource:
+    """The frames to run on, at the size they run at, with notes for the user (``trained``:
+    the size the weights were trained at, else the network's input); a live source
+    (``stall_timeout``: seconds without a frame that end it) is open and read from here
+    on: :meth:`FrameSource.close` stops it."""
     check_motion(program, video, frames_dir)
     if video is None and frames_dir is None:
         source = demo_source(max_frames, program.network)
@@ -242,5 +245,5 @@ def frame_source(video: str | None, frames_dir: str | None, max_frames: int | No
     except BaseException:
         source.close()
         raise
-    note = scale_note(source.size, program.network)
+    note = scale_note(source.size, program.network, trained)
     return source if note is None else replace(source, notes=source.notes + (note,))

@@ -32,7 +32,7 @@ from cwdsl.core.progress import progress_bar
 from cwdsl.core.staging import OLD, PARTIAL
 from cwdsl.ir.graph import Program, under_deadlines
 from cwdsl.nets import build_network
-from cwdsl.nets.bundled import resolve_weights
+from cwdsl.nets.bundled import resolve_weights, trained_at
 from cwdsl.nets.preprocess import frame_tensor
 from cwdsl.nets.weights import load_weights
 from cwdsl.runtime.distributed import (barrier, gather, joined, launched_main,
@@ -145,8 +145,9 @@ def run_streams(options: RunOptions, on_note=None) -> StreamsRecord:
         if video is not None and out is not None and out.resolve() in Path(video).resolve().parents:
             raise InputError(f"{options.out}: the output folder holds the input {video}; "
                              f"choose another one")
+    trained = trained_at(program.network.name, options.weights)
     sources = [frame_source(video, None, options.max_frames, options.keep_partial, program,
-                            own_network, options.size)
+                            own_network, options.size, trained=trained)
                for video in dict.fromkeys(v for _, v in named)]
     by_video = dict(zip(dict.fromkeys(v for _, v in named), sources))
     if options.streams and options.streams > 1:

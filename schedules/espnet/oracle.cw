@@ -1,5 +1,5 @@
-# Frame oracle for ESPNet (p=2, q=8; --weights espnet_p_2_q_8_camvid.pth): every level on
-# every frame, i.e. the plain model. The accuracy and time reference of the ESPNet schedules.
+# Frame oracle for ESPNet (p=2, q=8; the bundled espnet_camvid, or the authors' checkpoint with
+# --weights espnet_p_2_q_8_camvid.pth): every level on every frame, i.e. the plain model. The accuracy and time reference of the ESPNet schedules.
 # Stages are the encoder's levels; the decoder (RUM, with its skip connections) is the fuse.
 network espnet input 360x480
 
