@@ -167,3 +167,25 @@ def test_failure_mid_run_leaves_out_untouched(tmp_path, monkeypatch):
                                              max_frames=5, progress=False, force=True))
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_parent_folder_made_meanwhile_by_another_process_is_used(tmp_path, monkeypatch):
+    """``--nproc`` ranks write their streams under one new folder: the rank that finds the
+    folder made between its look and its mkdir takes it, and does not remove it after."""
+    from pathlib import Path
+
+    from cwdsl.core import staging
+
+    out = tmp_path / "out" / "stream-1"
+    real = Path.mkdir
+
+    def racing(self, *args, **kwargs):
+        if self == tmp_path / "out" and not self.exists():
+            real(self)            # the other rank gets there first
+            raise FileExistsError(17, "File exists")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", racing)
+    with staging.staged_dir(out) as tmp:
+        (tmp / "run.json").write_text("{}")
+    assert (out / "run.json").is_file()

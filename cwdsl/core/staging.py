@@ -41,18 +41,27 @@ def check_target(out: Path, replaceable: Callable[[Path], bool], force: bool,
 
 
 def _make_parents(folder: Path, out: Path) -> list[Path]:
-    """Create ``folder`` and its missing parents; the ones created, deepest first."""
+    """Create ``folder`` and its missing parents; the ones this call created, deepest first.
+    A folder another process creates meanwhile (the ranks of ``--nproc`` writing their
+    streams under one output folder) is taken as it is, and not removed on a failure."""
     missing = []
     while not folder.exists() and folder != folder.parent:
         missing.append(folder)
         folder = folder.parent
+    created: list[Path] = []
     for made in reversed(missing):
         try:
             made.mkdir()
+        except FileExistsError:
+            if made.is_dir():  # made by another process since we looked: use it
+                continue
+            _remove_empty(created[::-1])
+            raise InputError(f"{out}: cannot create {made} (a file is in the way)") from None
         except OSError as e:
-            _remove_empty(missing)
+            _remove_empty(created[::-1])
             raise InputError(f"{out}: cannot create {made} ({e.strerror or e})") from None
-    return missing
+        created.append(made)
+    return created[::-1]
 
 
 def _remove_empty(folders: list[Path]) -> None:
