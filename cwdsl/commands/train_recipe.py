@@ -57,7 +57,7 @@ def recipe_config(args, spec):
 
 
 def handle_recipe(args, spec) -> int:
-    from cwdsl.train.checkpoint import checkpoint_path, progress_path
+    from cwdsl.train.checkpoint import check_resume, progress_path
     from cwdsl.train.segtrain import train_recipe
 
     if args.no_augment:
@@ -67,12 +67,7 @@ def handle_recipe(args, spec) -> int:
                                  f"crops; give one of them")
     config = recipe_config(args, spec)
     out = Path(args.out)
-    if not args.resume and checkpoint_path(out).exists():
-        raise InputError(f"{checkpoint_path(out)}: an earlier run of -o {out} left a "
-                         f"checkpoint; --resume continues it, or delete it to start afresh")
-    if args.resume and not checkpoint_path(out).is_file():
-        raise InputError(f"{checkpoint_path(out)}: no checkpoint to resume from (--resume "
-                         f"continues a run that wrote one: give the same -o as that run)")
+    check_resume(out, args.resume)  # before --background returns
     if args.background:
         return _detach(args, out)
     report = train_recipe(config, out, resume=args.resume, progress=not args.quiet)

@@ -32,13 +32,23 @@ def save_checkpoint(out: str | Path, state: dict) -> None:
         torch.save(state, tmp)
 
 
+def check_resume(out: str | Path, resume: bool) -> None:
+    """An ``InputError`` when a fresh run would overwrite an earlier run's checkpoint, or
+    ``--resume`` has none to continue."""
+    path = checkpoint_path(out)
+    if not resume and path.exists():
+        raise InputError(f"{path}: an earlier run of -o {out} left a checkpoint; --resume "
+                         f"continues it, or delete it to start afresh")
+    if resume and not path.is_file():
+        raise InputError(f"{path}: no checkpoint to resume from (--resume continues a run "
+                         f"that wrote one: give the same -o as that run)")
+
+
 def load_checkpoint(out: str | Path, recipe: dict) -> dict:
     """The checkpoint of an earlier run of the same recipe (an ``InputError`` naming the
     file when it is missing, unreadable or of another recipe)."""
     path = checkpoint_path(out)
-    if not path.is_file():
-        raise InputError(f"{path}: no checkpoint to resume from (--resume continues a run "
-                         f"that wrote one: give the same -o as that run)")
+    check_resume(out, True)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a torn or foreign file: say which and why

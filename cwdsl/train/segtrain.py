@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from cwdsl.core.atomic import write_json
-from cwdsl.core.errors import InputError
 from cwdsl.core.metrics import class_iu, confusion, mean_iu, pixel_accuracy
 from cwdsl.core.progress import progress_bar
 from cwdsl.nets import build_network
@@ -29,8 +28,8 @@ from cwdsl.nets.weights import save_weights
 from cwdsl.run.sources import resize_image
 from cwdsl.runtime.machine import machine_info
 from cwdsl.train.augment import Augment
-from cwdsl.train.checkpoint import (checkpoint_path, load_checkpoint, progress_path,
-                                    save_checkpoint, write_progress)
+from cwdsl.train.checkpoint import (check_resume, checkpoint_path, load_checkpoint,
+                                    progress_path, save_checkpoint, write_progress)
 from cwdsl.train.recipe import batch_at, enet_class_weights, epochs, poly_lr, recipe_loss
 
 LOSS_WINDOW = 50
@@ -120,9 +119,7 @@ def train_recipe(config: RecipeConfig, out: str | Path, resume: bool = False,
         torch.set_num_threads(config.threads)
     out = Path(out)
     recipe = config.recipe()
-    if not resume and checkpoint_path(out).exists():
-        raise InputError(f"{checkpoint_path(out)}: an earlier run of -o {out} left a "
-                         f"checkpoint; --resume continues it, or delete it to start afresh")
+    check_resume(out, resume)
     state = load_checkpoint(out, recipe) if resume else None
     torch.manual_seed(config.seed)
     net = build_network(config.net)
@@ -136,7 +133,7 @@ def train_recipe(config: RecipeConfig, out: str | Path, resume: bool = False,
     net = net.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr,
                                  weight_decay=config.weight_decay)
-    step, losses, parts_log, history, best, before = 0, [], [], [], None, 0.0
+    step, losses, history, best, before = 0, [], [], None, 0.0
     if state is not None:
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
